@@ -1,0 +1,24 @@
+"""Errors raised by the vector index and the docstore."""
+
+from __future__ import annotations
+
+__all__ = ["IndexCorruptError", "IndexMismatchError", "IndexStoreError", "UnknownRecordError"]
+
+
+class IndexStoreError(RuntimeError):
+    """Base of index and docstore errors."""
+
+
+class IndexCorruptError(IndexStoreError):
+    """A stored file fails its checksum or cannot be parsed; it is never used silently."""
+
+
+class IndexMismatchError(IndexStoreError):
+    """A stored index does not match what the caller expects (dimension, embedder version, counts)."""
+
+
+class UnknownRecordError(IndexStoreError, KeyError):
+    """No document or chunk with that id is stored."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
+        return str(self.args[0]) if self.args else "unknown record"

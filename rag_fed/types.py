@@ -1,0 +1,51 @@
+"""Value types shared by the site, the router and the API: passages, citations, site answers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Citation", "Passage", "SearchMode", "SiteAnswer", "SiteStatus"]
+
+SearchMode = Literal["dense", "keyword", "hybrid"]
+SiteStatus = Literal["answered", "failed", "timed_out", "skipped"]
+
+
+class Citation(BaseModel):
+    """Where a passage came from: enough to open it (site, document, section or page)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    site_id: str
+    doc_id: str
+    title: str
+    section: str = ""
+    page: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The ``[site:document#section]`` tag answers cite."""
+        anchor = self.section or (f"p{self.page}" if self.page is not None else "")
+        return f"[{self.site_id}:{self.doc_id}#{anchor}]" if anchor else f"[{self.site_id}:{self.doc_id}]"
+
+
+class Passage(BaseModel):
+    """A retrieved chunk with its score and rank in the ranking that produced it (1 = best)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    citation: Citation
+    chunk_id: int
+    text: str
+    score: float
+    rank: int = Field(ge=1)
+
+
+class SiteAnswer(BaseModel):
+    """One site's answer to a question, written by its local model from its own passages."""
+
+    site_id: str
+    answer: str
+    passages: list[Passage] = Field(default_factory=list)
+    model: str = ""
