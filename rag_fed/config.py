@@ -81,7 +81,9 @@ class IngestSettings(BaseModel):
     chunk_chars: PositiveInt = 800
     chunk_overlap_chars: int = Field(default=120, ge=0)
     hnsw_threshold: PositiveInt = 50_000
-    commit_every_documents: PositiveInt = 256
+    # Chunks embedded together and committed in one transaction: large enough to keep the embedder busy,
+    # small enough that a crash loses little work.
+    batch_chunks: PositiveInt = 256
     work_orders: WorkOrderColumns = WorkOrderColumns()
 
 

@@ -1,0 +1,1 @@
+"""The ``ragfed`` command line."""
