@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +19,7 @@ __all__ = [
     "DocumentEntry",
     "FloatMatrix",
     "IdArray",
+    "IndexKind",
     "StoredChunk",
     "StoredDocument",
     "VectorIndex",
@@ -26,6 +27,8 @@ __all__ = [
 
 FloatMatrix = NDArray[np.float32]
 IdArray = NDArray[np.int64]
+IndexKind = Literal["flat", "hnsw"]
+"""How a FAISS index is organised: exact (``flat``) or graph-based approximate (``hnsw``)."""
 
 
 @runtime_checkable

@@ -1,0 +1,270 @@
+"""``SQLiteDocStore``: documents, chunks, chunk vectors and an FTS5 keyword index in one SQLite file.
+
+SQLite is the site's commit log and source of truth. Every write happens in one ``BEGIN IMMEDIATE``
+transaction (WAL journal, ``synchronous=NORMAL``, foreign keys on) that also advances ``commit_seq`` in
+the ``meta`` table, so a crash leaves either all of a transaction or none of it, and derived structures
+(the FAISS index) can tell whether they are behind. ``synchronous=NORMAL`` may lose the last commits on
+power loss, never on a process crash; ``set_meta(durable=True)`` syncs fully, for the manifest.
+
+A damaged file (not a database, malformed pages) raises ``IndexCorruptError``. One connection is shared
+under a lock, so the store may be used from several threads of one process.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from indexes._arrays import check_k
+from indexes._sqlite_schema import BM25_WEIGHTS, SCHEMA, SCHEMA_VERSION, fts_match_expression
+from indexes._sqlite_txn import ChunkChanges, SQLiteTransaction
+from indexes.base import FloatMatrix, IdArray, StoredChunk, StoredDocument
+from indexes.errors import IndexCorruptError, IndexMismatchError, IndexStoreError, UnknownRecordError
+
+__all__ = ["ChunkChanges", "SQLiteDocStore", "SQLiteTransaction"]
+
+_CORRUPTION_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+_ID_BATCH = 500  # stays far below SQLite's bound-parameter limit
+_DOC_COLUMNS = "d.doc_id, d.source, d.title, d.kind, d.content_hash, d.source_hash, d.metadata, d.added_at"
+
+
+class SQLiteDocStore:
+    """The ``DocStore`` of a site. ``dim``, when given, is enforced on every stored vector."""
+
+    def __init__(self, path: Path, dim: int | None = None) -> None:
+        self._path = Path(path)
+        self._dim = dim
+        self._lock = threading.RLock()
+        self._in_transaction = False
+        self._conn: sqlite3.Connection | None = None
+        with self._lock, self._translate_errors():
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            try:
+                self._configure(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def commit_seq(self) -> int:
+        return int(self.get_meta("commit_seq") or 0)
+
+    @contextmanager
+    def transaction(self) -> Iterator[SQLiteTransaction]:
+        """All writes of the block commit together, or none (the block raised, or the commit failed)."""
+        with self._guard() as conn:
+            if self._in_transaction:
+                raise IndexStoreError("a transaction is already open on this docstore; do the work in it")
+            self._in_transaction = True
+            txn = SQLiteTransaction(conn, self._dim)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield txn
+                if txn.wrote:
+                    conn.execute(
+                        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commit_seq'"
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            finally:
+                txn.close()
+                self._in_transaction = False
+
+    def get_document(self, doc_id: str) -> StoredDocument:
+        docs = self._documents("WHERE d.doc_id = ?", (doc_id,))
+        if not docs:
+            raise UnknownRecordError(f"no document {doc_id!r} is stored")
+        return docs[0]
+
+    def list_documents(self, source: str | None = None) -> list[StoredDocument]:
+        if source is None:
+            return self._documents("", ())
+        return self._documents("WHERE d.source = ?", (source,))
+
+    def content_hashes(self, source: str | None = None) -> dict[str, str]:
+        """``{doc_id: content_hash}`` (of one source, or all), for skipping unchanged documents."""
+        sql = "SELECT doc_id, content_hash FROM documents"
+        args: tuple[str, ...] = ()
+        if source is not None:
+            sql, args = sql + " WHERE source = ?", (source,)
+        with self._guard() as conn:
+            return {str(doc_id): str(digest) for doc_id, digest in conn.execute(sql, args)}
+
+    def get_chunks(self, chunk_ids: Sequence[int]) -> list[StoredChunk]:
+        """The chunks in the requested order; an id that is not stored raises ``UnknownRecordError``."""
+        wanted = list(dict.fromkeys(int(cid) for cid in chunk_ids))
+        found: dict[int, StoredChunk] = {}
+        with self._guard() as conn:
+            for start in range(0, len(wanted), _ID_BATCH):
+                batch = wanted[start : start + _ID_BATCH]
+                rows = conn.execute(
+                    "SELECT c.chunk_id, c.doc_id, d.title, c.ordinal, c.text, c.section, c.page, d.metadata"
+                    " FROM chunks c JOIN documents d ON d.doc_id = c.doc_id"
+                    f" WHERE c.chunk_id IN ({','.join('?' * len(batch))})",
+                    batch,
+                )
+                for cid, doc_id, title, ordinal, text, section, page, metadata in rows:
+                    found[cid] = StoredChunk(
+                        cid, doc_id, title, ordinal, text, section, page, json.loads(metadata)
+                    )
+        missing = [cid for cid in wanted if cid not in found]
+        if missing:
+            raise UnknownRecordError(f"no chunk stored with id(s) {missing[:10]}")
+        return [found[int(cid)] for cid in chunk_ids]
+
+    def iter_vectors(self, batch_size: int = 4096) -> Iterator[tuple[IdArray, FloatMatrix]]:
+        """All chunk vectors in ascending chunk-id order, ``batch_size`` at a time."""
+        after = -1
+        while True:
+            with self._guard() as conn:
+                rows = conn.execute(
+                    "SELECT chunk_id, vector FROM chunks WHERE chunk_id > ? ORDER BY chunk_id LIMIT ?",
+                    (after, batch_size),
+                ).fetchall()
+            if not rows:
+                return
+            width = len(rows[0][1])
+            if width == 0 or width % 4 or any(len(blob) != width for _, blob in rows):
+                raise IndexCorruptError(f"docstore {self._path} holds chunk vectors of differing sizes")
+            ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+            blob = b"".join(row[1] for row in rows)
+            yield ids, np.frombuffer(blob, dtype="<f4").astype(np.float32).reshape(len(rows), width // 4)
+            after = int(ids[-1])
+
+    def keyword_search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """``[(chunk_id, score)]`` best first by BM25 (score = -bm25, higher is better)."""
+        k = check_k(k)
+        expression = fts_match_expression(query)
+        if expression is None:
+            return []
+        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+        with self._guard() as conn:
+            rows = conn.execute(
+                f"SELECT rowid, bm25(chunk_fts, {weights}) AS score FROM chunk_fts"
+                " WHERE chunk_fts MATCH ? ORDER BY score LIMIT ?",
+                (expression, k),
+            ).fetchall()
+        return [(int(rowid), -float(score)) for rowid, score in rows]
+
+    def chunk_ids(self) -> IdArray:
+        with self._guard() as conn:
+            rows = conn.execute("SELECT chunk_id FROM chunks ORDER BY chunk_id").fetchall()
+        return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+
+    def get_meta(self, key: str) -> str | None:
+        with self._guard() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str, *, durable: bool = False) -> None:
+        """Write one meta entry in its own transaction; ``durable`` fsyncs the WAL before returning."""
+        with self._guard() as conn:
+            if self._in_transaction:
+                raise IndexStoreError("set_meta() cannot run inside an open transaction")
+            if durable:
+                conn.execute("PRAGMA synchronous = FULL")
+            try:
+                conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+            finally:
+                if durable:
+                    conn.execute("PRAGMA synchronous = NORMAL")
+
+    def verify(self) -> list[str]:
+        """Problems found by SQLite's own checks and by cross-checking chunks with their FTS rows."""
+        problems: list[str] = []
+        with self._guard() as conn:
+            checks = [str(row[0]) for row in conn.execute("PRAGMA quick_check")]
+            if checks != ["ok"]:
+                problems.extend(f"sqlite quick_check: {line}" for line in checks[:10])
+            try:
+                conn.execute("INSERT INTO chunk_fts(chunk_fts) VALUES ('integrity-check')")
+            except sqlite3.DatabaseError as exc:
+                problems.append(f"keyword index integrity-check failed: {exc}")
+            unindexed = conn.execute(
+                "SELECT count(*) FROM chunks WHERE chunk_id NOT IN (SELECT rowid FROM chunk_fts)"
+            ).fetchone()[0]
+            stray = conn.execute(
+                "SELECT count(*) FROM chunk_fts WHERE rowid NOT IN (SELECT chunk_id FROM chunks)"
+            ).fetchone()[0]
+            if unindexed or stray:
+                problems.append(f"keyword index: {unindexed} chunks missing from it, {stray} stray rows")
+            if self._dim is not None:
+                bad = conn.execute(
+                    "SELECT count(*) FROM chunks WHERE length(vector) != ?", (4 * self._dim,)
+                ).fetchone()[0]
+                if bad:
+                    problems.append(f"{bad} chunk vectors are not {self._dim} float32 values")
+        return problems
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _documents(self, where: str, args: tuple[str, ...]) -> list[StoredDocument]:
+        with self._guard() as conn:
+            rows = conn.execute(
+                f"SELECT {_DOC_COLUMNS}, count(c.chunk_id) FROM documents d"
+                f" LEFT JOIN chunks c ON c.doc_id = d.doc_id {where}"
+                " GROUP BY d.doc_id ORDER BY d.doc_id",
+                args,
+            ).fetchall()
+        return [
+            StoredDocument(doc_id, source, title, kind, content, src, json.loads(meta), added_at, n_chunks)
+            for doc_id, source, title, kind, content, src, meta, added_at, n_chunks in rows
+        ]
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise IndexStoreError(f"docstore {self._path} cannot use WAL journaling (got {mode!r})")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
+        conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"docstore {self._path} has schema version {version}, this code reads up to {SCHEMA_VERSION};"
+                " upgrade rag-fed"
+            )
+
+    @contextmanager
+    def _guard(self) -> Iterator[sqlite3.Connection]:
+        """Hold the lock, hand out the open connection, translate corruption errors."""
+        with self._lock, self._translate_errors():
+            if self._conn is None:
+                raise IndexStoreError(f"docstore {self._path} is closed")
+            yield self._conn
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            # Extended codes (e.g. SQLITE_CORRUPT_VTAB) keep the primary code in the low byte.
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code in _CORRUPTION_CODES:
+                raise IndexCorruptError(
+                    f"docstore {self._path} is damaged ({exc}); restore it from a backup or re-ingest"
+                    " the site's documents"
+                ) from exc
+            raise
