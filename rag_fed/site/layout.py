@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag_fed.errors import ConfigError, UnknownSiteError
+from rag_fed.crypto.ids import validate_node_id
+from rag_fed.errors import UnknownSiteError
 
 __all__ = ["SiteLayout", "validate_site_id"]
 
-_SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-
-
 def validate_site_id(site_id: str) -> str:
-    """Site ids appear in paths, URLs and citations, so they are kept to lowercase, digits and dashes."""
-    if not _SITE_ID.match(site_id):
-        raise ConfigError(
-            f"invalid site id {site_id!r}: use 1-63 lowercase letters, digits and dashes, "
-            "starting with a letter or digit (e.g. 'acme-plant-1')"
-        )
-    return site_id
+    """Site ids appear in paths, URLs, envelopes and citations: one rule for all (``rag_fed.crypto.ids``)."""
+    return validate_node_id(site_id, what="site id")
 
 
 @dataclass(frozen=True)

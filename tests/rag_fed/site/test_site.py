@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag_fed.config import IngestSettings, Settings
-from rag_fed.errors import ConfigError, UnknownDocumentError, UnknownSiteError
+from rag_fed.errors import ConfigError, InputError, UnknownDocumentError, UnknownSiteError
 from rag_fed.site import Site
 
 pytestmark = pytest.mark.integration
@@ -67,8 +67,9 @@ def test_init_refuses_an_existing_site_and_open_refuses_an_unknown_one(settings:
         Site.init("north-1", settings)
     with pytest.raises(UnknownSiteError, match="ragfed site init nowhere"):
         Site.open("nowhere", settings)
-    with pytest.raises(ConfigError, match="invalid site id"):
-        Site.init("Bad Id!", settings)
+    for bad in ("Bad Id!", "abc\n", "-lead", "x" * 64):
+        with pytest.raises(InputError, match="invalid site id"):
+            Site.init(bad, settings)
 
 
 def test_ingest_lists_documents_and_work_orders(site: Site) -> None:

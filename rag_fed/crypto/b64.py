@@ -1,0 +1,38 @@
+"""Canonical URL-safe base64 (no padding) for keys, nonces and ciphertexts on the wire.
+
+Decoding is strict: the text must be exactly what :func:`encode_b64` would produce for the decoded
+bytes. Lenient decoders accept several spellings of the same bytes (unused trailing bits, stray
+characters), which would let a modified envelope decode to identical bytes and still open.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+__all__ = ["decode_b64", "encode_b64"]
+
+
+def encode_b64(raw: bytes) -> str:
+    """URL-safe base64 without ``=`` padding."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_b64(text: str, *, what: str, size: int | None = None) -> bytes:
+    """Decode canonical unpadded URL-safe base64; raise ``ValueError`` naming ``what`` otherwise.
+
+    ``size`` (if given) is the exact number of bytes expected. ``ValueError`` is the right type here:
+    callers are pydantic validators and parsers that translate it into a rag-fed error for their layer.
+    """
+    if not text.isascii():
+        raise ValueError(f"{what} is not base64 (non-ASCII characters)")
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ValueError(f"{what} is not valid URL-safe base64: {error}") from None
+    if encode_b64(raw) != text:
+        raise ValueError(f"{what} is not canonical URL-safe base64 without padding")
+    if size is not None and len(raw) != size:
+        raise ValueError(f"{what} must be {size} bytes, got {len(raw)}")
+    return raw

@@ -1,0 +1,166 @@
+"""Typed messages carried inside sealed envelopes: the gateway's ``SiteQuery`` and a site's ``SiteReply``.
+
+Both travel as compact JSON; the query's embedding as base64 of little-endian float32, so it arrives
+bit for bit as it was computed and at a third of the size of a JSON list of numbers. Bytes that do not
+parse raise ``InputError``, not an ``EnvelopeError``: they came out of an envelope that already passed
+authentication, so they are a well-sealed but invalid message from a known peer (a bug or a version
+skew), never tampering in transit. Unknown fields are refused rather than ignored, so a peer that
+asks for something this node does not understand gets an error instead of a silently wrong answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal, Self
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+
+from rag_fed.crypto.b64 import decode_b64, encode_b64
+from rag_fed.crypto.ids import NODE_ID_PATTERN
+from rag_fed.errors import InputError
+from rag_fed.types import Passage, SearchMode, SiteStatus
+
+__all__ = [
+    "MAX_EMBEDDING_DIM",
+    "MAX_K",
+    "MAX_QUESTION_CHARS",
+    "SiteQuery",
+    "SiteReply",
+]
+
+MAX_EMBEDDING_DIM = 8192
+MAX_K = 100
+MAX_QUESTION_CHARS = 8000
+
+
+def _to_vector(value: object) -> NDArray[np.float32]:
+    if isinstance(value, str):
+        raw = decode_b64(value, what="embedding")
+        if len(raw) % 4:
+            raise ValueError(f"embedding has {len(raw)} bytes, not a whole number of float32 values")
+        vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)  # native order, writable copy
+    elif isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        vector = value.astype(np.float32)
+    elif isinstance(value, list | tuple):
+        try:
+            vector = np.asarray(value, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ValueError("embedding must be a list of numbers") from None
+    else:
+        raise ValueError("embedding must be a float array or base64 text of little-endian float32")
+    if vector.ndim != 1 or not 1 <= vector.shape[0] <= MAX_EMBEDDING_DIM:
+        raise ValueError(f"embedding must be one vector of 1..{MAX_EMBEDDING_DIM} values, got {vector.shape}")
+    if not np.isfinite(vector).all():
+        raise ValueError("embedding contains NaN or infinite values")
+    vector.setflags(write=False)  # the message is frozen; so is its vector
+    return vector
+
+
+def _vector_to_text(vector: NDArray[np.float32]) -> str:
+    return encode_b64(vector.astype("<f4").tobytes())
+
+
+Embedding = Annotated[
+    NDArray[np.float32],
+    PlainValidator(_to_vector),
+    PlainSerializer(_vector_to_text, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "contentEncoding": "base64url", "description": "little-endian float32"}
+    ),
+]
+_RequestId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+_ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+_Millis = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+def _new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    def to_bytes(self) -> bytes:
+        """Compact JSON, ready to seal."""
+        return self.model_dump_json().encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self:
+        """Parse an opened envelope's payload; ``InputError`` naming the bad fields if it is invalid."""
+        try:
+            return cls.model_validate_json(data)
+        except ValidationError as error:
+            details = "; ".join(
+                f"{'.'.join(str(part) for part in issue['loc']) or 'body'}: {issue['msg']}"
+                for issue in error.errors(include_input=False, include_url=False)[:5]
+            )
+            raise InputError(f"invalid {cls.__name__} from peer: {details}") from None
+
+
+class SiteQuery(_Message):
+    """What the gateway asks one site: search (and answer) with this question and embedding."""
+
+    kind: Literal["site_query"] = "site_query"
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    embedding: Embedding
+    k: int = Field(default=5, ge=1, le=MAX_K)
+    embedder_version: _ShortText
+    mode: SearchMode = "hybrid"
+    want_answer: bool = True
+    request_id: _RequestId = Field(default_factory=_new_request_id)
+
+    def require_dim(self, dim: int) -> None:
+        """``InputError`` unless the embedding has ``dim`` values (the site's embedder dimension)."""
+        if self.embedding.shape[0] != dim:
+            raise InputError(
+                f"query embedding has {self.embedding.shape[0]} dimensions, this site's embedder "
+                f"{self.embedder_version!r} has {dim}"
+            )
+
+    # pydantic's field-by-field equality would compare numpy arrays elementwise and fail; comparing
+    # the wire form is exact (bit for bit) and matches what a peer would see.
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SiteQuery):
+            return NotImplemented
+        return self.to_bytes() == other.to_bytes()
+
+    def __hash__(self) -> int:
+        return hash(self.to_bytes())
+
+
+class SiteReply(_Message):
+    """A site's answer to one ``SiteQuery``, already filtered by the site's egress policy (``egress``)."""
+
+    kind: Literal["site_reply"] = "site_reply"
+    request_id: _RequestId
+    site_id: Annotated[str, Field(pattern=NODE_ID_PATTERN)]
+    status: SiteStatus
+    answer: str | None = None
+    passages: list[Passage] = Field(default_factory=list, max_length=MAX_K)
+    embedder_version: _ShortText
+    timings_ms: dict[str, _Millis] = Field(default_factory=dict)
+    error: str | None = None
+    egress: _ShortText
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.status == "answered" and self.error is not None:
+            raise ValueError("an answered reply carries no error")
+        if self.status != "answered" and not self.error:
+            raise ValueError(f"a reply with status {self.status!r} must say why in 'error'")
+        # A site speaks only for itself: a passage citing another site would be a forged citation.
+        foreign = {p.citation.site_id for p in self.passages} - {self.site_id}
+        if foreign:
+            raise ValueError(f"site {self.site_id!r} returned passages citing other sites: {sorted(foreign)}")
+        return self

@@ -1,0 +1,39 @@
+"""Canonical base64: exactly one accepted spelling for each byte string."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rag_fed.crypto.b64 import decode_b64, encode_b64
+
+pytestmark = pytest.mark.unit
+
+
+@given(st.binary(max_size=100))
+def test_round_trip(raw: bytes) -> None:
+    text = encode_b64(raw)
+    assert "=" not in text
+    assert decode_b64(text, what="x") == raw
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("AAE=", "not canonical"),  # padding
+        ("AAF", "not canonical"),  # unused trailing bits set
+        ("+/8", "not canonical"),  # standard alphabet instead of URL-safe
+        ("AA E", "not valid"),
+        ("AAAAA", "not valid"),  # impossible length
+        ("AAé", "non-ASCII"),
+    ],
+)
+def test_every_other_spelling_is_refused(text: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        decode_b64(text, what="field")
+
+
+def test_size_is_enforced() -> None:
+    with pytest.raises(ValueError, match="must be 4 bytes, got 3"):
+        decode_b64(encode_b64(b"abc"), what="field", size=4)
