@@ -20,7 +20,8 @@ __all__ = ["WorkOrderBatch", "WorkOrderColumns", "WorkOrderConnector"]
 _LOG = logging.getLogger(__name__)
 # How exports spell "no value": R and pandas write NA / NaN, databases NULL.
 _MISSING = frozenset({"", "na", "n/a", "nan", "null", "none"})
-_SECTION_HEADING = "work order"
+# A work order is one short record: the document itself is the citation anchor, so no heading.
+_SECTION_HEADING = ""
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,9 @@ class IngestSettings(BaseModel):
 
 
 class SearchSettings(BaseModel):
+    # Hybrid (dense + FTS5 keyword, fused by RRF) is the default: maintenance questions are full of part
+    # numbers and fault codes that a small embedder misses (see docs/benchmarks.md for the numbers).
+    mode: Literal["dense", "keyword", "hybrid"] = "hybrid"
     top_k: PositiveInt = 5
     answer_passages: PositiveInt = 4
     answer_max_tokens: PositiveInt = 200

@@ -24,9 +24,16 @@ class Citation(BaseModel):
     page: int | None = None
 
     @property
+    def anchor(self) -> str:
+        """Where in the document: the page of a PDF, else the innermost heading of the section path."""
+        if self.page is not None:
+            return f"p{self.page}"
+        return self.section.rsplit(" > ", 1)[-1].strip()
+
+    @property
     def label(self) -> str:
         """The ``[site:document#section]`` tag answers cite."""
-        anchor = self.section or (f"p{self.page}" if self.page is not None else "")
+        anchor = self.anchor
         return f"[{self.site_id}:{self.doc_id}#{anchor}]" if anchor else f"[{self.site_id}:{self.doc_id}]"
 
 

@@ -33,7 +33,7 @@ def packaged_embedder():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture()
-def settings(tmp_path: Path) -> Iterator["object"]:
+def settings(tmp_path: Path) -> Iterator[object]:
     from rag_fed.config import Settings
 
     yield Settings(data_dir=tmp_path / "data")

@@ -27,6 +27,9 @@ def set_offline_defaults() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Model-loading progress bars would interleave with our own progress output.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:

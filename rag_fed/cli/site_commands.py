@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -22,11 +23,13 @@ docs_app = typer.Typer(help="List and delete a site's documents.", no_args_is_he
 index_app = typer.Typer(help="Check and rebuild a site's index.", no_args_is_help=True)
 
 SiteOption = Annotated[str, typer.Option("--site", "-s", help="Site id, e.g. acme-plant-1.")]
-ModeOption = Annotated[str, typer.Option("--mode", "-m", help="dense, keyword or hybrid.")]
+ModeOption = Annotated[
+    str | None, typer.Option("--mode", "-m", help="dense, keyword or hybrid (default: search.mode setting).")
+]
 
 
-def _mode(value: str) -> SearchMode:
-    if value not in ("dense", "keyword", "hybrid"):
+def _mode(value: str | None) -> SearchMode | None:
+    if value is not None and value not in ("dense", "keyword", "hybrid"):
         raise typer.BadParameter(f"mode must be dense, keyword or hybrid, not {value!r}")
     return value  # type: ignore[return-value]
 
@@ -66,7 +69,7 @@ def ingest(
             def on_file(result: FileResult) -> None:
                 progress.advance(task)
                 if result.status == "failed":
-                    progress.console.print(f"[red]failed[/] {result.error}", highlight=False)
+                    progress.console.print(f"[red]failed[/] {escape(result.error or '')}", highlight=False)
 
             report = node.ingest(paths, on_file)
         _print_ingest_summary(report.files, report.seconds, node.chunk_count)
@@ -75,7 +78,10 @@ def ingest(
 
 
 def _print_ingest_summary(files: list[FileResult], seconds: float, total_chunks: int) -> None:
-    counts = {status: sum(1 for f in files if f.status == status) for status in ("added", "updated", "unchanged", "failed")}
+    counts = {
+        status: sum(1 for f in files if f.status == status)
+        for status in ("added", "updated", "unchanged", "failed")
+    }
     chunks = sum(f.chunks for f in files)
     removed = sum(f.removed for f in files)
     console.print(
@@ -94,14 +100,16 @@ def docs_list(site: SiteOption) -> None:
         documents = node.list_documents()
     table = Table("document", "kind", "chunks", "added (UTC)", "title")
     for doc in documents:
-        table.add_row(doc.doc_id, doc.kind, str(doc.chunk_count), doc.added_at, doc.title)
+        table.add_row(escape(doc.doc_id), doc.kind, str(doc.chunk_count), doc.added_at, escape(doc.title))
     console.print(table)
     console.print(f"{len(documents)} documents")
 
 
 @docs_app.command("delete")
 @reports_errors
-def docs_delete(doc_id: Annotated[str, typer.Argument(help="Document id from `docs list`.")], site: SiteOption) -> None:
+def docs_delete(
+    doc_id: Annotated[str, typer.Argument(help="Document id from `docs list`.")], site: SiteOption
+) -> None:
     """Delete a document: its chunks, vectors and keyword entries are removed."""
     with Site.open(site, get_settings()) as node:
         removed = node.delete_document(doc_id)
@@ -112,7 +120,7 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     site: SiteOption,
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=100)] = 5,
-    mode: ModeOption = "dense",
+    mode: ModeOption = None,
 ) -> None:
     """Ranked passages with their citations."""
     with Site.open(site, get_settings()) as node:
@@ -120,19 +128,19 @@ def search(
     if not passages:
         console.print("no matching passages")
     for passage in passages:
-        console.print(f"[bold]{passage.rank}.[/] {passage.citation.label}  score {passage.score:.3f}", highlight=False)
-        console.print("   " + " ".join(passage.text.split())[:300], highlight=False)
+        console.print(f"[bold]{passage.rank}.[/] {escape(passage.citation.label)}  score {passage.score:.3f}")
+        console.print("   " + " ".join(passage.text.split())[:300], markup=False, highlight=False)
 
 
 def ask(
     question: Annotated[str, typer.Argument(help="A question for the site's local model.")],
     site: SiteOption,
-    mode: ModeOption = "dense",
+    mode: ModeOption = None,
 ) -> None:
     """An answer written by the site's local model from its own top passages, with citations."""
     with Site.open(site, get_settings()) as node:
         answer = node.answer(question, mode=_mode(mode))
-    console.print(answer.answer, highlight=False)
+    console.print(answer.answer, markup=False, highlight=False)
 
 
 @index_app.command("verify")

@@ -9,6 +9,7 @@ content hash and writes the rest.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -130,8 +131,12 @@ class IngestPipeline:
         started = time.perf_counter()
         report = IngestReport()
         for file_path, root in expand_paths(paths):
-            relative = file_path.relative_to(root).as_posix() if file_path.is_relative_to(root) else file_path.name
-            result = self._ingest_one(lambda p=file_path: self._read(p), str(file_path.resolve()), relative)
+            relative = (
+                file_path.relative_to(root).as_posix() if file_path.is_relative_to(root) else file_path.name
+            )
+            result = self._ingest_one(
+                functools.partial(self._read, file_path), str(file_path.resolve()), relative
+            )
             report.files.append(result)
             if on_file is not None:
                 on_file(result)
@@ -143,9 +148,13 @@ class IngestPipeline:
         """Ingest an upload. Its source is ``upload:<name>`` and its documents are named by ``name``."""
         if len(data) > self._settings.max_file_bytes:
             limit = self._settings.max_file_bytes
-            return FileResult(name, "failed", error=f"{name}: upload is {len(data)} bytes, over the limit of {limit}")
+            return FileResult(
+                name, "failed", error=f"{name}: upload is {len(data)} bytes, over the limit of {limit}"
+            )
         safe_name = Path(name).name or "upload"
-        result = self._ingest_one(lambda: SourceData(name=safe_name, data=data), f"upload:{safe_name}", safe_name)
+        result = self._ingest_one(
+            lambda: SourceData(name=safe_name, data=data), f"upload:{safe_name}", safe_name
+        )
         self._flush()
         return result
 
@@ -185,7 +194,9 @@ class IngestPipeline:
         stale = [doc_id for doc_id in existing if doc_id not in new_ids]
         self._pending_deletes.extend(stale)
         status: FileStatus = "updated" if existing else "added"
-        return FileResult(source, status, documents=written, chunks=chunks, unchanged=unchanged, removed=len(stale))
+        return FileResult(
+            source, status, documents=written, chunks=chunks, unchanged=unchanged, removed=len(stale)
+        )
 
     @property
     def _flush_threshold(self) -> int:

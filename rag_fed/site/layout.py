@@ -10,6 +10,7 @@ from rag_fed.errors import UnknownSiteError
 
 __all__ = ["SiteLayout", "validate_site_id"]
 
+
 def validate_site_id(site_id: str) -> str:
     """Site ids appear in paths, URLs, envelopes and citations: one rule for all (``rag_fed.crypto.ids``)."""
     return validate_node_id(site_id, what="site id")

@@ -75,8 +75,13 @@ class Site:
         *,
         embedder: Embedder | None = None,
         generator: Generator | None = None,
+        rebuild: bool = False,
     ) -> Site:
-        """Open an existing site's store with the configured (or given) embedder."""
+        """Open an existing site's store with the configured (or given) embedder.
+
+        ``rebuild`` rebuilds the vector index from the committed vectors instead of loading its file
+        (the repair for a corrupt vector file).
+        """
         layout = SiteLayout.for_site(settings.data_dir, site_id).require()
         embedder = embedder or load_embedder(settings.embedder)
         try:
@@ -84,7 +89,10 @@ class Site:
                 layout.store_dir,
                 embedder_version=embedder.model_version,
                 dim=embedder.dim,
+                embedder_name=settings.embedder.model,
                 hnsw_threshold=settings.ingest.hnsw_threshold,
+                site_id=site_id,
+                force_rebuild=rebuild,
             )
         except IndexStoreError as error:
             raise from_leaf_error(error) from error
@@ -106,7 +114,9 @@ class Site:
 
     # -- documents -------------------------------------------------------------------------------
 
-    def ingest(self, paths: Sequence[Path], on_file: Callable[[FileResult], None] | None = None) -> IngestReport:
+    def ingest(
+        self, paths: Sequence[Path], on_file: Callable[[FileResult], None] | None = None
+    ) -> IngestReport:
         """Ingest files and folders; a bad file is reported in the result and the rest carry on."""
         pipeline = IngestPipeline(self._store, self.embedder, self.settings.ingest)
         try:
@@ -138,6 +148,10 @@ class Site:
             raise from_leaf_error(error) from error
         return len(removed)
 
+    def verify(self) -> list[str]:
+        """Problems found between vectors, chunks and the keyword index (empty when consistent)."""
+        return self._store.verify()
+
     @property
     def chunk_count(self) -> int:
         return self._store.count
@@ -148,7 +162,7 @@ class Site:
         self,
         question: str,
         k: int | None = None,
-        mode: SearchMode = "dense",
+        mode: SearchMode | None = None,
         query_vector: NDArray[np.float32] | None = None,
     ) -> list[Passage]:
         """The site's top ``k`` passages for ``question``, best first.
@@ -157,6 +171,7 @@ class Site:
         embedder version); otherwise the question is embedded here.
         """
         k = k or self.settings.search.top_k
+        mode = mode or self.settings.search.mode
         if mode == "keyword":
             ranked = self._store.keyword_search(question, k)
         else:
@@ -201,7 +216,7 @@ class Site:
         self,
         question: str,
         passages: Sequence[Passage] | None = None,
-        mode: SearchMode = "dense",
+        mode: SearchMode | None = None,
     ) -> SiteAnswer:
         """The local model's answer from this site's own top passages, with explicit citations."""
         if passages is None:

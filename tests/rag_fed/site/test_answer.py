@@ -44,3 +44,9 @@ def test_prompt_numbers_passages_and_names_the_site() -> None:
 def test_citation_label_uses_page_when_no_section() -> None:
     citation = Citation(site_id="s", doc_id="m.pdf", title="M", page=3)
     assert citation.label == "[s:m.pdf#p3]"
+
+
+def test_citation_anchor_is_the_innermost_heading() -> None:
+    citation = Citation(site_id="s", doc_id="m.md", title="M", section="Manual > 7 Faults > F-217")
+    assert citation.label == "[s:m.md#F-217]"
+    assert Citation(site_id="s", doc_id="log.csv/12", title="WO 12").label == "[s:log.csv/12]"

@@ -148,7 +148,9 @@ def test_bad_files_fail_alone_with_clear_reasons(site: Site, tmp_path: Path) -> 
     assert all(after[doc_id] == count for doc_id, count in before.items())
 
 
-def test_oversized_files_are_refused_before_reading(settings: Settings, packaged_embedder: object, tmp_path: Path) -> None:
+def test_oversized_files_are_refused_before_reading(
+    settings: Settings, packaged_embedder: object, tmp_path: Path
+) -> None:
     small = settings.model_copy(update={"ingest": IngestSettings(max_file_bytes=100)})
     Site.init("tiny", small)
     big = tmp_path / "big.txt"

@@ -1,0 +1,161 @@
+"""Write an evaluation's report: ``report.json`` (every number), ``report.md`` and ``report.html`` with plots.
+
+The Markdown and HTML pages show the same tables, built once; plots are PNG files under ``plots/``,
+referenced by relative path so the folder can be moved or published as it is.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from eval.plots import load_training_log, plot_latency, plot_metric_bars, plot_training_curves
+from eval.results import EvalResult
+
+__all__ = ["write_report"]
+
+
+@dataclass(frozen=True)
+class _Table:
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+
+
+def _number(value: float, digits: int = 4) -> str:
+    return f"{value:.{digits}f}"
+
+
+def _tables(result: EvalResult) -> list[_Table]:
+    run_rows = [
+        ["dataset", result.dataset],
+        ["dataset path", result.dataset_path],
+        ["documents / queries", f"{result.n_docs} / {result.n_queries}"],
+        ["k", str(result.k)],
+        ["split", f"{result.split_spec or 'single site'} (seed {result.seed})"],
+        ["sites (documents)", ", ".join(f"{site}: {size}" for site, size in result.site_sizes.items())],
+        ["command", result.command],
+        ["timestamp (UTC)", result.timestamp],
+        ["versions", ", ".join(f"{name} {version}" for name, version in result.versions.items())],
+    ]
+    tables = [_Table("Run", ["field", "value"], run_rows)]
+    retrieval = list(dict.fromkeys(m for report in result.systems for m in report.retrieval))
+    if retrieval:
+        rows = [[r.name, *(_number(r.retrieval.get(m, 0.0)) for m in retrieval)] for r in result.systems]
+        tables.append(_Table("Retrieval quality", ["system", *retrieval], rows))
+    answer = list(dict.fromkeys(m for report in result.systems for m in report.answers))
+    if answer:
+        rows = [
+            [r.name, *(_number(r.answers[m]) if m in r.answers else "-" for m in answer)]
+            for r in result.systems
+        ]
+        tables.append(_Table("Answer quality", ["system", *answer], rows))
+    latency_rows = [
+        [r.name, stage, _number(summary["p50"], 2), _number(summary["p95"], 2), str(int(summary["n"]))]
+        for r in result.systems
+        for stage, summary in r.latency_ms.items()
+    ]
+    tables.append(_Table("Latency (ms)", ["system", "stage", "p50", "p95", "queries"], latency_rows))
+    cost_rows = [
+        [
+            r.name,
+            _number(r.bytes_sent["mean"], 0),
+            _number(r.bytes_sent["p95"], 0),
+            _number(r.bytes_received["mean"], 0),
+            _number(r.bytes_received["p95"], 0),
+            _number(r.sites_contacted["mean"], 2),
+            _number(r.index_seconds, 2),
+        ]
+        for r in result.systems
+    ]
+    cost_headers = [
+        "system",
+        "sent mean",
+        "sent p95",
+        "received mean",
+        "received p95",
+        "sites/query",
+        "index s",
+    ]
+    tables.append(_Table("Bytes per query and sites contacted", cost_headers, cost_rows))
+    return tables
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown(result: EvalResult, tables: list[_Table], plots: list[Path]) -> str:
+    lines = [f"# Evaluation report: {result.dataset}", ""]
+    for table in tables:
+        lines += [f"## {table.title}", "", "| " + " | ".join(map(_markdown_cell, table.headers)) + " |"]
+        lines.append("|" + "---|" * len(table.headers))
+        lines += ["| " + " | ".join(map(_markdown_cell, row)) + " |" for row in table.rows]
+        lines.append("")
+    if result.notes:
+        lines += ["## Notes", "", *(f"- {note}" for note in result.notes), ""]
+    if plots:
+        lines += ["## Plots", "", *(f"![{plot.stem}]({plot.as_posix()})\n" for plot in plots)]
+    return "\n".join(lines)
+
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#222}"
+    "table{border-collapse:collapse;margin-bottom:1.5rem}th,td{border:1px solid #ccc;padding:.3rem .6rem;"
+    "text-align:left;vertical-align:top}th{background:#f3f3f3}img{max-width:100%;margin:1rem 0}"
+)
+
+
+def _html(result: EvalResult, tables: list[_Table], plots: list[Path]) -> str:
+    escape = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>Evaluation report: {escape(result.dataset)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>Evaluation report: {escape(result.dataset)}</h1>",
+    ]
+    for table in tables:
+        parts.append(f"<h2>{escape(table.title)}</h2><table>")
+        parts.append("<tr>" + "".join(f"<th>{escape(header)}</th>" for header in table.headers) + "</tr>")
+        parts += [
+            "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows
+        ]
+        parts.append("</table>")
+    if result.notes:
+        parts.append(
+            "<h2>Notes</h2><ul>" + "".join(f"<li>{escape(note)}</li>" for note in result.notes) + "</ul>"
+        )
+    if plots:
+        parts.append("<h2>Plots</h2>")
+        parts += [f'<img src="{escape(plot.as_posix())}" alt="{escape(plot.stem)}">' for plot in plots]
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report(result: EvalResult, out_dir: str | Path, training_log: Path | None = None) -> list[Path]:
+    """Write ``report.json``, ``report.md``, ``report.html`` and ``plots/*.png`` into ``out_dir``.
+
+    ``training_log`` is an optional JSON list of ``{"round": n, "<metric>": value}`` entries (e.g. from
+    federated fine-tuning); it is plotted and copied into report.json. Returns the files written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    log = load_training_log(training_log) if training_log is not None else None
+    drawn = [
+        plot_metric_bars(result, out / "plots" / "metrics.png"),
+        plot_latency(result, out / "plots" / "latency.png"),
+        plot_training_curves(log, out / "plots" / "training.png") if log is not None else None,
+    ]
+    plots = [path.relative_to(out) for path in drawn if path is not None]
+    document = {**result.to_dict(), "plots": [plot.as_posix() for plot in plots], "training_log": log}
+    tables = _tables(result)
+    written = {
+        out / "report.json": json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+        out / "report.md": _markdown(result, tables, plots),
+        out / "report.html": _html(result, tables, plots),
+    }
+    for path, text in written.items():
+        path.write_text(text, encoding="utf-8")
+    return [*written, *(out / plot for plot in plots)]
