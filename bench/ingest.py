@@ -47,9 +47,7 @@ def chunk_texts(files: list[Path], settings: Settings) -> list[str]:
     texts: list[str] = []
     for path in files:
         for doc in load_documents(SourceData.from_path(path, settings.ingest.max_file_bytes), connectors):
-            for chunk in chunk_document(
-                doc, settings.ingest.chunk_chars, settings.ingest.chunk_overlap_chars
-            ):
+            for chunk in chunk_document(doc, settings.ingest.chunk_chars, settings.ingest.chunk_overlap_chars):
                 texts.append(embed_text(doc.title, chunk.section, chunk.text))
     return texts
 
@@ -59,9 +57,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--limit-orders", type=int, default=None, help="use only the first N work orders")
     args = parser.parse_args()
@@ -96,9 +92,7 @@ def main() -> None:
             print(f"ingest pipeline   : {pipeline_rate:8.1f} chunks/s ({pipeline_seconds:.1f} s)")
             print(f"pipeline / raw    : {pipeline_rate / raw_rate:8.3f}  (goal >= 0.90)")
 
-            queries = [
-                json.loads(line)["text"] for line in (args.datasets / "emanual_s10/beir/queries.jsonl").open()
-            ]
+            queries = [json.loads(line)["text"] for line in (args.datasets / "emanual_s10/beir/queries.jsonl").open()]
             for mode in ("dense", "keyword", "hybrid"):
                 latencies = []
                 for query in queries * 4:

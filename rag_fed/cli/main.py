@@ -1,6 +1,12 @@
-"""Entry point of the ``ragfed`` command: one Typer app with a sub-app per user role."""
+"""Entry point of the ``ragfed`` command: one Typer app with a sub-app per user role.
+
+The outer layers (``api`` for serving and the demo, ``eval`` for benchmarks) add their commands through
+the ``ragfed.commands`` entry point group, so this core package never imports them.
+"""
 
 from __future__ import annotations
+
+from importlib.metadata import entry_points
 
 import typer
 
@@ -15,6 +21,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 site_commands.register(app)
+for _plugin in sorted(entry_points(group="ragfed.commands"), key=lambda entry: entry.name):
+    _plugin.load()(app)
 
 
 @app.callback()

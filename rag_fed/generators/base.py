@@ -24,9 +24,7 @@ class Generator(Protocol):
     @property
     def name(self) -> str: ...
 
-    def generate(
-        self, messages: Sequence[ChatMessage], max_tokens: int = 256, temperature: float = 0.0
-    ) -> str: ...
+    def generate(self, messages: Sequence[ChatMessage], max_tokens: int = 256, temperature: float = 0.0) -> str: ...
 
     def stream(
         self, messages: Sequence[ChatMessage], max_tokens: int = 256, temperature: float = 0.0
@@ -38,12 +36,8 @@ class StreamingGenerator:
 
     name: str = "generator"
 
-    def stream(
-        self, messages: Sequence[ChatMessage], max_tokens: int = 256, temperature: float = 0.0
-    ) -> Iterator[str]:
+    def stream(self, messages: Sequence[ChatMessage], max_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
         raise NotImplementedError
 
-    def generate(
-        self, messages: Sequence[ChatMessage], max_tokens: int = 256, temperature: float = 0.0
-    ) -> str:
+    def generate(self, messages: Sequence[ChatMessage], max_tokens: int = 256, temperature: float = 0.0) -> str:
         return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature))

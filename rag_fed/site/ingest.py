@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -123,20 +124,15 @@ class IngestPipeline:
             )
         )
         self._pending: list[_PendingDocument] = []
+        self._pending_chunks = 0
         self._pending_deletes: list[str] = []
 
-    def ingest_paths(
-        self, paths: Sequence[Path], on_file: Callable[[FileResult], None] | None = None
-    ) -> IngestReport:
+    def ingest_paths(self, paths: Sequence[Path], on_file: Callable[[FileResult], None] | None = None) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
         for file_path, root in expand_paths(paths):
-            relative = (
-                file_path.relative_to(root).as_posix() if file_path.is_relative_to(root) else file_path.name
-            )
-            result = self._ingest_one(
-                functools.partial(self._read, file_path), str(file_path.resolve()), relative
-            )
+            relative = file_path.relative_to(root).as_posix() if file_path.is_relative_to(root) else file_path.name
+            result = self._ingest_one(functools.partial(self._read, file_path), str(file_path.resolve()), relative)
             report.files.append(result)
             if on_file is not None:
                 on_file(result)
@@ -148,13 +144,9 @@ class IngestPipeline:
         """Ingest an upload. Its source is ``upload:<name>`` and its documents are named by ``name``."""
         if len(data) > self._settings.max_file_bytes:
             limit = self._settings.max_file_bytes
-            return FileResult(
-                name, "failed", error=f"{name}: upload is {len(data)} bytes, over the limit of {limit}"
-            )
+            return FileResult(name, "failed", error=f"{name}: upload is {len(data)} bytes, over the limit of {limit}")
         safe_name = Path(name).name or "upload"
-        result = self._ingest_one(
-            lambda: SourceData(name=safe_name, data=data), f"upload:{safe_name}", safe_name
-        )
+        result = self._ingest_one(lambda: SourceData(name=safe_name, data=data), f"upload:{safe_name}", safe_name)
         self._flush()
         return result
 
@@ -171,9 +163,21 @@ class IngestPipeline:
             return FileResult(source, "failed", error=str(error))
         except OSError as error:
             return FileResult(source, "failed", error=f"{source}: {error.strerror or error}")
-        source_hash = data.content_hash
-        existing = {doc.doc_id: doc for doc in self._store.docstore.list_documents(source=source)}
         named = [(document_id(relative, doc, len(documents)), doc) for doc in documents]
+        return self._write(named, source, data.content_hash)
+
+    def ingest_documents(self, source: str, documents: Sequence[tuple[str, Document]]) -> FileResult:
+        """Ingest documents made in memory (a benchmark corpus, a connector run elsewhere), each under the
+        id given; ``source`` groups them the way a file groups its records."""
+        digest = hashlib.sha256()
+        for doc_id, document in documents:
+            digest.update(f"{doc_id}\0{document.content_hash}\0".encode())
+        result = self._write(list(documents), source, digest.hexdigest())
+        self._flush()
+        return result
+
+    def _write(self, named: list[tuple[str, Document]], source: str, source_hash: str) -> FileResult:
+        existing = {doc.doc_id: doc for doc in self._store.docstore.list_documents(source=source)}
         if len(existing) == len(named) and all(
             doc_id in existing and existing[doc_id].source_hash == source_hash for doc_id, _ in named
         ):
@@ -188,19 +192,14 @@ class IngestPipeline:
             written += 1
             chunks += len(pending.drafts)
             self._pending.append(pending)
-            if sum(len(p.drafts) for p in self._pending) >= self._flush_threshold:
+            self._pending_chunks += len(pending.drafts)
+            if self._pending_chunks >= self._settings.batch_chunks:
                 self._flush()
         new_ids = {doc_id for doc_id, _ in named}
         stale = [doc_id for doc_id in existing if doc_id not in new_ids]
         self._pending_deletes.extend(stale)
         status: FileStatus = "updated" if existing else "added"
-        return FileResult(
-            source, status, documents=written, chunks=chunks, unchanged=unchanged, removed=len(stale)
-        )
-
-    @property
-    def _flush_threshold(self) -> int:
-        return self._settings.batch_chunks
+        return FileResult(source, status, documents=written, chunks=chunks, unchanged=unchanged, removed=len(stale))
 
     def _prepare(self, doc_id: str, doc: Document, source: str, source_hash: str) -> _PendingDocument:
         pieces = chunk_document(doc, self._settings.chunk_chars, self._settings.chunk_overlap_chars)
@@ -233,6 +232,7 @@ class IngestPipeline:
                 transaction.put_document(pending.entry, pending.drafts, vectors[offset : offset + count])
                 offset += count
         self._pending.clear()
+        self._pending_chunks = 0
         self._pending_deletes.clear()
 
 

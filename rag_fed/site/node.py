@@ -11,6 +11,7 @@ from types import TracebackType
 import numpy as np
 from numpy.typing import NDArray
 
+from connectors import Document
 from indexes import IndexStoreError, SiteStore, StoredDocument, UnknownRecordError
 from rag_fed.config import Settings
 from rag_fed.embedders import load_embedder
@@ -114,9 +115,7 @@ class Site:
 
     # -- documents -------------------------------------------------------------------------------
 
-    def ingest(
-        self, paths: Sequence[Path], on_file: Callable[[FileResult], None] | None = None
-    ) -> IngestReport:
+    def ingest(self, paths: Sequence[Path], on_file: Callable[[FileResult], None] | None = None) -> IngestReport:
         """Ingest files and folders; a bad file is reported in the result and the rest carry on."""
         pipeline = IngestPipeline(self._store, self.embedder, self.settings.ingest)
         try:
@@ -130,6 +129,16 @@ class Site:
         pipeline = IngestPipeline(self._store, self.embedder, self.settings.ingest)
         try:
             result = pipeline.ingest_bytes(name, data)
+            self._store.checkpoint()
+        except IndexStoreError as error:
+            raise from_leaf_error(error) from error
+        return result
+
+    def ingest_documents(self, source: str, documents: Sequence[tuple[str, Document]]) -> FileResult:
+        """Ingest in-memory documents under the given ids (used by the evaluation harness)."""
+        pipeline = IngestPipeline(self._store, self.embedder, self.settings.ingest)
+        try:
+            result = pipeline.ingest_documents(source, documents)
             self._store.checkpoint()
         except IndexStoreError as error:
             raise from_leaf_error(error) from error
