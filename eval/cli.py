@@ -101,9 +101,9 @@ def run(
     except RagFedError as error:
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         raise typer.Exit(code=1) from error
-    for system in result.systems:
-        cells = "  ".join(f"{name} {value:.4f}" for name, value in system.retrieval.items())
-        console.print(f"{system.name:<12} {cells}", highlight=False)
+    for report in result.systems:
+        cells = "  ".join(f"{name} {value:.4f}" for name, value in report.retrieval.items())
+        console.print(f"{report.name:<12} {cells}", highlight=False)
     console.print(f"report: {', '.join(str(path) for path in written)}")
 
 

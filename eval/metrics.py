@@ -72,10 +72,7 @@ def retrieval_metrics_per_query(
 def retrieval_metrics(run: Run, qrels: Qrels, metrics: Sequence[str] = RETRIEVAL_METRICS) -> dict[str, float]:
     """Mean of each metric over the queries of ``qrels`` that have a relevant document (see per-query)."""
     per_query = retrieval_metrics_per_query(run, qrels, metrics)
-    return {
-        metric: float(np.mean(list(values.values()))) if values else 0.0
-        for metric, values in per_query.items()
-    }
+    return {metric: float(np.mean(list(values.values()))) if values else 0.0 for metric, values in per_query.items()}
 
 
 def exact_match(prediction: str, gold: str) -> float:

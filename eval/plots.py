@@ -31,9 +31,7 @@ def _save(figure: Figure, path: Path) -> Path:
 
 def plot_metric_bars(result: EvalResult, path: Path) -> Path | None:
     """Grouped bars: one group per metric (retrieval, then answer), one bar per system."""
-    metrics = list(
-        dict.fromkeys(m for report in result.systems for m in [*report.retrieval, *report.answers])
-    )
+    metrics = list(dict.fromkeys(m for report in result.systems for m in [*report.retrieval, *report.answers]))
     if not metrics or not result.systems:
         return None
     width = 0.8 / len(result.systems)
@@ -56,9 +54,7 @@ def plot_metric_bars(result: EvalResult, path: Path) -> Path | None:
 
 def plot_latency(result: EvalResult, path: Path) -> Path | None:
     """Box plots of per-query latency: one panel per stage, one box per system that reports it."""
-    stages = sorted(
-        {stage for report in result.systems for record in report.queries for stage in record.timings_ms}
-    )
+    stages = sorted({stage for report in result.systems for record in report.queries for stage in record.timings_ms})
     if not stages:
         return None
     columns = min(3, len(stages))

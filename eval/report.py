@@ -47,10 +47,7 @@ def _tables(result: EvalResult) -> list[_Table]:
         tables.append(_Table("Retrieval quality", ["system", *retrieval], rows))
     answer = list(dict.fromkeys(m for report in result.systems for m in report.answers))
     if answer:
-        rows = [
-            [r.name, *(_number(r.answers[m]) if m in r.answers else "-" for m in answer)]
-            for r in result.systems
-        ]
+        rows = [[r.name, *(_number(r.answers[m]) if m in r.answers else "-" for m in answer)] for r in result.systems]
         tables.append(_Table("Answer quality", ["system", *answer], rows))
     latency_rows = [
         [r.name, stage, _number(summary["p50"], 2), _number(summary["p95"], 2), str(int(summary["n"]))]
@@ -119,14 +116,10 @@ def _html(result: EvalResult, tables: list[_Table], plots: list[Path]) -> str:
     for table in tables:
         parts.append(f"<h2>{escape(table.title)}</h2><table>")
         parts.append("<tr>" + "".join(f"<th>{escape(header)}</th>" for header in table.headers) + "</tr>")
-        parts += [
-            "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows
-        ]
+        parts += ["<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows]
         parts.append("</table>")
     if result.notes:
-        parts.append(
-            "<h2>Notes</h2><ul>" + "".join(f"<li>{escape(note)}</li>" for note in result.notes) + "</ul>"
-        )
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{escape(note)}</li>" for note in result.notes) + "</ul>")
     if plots:
         parts.append("<h2>Plots</h2>")
         parts += [f'<img src="{escape(plot.as_posix())}" alt="{escape(plot.stem)}">' for plot in plots]

@@ -36,9 +36,7 @@ ANSWER_METRICS = ("exact_match", "token_f1", "answer_contains", "citation_precis
 _CUTOFF = re.compile(r"@(\d+)$")
 
 
-def _docs_by_site(
-    dataset: EvalDataset, sites: Mapping[str, Sequence[str]] | None
-) -> dict[str, list[EvalDoc]]:
+def _docs_by_site(dataset: EvalDataset, sites: Mapping[str, Sequence[str]] | None) -> dict[str, list[EvalDoc]]:
     """Resolve a ``{site: [doc_id]}`` split; it must place every document in exactly one site."""
     if sites is None:
         return {"all": list(dataset.corpus)}
@@ -88,9 +86,7 @@ def _search_one(system: RetrievalSystem, query: EvalQuery, k: int) -> QueryRecor
     )
 
 
-def _score_answer(
-    system: AnsweringSystem, query: EvalQuery, record: QueryRecord, docs: Mapping[str, EvalDoc]
-) -> None:
+def _score_answer(system: AnsweringSystem, query: EvalQuery, record: QueryRecord, docs: Mapping[str, EvalDoc]) -> None:
     if query.answer is None:
         return
     started = time.perf_counter()
@@ -130,10 +126,7 @@ def _evaluate_system(
             _score_answer(answerer, query, record, docs)
         records.append(record)
         progress.advance(task)
-    run = {
-        r.query_id: {doc_id: float(len(r.doc_ids) - rank) for rank, doc_id in enumerate(r.doc_ids)}
-        for r in records
-    }
+    run = {r.query_id: {doc_id: float(len(r.doc_ids) - rank) for rank, doc_id in enumerate(r.doc_ids)} for r in records}
     per_query = retrieval_metrics_per_query(run, dataset.qrels(), metrics)
     for record in records:
         for metric in metrics:
@@ -144,9 +137,7 @@ def _evaluate_system(
         name=system.name,
         index_seconds=index_seconds,
         retrieval={metric: _mean(values.values()) for metric, values in per_query.items()},
-        answers={name: _mean(r.metrics[name] for r in answered) for name in ANSWER_METRICS}
-        if answered
-        else {},
+        answers={name: _mean(r.metrics[name] for r in answered) for name in ANSWER_METRICS} if answered else {},
         latency_ms=latency_summary(record.timings_ms for record in records),
         bytes_sent=distribution_summary(float(record.bytes_sent) for record in records),
         bytes_received=distribution_summary(float(record.bytes_received) for record in records),

@@ -133,4 +133,3 @@ class LocalBestSystem(_SiteSystem):
         doc_ids, scores = doc_ranking(best_passages, k)
         contacted = [best_site] if best_site else []
         return SystemResult(doc_ids, scores, {"embed": embed_ms, "site_search": total_ms}, sites_contacted=contacted)
-

@@ -63,8 +63,7 @@ def _by_topic(
     else:
         if embeddings.ndim != 2 or embeddings.shape[0] != len(dataset.corpus):
             raise InputError(
-                f"embeddings must have one row per document: shape {embeddings.shape}, "
-                f"{len(dataset.corpus)} documents"
+                f"embeddings must have one row per document: shape {embeddings.shape}, {len(dataset.corpus)} documents"
             )
         rows = np.asarray(embeddings, dtype=np.float64)
     labels = spherical_kmeans(rows, count, seed)

@@ -46,10 +46,7 @@ class SparseRows:
         """This matrix times ``dense`` (``n_cols x k``): an ``n_rows x k`` array."""
         contributions = self.data[:, None] * dense[self.indices]
         rows = self._row_of_entry()
-        columns = [
-            np.bincount(rows, weights=contributions[:, j], minlength=self.n_rows)
-            for j in range(dense.shape[1])
-        ]
+        columns = [np.bincount(rows, weights=contributions[:, j], minlength=self.n_rows) for j in range(dense.shape[1])]
         return np.stack(columns, axis=1) if columns else np.zeros((self.n_rows, 0))
 
     def sum_by_label(self, labels: IntArray, n_labels: int) -> FloatArray:
@@ -120,11 +117,7 @@ def _initial_centers(points: SparseRows | FloatArray, k: int, rng: np.random.Gen
     n_rows = points.n_rows if isinstance(points, SparseRows) else points.shape[0]
 
     def row(index: int) -> FloatArray:
-        return (
-            points.row(index)
-            if isinstance(points, SparseRows)
-            else np.asarray(points[index], dtype=np.float64)
-        )
+        return points.row(index) if isinstance(points, SparseRows) else np.asarray(points[index], dtype=np.float64)
 
     chosen = [int(rng.integers(n_rows))]
     closest = 1.0 - _similarities(points, row(chosen[0])[None, :])[:, 0]
@@ -140,9 +133,7 @@ def _initial_centers(points: SparseRows | FloatArray, k: int, rng: np.random.Gen
     return np.stack([row(index) for index in chosen])
 
 
-def spherical_kmeans(
-    points: SparseRows | FloatArray, k: int, seed: int, max_iterations: int = 50
-) -> IntArray:
+def spherical_kmeans(points: SparseRows | FloatArray, k: int, seed: int, max_iterations: int = 50) -> IntArray:
     """Cluster rows by cosine similarity into ``k`` non-empty clusters; the same seed gives the same labels.
 
     Dense rows are L2-normalised first; TF-IDF rows already are. A cluster that empties is refilled with

@@ -37,9 +37,7 @@ def _read_norm_records(path: Path) -> list[list[tuple[str, str]]]:
                 continue
             parts = line.split("\t")
             if len(parts) != 2 or not parts[0]:
-                raise input_error(
-                    path, number, "expected 'raw<TAB>normalised' (one tab, raw token not empty)"
-                )
+                raise input_error(path, number, "expected 'raw<TAB>normalised' (one tab, raw token not empty)")
             current.append((parts[0], parts[1]))
     if current:
         records.append(current)
@@ -126,9 +124,7 @@ def _nist_path(path: Path) -> Path:
     return path / "excavators-cleaned.csv" if path.is_dir() else path
 
 
-def load_nist_excavators(
-    path: str | Path, n_queries: int = 200, seed: int = 0, max_gold: int = 50
-) -> EvalDataset:
+def load_nist_excavators(path: str | Path, n_queries: int = 200, seed: int = 0, max_gold: int = 50) -> EvalDataset:
     """Load NIST excavator work orders (``excavators-cleaned.csv``): one document per row.
 
     Metadata: ``asset``, ``date``, ``pmtype``, ``cost``; the text is the original short text only (the
@@ -168,9 +164,7 @@ def load_nist_excavators(
             labels = tuple(row[column[name]].strip() for name in _NIST_LABELS)
             groups[tuple("" if label in ("", "NA") else label for label in labels)].append(doc_id)
     rng = random.Random(seed)
-    eligible = sorted(
-        key for key, docs in groups.items() if sum(map(bool, key)) >= 2 and len(docs) <= max_gold
-    )
+    eligible = sorted(key for key, docs in groups.items() if sum(map(bool, key)) >= 2 and len(docs) <= max_gold)
     queries: list[EvalQuery] = []
     for number, key in enumerate(rng.sample(eligible, min(n_queries, len(eligible)))):
         text = " ".join(label.replace("_", " ") for label in key if label)
