@@ -50,9 +50,7 @@ def _read_csv(source: SourceData, text: str) -> Records:
         if header is None:
             raise EmptyFileError(source.name, "the CSV has no header row")
         columns = _unique_names(header)
-        rows = [
-            dict(zip(columns, (cell.strip() for cell in row), strict=False)) for row in reader if any(row)
-        ]
+        rows = [dict(zip(columns, (cell.strip() for cell in row), strict=False)) for row in reader if any(row)]
     except csv.Error as exc:
         raise CorruptFileError(source.name, f"CSV line {reader.line_num} cannot be parsed: {exc}") from exc
     return Records(columns=columns, rows=tuple(rows))

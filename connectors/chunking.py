@@ -55,9 +55,7 @@ def chunk_document(
         pieces = [text] if len(text) <= chunk_chars else splitter.split_text(text)
         for piece in pieces:
             if piece.strip():
-                chunks.append(
-                    Chunk(text=piece, ordinal=len(chunks), section=section.heading, page=section.page)
-                )
+                chunks.append(Chunk(text=piece, ordinal=len(chunks), section=section.heading, page=section.page))
     return chunks
 
 

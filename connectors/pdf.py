@@ -67,9 +67,7 @@ def _open(source: SourceData) -> PdfReader:
     except CorruptFileError:
         raise
     except DependencyError as exc:
-        raise CorruptFileError(
-            source.name, f"the PDF is encrypted and pypdf cannot decrypt it here: {exc}"
-        ) from exc
+        raise CorruptFileError(source.name, f"the PDF is encrypted and pypdf cannot decrypt it here: {exc}") from exc
     except Exception as exc:
         raise CorruptFileError(source.name, _describe(exc)) from exc
     return reader

@@ -39,9 +39,7 @@ def connector_for(source: SourceData, connectors: Sequence[Connector] | None = N
             return connector
     supported = sorted({suffix for connector in candidates for suffix in connector.suffixes})
     found = f"suffix {source.suffix!r}" if source.suffix else "no suffix"
-    raise UnsupportedFormatError(
-        source.name, f"{found} is not supported; supported suffixes: {', '.join(supported)}"
-    )
+    raise UnsupportedFormatError(source.name, f"{found} is not supported; supported suffixes: {', '.join(supported)}")
 
 
 def load_documents(source: SourceData, connectors: Sequence[Connector] | None = None) -> list[Document]:

@@ -19,8 +19,7 @@ def check_vectors(vectors: object, dim: int, what: str = "vectors") -> FloatMatr
         raise ValueError(f"{what} must be a numpy float32 array of shape (n, {dim}), got {type(vectors)!r}")
     if vectors.dtype != np.float32:
         raise ValueError(
-            f"{what} must be float32 with shape (n, {dim}),"
-            f" got dtype {vectors.dtype} with shape {vectors.shape}"
+            f"{what} must be float32 with shape (n, {dim}), got dtype {vectors.dtype} with shape {vectors.shape}"
         )
     if vectors.ndim != 2 or vectors.shape[1] != dim:
         raise ValueError(f"{what} must have shape (n, {dim}), got shape {vectors.shape}")

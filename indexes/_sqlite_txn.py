@@ -58,9 +58,7 @@ class SQLiteTransaction:
         self._wrote = False
         self.changes = ChunkChanges()
 
-    def put_document(
-        self, entry: DocumentEntry, chunks: Sequence[ChunkDraft], vectors: FloatMatrix
-    ) -> list[int]:
+    def put_document(self, entry: DocumentEntry, chunks: Sequence[ChunkDraft], vectors: FloatMatrix) -> list[int]:
         self._ensure_open()
         if not entry.doc_id:
             raise ValueError("doc_id must not be empty")

@@ -106,9 +106,7 @@ class StoredChunk:
 class DocStoreTransaction(Protocol):
     """Writes inside one atomic commit: all of them land, or none."""
 
-    def put_document(
-        self, entry: DocumentEntry, chunks: Sequence[ChunkDraft], vectors: FloatMatrix
-    ) -> list[int]: ...
+    def put_document(self, entry: DocumentEntry, chunks: Sequence[ChunkDraft], vectors: FloatMatrix) -> list[int]: ...
 
     def delete_document(self, doc_id: str) -> list[int]: ...
 

@@ -70,9 +70,7 @@ class Manifest:
         if manifest.index_kind not in ("flat", "hnsw") or manifest.dim < 1:
             raise IndexCorruptError(f"the store manifest holds impossible values: {text[:200]!r}")
         if "/" in manifest.vector_file or manifest.vector_file.startswith("."):
-            raise IndexCorruptError(
-                f"the store manifest names a vector file outside the store: {text[:200]!r}"
-            )
+            raise IndexCorruptError(f"the store manifest names a vector file outside the store: {text[:200]!r}")
         return manifest
 
 

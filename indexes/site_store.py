@@ -178,9 +178,7 @@ class SiteStore:
             stored, indexed = self._docstore.chunk_ids(), self._index.ids()
             missing, extra = np.setdiff1d(stored, indexed), np.setdiff1d(indexed, stored)
             if missing.size:
-                problems.append(
-                    f"{missing.size} chunks have no vector in the index, e.g. {missing[:5].tolist()}"
-                )
+                problems.append(f"{missing.size} chunks have no vector in the index, e.g. {missing[:5].tolist()}")
             if extra.size:
                 problems.append(f"{extra.size} index vectors belong to no chunk, e.g. {extra[:5].tolist()}")
             if stored.size != self._index.count:
@@ -191,13 +189,9 @@ class SiteStore:
                 if problem is not None:
                     problems.append(problem)
             if manifest.vector_commit_seq > seq:
-                problems.append(
-                    f"vector file reflects commit {manifest.vector_commit_seq}, docstore is at {seq}"
-                )
+                problems.append(f"vector file reflects commit {manifest.vector_commit_seq}, docstore is at {seq}")
             strays = sorted(
-                p.name
-                for p in self._directory.iterdir()
-                if is_vector_file(p.name) and p.name != manifest.vector_file
+                p.name for p in self._directory.iterdir() if is_vector_file(p.name) and p.name != manifest.vector_file
             )
             if strays:
                 problems.append(f"vector files not named by the manifest: {strays}")
@@ -247,8 +241,7 @@ class SiteStore:
         for ids, vectors in self._docstore.iter_vectors():
             if vectors.shape[1] != self._dim:
                 raise IndexCorruptError(
-                    f"docstore {self._docstore.path} holds vectors of dim {vectors.shape[1]},"
-                    f" expected {self._dim}"
+                    f"docstore {self._docstore.path} holds vectors of dim {vectors.shape[1]}, expected {self._dim}"
                 )
             index.add(ids, vectors)
         return index

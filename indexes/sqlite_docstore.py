@@ -72,9 +72,7 @@ class SQLiteDocStore:
                 conn.execute("BEGIN IMMEDIATE")
                 yield txn
                 if txn.wrote:
-                    conn.execute(
-                        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commit_seq'"
-                    )
+                    conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commit_seq'")
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -118,9 +116,7 @@ class SQLiteDocStore:
                     batch,
                 )
                 for cid, doc_id, title, ordinal, text, section, page, metadata in rows:
-                    found[cid] = StoredChunk(
-                        cid, doc_id, title, ordinal, text, section, page, json.loads(metadata)
-                    )
+                    found[cid] = StoredChunk(cid, doc_id, title, ordinal, text, section, page, json.loads(metadata))
         missing = [cid for cid in wanted if cid not in found]
         if missing:
             raise UnknownRecordError(f"no chunk stored with id(s) {missing[:10]}")
@@ -237,9 +233,7 @@ class SQLiteDocStore:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA busy_timeout = 5000")
         conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
-        conn.execute(
-            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
+        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise IndexMismatchError(

@@ -75,9 +75,7 @@ Embedding = Annotated[
     NDArray[np.float32],
     PlainValidator(_to_vector),
     PlainSerializer(_vector_to_text, return_type=str, when_used="json"),
-    WithJsonSchema(
-        {"type": "string", "contentEncoding": "base64url", "description": "little-endian float32"}
-    ),
+    WithJsonSchema({"type": "string", "contentEncoding": "base64url", "description": "little-endian float32"}),
 ]
 _RequestId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 _ShortText = Annotated[str, Field(min_length=1, max_length=200)]

@@ -111,11 +111,7 @@ def text_sections(text: str) -> dict[str, str]:
     current: list[str] | None = None
     for index, line in enumerate(lines):
         underline = lines[index + 1] if index + 1 < len(lines) else ""
-        if (
-            line.strip()
-            and re.fullmatch(r"-{3,}", underline.strip())
-            and not re.fullmatch(r"-+", line.strip())
-        ):
+        if line.strip() and re.fullmatch(r"-{3,}", underline.strip()) and not re.fullmatch(r"-+", line.strip()):
             current = sections.setdefault(norm(line), [])
         elif current is not None:
             current.append(line)
@@ -215,9 +211,7 @@ def check() -> list[str]:
             continue
         gold_sites = {entry.get("site") for entry in gold}
         if ("multi-site" in tags) != (len(gold_sites) > 1):
-            problems.append(
-                f"{where} ({qid}): 'multi-site' tag does not match gold sites {sorted(gold_sites)}"
-            )
+            problems.append(f"{where} ({qid}): 'multi-site' tag does not match gold sites {sorted(gold_sites)}")
         for entry in gold:
             site, file, section, contains = (entry.get(k) for k in ("site", "file", "section", "contains"))
             label = f"{qid} -> {site}/{file}#{section}"
@@ -251,10 +245,7 @@ def check() -> list[str]:
     total = sum(p.stat().st_size for p in SAMPLES.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     if total > MAX_TREE_BYTES:
         problems.append(f"rag_fed/samples is {total:,} bytes, over {MAX_TREE_BYTES:,}")
-    print(
-        f"{sum(ids.values())} questions; tags: {dict(sorted(tag_counts.items()))}; "
-        f"samples tree {total:,} bytes"
-    )
+    print(f"{sum(ids.values())} questions; tags: {dict(sorted(tag_counts.items()))}; samples tree {total:,} bytes")
     return problems
 
 

@@ -79,8 +79,7 @@ def ingest(
 
 def _print_ingest_summary(files: list[FileResult], seconds: float, total_chunks: int) -> None:
     counts = {
-        status: sum(1 for f in files if f.status == status)
-        for status in ("added", "updated", "unchanged", "failed")
+        status: sum(1 for f in files if f.status == status) for status in ("added", "updated", "unchanged", "failed")
     }
     chunks = sum(f.chunks for f in files)
     removed = sum(f.removed for f in files)
@@ -107,9 +106,7 @@ def docs_list(site: SiteOption) -> None:
 
 @docs_app.command("delete")
 @reports_errors
-def docs_delete(
-    doc_id: Annotated[str, typer.Argument(help="Document id from `docs list`.")], site: SiteOption
-) -> None:
+def docs_delete(doc_id: Annotated[str, typer.Argument(help="Document id from `docs list`.")], site: SiteOption) -> None:
     """Delete a document: its chunks, vectors and keyword entries are removed."""
     with Site.open(site, get_settings()) as node:
         removed = node.delete_document(doc_id)

@@ -68,9 +68,7 @@ def _base64_bytes(what: str, *, size: int | None = None, min_size: int = 0) -> C
 _AS_BASE64 = PlainSerializer(encode_b64, return_type=str, when_used="json")
 _SenderKey = Annotated[bytes, PlainValidator(_base64_bytes("sender_key", size=KEY_BYTES)), _AS_BASE64]
 _Nonce = Annotated[bytes, PlainValidator(_base64_bytes("nonce", size=NONCE_BYTES)), _AS_BASE64]
-_Ciphertext = Annotated[
-    bytes, PlainValidator(_base64_bytes("ciphertext", min_size=_MIN_CIPHERTEXT)), _AS_BASE64
-]
+_Ciphertext = Annotated[bytes, PlainValidator(_base64_bytes("ciphertext", min_size=_MIN_CIPHERTEXT)), _AS_BASE64]
 _NodeId = Annotated[str, Field(pattern=NODE_ID_PATTERN)]
 
 
@@ -151,9 +149,7 @@ class EnvelopeOpener:
         now: Callable[[], float] = time.time,
     ) -> None:
         if max_age_s <= 0 or clock_skew_s < 0:
-            raise ConfigError(
-                f"max_age_s must be > 0 and clock_skew_s >= 0, got {max_age_s} and {clock_skew_s}"
-            )
+            raise ConfigError(f"max_age_s must be > 0 and clock_skew_s >= 0, got {max_age_s} and {clock_skew_s}")
         guard = replay_guard if replay_guard is not None else ReplayGuard(max_age_s + clock_skew_s)
         if guard.window_s < max_age_s + clock_skew_s:
             raise ConfigError(
@@ -194,9 +190,7 @@ class EnvelopeOpener:
 
     def _open(self, envelope: SealedEnvelope) -> bytes:
         if envelope.version != ENVELOPE_VERSION:
-            raise EnvelopeError(
-                f"unsupported envelope version {envelope.version}; this node speaks {ENVELOPE_VERSION}"
-            )
+            raise EnvelopeError(f"unsupported envelope version {envelope.version}; this node speaks {ENVELOPE_VERSION}")
         if envelope.recipient_id != self._own_id:
             raise WrongRecipientError(
                 f"envelope is addressed to {envelope.recipient_id!r}, this node is {self._own_id!r}"
@@ -205,15 +199,11 @@ class EnvelopeOpener:
         if registered is None:
             raise ForgedEnvelopeError(f"unknown sender {envelope.sender_id!r}; register its public key first")
         if bytes(registered) != envelope.sender_key:
-            raise ForgedEnvelopeError(
-                f"sender {envelope.sender_id!r} used a key that is not its registered key"
-            )
+            raise ForgedEnvelopeError(f"sender {envelope.sender_id!r} used a key that is not its registered key")
         now = self._now()
         age = now - envelope.sent_at
         if age > self._max_age_s:
-            raise ExpiredEnvelopeError(
-                f"envelope was sealed {age:.1f} s ago; the limit is {self._max_age_s} s"
-            )
+            raise ExpiredEnvelopeError(f"envelope was sealed {age:.1f} s ago; the limit is {self._max_age_s} s")
         if -age > self._clock_skew_s:
             raise ExpiredEnvelopeError(
                 f"envelope is dated {-age:.1f} s in the future (allowed skew {self._clock_skew_s} s); "

@@ -146,9 +146,7 @@ class SiteRegistry:
             if not db.execute("SELECT 1 FROM sites WHERE site_id = ?", (site_id,)).fetchone():
                 raise UnknownSiteError(f"no registered site {site_id!r}; register it first")
             self._refuse_known_key(db, key_text)
-            db.execute(
-                "UPDATE site_keys SET retired_at = ? WHERE site_id = ? AND retired_at IS NULL", (now, site_id)
-            )
+            db.execute("UPDATE site_keys SET retired_at = ? WHERE site_id = ? AND retired_at IS NULL", (now, site_id))
             try:
                 db.execute("INSERT INTO site_keys VALUES (?, ?, ?, NULL)", (site_id, key_text, now))
             except sqlite3.IntegrityError:

@@ -12,9 +12,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 MakePdf = Callable[..., bytes]
 
 
-def build_pdf(
-    pages: Sequence[Sequence[str]], title: str | None = None, user_password: str | None = None
-) -> bytes:
+def build_pdf(pages: Sequence[Sequence[str]], title: str | None = None, user_password: str | None = None) -> bytes:
     """A PDF with one page per entry; each string is one paragraph. An empty entry is a blank page."""
     fpdf = pytest.importorskip("fpdf", reason="fpdf2 makes the test PDFs: pip install fpdf2")
     pdf = fpdf.FPDF()

@@ -51,9 +51,7 @@ class ConnectorContract:
         assert connector.suffixes
         assert all(suffix.startswith(".") and suffix == suffix.lower() for suffix in connector.suffixes)
 
-    def test_good_file_yields_documents_with_text(
-        self, connector: Connector, good_source: SourceData
-    ) -> None:
+    def test_good_file_yields_documents_with_text(self, connector: Connector, good_source: SourceData) -> None:
         documents = list(connector.load(good_source))
         assert documents
         for document in documents:
@@ -80,9 +78,7 @@ class ConnectorContract:
         assert caught.value.source == empty_source.name
         assert empty_source.name in str(caught.value)
 
-    def test_junk_raises_connector_error_naming_the_file(
-        self, connector: Connector, junk_source: SourceData
-    ) -> None:
+    def test_junk_raises_connector_error_naming_the_file(self, connector: Connector, junk_source: SourceData) -> None:
         with pytest.raises(ConnectorError) as caught:
             list(connector.load(junk_source))
         assert junk_source.name in str(caught.value)
@@ -159,9 +155,7 @@ class TestHtmlContract(ConnectorContract):
 
     @pytest.fixture
     def empty_source(self) -> SourceData:
-        page = (
-            "<html><head><title>x</title><style>p{}</style></head><body><script>go()</script></body></html>"
-        )
+        page = "<html><head><title>x</title><style>p{}</style></head><body><script>go()</script></body></html>"
         return SourceData("site/empty.html", page.encode())
 
 
@@ -209,9 +203,7 @@ class TestWorkOrderContract(ConnectorContract):
 class TestWorkOrderJsonContract(TestWorkOrderContract):
     @pytest.fixture
     def good_source(self) -> SourceData:
-        return SourceData(
-            "logs/orders.json", b'[{"id": 7, "description": "Hydraulic leak", "asset": "EX-1"}]'
-        )
+        return SourceData("logs/orders.json", b'[{"id": 7, "description": "Hydraulic leak", "asset": "EX-1"}]')
 
     @pytest.fixture
     def changed_source(self) -> SourceData:

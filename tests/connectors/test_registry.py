@@ -90,20 +90,13 @@ def test_work_order_columns_reach_the_work_order_loader() -> None:
     mapping = WorkOrderColumns(text=["Fault"])
     loaders = [loader for loader in default_connectors(mapping) if isinstance(loader, WorkOrderConnector)]
     assert [loader.columns for loader in loaders] == [mapping]
-    (document,) = load_documents(
-        SourceData("o.csv", b"Fault,Note\nleak,seen twice\n"), default_connectors(mapping)
-    )
+    (document,) = load_documents(SourceData("o.csv", b"Fault,Note\nleak,seen twice\n"), default_connectors(mapping))
     assert document.text == "leak"
 
 
 def test_package_is_a_leaf_and_imports_lightly() -> None:
     forbidden = "{'rag_fed', 'indexes', 'langchain_core'}"
-    probe = (
-        "import sys, connectors; "
-        f"print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {forbidden})))"
-    )
+    probe = f"import sys, connectors; print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {forbidden})))"
     repo = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=repo
-    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=repo)
     assert result.stdout.strip() == ""

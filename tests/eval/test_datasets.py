@@ -27,9 +27,7 @@ def write_beir(root: Path, corpus: str, queries: str, qrels: str) -> Path:
 
 
 GOOD_CORPUS = '{"_id": "d1", "title": "Pump", "text": "pump seal"}\n{"_id": "d2", "text": "brake pad"}\n'
-GOOD_QUERIES = (
-    '{"_id": "q1", "text": "seal?", "metadata": {"answer": "the seal"}}\n{"_id": "q2", "text": "x"}\n'
-)
+GOOD_QUERIES = '{"_id": "q1", "text": "seal?", "metadata": {"answer": "the seal"}}\n{"_id": "q2", "text": "x"}\n'
 GOOD_QRELS = "query-id\tcorpus-id\tscore\nq1\td1\t2\nq1\td2\t0\n"
 
 
@@ -38,9 +36,7 @@ def test_beir_small(tmp_path: Path) -> None:
     assert [doc.doc_id for doc in dataset.corpus] == ["d1", "d2"]
     assert dataset.corpus[1].title == ""
     # q2 has no judgement in the split, and grade 0 is "not relevant".
-    assert [(q.query_id, q.answer, dict(q.gold_doc_ids)) for q in dataset.queries] == [
-        ("q1", "the seal", {"d1": 2})
-    ]
+    assert [(q.query_id, q.answer, dict(q.gold_doc_ids)) for q in dataset.queries] == [("q1", "the seal", {"d1": 2})]
     assert load_dataset(tmp_path / "toy").corpus == dataset.corpus
 
 

@@ -81,9 +81,7 @@ def write_toy_beir(root: Path) -> Path:
             metadata = {"answer": answer} if answer else {}
             handle.write(json.dumps({"_id": query_id, "text": text, "metadata": metadata}) + "\n")
     lines = ["query-id\tcorpus-id\tscore"]
-    lines += [
-        f"{query_id}\t{doc_id}\t{grade}" for query_id, _, _, gold in QUERIES for doc_id, grade in gold.items()
-    ]
+    lines += [f"{query_id}\t{doc_id}\t{grade}" for query_id, _, _, gold in QUERIES for doc_id, grade in gold.items()]
     (root / "qrels" / "test.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root
 
@@ -120,9 +118,7 @@ def test_end_to_end_report(toy: EvalDataset, tmp_path: Path) -> None:
     assert result.site_sizes == {site: len(doc_ids) for site, doc_ids in sites.items()}
 
     training_log = tmp_path / "training.json"
-    training_log.write_text(
-        json.dumps([{"round": r, "loss": 1.0 / r, "ndcg@10": 0.3 + r / 100} for r in (1, 2, 3)])
-    )
+    training_log.write_text(json.dumps([{"round": r, "loss": 1.0 / r, "ndcg@10": 0.3 + r / 100} for r in (1, 2, 3)]))
     written = write_report(result, tmp_path / "out", training_log=training_log)
     out = tmp_path / "out"
     assert {path.name for path in written} == {
@@ -154,9 +150,7 @@ def test_end_to_end_report(toy: EvalDataset, tmp_path: Path) -> None:
 def test_same_seed_gives_identical_numbers(toy: EvalDataset) -> None:
     def quality(seed: int) -> list[tuple[dict[str, float], dict[str, float], list[list[str]]]]:
         sites = split_corpus(toy, "random:3", seed=seed)
-        result = run_eval(
-            toy, [FakeAnsweringSystem("a"), FakeSystem("b")], progress=False, sites=sites, seed=seed
-        )
+        result = run_eval(toy, [FakeAnsweringSystem("a"), FakeSystem("b")], progress=False, sites=sites, seed=seed)
         return [(r.retrieval, r.answers, [q.doc_ids for q in r.queries]) for r in result.systems]
 
     assert quality(4) == quality(4)

@@ -26,10 +26,7 @@ BRAKE = ["brake pad caliper worn", "caliper brake fluid pad", "brake caliper sei
 
 def toy_dataset(n_extra: int = 0) -> EvalDataset:
     texts = PUMP + BRAKE + [f"note {i}" for i in range(n_extra)]
-    corpus = [
-        EvalDoc(f"d{i:02d}", "", text, {"plant": "north" if i % 3 else "south"})
-        for i, text in enumerate(texts)
-    ]
+    corpus = [EvalDoc(f"d{i:02d}", "", text, {"plant": "north" if i % 3 else "south"}) for i, text in enumerate(texts)]
     return EvalDataset(name="toy", corpus=corpus, queries=[])
 
 

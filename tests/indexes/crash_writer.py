@@ -55,9 +55,7 @@ def document(doc_id: str, version: int) -> tuple[DocumentEntry, list[ChunkDraft]
     vectors = np.random.default_rng(seed).standard_normal((n_chunks, DIM)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     content_hash = hashlib.sha256("\n".join(texts).encode()).hexdigest()
-    entry = DocumentEntry(
-        doc_id, f"synthetic://{doc_id}", f"Synthetic {doc_id}", "text", content_hash, doc_id
-    )
+    entry = DocumentEntry(doc_id, f"synthetic://{doc_id}", f"Synthetic {doc_id}", "text", content_hash, doc_id)
     return entry, [ChunkDraft(text, j) for j, text in enumerate(texts)], vectors
 
 
@@ -119,9 +117,7 @@ class _PatchedOs:
 def run(args: argparse.Namespace) -> None:
     stalls = _Stalls(args.stall)
     name, version = EMBEDDER
-    with SiteStore.open(
-        args.dir, version, DIM, embedder_name=name, hnsw_threshold=args.hnsw_threshold
-    ) as store:
+    with SiteStore.open(args.dir, version, DIM, embedder_name=name, hnsw_threshold=args.hnsw_threshold) as store:
         print(f"opened pid {os.getpid()}", flush=True)
         for t, ops in enumerate(transactions(args.docs, args.per_txn), start=1):
             stored = store.docstore.content_hashes()

@@ -76,9 +76,7 @@ def stored_state(store: SiteStore) -> dict[str, tuple[str, tuple[str, ...]]]:
 def check_recovered(directory: Path, at_least: int, hnsw_threshold: int) -> list[int]:
     """Reopen after a crash; return which committed prefixes of the plan the store's content equals."""
     name, version = writer.EMBEDDER
-    with SiteStore.open(
-        directory, version, writer.DIM, embedder_name=name, hnsw_threshold=hnsw_threshold
-    ) as store:
+    with SiteStore.open(directory, version, writer.DIM, embedder_name=name, hnsw_threshold=hnsw_threshold) as store:
         assert store.verify() == []
         assert store.count == len(store.docstore.chunk_ids())
         for ids, vectors in store.docstore.iter_vectors():

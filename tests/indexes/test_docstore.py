@@ -24,9 +24,7 @@ pytestmark = pytest.mark.unit
 DIM = 8
 
 
-def entry(
-    doc_id: str, source: str = "manuals/pump.pdf", title: str = "Pump manual", version: int = 1
-) -> DocumentEntry:
+def entry(doc_id: str, source: str = "manuals/pump.pdf", title: str = "Pump manual", version: int = 1) -> DocumentEntry:
     return DocumentEntry(
         doc_id=doc_id,
         source=source,
@@ -39,9 +37,7 @@ def entry(
 
 
 def drafts(*texts: str) -> list[ChunkDraft]:
-    return [
-        ChunkDraft(text=text, ordinal=i, section=f"Section {i}", page=i + 1) for i, text in enumerate(texts)
-    ]
+    return [ChunkDraft(text=text, ordinal=i, section=f"Section {i}", page=i + 1) for i, text in enumerate(texts)]
 
 
 def vectors_for(n: int, seed: int = 0) -> np.ndarray:
@@ -158,9 +154,7 @@ class DocStoreContract:
         assert hits[0][1] > hits[1][1] > 0
         assert len(store.keyword_search("bearing", 1)) == 1
 
-    @pytest.mark.parametrize(
-        "query", ['C3-"x', "AND", "NEAR(", "*", '"', "title:pump", "a OR", "(((", "x^y -z"]
-    )
+    @pytest.mark.parametrize("query", ['C3-"x', "AND", "NEAR(", "*", '"', "title:pump", "a OR", "(((", "x^y -z"])
     def test_keyword_search_treats_query_syntax_as_text(self, store: DocStore, query: str) -> None:
         self.put(store, entry("a"), 'fault C3-x and "quoted" title: pump near x y z')
         assert isinstance(store.keyword_search(query, 5), list)

@@ -40,9 +40,7 @@ def add_docs(store: SiteStore, names: list[str], seed: int = 0, chunks: int = 2)
             vectors = rng.standard_normal((chunks, DIM)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             doc = DocumentEntry(name, f"src/{name}", name.title(), "text", f"h-{name}-{seed}", f"s-{name}")
-            txn.put_document(
-                doc, [ChunkDraft(f"{name} part {i} keyword{name}", i) for i in range(chunks)], vectors
-            )
+            txn.put_document(doc, [ChunkDraft(f"{name} part {i} keyword{name}", i) for i in range(chunks)], vectors)
             added[name] = vectors
     return added
 
@@ -70,9 +68,7 @@ def test_commits_reach_the_index_and_survive_reopening(tmp_path: Path) -> None:
     assert vector_files(tmp_path) == [f"vectors.{store.manifest.vector_commit_seq}.faiss"]
     with open_store(tmp_path) as reopened:
         assert reopened.count == 4 and reopened.verify() == []
-        assert reopened.manifest.vector_file == store.manifest.vector_file, (
-            "a current file is loaded, not rebuilt"
-        )
+        assert reopened.manifest.vector_file == store.manifest.vector_file, "a current file is loaded, not rebuilt"
         assert_self_search(reopened)
 
 
@@ -110,9 +106,7 @@ def test_wrong_vector_dim_is_refused(tmp_path: Path) -> None:
         pytest.raises(ValueError, match=r"\(1, 5\)"),
         store.transaction() as txn,
     ):
-        txn.put_document(
-            DocumentEntry("x", "s", "X", "t", "h", "s"), [ChunkDraft("x", 0)], np.ones((1, 5), np.float32)
-        )
+        txn.put_document(DocumentEntry("x", "s", "X", "t", "h", "s"), [ChunkDraft("x", 0)], np.ones((1, 5), np.float32))
 
 
 def test_a_damaged_vector_file_is_refused_until_rebuilt(tmp_path: Path) -> None:
@@ -157,9 +151,7 @@ def test_a_garbage_docstore_is_refused(tmp_path: Path) -> None:
         ("e5", VERSION, DIM, r"'minilm'.*'e5'"),
     ],
 )
-def test_another_embedder_is_a_mismatch(
-    tmp_path: Path, name: str, version: str, dim: int, message: str
-) -> None:
+def test_another_embedder_is_a_mismatch(tmp_path: Path, name: str, version: str, dim: int, message: str) -> None:
     open_store(tmp_path).close()
     with pytest.raises(IndexMismatchError, match=message):
         SiteStore.open(tmp_path, version, dim, embedder_name=name)

@@ -185,9 +185,7 @@ class TestFaissHnswIndex(VectorIndexContract):
     def load(self, path: Path) -> VectorIndex:
         return FaissVectorIndex.load(path)
 
-    def test_tombstones_survive_save_and_are_compacted(
-        self, unit_vectors: UnitVectors, tmp_path: Path
-    ) -> None:
+    def test_tombstones_survive_save_and_are_compacted(self, unit_vectors: UnitVectors, tmp_path: Path) -> None:
         index = FaissVectorIndex(DIM, "hnsw")
         ids = np.arange(100, dtype=np.int64)
         vectors = unit_vectors(100, DIM)

@@ -120,9 +120,7 @@ def test_a_flipped_ciphertext_byte_is_tampered(site_opener: EnvelopeOpener, enve
         site_opener.open(forged)
 
 
-def test_an_edited_header_timestamp_is_tampered(
-    site_opener: EnvelopeOpener, envelope: SealedEnvelope
-) -> None:
+def test_an_edited_header_timestamp_is_tampered(site_opener: EnvelopeOpener, envelope: SealedEnvelope) -> None:
     shifted = envelope.model_copy(update={"sent_at": envelope.sent_at + 1.0})
     with pytest.raises(TamperedEnvelopeError, match="does not match the sealed copy"):
         site_opener.open(shifted)
@@ -144,9 +142,7 @@ def test_the_same_envelope_twice_is_replayed(site_opener: EnvelopeOpener, envelo
         site_opener.open(envelope)
 
 
-def test_a_garbage_copy_does_not_poison_the_replay_cache(
-    site_opener: EnvelopeOpener, envelope: SealedEnvelope
-) -> None:
+def test_a_garbage_copy_does_not_poison_the_replay_cache(site_opener: EnvelopeOpener, envelope: SealedEnvelope) -> None:
     garbage = envelope.model_copy(update={"ciphertext": _flip(envelope.ciphertext, 30)})
     with pytest.raises(TamperedEnvelopeError):
         site_opener.open(garbage)
@@ -224,9 +220,7 @@ def test_an_envelope_addressed_to_us_but_sealed_to_another_key_is_tampered(
         site_opener.open(misaddressed)
 
 
-def test_an_unknown_sender_is_forged(
-    site_opener: EnvelopeOpener, site_keys: KeyPair, clock: ManualClock
-) -> None:
+def test_an_unknown_sender_is_forged(site_opener: EnvelopeOpener, site_keys: KeyPair, clock: ManualClock) -> None:
     stranger = seal(
         PAYLOAD,
         sender=KeyPair.generate(),

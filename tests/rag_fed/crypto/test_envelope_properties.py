@@ -36,9 +36,7 @@ def test_the_unedited_envelope_opens() -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(
-    position=st.integers(min_value=0, max_value=len(WIRE) - 1), mask=st.integers(min_value=1, max_value=255)
-)
+@given(position=st.integers(min_value=0, max_value=len(WIRE) - 1), mask=st.integers(min_value=1, max_value=255))
 def test_any_single_byte_flip_never_opens(position: int, mask: int) -> None:
     edited = WIRE[:position] + bytes([WIRE[position] ^ mask]) + WIRE[position + 1 :]
     with pytest.raises(EnvelopeError):

@@ -1,0 +1,317 @@
+"""The central model fuses the sites' answers into one answer that cites ``[site:doc#section]``.
+
+Like a site's model, the central model sees its sources numbered ``[1]..[n]`` (every citation the site
+answers rest on, each site answer rewritten to cite those numbers) and cites by number; numbers are
+turned back into ``[site:doc#section]`` tags as the text streams out. When the central model fails or
+says nothing, the sites' own best answers are returned with their citations, and the answer says so
+(``FusedAnswer.fallback``). Streaming is the one primitive: :meth:`AnswerFusion.fuse` consumes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+
+from pydantic import BaseModel, Field
+
+from rag_fed.generators.base import ChatMessage, Generator
+from rag_fed.types import Citation, SiteAnswer
+
+__all__ = ["AnswerFusion", "FusedAnswer", "FusionStream", "condense", "fusion_messages", "number_sources"]
+
+_log = logging.getLogger(__name__)
+
+_LABEL = re.compile(r"\[([a-z0-9][a-z0-9-]{0,62}):([^\[\]\s]+?)\]")
+_NUMBERED = re.compile(r"\[(\d{1,3})\]")
+_HOLD_CHARS = 6  # longest partial "[123" worth holding back while streaming
+_ENUMERATION = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*•])\s*")
+# The end of a sentence (not of "1." in a list) or of a line: the unit in which repetition is judged.
+_SEGMENT_END = re.compile(r"(?<=[^\d\s][.!?])[ \t]+|\n")
+_MIN_KEY_CHARS = 8  # "Yes." twice is not a loop
+_NO_ANSWERS = "None of the sites that replied had an answer to this question."
+
+
+class FusedAnswer(BaseModel):
+    """The final answer. ``citations``: the sources it cites, in order of first citation."""
+
+    text: str
+    citations: list[Citation] = Field(default_factory=list)
+    fallback: bool = False
+    model: str = ""
+    error: str | None = None
+
+
+def number_sources(answers: Sequence[SiteAnswer]) -> list[Citation]:
+    """Every citation the site answers rest on, once, in site order: the numbered source list."""
+    sources: dict[str, Citation] = {}
+    for answer in answers:
+        for passage in answer.passages:
+            sources.setdefault(passage.citation.label, passage.citation)
+        for match in _LABEL.finditer(answer.answer):
+            label = match.group(0)
+            if label not in sources:
+                sources[label] = _citation_from_label(match.group(1), match.group(2))
+    return list(sources.values())
+
+
+def condense(answer: str) -> str:
+    """``answer`` without repeated sentences or lines and without a trailing ``Sources:`` line.
+
+    Small models loop ("1. Check the pump 2. Check the pump ..."); fed to the central model, a loop
+    is copied. The sources a site listed are in its passages, which the prompt numbers anyway.
+    """
+    seen: set[str] = set()
+    lines = []
+    for line in answer.strip().splitlines():
+        if line.strip().lower().startswith("sources:"):
+            continue
+        kept = []
+        for sentence in _SEGMENT_END.split(line):
+            key = _repetition_key(sentence)
+            if _repeats(key, seen):
+                continue
+            seen.add(key)
+            kept.append(sentence)
+        if any(part.strip() for part in kept) or not line.strip():
+            lines.append(" ".join(kept))
+    return "\n".join(lines).strip()
+
+
+def fusion_messages(
+    question: str,
+    answers: Sequence[SiteAnswer],
+    sources: Sequence[Citation],
+    history: Sequence[ChatMessage] = (),
+    answer_chars: int = 1200,
+) -> list[ChatMessage]:
+    """System prompt, earlier turns, then the numbered sources, site answers and the question."""
+    numbers = {citation.label: index for index, citation in enumerate(sources, start=1)}
+    listed = "\n".join(
+        f"[{index}] {c.site_id}: {c.title}" + (f" — {c.section}" if c.section else "")
+        for index, c in enumerate(sources, start=1)
+    )
+    site_answers = "\n\n".join(
+        f"Site {answer.site_id} answered:\n"
+        + _LABEL.sub(lambda m: f"[{numbers[m.group(0)]}]" if m.group(0) in numbers else "", answer.answer)[
+            :answer_chars
+        ]
+        for answer in answers
+    )
+    system = (
+        "You are the central maintenance assistant of a group of plants. Several plants answered the "
+        "engineer's question from their own documents. Write one short answer (two to four sentences) "
+        "using only their answers, and cite the numbered sources you rely on like [1]. If the plants "
+        "disagree, say so and name them. If none of them answers the question, say that."
+    )
+    user = f"Sources:\n{listed}\n\n{site_answers}\n\nQuestion: {question}"
+    earlier = [turn for turn in history if turn.role != "system"]
+    return [ChatMessage("system", system), *earlier, ChatMessage("user", user)]
+
+
+class FusionStream:
+    """Text deltas of the fused answer; :attr:`result` is set once the iteration has finished."""
+
+    def __init__(self, produce: Callable[[FusionStream], Iterator[str]]) -> None:
+        self.result: FusedAnswer | None = None
+        self._deltas = produce(self)  # a generator: nothing runs until the first delta is asked for
+
+    def __iter__(self) -> Iterator[str]:
+        return self._deltas
+
+
+class AnswerFusion:
+    """Fuses site answers with ``generator`` (the central model)."""
+
+    def __init__(
+        self,
+        generator: Generator | None,
+        *,
+        max_tokens: int = 300,
+        max_fallback_answers: int = 3,
+        answer_chars: int = 1200,
+    ) -> None:
+        self._generator = generator
+        self._max_tokens = max_tokens
+        self._max_fallback = max_fallback_answers
+        self._answer_chars = answer_chars
+
+    def fuse(self, question: str, answers: Sequence[SiteAnswer], history: Sequence[ChatMessage] = ()) -> FusedAnswer:
+        stream = self.stream(question, answers, history)
+        for _ in stream:
+            pass
+        assert stream.result is not None
+        return stream.result
+
+    def stream(self, question: str, answers: Sequence[SiteAnswer], history: Sequence[ChatMessage] = ()) -> FusionStream:
+        """``answers`` best first (the order used when falling back)."""
+        condensed = [answer.model_copy(update={"answer": condense(answer.answer)}) for answer in answers]
+        usable = [answer for answer in condensed if answer.answer]
+        return FusionStream(lambda holder: self._deltas(holder, question, usable, history))
+
+    def _deltas(
+        self,
+        holder: FusionStream,
+        question: str,
+        answers: list[SiteAnswer],
+        history: Sequence[ChatMessage],
+    ) -> Iterator[str]:
+        if not answers:
+            holder.result = FusedAnswer(text=_NO_ANSWERS)
+            yield _NO_ANSWERS
+            return
+        sources = number_sources(answers)
+        resolver, guard = _Resolver(sources), _RepetitionGuard()
+        produced: list[str] = []
+        error: str | None = None
+        model = self._generator.name if self._generator is not None else ""
+        try:
+            if self._generator is None:
+                raise RuntimeError("no central model is configured")
+            messages = fusion_messages(question, answers, sources, history, self._answer_chars)
+            tokens = iter(self._generator.stream(messages, max_tokens=self._max_tokens))
+            try:
+                for token in tokens:
+                    yield from _keep(produced, guard.feed(resolver.feed(token)))
+                    if guard.stopped:
+                        _log.info("the central model started repeating itself; its answer is cut there")
+                        break
+            finally:
+                close = getattr(tokens, "close", None)
+                if close is not None:
+                    close()  # stop generating as soon as the loop is left
+        except Exception as exc:  # any failure of the central model falls back; the cause is logged
+            _log.warning("central model failed, falling back to site answers: %s", exc)
+            error = f"{type(exc).__name__}: {exc}"
+        # What is still held back (a partial sentence or "[n") is kept, also after a failure.
+        yield from _keep(produced, [*guard.feed(resolver.flush()), *guard.flush()])
+        if error is None and produced:
+            if not resolver.cited:
+                note = "\n\nSources: " + ", ".join(c.label for c in sources)
+                produced.append(note)
+                yield note
+                resolver.cited.extend(sources)
+            holder.result = FusedAnswer(text="".join(produced), citations=resolver.cited, model=model)
+            return
+        fallback = self._fallback_text(answers, error or "the central model returned no text", bool(produced))
+        yield fallback
+        cited = _unique([*resolver.cited, *number_sources(answers[: self._max_fallback])])
+        holder.result = FusedAnswer(
+            text="".join(produced) + fallback, citations=cited, fallback=True, model=model, error=error
+        )
+
+    def _fallback_text(self, answers: Sequence[SiteAnswer], reason: str, after_partial: bool) -> str:
+        intro = (
+            "\n\n[The central model stopped early; the sites' own answers follow.]\n\n"
+            if after_partial
+            else f"The central model could not combine the site answers ({reason}); "
+            "here are the sites' own answers.\n\n"
+        )
+        parts = []
+        for answer in answers[: self._max_fallback]:
+            text = answer.answer.strip()
+            if not _LABEL.search(text) and answer.passages:
+                text += " (sources: " + ", ".join(dict.fromkeys(p.citation.label for p in answer.passages)) + ")"
+            parts.append(f"{answer.site_id}: {text}")
+        return intro + "\n\n".join(parts)
+
+
+class _Resolver:
+    """Turns ``[n]`` into source tags in streamed text, holding back a ``[`` until it can tell."""
+
+    def __init__(self, sources: Sequence[Citation]) -> None:
+        self._sources = sources
+        self._buffer = ""
+        self.cited: list[Citation] = []
+
+    def feed(self, text: str) -> str:
+        self._buffer += text
+        cut = self._buffer.rfind("[")
+        if cut != -1 and "]" not in self._buffer[cut:] and len(self._buffer) - cut <= _HOLD_CHARS:
+            ready, self._buffer = self._buffer[:cut], self._buffer[cut:]
+        else:
+            ready, self._buffer = self._buffer, ""
+        return self._resolve(ready)
+
+    def flush(self) -> str:
+        ready, self._buffer = self._buffer, ""
+        return self._resolve(ready)
+
+    def _resolve(self, text: str) -> str:
+        def expand(match: re.Match[str]) -> str:
+            number = int(match.group(1))
+            if not 1 <= number <= len(self._sources):
+                return ""
+            citation = self._sources[number - 1]
+            if citation not in self.cited:
+                self.cited.append(citation)
+            return citation.label
+
+        text = _NUMBERED.sub(expand, text)
+        # A model may also copy a tag as it saw it in a site answer: count it as cited.
+        known = {citation.label: citation for citation in self._sources}
+        for match in _LABEL.finditer(text):
+            citation = known.get(match.group(0))
+            if citation is not None and citation not in self.cited:
+                self.cited.append(citation)
+        return text
+
+
+class _RepetitionGuard:
+    """Passes text on in whole sentences or lines, and stops at the first one that repeats an earlier
+    one: a small model that starts looping has nothing more to say."""
+
+    def __init__(self) -> None:
+        self._pending = ""
+        self._seen: set[str] = set()
+        self.stopped = False
+
+    def feed(self, text: str) -> list[str]:
+        self._pending += text
+        ready: list[str] = []
+        while not self.stopped and (end := _SEGMENT_END.search(self._pending)) is not None:
+            segment, self._pending = self._pending[: end.end()], self._pending[end.end() :]
+            ready.extend(self._check(segment))
+        return ready
+
+    def flush(self) -> list[str]:
+        segment, self._pending = self._pending, ""
+        return [] if self.stopped else self._check(segment)
+
+    def _check(self, segment: str) -> list[str]:
+        key = _repetition_key(segment)
+        if _repeats(key, self._seen):
+            self.stopped = True
+            self._pending = ""
+            return []
+        self._seen.add(key)
+        return [segment]
+
+
+def _keep(produced: list[str], pieces: Sequence[str]) -> Iterator[str]:
+    """Record and pass on ``pieces``; leading whitespace of the answer is dropped, so an answer of
+    blanks counts as no answer at all."""
+    for piece in pieces:
+        text = piece if produced else piece.lstrip()
+        if text:
+            produced.append(text)
+            yield text
+
+
+def _repetition_key(text: str) -> str:
+    words = re.sub(r"[\W_]+", " ", _LABEL.sub("", _ENUMERATION.sub("", text)).lower()).strip()
+    return words if len(words) >= _MIN_KEY_CHARS else ""
+
+
+def _repeats(key: str, seen: set[str]) -> bool:
+    """Whether ``key`` was said before, whole or as the start of a longer sentence (a loop cut short)."""
+    return bool(key) and any(earlier.startswith(key) for earlier in seen)
+
+
+def _citation_from_label(site_id: str, target: str) -> Citation:
+    doc_id, _, anchor = target.partition("#")
+    return Citation(site_id=site_id, doc_id=doc_id, title=doc_id, section=anchor)
+
+
+def _unique(citations: Sequence[Citation]) -> list[Citation]:
+    return list({citation.label: citation for citation in citations}.values())

@@ -1,0 +1,188 @@
+"""Mine (query, positive passage) training pairs from one site's own chunks, and store them as JSONL.
+
+Manuals give ``section heading (or title) -> chunk text``; work orders give ``symptom / description (or
+their system, part and failure-mode labels) -> action (or the record text)``. Pairs are deduplicated,
+length-filtered, shuffled with a seed and split into train and validation **by query**, so that no
+validation query is seen in training.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from rag_fed.errors import TrainingError
+
+__all__ = [
+    "PairMiningSettings",
+    "PairSplit",
+    "TrainingChunk",
+    "TrainingPair",
+    "load_pairs",
+    "mine_pairs",
+    "save_pairs",
+    "split_pairs",
+]
+
+WORK_ORDER_KINDS = frozenset({"work_order", "work-order", "workorder", "log"})
+# Metadata keys tried in order; the first non-empty one wins.
+_SYMPTOM_KEYS = ("symptom", "problem", "description", "complaint", "subject")
+_LABEL_KEYS = ("major_system", "system", "component", "part", "failure_mode", "fm")
+_ACTION_KEYS = ("action", "resolution", "remedy", "corrective_action")
+_MISSING = frozenset({"", "na", "n/a", "none", "null", "nan", "-"})
+
+
+@dataclass(frozen=True)
+class TrainingChunk:
+    """One chunk of a site's corpus, as pair mining needs it (independent of the docstore's types).
+
+    ``kind`` is ``manual`` (any prose document) or ``work_order``; ``metadata`` holds a work order's
+    fields (``symptom``, ``action``, ``major_system``, ...), keys compared case-insensitively.
+    """
+
+    doc_id: str
+    title: str
+    section: str
+    text: str
+    kind: str = "manual"
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainingPair:
+    """A query and the passage that answers it; other passages in a batch serve as negatives."""
+
+    query: str
+    positive: str
+
+
+@dataclass(frozen=True)
+class PairSplit:
+    train: tuple[TrainingPair, ...]
+    val: tuple[TrainingPair, ...]
+
+
+class PairMiningSettings(BaseModel):
+    """Length limits are in characters, after whitespace is collapsed."""
+
+    min_query_chars: int = Field(default=8, ge=1)
+    min_positive_chars: int = Field(default=30, ge=1)
+    max_positive_chars: int = Field(default=2000, ge=1)
+    max_pairs: int | None = Field(default=None, ge=1)
+    # A title shared by many chunks is a vague query; a few of its chunks are enough.
+    max_pairs_per_query: int = Field(default=3, ge=1)
+    val_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
+    seed: int = 0
+
+
+def mine_pairs(chunks: Iterable[TrainingChunk], settings: PairMiningSettings | None = None) -> list[TrainingPair]:
+    """Pairs from ``chunks``: deduplicated, length-filtered and shuffled with ``settings.seed``."""
+    settings = settings or PairMiningSettings()
+    seen: set[tuple[str, str]] = set()
+    per_query: dict[str, int] = {}
+    pairs: list[TrainingPair] = []
+    for chunk in chunks:
+        pair = _pair_for(chunk)
+        if pair is None or not _long_enough(pair, settings):
+            continue
+        positive = pair.positive[: settings.max_positive_chars]
+        key = (pair.query.casefold(), positive.casefold())
+        if key in seen or per_query.get(key[0], 0) >= settings.max_pairs_per_query:
+            continue
+        seen.add(key)
+        per_query[key[0]] = per_query.get(key[0], 0) + 1
+        pairs.append(TrainingPair(pair.query, positive))
+    random.Random(settings.seed).shuffle(pairs)
+    return pairs[: settings.max_pairs] if settings.max_pairs else pairs
+
+
+def split_pairs(pairs: Sequence[TrainingPair], val_fraction: float, seed: int = 0) -> PairSplit:
+    """Split by distinct query (case-insensitive), so a query's pairs all land on one side."""
+    queries = sorted({pair.query.casefold() for pair in pairs})
+    random.Random(seed).shuffle(queries)
+    n_val = round(len(queries) * val_fraction)
+    if val_fraction > 0 and n_val == 0 and len(queries) > 1:
+        n_val = 1
+    val_queries = set(queries[:n_val])
+    train = tuple(p for p in pairs if p.query.casefold() not in val_queries)
+    val = tuple(p for p in pairs if p.query.casefold() in val_queries)
+    return PairSplit(train=train, val=val)
+
+
+def save_pairs(path: Path, split: PairSplit) -> Path:
+    """Write one JSON object per line: ``{"split": "train"|"val", "query": ..., "positive": ...}``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for name, pairs in (("train", split.train), ("val", split.val)):
+            for pair in pairs:
+                row = {"split": name, "query": pair.query, "positive": pair.positive}
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
+
+
+def load_pairs(path: Path) -> PairSplit:
+    """Read a file written by :func:`save_pairs`; raise ``TrainingError`` naming the bad line."""
+    if not path.is_file():
+        raise TrainingError(f"training pairs file {path} does not exist; mine pairs for the site first")
+    train: list[TrainingPair] = []
+    val: list[TrainingPair] = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                pair = TrainingPair(str(row["query"]), str(row["positive"]))
+                split = row.get("split", "train")
+            except (json.JSONDecodeError, KeyError, TypeError) as error:
+                raise TrainingError(f"{path}:{number}: not a training pair ({error})") from error
+            (val if split == "val" else train).append(pair)
+    if not train:
+        raise TrainingError(f"{path} holds no training pairs; the site needs more chunks to train on")
+    return PairSplit(train=tuple(train), val=tuple(val))
+
+
+def _pair_for(chunk: TrainingChunk) -> TrainingPair | None:
+    text = _clean(chunk.text)
+    if chunk.kind.casefold() in WORK_ORDER_KINDS:
+        return _work_order_pair(chunk, text)
+    query = _clean(_last_heading(chunk.section) or chunk.title)
+    return TrainingPair(query, text) if query else None
+
+
+def _work_order_pair(chunk: TrainingChunk, text: str) -> TrainingPair | None:
+    fields = {key.casefold(): _clean(value) for key, value in chunk.metadata.items()}
+    present = {key: value for key, value in fields.items() if value.casefold() not in _MISSING}
+    query = next((present[key] for key in _SYMPTOM_KEYS if key in present), "")
+    if not query:
+        labels = [present[key].replace("_", " ") for key in _LABEL_KEYS if key in present]
+        query = " ".join(labels)
+    if not query:
+        return None
+    # The record text is the richer passage; when it merely repeats the symptom, the action answers it.
+    positive = text
+    if not positive or positive.casefold() == query.casefold():
+        positive = next((present[key] for key in _ACTION_KEYS if key in present), "")
+    if not positive or positive.casefold() == query.casefold():
+        return None
+    return TrainingPair(query, positive)
+
+
+def _last_heading(section: str) -> str:
+    """``"Hydraulics > Pump > Bleeding"`` -> ``"Bleeding"``; a breadcrumb's last part is most specific."""
+    parts = [part.strip() for part in re.split(r"\s*(?:>|/|»|\|)\s*", section) if part.strip()]
+    return parts[-1] if parts else ""
+
+
+def _long_enough(pair: TrainingPair, settings: PairMiningSettings) -> bool:
+    return len(pair.query) >= settings.min_query_chars and len(pair.positive) >= settings.min_positive_chars
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,138 @@
+"""Pick a Flower aggregation strategy by name, refusing combinations that would be silently wrong.
+
+Every strategy returned is Flower's own Message-API class (``flwr.serverapp.strategy``):
+
+==========  =====================  ==========================================================
+name        Flower class           use
+==========  =====================  ==========================================================
+fedavg      FedAvg                 weighted mean of site weights (by ``num-examples``)
+fedprox     FedProx                FedAvg + ``proximal-mu`` sent to sites (their loss adds it)
+fedadam     FedAdam                server-side Adam on the averaged update (``eta`` = server lr)
+fedmedian   FedMedian              coordinate-wise median: resists a minority of poisoned sites
+trimmed     FedTrimmedAvg          mean after dropping the ``beta`` fraction at each end
+krum        Krum                   the one update closest to its n-f-2 nearest neighbours
+==========  =====================  ==========================================================
+
+Refused (``TrainingError``):
+
+* ``secure_aggregation=True`` with any strategy: Flower 1.41's SecAgg+ (``SecAggPlusWorkflow`` +
+  ``secaggplus_mod``) runs only inside the legacy ``DefaultWorkflow`` with a ``LegacyContext``, not
+  with these Message-API strategies. Once it is wired in, robust rules (fedmedian, trimmed, krum) stay
+  refused, since they need each site's individual update and SecAgg reveals only the sum, and so does
+  adaptive mode, whose empty "no update" replies break the masks' cancellation.
+* local DP (``privacy``) with adaptive uploads: a site's choice to upload depends on its private
+  validation metric and is a release the accountant does not cover.
+* ``krum`` when fewer than ``2 * krum_malicious + 3`` sites take part (Krum's own requirement).
+
+Allowed with a caveat: local DP with robust rules (noise of std ``z*C`` per coordinate blurs the
+distances Krum and the median rely on); local DP with FedAdam (post-processing keeps the guarantee).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rag_fed.errors import TrainingError
+from rag_fed.training.settings import ROBUST_STRATEGIES, StrategyName, TrainingConfig
+
+if TYPE_CHECKING:
+    from flwr.serverapp.strategy import Strategy
+
+__all__ = ["check_combination", "make_strategy", "strategy_from_config"]
+
+
+def check_combination(
+    name: StrategyName,
+    *,
+    local_dp: bool = False,
+    secure_aggregation: bool = False,
+    adaptive: bool = False,
+    num_sites: int = 2,
+    krum_malicious: int = 0,
+) -> None:
+    """Raise ``TrainingError`` naming the conflict and the fix, or return when the mix is sound."""
+    if secure_aggregation and name in ROBUST_STRATEGIES:
+        raise TrainingError(
+            f"strategy {name!r} needs each site's own update, which secure aggregation hides; "
+            "use fedavg, fedprox or fedadam with secure aggregation"
+        )
+    if secure_aggregation and adaptive:
+        raise TrainingError("adaptive 'no update' replies break secure aggregation's masks; disable one")
+    if secure_aggregation:
+        raise TrainingError(
+            "secure aggregation is not available: Flower 1.41's SecAgg+ runs only in the legacy "
+            "DefaultWorkflow, not with Message-API strategies; set secure_aggregation = false"
+        )
+    if local_dp and adaptive:
+        raise TrainingError("adaptive uploads leak whether a site's private metric moved; disable adaptive or privacy")
+    if name == "krum" and num_sites < 2 * krum_malicious + 3:
+        raise TrainingError(
+            f"krum tolerating {krum_malicious} malicious sites needs at least {2 * krum_malicious + 3} "
+            f"sites per round, got {num_sites}"
+        )
+
+
+def make_strategy(
+    name: StrategyName,
+    *,
+    min_sites: int = 2,
+    fraction_train: float = 1.0,
+    proximal_mu: float = 0.01,
+    server_learning_rate: float = 1e-4,
+    trimmed_beta: float = 0.2,
+    krum_malicious: int = 0,
+    local_dp: bool = False,
+    secure_aggregation: bool = False,
+    adaptive: bool = False,
+) -> Strategy:
+    """Flower's strategy for ``name``; sites are sampled with ``fraction_train`` but at least
+    ``min_sites``. Site-side evaluation rounds are off (each site reports validation metrics with
+    its training reply), which halves the messages per round."""
+    check_combination(
+        name,
+        local_dp=local_dp,
+        secure_aggregation=secure_aggregation,
+        adaptive=adaptive,
+        num_sites=min_sites,
+        krum_malicious=krum_malicious,
+    )
+    from flwr.serverapp import strategy as flower
+
+    common: dict[str, Any] = {
+        "fraction_train": fraction_train,
+        "fraction_evaluate": 0.0,
+        "min_train_nodes": min_sites,
+        "min_evaluate_nodes": 0,
+        "min_available_nodes": min_sites,
+    }
+    if name == "fedavg":
+        return flower.FedAvg(**common)
+    if name == "fedprox":
+        return flower.FedProx(**common, proximal_mu=proximal_mu)
+    if name == "fedadam":
+        # Fine-tuning moves each weight by ~1e-4 a round; Flower's default tau (1e-3) would dwarf
+        # sqrt(v) and stall the server optimiser, so tau is kept far below the update scale.
+        # eta_l only matters to sites that read it; ours use their own learning rate.
+        return flower.FedAdam(**common, eta=server_learning_rate, eta_l=server_learning_rate, tau=1e-9)
+    if name == "fedmedian":
+        return flower.FedMedian(**common)
+    if name == "trimmed":
+        return flower.FedTrimmedAvg(**common, beta=trimmed_beta)
+    if name == "krum":
+        return flower.Krum(**common, num_malicious_nodes=krum_malicious)
+    raise TrainingError(f"unknown strategy {name!r}; choose fedavg, fedprox, fedadam, fedmedian, trimmed or krum")
+
+
+def strategy_from_config(config: TrainingConfig) -> Strategy:
+    return make_strategy(
+        config.strategy,
+        min_sites=config.min_sites,
+        fraction_train=config.fraction_train,
+        proximal_mu=config.proximal_mu,
+        server_learning_rate=config.server_learning_rate,
+        trimmed_beta=config.trimmed_beta,
+        krum_malicious=config.krum_malicious,
+        local_dp=config.privacy is not None,
+        secure_aggregation=config.secure_aggregation,
+        adaptive=config.adaptive is not None,
+    )

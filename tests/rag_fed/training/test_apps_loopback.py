@@ -1,0 +1,138 @@
+"""ServerApp round loop + ClientApp handlers, in one process over a loopback grid (no Ray).
+
+The loopback grid delivers each message straight to the ClientApp of its node, as the simulation
+engine would, so the rounds, the ledger, adaptive skips and DP accounting are checked quickly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from flwr.app import Context, Error, Message, RecordDict
+
+from rag_fed.training.client_app import build_client_app, sites_by_partition
+from rag_fed.training.ledger import Ledger, RunManifest
+from rag_fed.training.model import get_named_weights, load_model
+from rag_fed.training.server_app import ServerPlan, run_rounds
+from rag_fed.training.settings import AdaptiveSettings, PrivacySettings, TrainingConfig
+
+pytestmark = pytest.mark.integration
+
+
+class LoopbackGrid:
+    """The two Grid calls the ServerApp makes, served by in-process ClientApps (one per node)."""
+
+    def __init__(self, sites: dict[str, Path], privacy: PrivacySettings | None) -> None:
+        self.app = build_client_app(sites_by_partition(sites), privacy)
+        self.contexts = {
+            100 + i: Context(
+                run_id=1, node_id=100 + i, node_config={"partition-id": i}, state=RecordDict(), run_config={}
+            )
+            for i in range(len(sites))
+        }
+        self.broken: set[int] = set()
+
+    def get_node_ids(self) -> Iterable[int]:
+        return list(self.contexts)
+
+    def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
+        replies = []
+        for message in messages:
+            if message.metadata.dst_node_id in self.broken:
+                replies.append(Message(Error(code=0, reason="site offline"), reply_to=message))
+                continue
+            replies.append(self.app(message, self.contexts[message.metadata.dst_node_id]))
+        return replies
+
+
+@pytest.fixture(autouse=True)
+def task_identity() -> Iterator[None]:
+    # The simulation engine sets the process's task identity; strategies need it to address messages.
+    from flwr.supercore.task_identity import TaskIdentity
+
+    TaskIdentity.run_id, TaskIdentity.task_id, TaskIdentity.node_id = 1, 1, 0
+    yield
+
+
+@pytest.fixture(scope="module")
+def base_weights() -> dict[str, Any]:
+    return get_named_weights(load_model("packaged", 64, 1))
+
+
+def make_run(tmp_path: Path, sites: dict[str, Path], base: dict[str, Any], **config: Any) -> Path:
+    settings = TrainingConfig(
+        max_seq_length=64, train_top_layers=1, batch_size=8, learning_rate=5e-4, round_timeout_s=600, **config
+    )
+    manifest = RunManifest(
+        run_id="loop",
+        base_model="packaged",
+        trainable_names=list(base),
+        config=settings.model_dump(mode="json"),
+        site_pair_paths={k: str(v) for k, v in sites.items()},
+    )
+    Ledger.create(tmp_path / "run", manifest).save_checkpoint(0, base)
+    return tmp_path / "run"
+
+
+def test_fedavg_round_records_both_sites_and_moves_weights(
+    tmp_path: Path, site_pair_files: dict[str, Path], base_weights: dict[str, Any]
+) -> None:
+    run_dir = make_run(tmp_path, site_pair_files, base_weights)
+    run_rounds(LoopbackGrid(site_pair_files, None), ServerPlan(run_dir, 1, 1))  # type: ignore[arg-type]
+    ledger = Ledger.open(run_dir)
+    [record] = ledger.rounds
+    assert record.sites == ["plant-a", "plant-b"] and record.aggregated
+    assert record.bytes_uploaded["plant-a"] > 7_000_000  # one MiniLM layer, float32
+    assert {"num-examples", "uploaded", "val-mrr@10", "train-loss"} <= set(record.metrics["plant-a"])
+    after = ledger.load_checkpoint(1)
+    assert any(not np.array_equal(after[n], base_weights[n]) for n in base_weights)
+    assert set(ledger.evaluation()) == {"plant-a", "plant-b"}
+
+
+def test_adaptive_sites_skip_when_nothing_changes_and_bytes_are_saved(
+    tmp_path: Path, site_pair_files: dict[str, Path], base_weights: dict[str, Any]
+) -> None:
+    never_again = AdaptiveSettings(metric_threshold=1.0, norm_jump_factor=1e6, min_report_fraction=0.5)
+    run_dir = make_run(tmp_path, site_pair_files, base_weights, rounds=2, adaptive=never_again)
+    run_rounds(LoopbackGrid(site_pair_files, None), ServerPlan(run_dir, 1, 2, evaluate_final=False))  # type: ignore[arg-type]
+    first, second = Ledger.open(run_dir).rounds
+    assert first.aggregated and first.sites == ["plant-a", "plant-b"] and first.bytes_saved == 0
+    assert not second.aggregated and second.sites == [] and second.skipped == ["plant-a", "plant-b"]
+    # Both sites skipped an upload as large as the one they sent in round 1.
+    assert second.bytes_saved == first.bytes_uploaded["plant-a"] + first.bytes_uploaded["plant-b"]
+    assert all(m["uploaded"] == 0.0 for m in second.metrics.values())
+    assert second.checkpoint_sha256 == first.checkpoint_sha256
+
+
+def test_local_dp_run_reports_growing_epsilon_and_tolerates_a_failed_site(
+    tmp_path: Path, site_pair_files: dict[str, Path], base_weights: dict[str, Any]
+) -> None:
+    privacy = PrivacySettings(clipping_norm=0.5, noise_multiplier=1.0)
+    run_dir = make_run(tmp_path, site_pair_files, base_weights, rounds=2, privacy=privacy)
+    grid = LoopbackGrid(site_pair_files, privacy)
+    run_rounds(grid, ServerPlan(run_dir, 1, 1, evaluate_final=False))  # type: ignore[arg-type]
+    grid.broken = {101}  # plant-b goes offline in round 2
+    run_rounds(grid, ServerPlan(run_dir, 2, 2, evaluate_final=False))  # type: ignore[arg-type]
+    first, second = Ledger.open(run_dir).rounds
+    assert second.sites == ["plant-a"] and second.failed and "site offline" in second.failed[0]
+    assert 0 < first.epsilon["plant-a"] < second.epsilon["plant-a"]
+    assert second.epsilon["plant-b"] == first.epsilon["plant-b"]  # no release, no cost
+    delta = {n: Ledger.open(run_dir).load_checkpoint(1)[n] - base_weights[n] for n in base_weights}
+    assert np.sqrt(sum(float(np.sum(d * d)) for d in delta.values())) > 0.5  # noise std 0.5 per weight
+
+
+def test_a_round_where_every_site_fails_stops_the_run(
+    tmp_path: Path, site_pair_files: dict[str, Path], base_weights: dict[str, Any]
+) -> None:
+    from rag_fed.errors import TrainingError
+
+    run_dir = make_run(tmp_path, site_pair_files, base_weights)
+    grid = LoopbackGrid(site_pair_files, None)
+    grid.broken = {100, 101}
+    with pytest.raises(TrainingError, match="no site finished training"):
+        run_rounds(grid, ServerPlan(run_dir, 1, 1))  # type: ignore[arg-type]
+    assert Ledger.open(run_dir).rounds == []

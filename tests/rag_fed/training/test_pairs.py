@@ -1,0 +1,128 @@
+"""Pair mining from a site's chunks: which pairs, dedupe, limits, seeded split, JSONL round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag_fed.errors import TrainingError
+from rag_fed.training.pairs import (
+    PairMiningSettings,
+    PairSplit,
+    TrainingChunk,
+    TrainingPair,
+    load_pairs,
+    mine_pairs,
+    save_pairs,
+    split_pairs,
+)
+
+pytestmark = pytest.mark.unit
+
+PUMP_TEXT = "Close the suction valve, open the bleed screw and run the pump until oil flows without air."
+
+
+def manual(section: str, text: str = PUMP_TEXT, title: str = "HP-200 pump manual") -> TrainingChunk:
+    return TrainingChunk(doc_id="m1", title=title, section=section, text=text, kind="manual")
+
+
+def work_order(text: str, **metadata: str) -> TrainingChunk:
+    return TrainingChunk(doc_id="wo", title="", section="", text=text, kind="work_order", metadata=metadata)
+
+
+def test_manual_chunk_pairs_last_heading_with_text() -> None:
+    pairs = mine_pairs([manual("Hydraulics > Pump > Bleeding the pump")])
+    assert pairs == [TrainingPair("Bleeding the pump", PUMP_TEXT)]
+
+
+def test_manual_chunk_without_section_uses_title() -> None:
+    assert mine_pairs([manual("")]) == [TrainingPair("HP-200 pump manual", PUMP_TEXT)]
+
+
+def test_work_order_symptom_maps_to_record_text() -> None:
+    chunk = work_order(
+        "Replaced the left bucket cylinder seal kit, tested under load, no leak.",
+        Symptom="Bucket cylinder leaking oil",
+    )
+    pairs = mine_pairs([chunk])
+    assert pairs == [TrainingPair("Bucket cylinder leaking oil", chunk.text)]
+
+
+def test_work_order_repeating_its_symptom_maps_to_action() -> None:
+    chunk = work_order("Air horn stuck on", description="Air horn stuck on", action="Replaced horn relay K4")
+    pairs = mine_pairs([chunk], PairMiningSettings(min_positive_chars=10))
+    assert pairs == [TrainingPair("Air horn stuck on", "Replaced horn relay K4")]
+
+
+def test_work_order_without_symptom_uses_labels_and_skips_na() -> None:
+    chunk = work_order(
+        "L/H BUCKET CYL LEAKING, replaced seals and topped up hydraulic oil",
+        major_system="Bucket_Hydraulic Cylinders",
+        part="NA",
+        fm="Leak",
+    )
+    [pair] = mine_pairs([chunk])
+    assert pair.query == "Bucket Hydraulic Cylinders Leak"
+
+
+def test_work_order_with_nothing_to_ask_is_skipped() -> None:
+    assert mine_pairs([work_order("Fix compressor shutdown fault at the east plant")]) == []
+
+
+def test_duplicates_short_texts_and_extra_pairs_per_query_are_dropped() -> None:
+    settings = PairMiningSettings(max_pairs_per_query=2)
+    chunks = [
+        manual("Bleeding"),
+        manual("bleeding"),  # same pair, other case
+        manual("Bleeding", "Too short."),
+        manual("Ok", PUMP_TEXT + " Twice."),  # query too short
+        manual("Bleeding", PUMP_TEXT + " Second chunk."),
+        manual("Bleeding", PUMP_TEXT + " Third chunk."),
+    ]
+    pairs = mine_pairs(chunks, settings)
+    assert sorted(p.positive for p in pairs) == [PUMP_TEXT, PUMP_TEXT + " Second chunk."]
+
+
+def test_long_positive_is_cut_and_max_pairs_applies() -> None:
+    chunks = [manual(f"Section number {i}", PUMP_TEXT * 20) for i in range(10)]
+    pairs = mine_pairs(chunks, PairMiningSettings(max_positive_chars=100, max_pairs=4))
+    assert len(pairs) == 4
+    assert all(len(p.positive) == 100 for p in pairs)
+
+
+def test_shuffle_is_seeded() -> None:
+    chunks = [manual(f"Section number {i}") for i in range(30)]
+    first = mine_pairs(chunks, PairMiningSettings(seed=7))
+    assert first == mine_pairs(chunks, PairMiningSettings(seed=7))
+    assert first != mine_pairs(chunks, PairMiningSettings(seed=8))
+
+
+def test_split_keeps_each_query_on_one_side() -> None:
+    pairs = [TrainingPair(f"query {i % 10}", f"{PUMP_TEXT} variant {i}") for i in range(40)]
+    split = split_pairs(pairs, val_fraction=0.2, seed=1)
+    train_queries = {p.query for p in split.train}
+    val_queries = {p.query for p in split.val}
+    assert len(val_queries) == 2
+    assert not train_queries & val_queries
+    assert len(split.train) + len(split.val) == 40
+    assert split == split_pairs(pairs, val_fraction=0.2, seed=1)
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    split = PairSplit(train=(TrainingPair("a query", "a passage"),), val=(TrainingPair("b", "c"),))
+    path = save_pairs(tmp_path / "site" / "pairs.jsonl", split)
+    assert load_pairs(path) == split
+
+
+def test_load_refuses_missing_empty_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(TrainingError, match="does not exist"):
+        load_pairs(tmp_path / "absent.jsonl")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(TrainingError, match="no training pairs"):
+        load_pairs(empty)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"query": "x"}\n', encoding="utf-8")
+    with pytest.raises(TrainingError, match=r"broken\.jsonl:1"):
+        load_pairs(broken)
