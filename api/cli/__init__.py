@@ -1,0 +1,17 @@
+"""The ``ragfed`` commands of the service layer: keys, the site registry, serving, and the demo.
+
+Registered through the ``ragfed.commands`` entry point, so the core CLI never imports ``api``.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from api.cli import demo, federation_commands
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    federation_commands.register(app)
+    demo.register(app)

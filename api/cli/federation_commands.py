@@ -1,0 +1,220 @@
+"""Operator commands: API keys, the site registry, and serving a site or the gateway.
+
+The gateway's files (keys, API keys, registry) live in its home folder: ``--home``, or ``home`` in the
+gateway config file given with ``--config``, or ``data/gateway``. The commands that need the HTTP
+services import ``api`` when they run: the CLI is the outermost entry point even though it is
+installed inside ``rag_fed``, and nothing else in ``rag_fed`` imports ``api``.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from rag_fed.cli.common import console, reports_errors
+from rag_fed.config import get_settings
+from rag_fed.errors import ConfigError
+from rag_fed.federation import SiteRegistry
+from rag_fed.site import SiteLayout
+
+if TYPE_CHECKING:
+    from api.gateway.settings import GatewaySettings
+
+__all__ = ["federation_app", "keys_app", "register", "serve_app"]
+
+keys_app = typer.Typer(
+    help="Gateway API keys (roles: engineer, evaluator, operator, site-admin).", no_args_is_help=True
+)
+federation_app = typer.Typer(help="Register sites and their keys at the gateway.", no_args_is_help=True)
+serve_app = typer.Typer(help="Run a site service or the gateway.", no_args_is_help=True)
+
+HomeOption = Annotated[Path | None, typer.Option("--home", help="Gateway home folder (default: data/gateway).")]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
+
+
+def _gateway_settings(config: Path | None, home: Path | None) -> GatewaySettings:
+    from api.gateway.settings import GatewaySettings
+
+    return GatewaySettings.load(config, home=home)
+
+
+def _registry(config: Path | None, home: Path | None) -> SiteRegistry:
+    return SiteRegistry(_gateway_settings(config, home).registry_path)
+
+
+def _public_key_text(value: str) -> str:
+    """A key given inline, or ``@path`` to a ``public.key`` file."""
+    if value.startswith("@"):
+        path = Path(value[1:]).expanduser()
+        try:
+            return path.read_text(encoding="ascii").strip()
+        except OSError as error:
+            raise ConfigError(f"cannot read public key file {path}: {error}") from None
+    return value
+
+
+@keys_app.command("create")
+@reports_errors
+def keys_create(
+    role: Annotated[str, typer.Option("--role", "-r", help="engineer, evaluator, operator or site-admin.")],
+    site: Annotated[str | None, typer.Option("--site", "-s", help="The site of a site-admin key.")] = None,
+    label: Annotated[str, typer.Option("--label", help="Who the key is for.")] = "",
+    home: HomeOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create an API key; it is printed once and only its SHA-256 is stored.
+
+    A site-admin key also works at its site's admin API when the site's folder is on this machine
+    (under RAGFED_DATA_DIR): its hash is added to the site's admin-keys file.
+    """
+    from api.gateway.keystore import KeyStore
+    from api.site_service.settings import ADMIN_KEYS_FILE
+
+    issued = KeyStore(_gateway_settings(config, home).database).create(role, site, label)
+    console.print(f"created {role} key {issued.key_id}" + (f" for site {site}" if site else ""))
+    if site:
+        layout = SiteLayout.for_site(get_settings().data_dir, site)
+        if layout.exists():
+            with (layout.root / ADMIN_KEYS_FILE).open("a", encoding="ascii") as keys_file:
+                keys_file.write(f"{issued.key_id} {issued.key_hash}\n")
+            console.print(f"added to {layout.root / ADMIN_KEYS_FILE} for the site's admin API")
+        else:
+            console.print(
+                f"site {site} is not on this machine: give its admin this line for its "
+                f"{ADMIN_KEYS_FILE}:\n{issued.key_id} {issued.key_hash}",
+                highlight=False,
+            )
+    console.print("key (shown once, store it now):")
+    typer.echo(issued.key)
+
+
+@keys_app.command("list")
+@reports_errors
+def keys_list(home: HomeOption = None, config: ConfigOption = None) -> None:
+    """List API keys (ids, roles and sites; never the keys)."""
+    from api.gateway.keystore import KeyStore
+
+    table = Table("key id", "role", "site", "label", "created (UTC)", "revoked")
+    for key in KeyStore(_gateway_settings(config, home).database).list_keys():
+        table.add_row(
+            key.key_id,
+            key.role.value,
+            key.site_id or "",
+            key.label,
+            _utc(key.created_at),
+            _utc(key.revoked_at) if key.revoked_at else "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+@reports_errors
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="Key id from `keys list`.")],
+    home: HomeOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Revoke an API key at once."""
+    from api.gateway.keystore import KeyStore
+
+    KeyStore(_gateway_settings(config, home).database).revoke(key_id)
+    console.print(f"revoked {key_id}")
+
+
+@federation_app.command("register-site")
+@reports_errors
+def register_site(
+    site_id: Annotated[str, typer.Argument(help="The site's id.")],
+    url: Annotated[str, typer.Option("--url", help="Base URL of the site service, e.g. http://10.0.0.5:8101.")],
+    public_key: Annotated[str, typer.Option("--public-key", help="The site's public key, or @path/to/public.key.")],
+    home: HomeOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Register a site: from now on the gateway queries it and accepts its replies."""
+    site = _registry(config, home).register(site_id, url, _public_key_text(public_key))
+    console.print(f"registered {site.site_id} at {site.url}, key fingerprint {site.fingerprint}")
+
+
+@federation_app.command("list")
+@reports_errors
+def federation_list(home: HomeOption = None, config: ConfigOption = None) -> None:
+    """List the registered sites with their URLs and key fingerprints."""
+    sites = _registry(config, home).list()
+    table = Table("site", "url", "key fingerprint", "registered (UTC)", "key since (UTC)")
+    for site in sites:
+        table.add_row(site.site_id, site.url, site.fingerprint, _utc(site.registered_at), _utc(site.key_added_at))
+    console.print(table)
+    console.print(f"{len(sites)} sites")
+
+
+@federation_app.command("rotate-key")
+@reports_errors
+def rotate_key(
+    site_id: Annotated[str, typer.Argument(help="The site's id.")],
+    public_key: Annotated[str, typer.Option("--public-key", help="The new public key, or @path/to/public.key.")],
+    home: HomeOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Replace a site's key: only the new key is accepted from now on."""
+    site = _registry(config, home).rotate_key(site_id, _public_key_text(public_key))
+    console.print(f"{site.site_id} now uses key {site.fingerprint}")
+
+
+@federation_app.command("remove-site")
+@reports_errors
+def remove_site(
+    site_id: Annotated[str, typer.Argument(help="The site's id.")], home: HomeOption = None, config: ConfigOption = None
+) -> None:
+    """Forget a site: it is no longer queried and its replies are refused."""
+    _registry(config, home).remove(site_id)
+    console.print(f"removed {site_id}")
+
+
+@serve_app.command("site")
+def serve_site(
+    site: Annotated[str, typer.Option("--site", "-s", help="Site id.")],
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8101,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    gateway_key: Annotated[Path | None, typer.Option("--gateway-key", help="The gateway's public.key.")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: settings).")] = None,
+    egress: Annotated[str | None, typer.Option("--egress", help="answer, snippets or passages.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Site service TOML config file.")] = None,
+) -> None:
+    """Serve one site: sealed queries for the gateway, and the site admin API."""
+    from api.site_service.__main__ import main
+
+    argv = ["--site", site, "--port", str(port), "--host", host]
+    argv += _flags(("--gateway-key", gateway_key), ("--data-dir", data_dir), ("--egress", egress), ("--config", config))
+    sys.exit(main(argv))
+
+
+@serve_app.command("gateway")
+def serve_gateway(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    home: HomeOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the gateway: OpenAI-compatible chat, native query, operations; docs at /docs."""
+    from api.gateway.__main__ import main
+
+    sys.exit(main(["--port", str(port), "--host", host, *_flags(("--home", home), ("--config", config))]))
+
+
+def _flags(*pairs: tuple[str, object | None]) -> list[str]:
+    return [part for flag, value in pairs if value is not None for part in (flag, str(value))]
+
+
+def _utc(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(federation_app, name="federation")
+    app.add_typer(serve_app, name="serve")

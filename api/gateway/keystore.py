@@ -1,0 +1,191 @@
+"""The gateway's API keys (roles, hashed) and its audit log, in one SQLite file.
+
+Only each key's SHA-256 is stored; the key is shown once, when it is created. Roles:
+
+- ``engineer``: asks questions (chat, query);
+- ``evaluator``: asks questions too, for benchmarks (their traffic is told apart in the audit log);
+- ``operator``: sees the sites, their health and circuit state;
+- ``site-admin``: bound to one site; sees that site's status at the gateway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from api.apikeys import IssuedKey, issue_key, key_id_of, keys_match
+from rag_fed.crypto.ids import validate_node_id
+from rag_fed.errors import AuthError, InputError, NotFoundError
+
+__all__ = ["AuditEntry", "Caller", "KeyInfo", "KeyStore", "Role"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    key_sha256 TEXT NOT NULL,
+    role TEXT NOT NULL,
+    site_id TEXT,
+    label TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    revoked_at REAL
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    key_id TEXT,
+    role TEXT,
+    endpoint TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    question TEXT,
+    sites TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+class Role(StrEnum):
+    ENGINEER = "engineer"
+    SITE_ADMIN = "site-admin"
+    OPERATOR = "operator"
+    EVALUATOR = "evaluator"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated API key: who is calling, with which role (and site, for a site admin)."""
+
+    key_id: str
+    role: Role
+    site_id: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key_id: str
+    role: Role
+    site_id: str | None
+    label: str
+    created_at: float
+    revoked_at: float | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: float
+    key_id: str | None
+    role: str | None
+    endpoint: str
+    outcome: str
+    question: str | None
+    sites: list[str]
+
+
+class KeyStore:
+    """API keys and audit log. Each call opens its own connection, so one instance is thread-safe."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    def create(self, role: Role | str, site_id: str | None = None, label: str = "") -> IssuedKey:
+        """A new key for ``role``; a ``site-admin`` key must name its site, no other may."""
+        try:
+            role = Role(role)
+        except ValueError:
+            raise InputError(f"unknown role {role!r}; use one of {', '.join(r.value for r in Role)}") from None
+        if role is Role.SITE_ADMIN and not site_id:
+            raise InputError("a site-admin key is bound to one site: pass --site SITE_ID")
+        if role is not Role.SITE_ADMIN and site_id:
+            raise InputError(f"only site-admin keys are bound to a site, not {role.value} keys")
+        if site_id:
+            validate_node_id(site_id, what="site id")
+        issued = issue_key()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                (issued.key_id, issued.key_hash, role.value, site_id, label, time.time()),
+            )
+        return issued
+
+    def authenticate(self, key: str) -> Caller:
+        """The caller holding ``key``; ``AuthError`` if it is malformed, unknown or revoked."""
+        key_id = key_id_of(key)
+        row = None
+        if key_id is not None:
+            with self._connect() as db:
+                row = db.execute(
+                    "SELECT key_sha256, role, site_id, revoked_at FROM api_keys WHERE key_id = ?", (key_id,)
+                ).fetchone()
+        # Compare even when nothing was found, so an unknown id takes as long as a wrong secret.
+        stored = row[0] if row is not None else "0" * 64
+        if key_id is None or row is None or not keys_match(key, stored) or row[3] is not None:
+            raise AuthError("invalid or revoked API key")
+        return Caller(key_id=key_id, role=Role(row[1]), site_id=row[2])
+
+    def revoke(self, key_id: str) -> None:
+        with self._connect() as db:
+            changed = db.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                (time.time(), key_id),
+            ).rowcount
+        if not changed:
+            raise NotFoundError(f"no active API key {key_id!r}")
+
+    def list_keys(self) -> list[KeyInfo]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT key_id, role, site_id, label, created_at, revoked_at FROM api_keys ORDER BY created_at"
+            ).fetchall()
+        return [KeyInfo(row[0], Role(row[1]), row[2], row[3], row[4], row[5]) for row in rows]
+
+    def audit(
+        self,
+        caller: Caller | None,
+        endpoint: str,
+        outcome: str,
+        *,
+        question: str | None = None,
+        store_text: bool = False,
+        sites: Sequence[str] = (),
+    ) -> None:
+        """Record one request. The question is stored as its SHA-256 unless ``store_text``."""
+        recorded = question if store_text or question is None else _sha256(question)
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO audit_log (at, key_id, role, endpoint, outcome, question, sites) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    time.time(),
+                    caller.key_id if caller else None,
+                    caller.role.value if caller else None,
+                    endpoint,
+                    outcome,
+                    recorded,
+                    ",".join(sites),
+                ),
+            )
+
+    def audit_log(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest ``limit`` entries, newest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT at, key_id, role, endpoint, outcome, question, sites FROM audit_log ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], [s for s in r[6].split(",") if s]) for r in rows]
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self._path, timeout=10)) as db, db:
+            yield db
+
+
+def _sha256(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

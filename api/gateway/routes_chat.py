@@ -1,0 +1,163 @@
+"""OpenAI-compatible ``POST /v1/chat/completions`` (JSON or SSE stream) and ``GET /v1/models``.
+
+The last user message is the question; earlier user and assistant turns are context for the central
+model (client system prompts are not passed on: the gateway's own prompt sets the citation rules).
+Retrieval runs before the response starts, so a bad request still gets its HTTP status; the fused
+answer then streams as ``data: {chat.completion.chunk}`` events, the last one carrying
+``finish_reason`` and the ``rag_fed`` extras, then ``data: [DONE]``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+from fastapi import APIRouter
+from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
+from fastapi.sse import EventSourceResponse, format_sse_event
+
+from api.gateway.deps import AnyCaller, Asker, Service
+from api.gateway.schemas import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatMessageIn,
+    Choice,
+    ChunkChoice,
+    Delta,
+    ModelCard,
+    ModelList,
+    RagFedExtra,
+    ReplyMessage,
+    SiteBrief,
+)
+from rag_fed.answer_fusion import FusedAnswer, FusionStream
+from rag_fed.errors import InputError, NotFoundError, RagFedError
+from rag_fed.generators.base import ChatMessage
+from rag_fed.router import FederatedResult
+
+__all__ = ["chat_router", "missing_sites_note", "split_conversation"]
+
+chat_router = APIRouter(tags=["chat"])
+_STARTED = int(time.time())
+# A follow-up this short ("and the torque?") says little alone: retrieval adds the previous question.
+_SHORT_FOLLOW_UP_WORDS = 6
+
+
+def split_conversation(messages: Sequence[ChatMessageIn]) -> tuple[str, list[ChatMessage], str]:
+    """``(question, earlier turns, text to retrieve with)`` from an OpenAI message list."""
+    users = [index for index, message in enumerate(messages) if message.role == "user" and message.text.strip()]
+    if not users:
+        raise InputError("the conversation has no user message to answer")
+    last = users[-1]
+    question = messages[last].text.strip()
+    history = [
+        ChatMessage("user" if m.role == "user" else "assistant", m.text)
+        for m in messages[:last]
+        if m.role in ("user", "assistant") and m.text.strip()
+    ]
+    retrieval = question
+    if len(users) > 1 and len(question.split()) < _SHORT_FOLLOW_UP_WORDS:
+        retrieval = f"{messages[users[-2]].text.strip()}\n{question}"
+    return question, history, retrieval
+
+
+def missing_sites_note(result: FederatedResult) -> str:
+    """A closing line naming the sites that were asked but did not contribute, or ``""``."""
+    missing = [f"{site.site_id} ({site.status.replace('_', ' ')})" for site in result.missing]
+    return f"\n\n(No reply from {', '.join(missing)}; this answer comes from the other sites.)" if missing else ""
+
+
+def _extra(result: FederatedResult, fused: FusedAnswer | None) -> RagFedExtra:
+    return RagFedExtra(
+        citations=fused.citations if fused is not None else [],
+        sites=[
+            SiteBrief(
+                site_id=site.site_id,
+                status=site.status,
+                latency_ms=round(site.latency_ms, 1),
+                bytes=site.bytes_total,
+                error=site.error,
+            )
+            for site in result.sites
+        ],
+        fallback=fused.fallback if fused is not None else False,
+    )
+
+
+@chat_router.get("/v1/models")
+async def list_models(caller: AnyCaller, service: Service) -> ModelList:
+    return ModelList(data=[ModelCard(id=service.settings.model_id, created=_STARTED)])
+
+
+@chat_router.post(
+    "/v1/chat/completions",
+    response_model=ChatCompletion,
+    responses={200: {"content": {"text/event-stream": {"description": "chat.completion.chunk events"}}}},
+)
+async def chat_completions(
+    body: ChatCompletionRequest, caller: Asker, service: Service
+) -> ChatCompletion | EventSourceResponse:
+    """Answer the last user message from the federation, citing ``[site:doc#section]``."""
+    if body.model != service.settings.model_id:
+        raise NotFoundError(f"unknown model {body.model!r}; this gateway serves {service.settings.model_id!r}")
+    question, history, retrieval = split_conversation(body.messages)
+    options = body.rag_fed
+    result = await service.retrieve(
+        question, k=options.k, mode=options.mode, sites=options.sites, retrieval_text=retrieval
+    )
+    await run_in_threadpool(
+        service.keystore.audit,
+        caller,
+        "/v1/chat/completions",
+        "ok",
+        question=question,
+        store_text=service.settings.audit_questions == "text",
+        sites=[site.site_id for site in result.sites if site.status != "skipped"],
+    )
+    max_tokens = body.max_completion_tokens or body.max_tokens
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    if body.stream:
+        stream = await service.fusion_stream(question, result, history, max_tokens)
+        events = _events(stream, result, completion_id, created, body.model)
+        return EventSourceResponse(events, headers={"Cache-Control": "no-cache"})
+    fused = await service.fuse(question, result, history, max_tokens)
+    return ChatCompletion(
+        id=completion_id,
+        created=created,
+        model=body.model,
+        choices=[Choice(message=ReplyMessage(content=fused.text + missing_sites_note(result)))],
+        rag_fed=_extra(result, fused),
+    )
+
+
+async def _events(
+    stream: FusionStream, result: FederatedResult, completion_id: str, created: int, model: str
+) -> AsyncIterator[bytes]:
+    def event(delta: Delta, finish: bool = False, extra: RagFedExtra | None = None) -> bytes:
+        chunk = ChatCompletionChunk(
+            id=completion_id,
+            created=created,
+            model=model,
+            choices=[ChunkChoice(delta=delta, finish_reason="stop" if finish else None)],
+            rag_fed=extra,
+        )
+        return format_sse_event(data_str=chunk.model_dump_json(exclude_none=True))
+
+    yield event(Delta(role="assistant", content=""))
+    try:
+        async for text in iterate_in_threadpool(iter(stream)):
+            yield event(Delta(content=text))
+    except RagFedError as error:
+        # Headers are sent: an error can only travel in the stream (the openai client raises on it).
+        body = {"error": {"type": type(error).__name__, "message": str(error)}}
+        yield format_sse_event(data_str=json.dumps(body))
+        return
+    note = missing_sites_note(result)
+    if note:
+        yield event(Delta(content=note))
+    yield event(Delta(), finish=True, extra=_extra(result, stream.result))
+    yield format_sse_event(data_str="[DONE]")

@@ -1,0 +1,42 @@
+"""``POST /v1/query``: the native JSON interface, with passages, site answers, latency and bytes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from api.gateway.deps import Asker, Service
+from api.gateway.schemas import QueryRequest, QueryResponse
+
+__all__ = ["query_router"]
+
+query_router = APIRouter(tags=["query"])
+
+
+@query_router.post("/v1/query")
+async def query(body: QueryRequest, caller: Asker, service: Service) -> QueryResponse:
+    """Ask the federation. ``want_answer=false`` is retrieval only (no site or central model runs)."""
+    result = await service.retrieve(
+        body.question, k=body.k, mode=body.mode, sites=body.sites, want_answer=body.want_answer
+    )
+    answer = await service.fuse(body.question, result) if body.want_answer else None
+    asked = [site.site_id for site in result.sites if site.status != "skipped"]
+    await run_in_threadpool(
+        service.keystore.audit,
+        caller,
+        "/v1/query",
+        "ok",
+        question=body.question,
+        store_text=service.settings.audit_questions == "text",
+        sites=asked,
+    )
+    return QueryResponse(
+        request_id=result.request_id,
+        answer=answer,
+        passages=result.passages,
+        site_answers=result.answers,
+        sites=result.sites,
+        bytes_total=result.bytes_total,
+        elapsed_ms=result.elapsed_ms,
+        embedder_version=service.embedder.model_version,
+    )

@@ -1,0 +1,71 @@
+"""Settings of the gateway, read from one TOML file (``--config``); every field has a default.
+
+Everything the gateway keeps lives under ``home``: its key pair (``keys/``), API keys and the audit
+log (``gateway.db``) and the site registry (``registry.db``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, PositiveInt, ValidationError
+
+from rag_fed.config import EmbedderSettings, GeneratorSettings
+from rag_fed.crypto.ids import NODE_ID_PATTERN
+from rag_fed.errors import ConfigError
+from rag_fed.router import RoutingPolicy
+from rag_fed.types import SearchMode
+
+__all__ = ["GatewaySettings"]
+
+
+class GatewaySettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    gateway_id: str = Field(default="gateway", pattern=NODE_ID_PATTERN)
+    home: Path = Path("data/gateway")
+    model_id: str = Field(default="rag-fed", description="The model name clients pass and see.")
+    audit_questions: Literal["hash", "text"] = Field(
+        default="hash", description="Store each question's SHA-256 (default) or its text in the audit log."
+    )
+    default_k: PositiveInt = 5
+    default_mode: SearchMode = "dense"
+    central_max_tokens: PositiveInt = 300
+    sketch_refresh_s: float = Field(default=300.0, gt=0)
+    health_timeout_s: float = Field(default=2.0, gt=0)
+    routing: RoutingPolicy = RoutingPolicy()
+    embedder: EmbedderSettings = EmbedderSettings()
+    generator: GeneratorSettings = GeneratorSettings()
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def public_key_file(self) -> Path:
+        return self.keys_dir / "public.key"
+
+    @property
+    def database(self) -> Path:
+        return self.home / "gateway.db"
+
+    @property
+    def registry_path(self) -> Path:
+        return self.home / "registry.db"
+
+    @classmethod
+    def load(cls, path: Path | None, **overrides: Any) -> GatewaySettings:
+        """Read ``path`` (TOML; ``None`` = defaults) and apply the non-``None`` ``overrides``."""
+        values: dict[str, Any] = {}
+        if path is not None:
+            try:
+                values = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as error:
+                raise ConfigError(f"cannot read gateway config {path}: {error}") from None
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise ConfigError(f"invalid gateway settings: {error}") from None

@@ -1,0 +1,112 @@
+"""The FastAPI app of one site: sealed queries and sketches for the gateway, health, and the admin API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from api.errors import ErrorBody, install_error_handlers
+from api.site_service.admin import Responder, admin_router
+from api.site_service.responder import SiteResponder
+from rag_fed.crypto import SealedEnvelope
+from rag_fed.crypto.envelope import MAX_ENVELOPE_BYTES
+from rag_fed.errors import DocumentTooLargeError
+
+__all__ = ["Health", "create_site_app", "read_body"]
+
+_ENVELOPE_SCHEMA: dict[str, Any] = {
+    "content": {"application/json": {"schema": SealedEnvelope.model_json_schema()}},
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (400, 401, 409, 413, 421, 500)}
+
+
+class Health(BaseModel):
+    status: str
+    site_id: str
+    chunks: int
+    embedder_version: str
+    egress: str
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes (before it is all read)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise DocumentTooLargeError(f"request body of {declared} bytes exceeds the limit of {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise DocumentTooLargeError(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_site_app(responder: SiteResponder, *, close_site: bool = True) -> FastAPI:
+    """The app serving ``responder``'s site. ``close_site``: close the site's store on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if close_site:
+            responder.site.close()
+
+    app = FastAPI(
+        title=f"rag-fed site {responder.site.site_id}",
+        summary="Answers sealed queries from the gateway; admin API for this site's documents.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.responder = responder
+    install_error_handlers(app)
+    app.include_router(admin_router)
+
+    @app.middleware("http")
+    async def refuse_large_uploads(request: Request, call_next: Any) -> Response:
+        # Multipart bodies are parsed before any route code runs: refuse an oversized one up front.
+        limit = responder.settings.max_upload_bytes + 64 * 1024
+        declared = request.headers.get("content-length", "")
+        if request.url.path.startswith("/v1/admin/") and declared.isdigit() and int(declared) > limit:
+            from api.errors import error_response
+
+            message = f"upload of {declared} bytes exceeds the limit of {responder.settings.max_upload_bytes}"
+            return error_response(413, DocumentTooLargeError.__name__, message)
+        response: Response = await call_next(request)
+        return response
+
+    @app.post(
+        "/v1/site/query",
+        tags=["federation"],
+        response_class=Response,
+        responses={200: _ENVELOPE_SCHEMA, **_ERRORS},
+        openapi_extra={"requestBody": {"required": True, **_ENVELOPE_SCHEMA}},
+    )
+    async def site_query(request: Request, responder: Responder) -> Response:
+        """A ``SiteQuery`` sealed to this site by the gateway; the answer is a ``SiteReply`` sealed back."""
+        sealed = await read_body(request, MAX_ENVELOPE_BYTES)
+        reply = await run_in_threadpool(responder.handle, sealed)
+        return Response(reply, media_type="application/json")
+
+    @app.get("/v1/site/sketch", tags=["federation"], response_class=Response, responses={200: _ENVELOPE_SCHEMA})
+    async def site_sketch(responder: Responder) -> Response:
+        """Centroids of this site's vectors (no text), sealed to the gateway."""
+        sealed = await run_in_threadpool(responder.sketch)
+        return Response(sealed, media_type="application/json")
+
+    @app.get("/health", tags=["operations"])
+    async def health(responder: Responder) -> Health:
+        return Health(
+            status="ok",
+            site_id=responder.site.site_id,
+            chunks=responder.site.chunk_count,
+            embedder_version=responder.embedder_version,
+            egress=responder.settings.egress,
+        )
+
+    return app

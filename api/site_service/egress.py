@@ -1,0 +1,116 @@
+"""What may leave a site: its egress policy (how much passage text) and redaction of what does leave.
+
+Policies, from least to most shared:
+
+- ``answer``: the local model's answer and the citations it rests on (document id, title, section,
+  page, score, rank), no passage text;
+- ``snippets``: the answer and the first 300 characters of each passage;
+- ``passages``: the answer and the passages in full.
+
+Redaction runs on every string that leaves (answer, passage text, document ids, titles, sections), after
+the policy has cut the text, so a pattern cannot be split across the cut and leak half a match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from rag_fed.types import Citation, Passage
+
+__all__ = [
+    "EMAIL_PATTERN",
+    "REDACTED",
+    "SERIAL_PATTERN",
+    "SNIPPET_CHARS",
+    "EgressPolicy",
+    "RedactionSettings",
+    "Redactor",
+    "apply_egress",
+]
+
+EgressPolicy = Literal["answer", "snippets", "passages"]
+
+SNIPPET_CHARS = 300
+REDACTED = "[redacted]"
+EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+# "S/N 4471-AX", "serial no. AB12345", "serial number: 99-1234-X": the marker and a number that has a digit
+# (so "serial interface" stays).
+SERIAL_PATTERN = (
+    r"(?i)\b(?:s/n|sn|serial(?:\s+(?:no\.?|number|#))?)\s*[:#]?\s*"
+    r"(?=[A-Z0-9-]{4,})[A-Z0-9][A-Z0-9-]*\d[A-Z0-9-]*\b"
+)
+
+
+class RedactionSettings(BaseModel):
+    """Which patterns are replaced by ``[redacted]`` in everything that leaves the site."""
+
+    emails: bool = True
+    serial_numbers: bool = True
+    patterns: list[str] = Field(default_factory=list, description="Extra regular expressions.")
+    names: list[str] = Field(default_factory=list, description="Names to remove (whole words, any case).")
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"redaction pattern {pattern!r} is not a valid regular expression: {error}") from None
+        return patterns
+
+
+class Redactor:
+    """Replaces every match of the configured patterns with ``[redacted]``."""
+
+    def __init__(self, settings: RedactionSettings) -> None:
+        patterns = list(settings.patterns)
+        if settings.emails:
+            patterns.append(EMAIL_PATTERN)
+        if settings.serial_numbers:
+            patterns.append(SERIAL_PATTERN)
+        names = [name.strip() for name in settings.names if name.strip()]
+        # Longest names first, so "Anna Berg" is removed whole before "Anna" could match inside it.
+        for name in sorted(names, key=len, reverse=True):
+            patterns.append(r"(?i)(?<!\w)" + re.escape(name) + r"(?!\w)")
+        self._patterns = [re.compile(pattern) for pattern in patterns]
+
+    @property
+    def active(self) -> bool:
+        return bool(self._patterns)
+
+    def __call__(self, text: str) -> str:
+        for pattern in self._patterns:
+            text = pattern.sub(REDACTED, text)
+        return text
+
+    def citation(self, citation: Citation) -> Citation:
+        return citation.model_copy(
+            update={
+                "doc_id": self(citation.doc_id),
+                "title": self(citation.title),
+                "section": self(citation.section),
+            }
+        )
+
+
+def apply_egress(
+    answer: str | None, passages: Sequence[Passage], policy: EgressPolicy, redactor: Redactor
+) -> tuple[str | None, list[Passage]]:
+    """The answer and passages as they may leave the site under ``policy``, redacted."""
+    released: list[Passage] = []
+    for passage in passages:
+        if policy == "answer":
+            text = ""
+        elif policy == "snippets":
+            text = passage.text[:SNIPPET_CHARS]
+        else:
+            text = passage.text
+        released.append(
+            passage.model_copy(update={"text": redactor(text), "citation": redactor.citation(passage.citation)})
+        )
+    return (redactor(answer) if answer is not None else None), released

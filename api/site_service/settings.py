@@ -1,0 +1,67 @@
+"""Settings of one site's HTTP service: who it is, whom it trusts, what it lets out.
+
+The site's models and data directory come from the usual ``rag_fed.config.Settings``; this adds the
+service's own part, read from a TOML file (``--config``) and overridden by command-line flags.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from nacl.public import PublicKey
+from pydantic import BaseModel, Field, PositiveInt, ValidationError
+
+from api.site_service.egress import EgressPolicy, RedactionSettings
+from rag_fed.crypto import load_public_key, public_key_from_text
+from rag_fed.crypto.ids import NODE_ID_PATTERN
+from rag_fed.errors import ConfigError
+
+__all__ = ["ADMIN_KEYS_FILE", "SiteServiceSettings"]
+
+ADMIN_KEYS_FILE = "admin-keys.sha256"
+"""In the site's folder: one ``<key id> <sha256>`` line per admin key of this site's admin API."""
+
+
+class SiteServiceSettings(BaseModel):
+    """``gateway_public_key`` (text) or ``gateway_key_file`` names the only sender this site accepts."""
+
+    site_id: str = Field(pattern=NODE_ID_PATTERN)
+    gateway_id: str = Field(default="gateway", pattern=NODE_ID_PATTERN)
+    gateway_public_key: str | None = None
+    gateway_key_file: Path | None = None
+    egress: EgressPolicy = "snippets"
+    redaction: RedactionSettings = RedactionSettings()
+    max_upload_bytes: PositiveInt = 50 * 1024 * 1024
+    envelope_max_age_s: float = Field(default=60.0, gt=0)
+    sketch_centroids: PositiveInt = 16
+    admin_keys_file: Path | None = Field(default=None, description=f"Default: {ADMIN_KEYS_FILE} in the site's folder.")
+
+    def admin_keys_path(self, site_root: Path) -> Path:
+        return self.admin_keys_file or site_root / ADMIN_KEYS_FILE
+
+    def gateway_key(self) -> PublicKey:
+        if self.gateway_public_key:
+            return public_key_from_text(self.gateway_public_key)
+        if self.gateway_key_file is not None:
+            return load_public_key(self.gateway_key_file)
+        raise ConfigError(
+            "the site service needs the gateway's public key: pass --gateway-key PATH "
+            "(the gateway's keys/public.key) or set gateway_public_key in the config file"
+        )
+
+    @classmethod
+    def load(cls, path: Path | None, **overrides: Any) -> SiteServiceSettings:
+        """Read ``path`` (TOML, optional) and apply the non-``None`` ``overrides`` on top."""
+        values: dict[str, Any] = {}
+        if path is not None:
+            try:
+                values = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as error:
+                raise ConfigError(f"cannot read site service config {path}: {error}") from None
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise ConfigError(f"invalid site service settings: {error}") from None

@@ -1,0 +1,144 @@
+"""How the router reaches a site: over HTTP, or in process (unit tests, evaluation).
+
+A client moves sealed bytes only; it never sees a question in clear. It raises ``TimeoutError`` when
+the site did not answer within ``timeout_s`` and ``SiteUnavailableError`` for anything else that kept
+the reply from arriving (connection refused, an HTTP error status), with the site's own error message
+when it sent one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+import httpx
+
+from rag_fed.errors import SiteUnavailableError
+
+__all__ = [
+    "QUERY_PATH",
+    "SKETCH_PATH",
+    "HttpSiteClient",
+    "InProcessSiteClient",
+    "SiteClient",
+    "SketchClient",
+]
+
+QUERY_PATH = "/v1/site/query"
+SKETCH_PATH = "/v1/site/sketch"
+_ENVELOPE_TYPE = "application/json"
+
+
+@runtime_checkable
+class SiteClient(Protocol):
+    """The router's view of one site: sealed query in, sealed reply out."""
+
+    @property
+    def site_id(self) -> str: ...
+
+    async def search(self, sealed: bytes, timeout_s: float) -> bytes: ...
+
+
+@runtime_checkable
+class SketchClient(Protocol):
+    """A site that can also hand out its sketch (sealed to the gateway)."""
+
+    @property
+    def site_id(self) -> str: ...
+
+    async def fetch_sketch(self, timeout_s: float) -> bytes: ...
+
+
+class HttpSiteClient:
+    """POSTs the sealed envelope to ``<base_url>/v1/site/query``. Share one ``httpx.AsyncClient``
+    between the clients of a gateway (connection pooling); a client made here is closed by ``aclose``."""
+
+    def __init__(self, site_id: str, base_url: str, http: httpx.AsyncClient | None = None) -> None:
+        self._site_id = site_id
+        self._base_url = base_url.rstrip("/")
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.AsyncClient()
+
+    @property
+    def site_id(self) -> str:
+        return self._site_id
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    async def search(self, sealed: bytes, timeout_s: float) -> bytes:
+        return await self._call("POST", QUERY_PATH, sealed, timeout_s)
+
+    async def fetch_sketch(self, timeout_s: float) -> bytes:
+        return await self._call("GET", SKETCH_PATH, None, timeout_s)
+
+    async def health(self, timeout_s: float) -> bool:
+        """Whether ``GET /health`` answers 200 in time."""
+        try:
+            response = await self._http.get(f"{self._base_url}/health", timeout=timeout_s)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def _call(self, method: str, path: str, body: bytes | None, timeout_s: float) -> bytes:
+        url = f"{self._base_url}{path}"
+        headers = {"content-type": _ENVELOPE_TYPE} if body is not None else {}
+        try:
+            response = await self._http.request(method, url, content=body, headers=headers, timeout=timeout_s)
+        except httpx.TimeoutException:
+            raise TimeoutError(f"site {self._site_id} did not answer within {timeout_s:.1f} s") from None
+        except httpx.HTTPError as error:
+            raise SiteUnavailableError(f"site {self._site_id} at {url} is unreachable: {error}") from None
+        if response.status_code != 200:
+            raise SiteUnavailableError(
+                f"site {self._site_id} answered HTTP {response.status_code}: {_error_text(response)}"
+            )
+        return response.content
+
+
+class InProcessSiteClient:
+    """Calls a site handler in this process (in a worker thread, so the event loop is never blocked).
+
+    ``handler`` takes the sealed query and returns the sealed reply; ``sketch`` (optional) returns the
+    sealed sketch. Exceptions they raise reach the router as failures of this site.
+    """
+
+    def __init__(
+        self,
+        site_id: str,
+        handler: Callable[[bytes], bytes],
+        sketch: Callable[[], bytes] | None = None,
+    ) -> None:
+        self._site_id = site_id
+        self._handler = handler
+        self._sketch = sketch
+
+    @property
+    def site_id(self) -> str:
+        return self._site_id
+
+    async def search(self, sealed: bytes, timeout_s: float) -> bytes:
+        return await asyncio.wait_for(asyncio.to_thread(self._handler, sealed), timeout_s)
+
+    async def fetch_sketch(self, timeout_s: float) -> bytes:
+        if self._sketch is None:
+            raise SiteUnavailableError(f"site {self._site_id} publishes no sketch")
+        return await asyncio.wait_for(asyncio.to_thread(self._sketch), timeout_s)
+
+
+def _error_text(response: httpx.Response) -> str:
+    """The ``{"error": {"message"}}`` of an api/ error body, else the start of the body."""
+    try:
+        body = response.json()
+        message = body["error"]["message"]
+        kind = body["error"].get("type", "")
+        return f"{kind}: {message}" if kind else str(message)
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return response.text[:300] or response.reason_phrase

@@ -1,0 +1,53 @@
+"""What one federated query produced: fused passages, the sites' answers, and how each site fared."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from rag_fed.types import Passage, SearchMode, SiteAnswer, SiteStatus
+
+__all__ = ["FederatedResult", "SiteOutcome"]
+
+
+class SiteOutcome(BaseModel):
+    """One site's part in a query. ``error`` says why a site failed, timed out or was skipped."""
+
+    site_id: str
+    status: SiteStatus
+    latency_ms: float = 0.0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    error: str | None = None
+    sketch_score: float | None = None
+    egress: str | None = None
+    passages: int = 0
+
+    @property
+    def bytes_total(self) -> int:
+        return self.bytes_sent + self.bytes_received
+
+
+class FederatedResult(BaseModel):
+    """The router's answer to one question: ``passages`` are fused across sites, best first."""
+
+    request_id: str
+    question: str
+    mode: SearchMode
+    k: int
+    passages: list[Passage] = Field(default_factory=list)
+    answers: list[SiteAnswer] = Field(default_factory=list)
+    sites: list[SiteOutcome] = Field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+    @property
+    def answered(self) -> list[str]:
+        return [site.site_id for site in self.sites if site.status == "answered"]
+
+    @property
+    def missing(self) -> list[SiteOutcome]:
+        """Sites that were asked but did not answer (failed or timed out)."""
+        return [site for site in self.sites if site.status in ("failed", "timed_out")]
+
+    @property
+    def bytes_total(self) -> int:
+        return sum(site.bytes_total for site in self.sites)

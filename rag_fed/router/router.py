@@ -1,0 +1,285 @@
+"""The federated query: select sites, seal one query per site, fan out under one deadline, fuse.
+
+A site that fails, times out, sends a reply that does not open, or whose breaker is open is reported in
+the result with its reason; it never fails the query. Only the gateway's own mistakes (a bad question
+or embedding) raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from nacl.public import PublicKey
+from numpy.typing import NDArray
+
+from rag_fed.crypto import EnvelopeOpener, KeyPair, SealedEnvelope, seal
+from rag_fed.errors import InputError, RagFedError
+from rag_fed.protocol import SiteQuery, SiteReply
+from rag_fed.router.breaker import CircuitBreakers
+from rag_fed.router.clients import SiteClient, SketchClient
+from rag_fed.router.merge import merge_passages
+from rag_fed.router.result import FederatedResult, SiteOutcome
+from rag_fed.router.selection import RoutingPolicy, choose_by_sketch, score_sites
+from rag_fed.router.sketch import SiteSketch
+from rag_fed.types import SearchMode, SiteAnswer
+
+__all__ = ["Router"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Reply:
+    reply: SiteReply
+    latency_ms: float
+    bytes_sent: int
+    bytes_received: int
+
+
+class _SiteFailure(Exception):
+    def __init__(self, message: str, latency_ms: float, bytes_sent: int, bytes_received: int = 0) -> None:
+        super().__init__(message)
+        self.latency_ms = latency_ms
+        self.bytes_sent = bytes_sent
+        self.bytes_received = bytes_received
+
+
+class Router:
+    """Routes one question to many sites. ``site_keys`` is read on every query (a live registry view)."""
+
+    def __init__(
+        self,
+        *,
+        keys: KeyPair,
+        gateway_id: str,
+        site_keys: Mapping[str, PublicKey],
+        clients: Sequence[SiteClient],
+        policy: RoutingPolicy | None = None,
+        breakers: CircuitBreakers | None = None,
+    ) -> None:
+        self.policy = policy or RoutingPolicy()
+        self._keys = keys
+        self._gateway_id = gateway_id
+        self._site_keys = site_keys
+        self._opener = EnvelopeOpener(keys, gateway_id, site_keys)
+        self._clients: dict[str, SiteClient] = {}
+        self.set_clients(clients)
+        self.breakers = breakers or CircuitBreakers(self.policy.failure_threshold, self.policy.cooldown_s)
+        self._sketches: dict[str, SiteSketch] = {}
+
+    @property
+    def clients(self) -> dict[str, SiteClient]:
+        return dict(self._clients)
+
+    @property
+    def sketches(self) -> dict[str, SiteSketch]:
+        return dict(self._sketches)
+
+    def set_clients(self, clients: Sequence[SiteClient]) -> None:
+        """Replace the set of sites (e.g. after the registry changed)."""
+        self._clients = {client.site_id: client for client in clients}
+
+    async def refresh_sketches(self, timeout_s: float = 10.0) -> dict[str, str | None]:
+        """Fetch every site's sealed sketch; returns ``site_id -> error`` (``None`` when it worked).
+        A site whose sketch cannot be fetched keeps its previous one."""
+        sources = [c for c in self._clients.values() if isinstance(c, SketchClient)]
+        results = await asyncio.gather(*(self._fetch_sketch(c, timeout_s) for c in sources))
+        return {client.site_id: error for client, error in zip(sources, results, strict=True)}
+
+    async def _fetch_sketch(self, client: SketchClient, timeout_s: float) -> str | None:
+        try:
+            data = await client.fetch_sketch(timeout_s)
+            sketch = SiteSketch.from_bytes(self._open_from(data, client.site_id))
+            if sketch.site_id != client.site_id:
+                raise InputError(f"sketch names site {sketch.site_id!r}")
+        except (RagFedError, TimeoutError, ValueError) as error:
+            _log.warning("sketch of site %s not refreshed: %s", client.site_id, error)
+            return str(error) or type(error).__name__
+        self._sketches[client.site_id] = sketch
+        return None
+
+    async def query(
+        self,
+        question: str,
+        embedding: NDArray[np.float32],
+        embedder_version: str,
+        *,
+        k: int = 5,
+        mode: SearchMode = "dense",
+        want_answer: bool = True,
+        site_ids: Sequence[str] | None = None,
+    ) -> FederatedResult:
+        """Ask the selected sites and fuse what comes back before ``policy.deadline_s``."""
+        started = time.perf_counter()
+        query = SiteQuery(
+            question=question,
+            embedding=np.asarray(embedding, dtype=np.float32).reshape(-1),
+            k=k,
+            embedder_version=embedder_version,
+            mode=mode,
+            want_answer=want_answer,
+        )
+        outcomes, chosen, scores = self._select(query, site_ids)
+        tasks = {site_id: asyncio.create_task(self._ask(self._clients[site_id], query, started)) for site_id in chosen}
+        replies: dict[str, SiteReply] = {}
+        if tasks:
+            remaining = max(0.0, self.policy.deadline_s - (time.perf_counter() - started))
+            await asyncio.wait(tasks.values(), timeout=remaining)
+        for site_id, task in tasks.items():
+            outcome, reply = await self._settle(site_id, task, started)
+            outcomes[site_id] = outcome.model_copy(update={"sketch_score": scores.get(site_id)})
+            if reply is not None:
+                replies[site_id] = reply
+        rankings = {site_id: replies[site_id].passages[:k] for site_id in chosen if site_id in replies}
+        answers = [
+            SiteAnswer(site_id=site_id, answer=reply.answer, passages=list(reply.passages))
+            for site_id, reply in replies.items()
+            if reply.answer
+        ]
+        return FederatedResult(
+            request_id=query.request_id,
+            question=question,
+            mode=mode,
+            k=k,
+            passages=merge_passages(rankings, k, mode),
+            answers=answers,
+            sites=[outcomes[site_id] for site_id in sorted(outcomes)],
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _select(
+        self, query: SiteQuery, site_ids: Sequence[str] | None
+    ) -> tuple[dict[str, SiteOutcome], list[str], dict[str, float]]:
+        if site_ids is not None:
+            unknown = sorted(set(site_ids) - set(self._clients))
+            if unknown:
+                raise InputError(f"unknown site ids {unknown}; known: {sorted(self._clients)}")
+        candidates = list(site_ids) if site_ids is not None else sorted(self._clients)
+        sketching = self.policy.selection == "sketch"
+        scores = score_sites(query.embedding, query.embedder_version, self._sketches, candidates) if sketching else {}
+        wanted = choose_by_sketch(scores, candidates, self.policy) if sketching else set(candidates)
+        outcomes: dict[str, SiteOutcome] = {}
+        chosen: list[str] = []
+        for site_id in candidates:
+            score = scores.get(site_id)
+            if site_id not in wanted:
+                reason = f"not selected: sketch score {score:.3f}" if score is not None else "not selected"
+                outcomes[site_id] = SiteOutcome(site_id=site_id, status="skipped", error=reason, sketch_score=score)
+                continue
+            breaker = self.breakers.for_site(site_id)
+            if not breaker.allow():
+                reason = (
+                    f"circuit open after {breaker.consecutive_failures} consecutive failures; "
+                    f"next probe in {breaker.retry_in_s():.0f} s"
+                )
+                outcomes[site_id] = SiteOutcome(site_id=site_id, status="skipped", error=reason, sketch_score=score)
+                continue
+            chosen.append(site_id)
+        return outcomes, chosen, scores
+
+    async def _ask(self, client: SiteClient, query: SiteQuery, started: float) -> _Reply:
+        site_id = client.site_id
+        sent_at = time.perf_counter()
+        try:
+            sealed = seal(
+                query.to_bytes(),
+                sender=self._keys,
+                sender_id=self._gateway_id,
+                recipient_id=site_id,
+                recipient_key=self._site_keys[site_id],
+            ).to_bytes()
+        except KeyError:
+            raise _SiteFailure(f"site {site_id!r} has no registered public key", 0.0, 0) from None
+        timeout = max(0.001, self.policy.deadline_s - (sent_at - started))
+        try:
+            data = await client.search(sealed, timeout)
+        except (RagFedError, OSError) as error:
+            raise _SiteFailure(str(error), _ms_since(sent_at), len(sealed)) from None
+        try:
+            reply = SiteReply.from_bytes(self._open_from(data, site_id))
+            _check_reply(reply, query, site_id)
+        except RagFedError as error:
+            message = f"reply rejected ({type(error).__name__}): {error}"
+            raise _SiteFailure(message, _ms_since(sent_at), len(sealed), len(data)) from None
+        return _Reply(reply, _ms_since(sent_at), len(sealed), len(data))
+
+    def _open_from(self, data: bytes, site_id: str) -> bytes:
+        envelope = SealedEnvelope.from_bytes(data)
+        payload = self._opener.open(envelope)
+        if envelope.sender_id != site_id:
+            raise InputError(f"reply was sealed by {envelope.sender_id!r}, not by {site_id!r}")
+        return payload
+
+    async def _settle(
+        self, site_id: str, task: asyncio.Task[_Reply], started: float
+    ) -> tuple[SiteOutcome, SiteReply | None]:
+        breaker = self.breakers.for_site(site_id)
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            breaker.record_failure()
+            deadline = self.policy.deadline_s
+            outcome = SiteOutcome(
+                site_id=site_id,
+                status="timed_out",
+                latency_ms=_ms_since(started),
+                error=f"no reply within the {deadline:.1f} s deadline",
+            )
+            return outcome, None
+        error = task.exception()
+        if error is not None:
+            breaker.record_failure()
+            if isinstance(error, TimeoutError):
+                return SiteOutcome(
+                    site_id=site_id,
+                    status="timed_out",
+                    latency_ms=_ms_since(started),
+                    error=str(error) or "timed out",
+                ), None
+            if isinstance(error, _SiteFailure):
+                return SiteOutcome(
+                    site_id=site_id,
+                    status="failed",
+                    latency_ms=error.latency_ms,
+                    bytes_sent=error.bytes_sent,
+                    bytes_received=error.bytes_received,
+                    error=str(error),
+                ), None
+            _log.exception("site %s: unexpected error", site_id, exc_info=error)
+            return SiteOutcome(
+                site_id=site_id,
+                status="failed",
+                latency_ms=_ms_since(started),
+                error=f"{type(error).__name__}: {error}",
+            ), None
+        result = task.result()
+        # The site is up and speaking the protocol, even when it reports a failure of its own.
+        breaker.record_success()
+        reply = result.reply
+        outcome = SiteOutcome(
+            site_id=site_id,
+            status="answered" if reply.status == "answered" else "failed",
+            latency_ms=result.latency_ms,
+            bytes_sent=result.bytes_sent,
+            bytes_received=result.bytes_received,
+            error=reply.error,
+            egress=reply.egress,
+            passages=len(reply.passages),
+        )
+        return outcome, reply if reply.status == "answered" else None
+
+
+def _check_reply(reply: SiteReply, query: SiteQuery, site_id: str) -> None:
+    if reply.site_id != site_id:
+        raise InputError(f"reply names site {reply.site_id!r}")
+    if reply.request_id != query.request_id:
+        raise InputError(f"reply is for request {reply.request_id!r}, not {query.request_id!r}")
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1000

@@ -1,0 +1,111 @@
+"""A real federation for the API tests: three site services and a gateway, as processes on loopback.
+
+Built once per session (each process loads the embedder, which takes a while on two cores) and always
+stopped. Tests that need a site to misbehave start their own extra site instead of hurting these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from api.apikeys import issue_key
+from api.gateway.keystore import KeyStore, Role
+from api.gateway.settings import GatewaySettings
+from api.site_service.settings import ADMIN_KEYS_FILE
+from rag_fed.config import Settings
+from rag_fed.crypto import KeyPair
+from rag_fed.embedders.base import Embedder
+from rag_fed.federation import SiteRegistry
+from rag_fed.site import Site
+from tests.api.corpus import SITES, write_corpus
+from tests.api.procs import Service, free_port, service_env, start_service, wait_healthy
+
+GATEWAY_CONFIG = """
+home = "{home}"
+central_max_tokens = 48
+[routing]
+deadline_s = {deadline}
+"""
+
+
+@dataclass
+class Federation:
+    root: Path
+    data_dir: Path
+    gateway_home: Path
+    gateway_keys: KeyPair
+    site_keys: dict[str, KeyPair]
+    sites: dict[str, Service]
+    gateway: Service
+    api_keys: dict[str, str]  # role (and "site-admin") -> key
+    admin_keys: dict[str, str]  # site -> key of the site's own admin API
+    registry: SiteRegistry
+    keystore: KeyStore
+
+
+def ingest_site(settings: Settings, site_id: str, embedder: Embedder, corpus: Path) -> None:
+    Site.init(site_id, settings)
+    with Site.open(site_id, settings, embedder=embedder) as site:
+        report = site.ingest([corpus])
+        assert not report.failed, report.failed
+
+
+def write_gateway_config(path: Path, home: Path, deadline_s: float) -> Path:
+    path.write_text(GATEWAY_CONFIG.format(home=home, deadline=deadline_s))
+    return path
+
+
+def start_site(fed_root: Path, data_dir: Path, site_id: str, gateway_key: Path, *extra: str) -> Service:
+    port = free_port()
+    args = ["api.site_service", "--site", site_id, "--port", str(port), "--data-dir", str(data_dir)]
+    args += ["--gateway-key", str(gateway_key), "--egress", "passages", *extra]
+    return start_service(f"site-{site_id}", args, port, fed_root, service_env())
+
+
+def start_gateway(fed_root: Path, config: Path, name: str = "gateway") -> Service:
+    port = free_port()
+    args = ["api.gateway", "--port", str(port), "--config", str(config)]
+    return start_service(name, args, port, fed_root, service_env())
+
+
+@pytest.fixture(scope="session")
+def federation(tmp_path_factory: pytest.TempPathFactory, packaged_embedder: Embedder) -> Iterator[Federation]:
+    root = tmp_path_factory.mktemp("federation")
+    data_dir = root / "data"
+    settings = Settings(data_dir=data_dir)
+    admin_keys: dict[str, str] = {}
+    for site_id in SITES:
+        ingest_site(settings, site_id, packaged_embedder, write_corpus(root, site_id))
+        admin = issue_key()
+        (data_dir / site_id / ADMIN_KEYS_FILE).write_text(f"{admin.key_id} {admin.key_hash}\n")
+        admin_keys[site_id] = admin.key
+    home = root / "gateway"
+    gateway_settings = GatewaySettings(home=home)
+    gateway_keys = KeyPair.generate()
+    gateway_keys.save(gateway_settings.keys_dir)
+    services: list[Service] = []
+    try:
+        sites = {site_id: start_site(root, data_dir, site_id, gateway_settings.public_key_file) for site_id in SITES}
+        services.extend(sites.values())
+        config = write_gateway_config(root / "gateway.toml", home, deadline_s=30)
+        gateway = start_gateway(root, config)
+        services.append(gateway)
+        registry = SiteRegistry(gateway_settings.registry_path)
+        site_keys = {site_id: KeyPair.load(data_dir / site_id / "keys") for site_id in SITES}
+        for site_id, service in sites.items():
+            registry.register(site_id, service.url, site_keys[site_id].public_key_text)
+        keystore = KeyStore(gateway_settings.database)
+        api_keys = {
+            role.value: keystore.create(role, "north" if role is Role.SITE_ADMIN else None).key for role in Role
+        }
+        wait_healthy(services)
+        yield Federation(
+            root, data_dir, home, gateway_keys, site_keys, sites, gateway, api_keys, admin_keys, registry, keystore
+        )
+    finally:
+        for service in services:
+            service.stop()

@@ -1,0 +1,69 @@
+"""Egress policies and redaction at a site: what leaves, cut and scrubbed."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.site_service.egress import REDACTED, SNIPPET_CHARS, RedactionSettings, Redactor, apply_egress
+from rag_fed.types import Citation, Passage
+
+pytestmark = pytest.mark.unit
+
+LONG = (
+    "Call Anna Berg (anna.berg@plant-north.example) before replacing the seal on pump S/N 4471-AX. "
+    + "Isolate the pump and lock out the breaker. " * 20
+)
+PASSAGE = Passage(
+    citation=Citation(
+        site_id="north", doc_id="logs/anna.berg@plant-north.example", title="Log by Anna Berg", section=""
+    ),
+    chunk_id=1,
+    text=LONG,
+    score=0.9,
+    rank=1,
+)
+ANSWER = "Ask anna berg; the serial number: 99-1234-X pump needs kit MS-4471 [north:manual#seal]."
+
+
+def _redactor(**overrides: object) -> Redactor:
+    return Redactor(RedactionSettings.model_validate({"names": ["Anna Berg", "Anna"], **overrides}))
+
+
+@pytest.mark.parametrize("policy", ["answer", "snippets", "passages"])
+def test_policies_cut_passage_text_and_keep_citations(policy: str) -> None:
+    answer, passages = apply_egress(
+        ANSWER, [PASSAGE], policy, Redactor(RedactionSettings(emails=False, serial_numbers=False))
+    )  # type: ignore[arg-type]
+    assert answer == ANSWER
+    assert len(passages) == 1 and passages[0].score == 0.9 and passages[0].rank == 1
+    expected = {"answer": "", "snippets": LONG[:SNIPPET_CHARS], "passages": LONG}[policy]
+    assert passages[0].text == expected
+
+
+def test_redaction_scrubs_emails_serials_and_names_everywhere_that_leaves() -> None:
+    answer, passages = apply_egress(ANSWER, [PASSAGE], "passages", _redactor())
+    assert answer == f"Ask {REDACTED}; the {REDACTED} pump needs kit MS-4471 [north:manual#seal]."
+    text = passages[0].text
+    assert "anna" not in text.lower() and "4471-AX" not in text and "@" not in text
+    assert text.startswith(f"Call {REDACTED} ({REDACTED}) before replacing the seal on pump {REDACTED}.")
+    citation = passages[0].citation
+    assert citation.title == f"Log by {REDACTED}" and "@" not in citation.doc_id
+    assert PASSAGE.text == LONG, "the site's own passage is not modified"
+
+
+def test_redaction_after_the_snippet_cut_leaves_no_half_match() -> None:
+    email = "maintenance.lead@plant.example"
+    text = "x" * (SNIPPET_CHARS - 10) + email
+    _, passages = apply_egress(None, [PASSAGE.model_copy(update={"text": text})], "snippets", _redactor())
+    assert passages[0].text == "x" * (SNIPPET_CHARS - 10) + "maintenanc"
+    # A cut email is not an email any more: which is why the cut comes first and leaks only a fragment
+    # shorter than the snippet budget, never a whole address.
+    assert "@" not in passages[0].text
+
+
+def test_names_are_whole_words_any_case_and_patterns_are_validated() -> None:
+    redact = _redactor(patterns=[r"WO-\d+"])
+    assert redact("ANNA signed WO-123; Annabel did not") == f"{REDACTED} signed {REDACTED}; Annabel did not"
+    assert redact("serial interface, snub pulley") == "serial interface, snub pulley"
+    with pytest.raises(ValueError, match="not a valid regular expression"):
+        RedactionSettings(patterns=["(unclosed"])

@@ -1,0 +1,34 @@
+"""Site and gateway code stay apart: neither package imports the other (they share rag_fed and the wire)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.api.procs import REPO
+
+pytestmark = pytest.mark.unit
+
+
+def _imports(package: Path) -> set[str]:
+    found: set[str] = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize(("package", "forbidden"), [("site_service", "api.gateway"), ("gateway", "api.site_service")])
+def test_site_and_gateway_do_not_import_each_other(package: str, forbidden: str) -> None:
+    imports = _imports(REPO / "api" / package)
+    assert imports, "the scan found no imports at all"
+    assert not {name for name in imports if name == forbidden or name.startswith(forbidden + ".")}
+
+
+def test_the_router_does_not_import_the_http_layer() -> None:
+    assert not {name for name in _imports(REPO / "rag_fed" / "router") if name.split(".")[0] in ("api", "fastapi")}

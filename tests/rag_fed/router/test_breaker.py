@@ -1,0 +1,74 @@
+"""Circuit breaker states: closed -> open after N failures -> half-open after the cool-down -> one probe."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag_fed.errors import ConfigError
+from rag_fed.router import BreakerState, CircuitBreaker, CircuitBreakers
+
+pytestmark = pytest.mark.unit
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_opens_after_consecutive_failures_only() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=3, cooldown_s=10, clock=clock)
+    breaker.record_failure()
+    breaker.record_failure()
+    breaker.record_success()  # resets the count: failures must be consecutive
+    breaker.record_failure()
+    breaker.record_failure()
+    assert breaker.state is BreakerState.CLOSED and breaker.allow()
+    breaker.record_failure()
+    assert breaker.state is BreakerState.OPEN
+    assert not breaker.allow()
+    assert breaker.retry_in_s() == pytest.approx(10)
+
+
+def test_half_open_lets_exactly_one_probe_through() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_s=5, clock=clock)
+    breaker.record_failure()
+    clock.now += 4.9
+    assert not breaker.allow()
+    clock.now += 0.2
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.allow()
+    assert not breaker.allow(), "a second caller must wait for the probe's outcome"
+
+
+def test_failed_probe_reopens_and_successful_probe_closes() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=2, cooldown_s=5, clock=clock)
+    breaker.record_failure()
+    breaker.record_failure()
+    clock.now += 6
+    assert breaker.allow()
+    breaker.record_failure()  # the probe failed: open again for a full cool-down, whatever the count
+    assert breaker.state is BreakerState.OPEN
+    assert breaker.retry_in_s() == pytest.approx(5)
+    clock.now += 5
+    assert breaker.allow()
+    breaker.record_success()
+    assert breaker.state is BreakerState.CLOSED
+    assert breaker.consecutive_failures == 0
+    assert breaker.allow() and breaker.allow()
+
+
+def test_breakers_are_per_site_and_settings_are_checked() -> None:
+    clock = Clock()
+    board = CircuitBreakers(failure_threshold=1, cooldown_s=5, clock=clock)
+    board.for_site("a").record_failure()
+    assert board.states() == {"a": BreakerState.OPEN}
+    assert board.for_site("b").allow()
+    assert board.for_site("a") is board.for_site("a")
+    with pytest.raises(ConfigError, match="failure_threshold"):
+        CircuitBreakers(failure_threshold=0)
