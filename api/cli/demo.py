@@ -24,6 +24,7 @@ import httpx
 import typer
 
 import rag_fed
+from api.gateway.keystore import KeyStore
 from rag_fed.cli.common import console, error_console, reports_errors, set_offline_defaults
 from rag_fed.config import Settings, get_settings
 from rag_fed.crypto import KeyPair
@@ -208,8 +209,6 @@ def demo(
         gateway = _spawn("gateway", ["api.gateway", "--config", str(config)], logs)
         processes.append(gateway)
         _register(SiteRegistry(home / "registry.db"), sites, root)
-        from api.gateway.keystore import KeyStore
-
         key = KeyStore(home / "gateway.db").create("engineer", label="demo").key
         console.print(f"starting 3 sites and the gateway (logs in {logs}) ...")
         _wait_healthy(processes, timeout_s)

@@ -1,9 +1,7 @@
 """Operator commands: API keys, the site registry, and serving a site or the gateway.
 
 The gateway's files (keys, API keys, registry) live in its home folder: ``--home``, or ``home`` in the
-gateway config file given with ``--config``, or ``data/gateway``. The commands that need the HTTP
-services import ``api`` when they run: the CLI is the outermost entry point even though it is
-installed inside ``rag_fed``, and nothing else in ``rag_fed`` imports ``api``.
+gateway config file given with ``--config``, or ``data/gateway``.
 """
 
 from __future__ import annotations
@@ -11,19 +9,21 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from api.gateway.__main__ import main as gateway_main
+from api.gateway.keystore import KeyStore
+from api.gateway.settings import GatewaySettings
+from api.site_service.__main__ import main as site_main
+from api.site_service.settings import ADMIN_KEYS_FILE
 from rag_fed.cli.common import console, reports_errors
 from rag_fed.config import get_settings
 from rag_fed.errors import ConfigError
 from rag_fed.federation import SiteRegistry
 from rag_fed.site import SiteLayout
-
-if TYPE_CHECKING:
-    from api.gateway.settings import GatewaySettings
 
 __all__ = ["federation_app", "keys_app", "register", "serve_app"]
 
@@ -38,8 +38,6 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOM
 
 
 def _gateway_settings(config: Path | None, home: Path | None) -> GatewaySettings:
-    from api.gateway.settings import GatewaySettings
-
     return GatewaySettings.load(config, home=home)
 
 
@@ -72,9 +70,6 @@ def keys_create(
     A site-admin key also works at its site's admin API when the site's folder is on this machine
     (under RAGFED_DATA_DIR): its hash is added to the site's admin-keys file.
     """
-    from api.gateway.keystore import KeyStore
-    from api.site_service.settings import ADMIN_KEYS_FILE
-
     issued = KeyStore(_gateway_settings(config, home).database).create(role, site, label)
     console.print(f"created {role} key {issued.key_id}" + (f" for site {site}" if site else ""))
     if site:
@@ -97,8 +92,6 @@ def keys_create(
 @reports_errors
 def keys_list(home: HomeOption = None, config: ConfigOption = None) -> None:
     """List API keys (ids, roles and sites; never the keys)."""
-    from api.gateway.keystore import KeyStore
-
     table = Table("key id", "role", "site", "label", "created (UTC)", "revoked")
     for key in KeyStore(_gateway_settings(config, home).database).list_keys():
         table.add_row(
@@ -120,8 +113,6 @@ def keys_revoke(
     config: ConfigOption = None,
 ) -> None:
     """Revoke an API key at once."""
-    from api.gateway.keystore import KeyStore
-
     KeyStore(_gateway_settings(config, home).database).revoke(key_id)
     console.print(f"revoked {key_id}")
 
@@ -186,11 +177,9 @@ def serve_site(
     config: Annotated[Path | None, typer.Option("--config", help="Site service TOML config file.")] = None,
 ) -> None:
     """Serve one site: sealed queries for the gateway, and the site admin API."""
-    from api.site_service.__main__ import main
-
     argv = ["--site", site, "--port", str(port), "--host", host]
     argv += _flags(("--gateway-key", gateway_key), ("--data-dir", data_dir), ("--egress", egress), ("--config", config))
-    sys.exit(main(argv))
+    sys.exit(site_main(argv))
 
 
 @serve_app.command("gateway")
@@ -201,9 +190,7 @@ def serve_gateway(
     config: ConfigOption = None,
 ) -> None:
     """Serve the gateway: OpenAI-compatible chat, native query, operations; docs at /docs."""
-    from api.gateway.__main__ import main
-
-    sys.exit(main(["--port", str(port), "--host", host, *_flags(("--home", home), ("--config", config))]))
+    sys.exit(gateway_main(["--port", str(port), "--host", host, *_flags(("--home", home), ("--config", config))]))
 
 
 def _flags(*pairs: tuple[str, object | None]) -> list[str]:

@@ -10,8 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from api.apikeys import hash_key
+from api.cli import federation_commands
 from api.gateway.keystore import KeyStore
-from rag_fed.cli import federation_commands
 from rag_fed.crypto import KeyPair
 from rag_fed.federation import SiteRegistry
 

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 # The demo command as `ragfed demo` runs it, without depending on how main.py wires the sub-commands.
 RUN_DEMO = (
     "import typer\n"
-    "from rag_fed.cli import demo\n"
+    "from api.cli import demo\n"
     "app = typer.Typer()\n"
     "app.callback()(lambda: None)\n"
     "demo.register(app)\n"
