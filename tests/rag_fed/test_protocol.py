@@ -147,7 +147,8 @@ def test_reply_round_trip_keeps_passages_and_timings() -> None:
     reply = _reply()
     back = SiteReply.from_bytes(reply.to_bytes())
     assert back == reply
-    assert back.passages[1].citation.label == "[north-1:manual-7#4.2]"
+    # A PDF passage is anchored by its page: the guessed heading of a PDF page is less reliable.
+    assert back.passages[1].citation.label == "[north-1:manual-7#p31]"
     assert back.timings_ms == {"search": 3.5, "answer": 812.0}
 
 
