@@ -3,34 +3,69 @@
 Part 1, quality: Cranfield and the Galaxy S10 manual (../shared/datasets, BEIR layout) are each indexed
 in one real site (packaged all-MiniLM-L6-v2, FAISS flat, SQLite FTS5); every query is run in the three
 modes and scored with ranx (nDCG@10, Recall@10). Documents are ranked by their best chunk.
-Part 2, latency: p50/p95 of the site's search (query already embedded) at the corpus sizes of part 1
-and at 100k chunks (real texts of both corpora repeated, each copy's vector jittered so they are
-distinct; exact flat index, as the default config uses below 50k and bench users can compare).
+
+Part 2, latency: p50/p95 of a site's search with the query already embedded, on both corpora as they are
+and on a synthetic store of ``--big`` chunks built from them. The synthetic store copies the real
+documents whole (title, sections, chunks; ``--synthetic copies``) or keeps their shape but fills each
+chunk with real sentences drawn at random from the same corpus (``--synthetic shuffled``: every text
+distinct); vectors are the real chunk vectors with a little noise, so no copy is a duplicate. At that size
+the store is measured with an exact flat index and with the index the site itself builds there (HNSW from
+``ingest.hnsw_threshold`` on). Besides ``Site.search`` (dense, then keyword, one after the other) it times
+``hybrid-concurrent``: the same fusion with the keyword ranking run in a second thread while FAISS
+searches (both release the GIL), and every mode with FAISS limited to one OpenMP thread.
 
     .venv/bin/python bench/retrieval_modes.py [--datasets ../shared/datasets] [--big 100000]
+        [--synthetic copies|shuffled]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
+import faiss
 import numpy as np
 
-from eval.datasets import load_beir
+from connectors import chunk_document
+from eval.datasets import EvalDataset, load_beir
 from eval.metrics import retrieval_metrics
-from eval.site_systems import build_sites, doc_ranking
+from eval.site_systems import build_sites, doc_ranking, to_document
 from indexes import ChunkDraft, DocumentEntry, SiteStore
 from rag_fed.config import Settings
 from rag_fed.embedders import load_embedder
 from rag_fed.embedders.base import Embedder
+from rag_fed.fusion import fuse_reciprocal_rank
 from rag_fed.site import Site, SiteLayout
+from rag_fed.site.ingest import embed_text
+from rag_fed.site.node import HYBRID_DEPTH
 from rag_fed.types import SearchMode
 
 REPO = Path(__file__).resolve().parents[1]
 MODES: tuple[SearchMode, ...] = ("dense", "keyword", "hybrid")
+CORPORA = (("cranfield", "cranfield/beir"), ("s10", "emanual_s10/beir"))
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+Query = tuple[str, np.ndarray]
+Search = Callable[[str, np.ndarray, int], object]
+
+
+@dataclass(frozen=True)
+class RealDocument:
+    """One document of a corpus as the site chunks it, with its chunk vectors."""
+
+    title: str
+    chunks: list[tuple[str, str]]  # (text, section)
+    vectors: np.ndarray
+
+
+def load_note(label: str) -> str:
+    return f"{label}: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
@@ -38,24 +73,17 @@ def percentiles(values: list[float]) -> tuple[float, float]:
     return float(np.percentile(array, 50)), float(np.percentile(array, 95))
 
 
-def time_modes(
-    search: dict[SearchMode, object], queries: list[tuple[str, np.ndarray]], k: int
-) -> dict[str, tuple[float, float]]:
-    out: dict[str, tuple[float, float]] = {}
-    for mode in MODES:
-        timings = []
-        for text, vector in queries:
-            started = time.perf_counter()
-            search[mode](text, vector, k)  # type: ignore[operator]
-            timings.append((time.perf_counter() - started) * 1000)
-        out[mode] = percentiles(timings)
-    return out
+def time_search(search: Search, queries: Sequence[Query], k: int = 10) -> tuple[float, float]:
+    timings = []
+    for text, vector in queries:
+        started = time.perf_counter()
+        search(text, vector, k)
+        timings.append((time.perf_counter() - started) * 1000)
+    return percentiles(timings)
 
 
-def quality(
-    name: str, path: Path, settings: Settings, embedder: Embedder
-) -> tuple[list[tuple[str, np.ndarray]], list[str], Site]:
-    dataset = load_beir(path)
+def quality(name: str, dataset: EvalDataset, settings: Settings, embedder: Embedder) -> list[Query]:
+    """nDCG@10 and Recall@10 of the three modes in one real site; returns the judged queries, embedded."""
     site = build_sites({name: dataset.corpus}, settings, embedder)[name]
     qrels = dataset.qrels()
     queries = [q for q in dataset.queries if q.query_id in qrels]
@@ -70,62 +98,163 @@ def quality(
             run[query.query_id] = {doc_id: float(10 - rank) for rank, doc_id in enumerate(doc_ids)}
         metrics = retrieval_metrics(run, qrels, ("ndcg@10", "recall@10"))
         print(f"  {mode:<8} {metrics['ndcg@10']:8.4f} {metrics['recall@10']:8.4f}")
-    texts = [q.text for q in queries]
-    return list(zip(texts, list(vectors), strict=True)), texts, site
+    site.close()
+    return list(zip([q.text for q in queries], list(vectors), strict=True))
 
 
-def site_latency(site: Site, queries: list[tuple[str, np.ndarray]]) -> dict[str, tuple[float, float]]:
-    searches = {mode: (lambda t, v, k, m=mode: site.search(t, k, m, query_vector=v)) for mode in MODES}
-    return time_modes(searches, queries, 10)  # type: ignore[arg-type]
+def real_documents(name: str, dataset: EvalDataset, settings: Settings, embedder: Embedder) -> list[RealDocument]:
+    """The corpus chunked and embedded exactly as the site's ingest does it."""
+    docs = []
+    for eval_doc in dataset.corpus:
+        document = to_document(eval_doc, name)
+        pieces = chunk_document(document, settings.ingest.chunk_chars, settings.ingest.chunk_overlap_chars)
+        docs.append((document.title, [(piece.text, piece.section) for piece in pieces]))
+    texts = [embed_text(title, section, text) for title, chunks in docs for text, section in chunks]
+    vectors = embedder.embed(texts)
+    out, offset = [], 0
+    for title, chunks in docs:
+        out.append(RealDocument(title, chunks, vectors[offset : offset + len(chunks)]))
+        offset += len(chunks)
+    return out
 
 
-def big_store(root: Path, texts: list[str], vectors: np.ndarray, size: int) -> SiteStore:
-    store = SiteStore.open(root / "big", embedder_version="bench", dim=vectors.shape[1], hnsw_threshold=10 * size)
+def synthetic(corpora: Sequence[list[RealDocument]], size: int, shuffled: bool) -> Iterator[RealDocument]:
+    """``size`` chunks of documents drawn from the real corpora (see the module docstring)."""
     rng = np.random.default_rng(0)
-    per_doc = 100
-    for start in range(0, size, per_doc * 20):
+    pool = [(c, doc) for c, docs in enumerate(corpora) for doc in docs]
+    sentences = [
+        [s for doc in docs for text, _ in doc.chunks for s in _SENTENCE_END.split(text) if s] for docs in corpora
+    ]
+    made = 0
+    while made < size:
+        for index in rng.permutation(len(pool)):
+            corpus, doc = pool[index]
+            chunks = doc.chunks[: size - made]
+            if shuffled:
+                chunks = [(fill(sentences[corpus], len(text), rng), section) for text, section in chunks]
+            noisy = doc.vectors[: len(chunks)] + rng.normal(0, 0.02, (len(chunks), doc.vectors.shape[1]))
+            noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+            yield RealDocument(doc.title, chunks, noisy.astype(np.float32))
+            made += len(chunks)
+            if made >= size:
+                return
+
+
+def fill(sentences: list[str], length: int, rng: np.random.Generator) -> str:
+    parts: list[str] = []
+    while sum(len(p) + 1 for p in parts) < length:
+        parts.append(sentences[int(rng.integers(len(sentences)))])
+    return " ".join(parts)
+
+
+def build_store(directory: Path, documents: Iterator[RealDocument], dim: int, hnsw_threshold: int) -> SiteStore:
+    store = SiteStore.open(directory, embedder_version="bench", dim=dim, hnsw_threshold=hnsw_threshold)
+    batch: list[tuple[int, RealDocument]] = []
+
+    def flush() -> None:
         with store.transaction() as transaction:
-            for doc_start in range(start, min(start + per_doc * 20, size), per_doc):
-                idx = [(doc_start + i) % len(texts) for i in range(per_doc)]
-                jitter = vectors[idx] + rng.normal(0, 0.02, (per_doc, vectors.shape[1])).astype(np.float32)
-                jitter /= np.linalg.norm(jitter, axis=1, keepdims=True)
-                drafts = [ChunkDraft(text=texts[i], ordinal=n) for n, i in enumerate(idx)]
-                entry = DocumentEntry(f"doc-{doc_start}", "bench", f"doc {doc_start}", "manual", str(doc_start), "b")
-                transaction.put_document(entry, drafts, jitter.astype(np.float32))
+            for number, doc in batch:
+                entry = DocumentEntry(f"doc-{number}", "bench", doc.title, "manual", str(number), "b")
+                drafts = [ChunkDraft(text=t, ordinal=n, section=s) for n, (t, s) in enumerate(doc.chunks)]
+                transaction.put_document(entry, drafts, doc.vectors)
+        batch.clear()
+
+    for number, doc in enumerate(documents):
+        batch.append((number, doc))
+        if len(batch) == 500:
+            flush()
+    if batch:
+        flush()
     store.checkpoint()
     return store
+
+
+def searches(site: Site, store: SiteStore, pool: ThreadPoolExecutor) -> dict[str, Search]:
+    def concurrent(text: str, vector: np.ndarray, k: int) -> object:
+        """What ``Site.search`` does in hybrid mode, with the keyword ranking in a second thread."""
+        depth = max(k, HYBRID_DEPTH)
+        keyword_future = pool.submit(store.keyword_search, text, depth)
+        scores, ids = store.search(vector.reshape(1, -1), depth)
+        dense = [int(i) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        keyword = [chunk_id for chunk_id, _ in keyword_future.result()]
+        fused = fuse_reciprocal_rank([dense, keyword])[:k]
+        return store.docstore.get_chunks([chunk_id for chunk_id, _ in fused])
+
+    def in_mode(mode: SearchMode) -> Search:
+        def search(text: str, vector: np.ndarray, k: int) -> object:
+            return site.search(text, k, mode, query_vector=vector)
+
+        return search
+
+    out: dict[str, Search] = {mode: in_mode(mode) for mode in MODES}
+    out["hybrid-concurrent"] = concurrent
+    return out
+
+
+def measure(label: str, site: Site, store: SiteStore, queries: Sequence[Query], skip_keyword: bool = False) -> None:
+    """Print one row per FAISS thread setting: p50/p95 ms of every search."""
+    default_threads = faiss.omp_get_max_threads()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyword") as pool:
+        calls = searches(site, store, pool)
+        for threads in sorted({default_threads, 1}, reverse=True):
+            faiss.omp_set_num_threads(threads)
+            row = {}
+            for name, call in calls.items():
+                if name == "keyword" and skip_keyword:
+                    continue
+                call(*queries[0], 10)  # warm up
+                row[name] = time_search(call, queries)
+            cells = "  ".join(f"{name} {p50:6.2f}/{p95:6.2f}" for name, (p50, p95) in row.items())
+            extra = "  ".join(
+                f"{name} - dense {row[name][0] - row['dense'][0]:+.2f}" for name in ("hybrid", "hybrid-concurrent")
+            )
+            print(f"  {label} [{store.index_kind}, faiss threads {threads}]  {cells}   ({extra})", flush=True)
+    faiss.omp_set_num_threads(default_threads)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--big", type=int, default=100_000, help="chunks in the latency-only store")
+    parser.add_argument("--synthetic", choices=("copies", "shuffled"), default="copies")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         settings = Settings(data_dir=root / "data")
         embedder = load_embedder(settings.embedder)
-        all_queries: list[tuple[str, np.ndarray]] = []
-        latencies = {}
-        sites = []
-        for name, folder in (("cranfield", "cranfield/beir"), ("s10", "emanual_s10/beir")):
-            queries, _, site = quality(name, args.datasets / folder, settings, embedder)
-            latencies[f"{name} ({site.chunk_count} chunks)"] = site_latency(site, queries)
-            all_queries += queries
-            sites.append(site)
-        chunk_texts = [c.text for s in sites for c in s._store.docstore.get_chunks(list(s._store.docstore.chunk_ids()))]
-        chunk_vectors = embedder.embed(chunk_texts)
-        store = big_store(root, chunk_texts, chunk_vectors, args.big)
-        big_site = Site(SiteLayout(root / "big"), settings, embedder, store)
-        latencies[f"synthetic ({store.count} chunks)"] = site_latency(big_site, all_queries)
+        corpora, all_queries = [], []
+        for name, folder in CORPORA:
+            dataset = load_beir(args.datasets / folder)
+            queries = quality(name, dataset, settings, embedder)
+            corpora.append(real_documents(name, dataset, settings, embedder))
+            all_queries.append(queries)
         print("\nsearch latency, query already embedded (p50 / p95 ms)")
-        for label, by_mode in latencies.items():
-            cells = "  ".join(f"{mode} {p50:6.2f}/{p95:6.2f}" for mode, (p50, p95) in by_mode.items())
-            overhead = by_mode["hybrid"][0] - max(by_mode["dense"][0], by_mode["keyword"][0])
-            print(f"  {label:<40} {cells}   hybrid - slower single mode: {overhead:+.2f} ms")
-        big_site.close()
-        for site in sites:
+        print(load_note("before"))
+        for (name, _), docs, queries in zip(CORPORA, corpora, all_queries, strict=True):
+            store = build_store(root / name, iter(docs), embedder.dim, settings.ingest.hnsw_threshold)
+            site = Site(SiteLayout(root / name), settings, embedder, store)
+            measure(f"{name} ({store.count} chunks)", site, store, queries)
             site.close()
+        queries = [q for group in all_queries for q in group]
+        started = time.perf_counter()
+        documents = synthetic(corpora, args.big, args.synthetic == "shuffled")
+        store = build_store(root / "big", documents, embedder.dim, hnsw_threshold=10 * args.big)
+        print(f"synthetic store ({args.synthetic}) built in {time.perf_counter() - started:.0f} s; {load_note('now')}")
+        site = Site(SiteLayout(root / "big"), settings, embedder, store)
+        label = f"synthetic {args.synthetic} ({store.count} chunks)"
+        measure(label, site, store, queries)
+        site.close()
+        # Reopen as the site would at this size: from ingest.hnsw_threshold on, the checkpoint builds HNSW.
+        store = SiteStore.open(
+            root / "big", embedder_version="bench", dim=embedder.dim, hnsw_threshold=settings.ingest.hnsw_threshold
+        )
+        started = time.perf_counter()
+        store.checkpoint()
+        print(f"HNSW index built in {time.perf_counter() - started:.0f} s; {load_note('now')}")
+        site = Site(SiteLayout(root / "big"), settings, embedder, store)
+        measure(label, site, store, queries, skip_keyword=True)
+        site.close()
+        print(load_note("after"))
 
 
 if __name__ == "__main__":

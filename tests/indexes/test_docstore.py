@@ -18,6 +18,7 @@ from indexes import (
     SQLiteDocStore,
     UnknownRecordError,
 )
+from indexes._sqlite_schema import MAX_QUERY_TERMS, fts_match_expression
 
 pytestmark = pytest.mark.unit
 
@@ -244,3 +245,42 @@ class TestSQLiteDocStore(DocStoreContract):
         store.close()
         with pytest.raises(IndexStoreError, match="closed"):
             store.list_documents()
+
+    def test_stop_words_do_not_match_on_their_own(self, store: SQLiteDocStore) -> None:
+        (impeller,) = self.put(store, entry("a"), "inspect the impeller")
+        self.put(store, entry("b"), "the end of the list is the part of the story")
+        assert [c for c, _ in store.keyword_search("what is the state of the impeller", 5)] == [impeller]
+
+    def test_a_query_of_only_stop_words_still_searches(self, store: SQLiteDocStore) -> None:
+        (quote,) = self.put(store, entry("a"), "to be or not to be")
+        self.put(store, entry("b"), "pressure gauge")
+        assert [c for c, _ in store.keyword_search("To be, or not to be?", 5)] == [quote]
+
+    @pytest.mark.parametrize("query", ["NOT AND", "AND OR NOT", '"the" OR', "NEAR(the a)", "the*", "-the"])
+    def test_stop_word_operators_stay_inert_text(self, store: SQLiteDocStore, query: str) -> None:
+        (cid,) = self.put(store, entry("a"), "do not open and close near the valve or a cover")
+        assert [c for c, _ in store.keyword_search(query, 5)] == [cid]
+
+
+@pytest.mark.parametrize(
+    ("query", "expression"),
+    [
+        ("what is the pressure of the pump?", '"pressure" OR "pump?"'),
+        ("How do I turn off the phone", '"turn" OR "off" OR "phone"'),
+        ("the A-1 valve in I/O bay", '"A-1" OR "valve" OR "I/O" OR "bay"'),
+        ("it's the C3-x fault", '"C3-x" OR "fault"'),
+        ("the THE The", '"the"'),
+        ("Pump pump PUMP seal", '"Pump" OR "seal"'),
+        ('NOT "AND"', '"NOT" OR """AND"""'),
+        ("-- !! ___", None),
+    ],
+)
+def test_query_builder_drops_stop_words_and_keeps_codes(query: str, expression: str | None) -> None:
+    assert fts_match_expression(query) == expression
+
+
+def test_query_builder_caps_the_terms_after_dropping_stop_words() -> None:
+    words = [f"term{i}" for i in range(MAX_QUERY_TERMS + 10)]
+    expression = fts_match_expression(" the ".join(words))
+    assert expression is not None
+    assert expression.split(" OR ") == [f'"{w}"' for w in words[:MAX_QUERY_TERMS]]
