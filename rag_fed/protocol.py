@@ -1,4 +1,6 @@
-"""Typed messages carried inside sealed envelopes: the gateway's ``SiteQuery`` and a site's ``SiteReply``.
+"""Typed messages carried inside sealed envelopes: the gateway's ``SiteQuery`` and a site's ``SiteReply``;
+the coordinator's ``ModelControl`` (roll a new embedder version out, roll back, ask the status) and a
+site's ``ModelControlReply``.
 
 Both travel as compact JSON; the query's embedding as base64 of little-endian float32, so it arrives
 bit for bit as it was computed and at a third of the size of a JSON list of numbers. Bytes that do not
@@ -35,6 +37,11 @@ __all__ = [
     "MAX_EMBEDDING_DIM",
     "MAX_K",
     "MAX_QUESTION_CHARS",
+    "ControlStatus",
+    "ModelAction",
+    "ModelControl",
+    "ModelControlReply",
+    "ReembedProgress",
     "SiteQuery",
     "SiteReply",
 ]
@@ -161,4 +168,72 @@ class SiteReply(_Message):
         foreign = {p.citation.site_id for p in self.passages} - {self.site_id}
         if foreign:
             raise ValueError(f"site {self.site_id!r} returned passages citing other sites: {sorted(foreign)}")
+        return self
+
+
+ModelAction = Literal["rollout", "rollback", "status"]
+ControlStatus = Literal["ok", "refused", "failed"]
+MAX_MODEL_PATH_CHARS = 4096
+
+
+class ReembedProgress(BaseModel):
+    """A site's re-embed of its store for another embedder version: what, how far, how it ended.
+
+    ``state`` is ``running`` until the new store serves (``done``), or the job ``failed`` (``error``
+    says why; the previous store still serves) or was ``cancelled``. ``chunks_total`` grows when
+    documents ingested during the re-embed are caught up.
+    """
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    job: Literal["rollout", "rollback"]
+    state: Literal["running", "done", "failed", "cancelled"]
+    source_version: _ShortText
+    target_version: _ShortText
+    chunks_done: int = Field(ge=0)
+    chunks_total: int = Field(ge=0)
+    started_at: float = Field(allow_inf_nan=False)
+    finished_at: float | None = Field(default=None, allow_inf_nan=False)
+    error: str | None = Field(default=None, max_length=2000)
+
+
+class ModelControl(_Message):
+    """The coordinator asks a site to re-embed for ``version`` (whose weights are at ``model_path``, a
+    folder the site can read), to go back to its previous store, or for its status."""
+
+    kind: Literal["model_control"] = "model_control"
+    action: ModelAction
+    version: _ShortText | None = None
+    model_path: Annotated[str, Field(min_length=1, max_length=MAX_MODEL_PATH_CHARS)] | None = None
+    request_id: _RequestId = Field(default_factory=_new_request_id)
+
+    @model_validator(mode="after")
+    def _fields_match_action(self) -> Self:
+        wants_model = self.action == "rollout"
+        if wants_model and (self.version is None or self.model_path is None):
+            raise ValueError("a rollout names the version and the model_path to load it from")
+        if not wants_model and (self.version is not None or self.model_path is not None):
+            raise ValueError(f"a {self.action} carries no version or model_path")
+        return self
+
+
+class ModelControlReply(_Message):
+    """A site's answer to a ``ModelControl``: ``ok``, ``refused`` (by its settings or because the request
+    cannot apply, e.g. nothing to roll back to) or ``failed``; always with the version it serves now."""
+
+    kind: Literal["model_control_reply"] = "model_control_reply"
+    request_id: _RequestId
+    site_id: Annotated[str, Field(pattern=NODE_ID_PATTERN)]
+    status: ControlStatus
+    serving_version: _ShortText
+    previous_version: _ShortText | None = None
+    reembed: ReembedProgress | None = None
+    error: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.status == "ok" and self.error is not None:
+            raise ValueError("an ok reply carries no error")
+        if self.status != "ok" and not self.error:
+            raise ValueError(f"a reply with status {self.status!r} must say why in 'error'")
         return self

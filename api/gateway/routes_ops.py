@@ -15,10 +15,14 @@ ops_router = APIRouter(tags=["operations"])
 
 
 class GatewayHealth(BaseModel):
+    """``embedder_version`` is the default one; ``site_versions`` what each site was last seen serving."""
+
     status: str
     gateway_id: str
     sites: int
     embedder_version: str
+    loaded_versions: list[str]
+    site_versions: dict[str, str]
 
 
 @ops_router.get("/v1/sites")
@@ -36,4 +40,6 @@ async def health(service: Service) -> GatewayHealth:
         gateway_id=service.settings.gateway_id,
         sites=len(service.router.clients),
         embedder_version=service.embedder.model_version,
+        loaded_versions=service.embedders.versions,
+        site_versions=service.router.site_versions,
     )

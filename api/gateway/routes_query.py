@@ -38,5 +38,5 @@ async def query(body: QueryRequest, caller: Asker, service: Service) -> QueryRes
         sites=result.sites,
         bytes_total=result.bytes_total,
         elapsed_ms=result.elapsed_ms,
-        embedder_version=service.embedder.model_version,
+        embedder_version=result.embedder_version,
     )

@@ -161,7 +161,9 @@ class QueryResponse(BaseModel):
     sites: list[SiteOutcome]
     bytes_total: int
     elapsed_ms: float
-    embedder_version: str
+    embedder_version: str = Field(
+        description="The version the question was embedded with first; each site's own is in `sites`."
+    )
 
 
 class SiteView(BaseModel):
@@ -175,3 +177,4 @@ class SiteView(BaseModel):
     consecutive_failures: int
     sketch_chunks: int | None = None
     sketch_centroids: int | None = None
+    serving_version: str | None = Field(default=None, description="The embedder version the site serves.")

@@ -9,20 +9,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import httpx
+import numpy as np
 from fastapi.concurrency import run_in_threadpool
+from numpy.typing import NDArray
 
+from api.gateway.embedders import EmbedderPool
 from api.gateway.keystore import Caller, KeyStore, Role
 from api.gateway.schemas import SiteView
 from api.gateway.settings import GatewaySettings
 from rag_fed.answer_fusion import AnswerFusion, FusedAnswer, FusionStream
 from rag_fed.crypto import KeyPair
-from rag_fed.embedders import load_embedder
 from rag_fed.embedders.base import Embedder
 from rag_fed.errors import ModelError, RagFedError
 from rag_fed.federation import SiteRegistry
+from rag_fed.federation.models import ModelRegistry
 from rag_fed.generators import load_generator
 from rag_fed.generators.base import ChatMessage, Generator, StreamingGenerator
 from rag_fed.router import FederatedResult, HttpSiteClient, Router
@@ -61,7 +65,8 @@ class GatewayService:
         self.settings = settings
         self.registry = registry
         self.keystore = keystore
-        self._embedder = embedder
+        self.models = ModelRegistry(settings.models_dir)
+        self.embedders = EmbedderPool(settings.embedder, self.models, embedder)
         self._generator = generator
         self._http = httpx.AsyncClient()
         self._urls: dict[str, str] = {}
@@ -73,26 +78,51 @@ class GatewayService:
             policy=settings.routing,
         )
         self._refresher: asyncio.Task[None] | None = None
+        self._version_scan: asyncio.Task[dict[str, str]] | None = None
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            raise ModelError("the gateway's embedder is not loaded yet (the service was not started)")
-        return self._embedder
+        """The embedder of the gateway's settings (the version sites serve until a rollout)."""
+        return self.embedders.default
 
     async def start(self) -> None:
-        if self._embedder is None:
-            self._embedder = await run_in_threadpool(load_embedder, self.settings.embedder)
+        await run_in_threadpool(self.embedders.load_default)
         self.sync_clients()
+        # In the background: learn which version each site serves and load those embedders, so the
+        # first query after a restart mid-rollout does not wait for a model to load.
+        self._version_scan = asyncio.create_task(self.learn_site_versions())
         if self.settings.routing.selection == "sketch":
             self._refresher = asyncio.create_task(self._refresh_sketches_forever())
 
     async def stop(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
+        tasks: list[asyncio.Task[None] | asyncio.Task[dict[str, str]] | None] = [self._refresher, self._version_scan]
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._http.aclose()
+
+    async def learn_site_versions(self) -> dict[str, str]:
+        """Ask every site's health page which version it serves and load those embedders.
+
+        Only a hint (health pages are not sealed): a wrong one costs one retried query, because every
+        sealed reply names the version the site really serves.
+        """
+        clients = [c for c in self.router.clients.values() if isinstance(c, HttpSiteClient)]
+        infos = await asyncio.gather(*(c.health_info(self.settings.health_timeout_s) for c in clients))
+        learned: dict[str, str] = {}
+        for client, info in zip(clients, infos, strict=True):
+            version = info.get("serving_version") or info.get("embedder_version") if info else None
+            if isinstance(version, str) and version:
+                self.router.note_site_version(client.site_id, version)
+                learned[client.site_id] = version
+        for version in sorted(set(learned.values())):
+            try:
+                await run_in_threadpool(self.embedders.get, version)
+            except RagFedError as error:
+                _log.warning("sites serve embedder version %s, which the gateway cannot load: %s", version, error)
+        return learned
 
     def sync_clients(self) -> None:
         """Follow the registry: sites registered, moved or removed since the last call."""
@@ -111,19 +141,42 @@ class GatewayService:
         want_answer: bool = True,
         retrieval_text: str | None = None,
     ) -> FederatedResult:
-        """Embed (``retrieval_text`` or the question) and ask the sites."""
+        """Embed (``retrieval_text`` or the question) with the version most of the sites serve, and ask
+        them; a site serving another version gets the question embedded with its version."""
         self.sync_clients()
-        embedder = self.embedder
-        vectors = await run_in_threadpool(embedder.embed, [retrieval_text or question])
+        text = retrieval_text or question
+
+        def encode(version: str) -> NDArray[np.float32]:
+            vector: NDArray[np.float32] = self.embedders.get(version).embed([text])[0]
+            return vector
+
+        version = self._main_version(sites)
+        try:
+            vector = await run_in_threadpool(encode, version)
+        except RagFedError as error:
+            _log.warning("embedder version %s unavailable (%s); using the default", version, error)
+            version = self.embedder.model_version
+            vector = await run_in_threadpool(encode, version)
         return await self.router.query(
             question,
-            vectors[0],
-            embedder.model_version,
+            vector,
+            version,
             k=k or self.settings.default_k,
             mode=mode or self.settings.default_mode,
             want_answer=want_answer,
             site_ids=sites,
+            encode=encode,
         )
+
+    def _main_version(self, sites: Sequence[str] | None) -> str:
+        """The version most of the asked sites serve (as last seen); the default one on a tie."""
+        default = self.embedder.model_version
+        known = self.router.site_versions
+        counts = Counter(known.get(site_id, default) for site_id in (sites or self.router.clients))
+        if not counts:
+            return default
+        best = max(counts.values())
+        return default if counts[default] == best else min(v for v, n in counts.items() if n == best)
 
     async def central_model(self) -> Generator:
         if self._generator is None:
@@ -161,14 +214,17 @@ class GatewayService:
         clients = self.router.clients
         timeout = self.settings.health_timeout_s
 
-        async def healthy(site_id: str) -> bool:
+        async def health(site_id: str) -> dict[str, object] | None:
             client = clients.get(site_id)
-            return isinstance(client, HttpSiteClient) and await client.health(timeout)
+            return await client.health_info(timeout) if isinstance(client, HttpSiteClient) else None
 
-        health = await asyncio.gather(*(healthy(site.site_id) for site in sites))
+        infos = await asyncio.gather(*(health(site.site_id) for site in sites))
         sketches = self.router.sketches
         views = []
-        for site, is_healthy in zip(sites, health, strict=True):
+        for site, info in zip(sites, infos, strict=True):
+            version = info.get("serving_version") if info else None
+            if isinstance(version, str) and version:
+                self.router.note_site_version(site.site_id, version)
             breaker = self.router.breakers.for_site(site.site_id)
             sketch = sketches.get(site.site_id)
             centroids = sketch.centroids.shape[0] if sketch is not None and sketch.centroids is not None else None
@@ -177,11 +233,12 @@ class GatewayService:
                     site_id=site.site_id,
                     url=site.url,
                     fingerprint=site.fingerprint,
-                    healthy=is_healthy,
+                    healthy=info is not None,
                     circuit=breaker.state.value,
                     consecutive_failures=breaker.consecutive_failures,
                     sketch_chunks=sketch.chunk_count if sketch is not None else None,
                     sketch_centroids=centroids,
+                    serving_version=self.router.site_versions.get(site.site_id),
                 )
             )
         return views

@@ -1,7 +1,7 @@
 """Settings of the gateway, read from one TOML file (``--config``); every field has a default.
 
 Everything the gateway keeps lives under ``home``: its key pair (``keys/``), API keys and the audit
-log (``gateway.db``) and the site registry (``registry.db``).
+log (``gateway.db``), the site registry (``registry.db``) and the embedder versions (``models/``).
 """
 
 from __future__ import annotations
@@ -54,6 +54,11 @@ class GatewaySettings(BaseModel):
     @property
     def registry_path(self) -> Path:
         return self.home / "registry.db"
+
+    @property
+    def models_dir(self) -> Path:
+        """The model registry (``rag_fed.federation.models.ModelRegistry``): embedder versions to roll out."""
+        return self.home / "models"
 
     @classmethod
     def load(cls, path: Path | None, **overrides: Any) -> GatewaySettings:

@@ -1,4 +1,5 @@
-"""The FastAPI app of one site: sealed queries and sketches for the gateway, health, and the admin API."""
+"""The FastAPI app of one site: sealed queries, sketches and model controls for the gateway, health, and
+the admin API."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from api.site_service.responder import SiteResponder
 from rag_fed.crypto import SealedEnvelope
 from rag_fed.crypto.envelope import MAX_ENVELOPE_BYTES
 from rag_fed.errors import DocumentTooLargeError
+from rag_fed.protocol import ReembedProgress
+from rag_fed.router.clients import MODEL_PATH, QUERY_PATH, SKETCH_PATH
 
 __all__ = ["Health", "create_site_app", "read_body"]
 
@@ -26,10 +29,17 @@ _ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for sta
 
 
 class Health(BaseModel):
+    """``embedder_version`` is the version the site serves (``serving_version`` says the same, by name);
+    ``reembed`` is the running or last re-embed of this process, with its progress."""
+
     status: str
     site_id: str
     chunks: int
     embedder_version: str
+    serving_version: str
+    previous_version: str | None
+    accept_model_rollouts: bool
+    reembed: ReembedProgress | None
     egress: str
 
 
@@ -81,7 +91,7 @@ def create_site_app(responder: SiteResponder, *, close_site: bool = True) -> Fas
         return response
 
     @app.post(
-        "/v1/site/query",
+        QUERY_PATH,
         tags=["federation"],
         response_class=Response,
         responses={200: _ENVELOPE_SCHEMA, **_ERRORS},
@@ -93,7 +103,21 @@ def create_site_app(responder: SiteResponder, *, close_site: bool = True) -> Fas
         reply = await run_in_threadpool(responder.handle, sealed)
         return Response(reply, media_type="application/json")
 
-    @app.get("/v1/site/sketch", tags=["federation"], response_class=Response, responses={200: _ENVELOPE_SCHEMA})
+    @app.post(
+        MODEL_PATH,
+        tags=["federation"],
+        response_class=Response,
+        responses={200: _ENVELOPE_SCHEMA, **_ERRORS},
+        openapi_extra={"requestBody": {"required": True, **_ENVELOPE_SCHEMA}},
+    )
+    async def site_model(request: Request, responder: Responder) -> Response:
+        """A ``ModelControl`` sealed to this site by the gateway (rollout, rollback, status); the answer is
+        a ``ModelControlReply`` sealed back. A rollout loads the model, then re-embeds in the background."""
+        sealed = await read_body(request, MAX_ENVELOPE_BYTES)
+        reply = await run_in_threadpool(responder.handle_control, sealed)
+        return Response(reply, media_type="application/json")
+
+    @app.get(SKETCH_PATH, tags=["federation"], response_class=Response, responses={200: _ENVELOPE_SCHEMA})
     async def site_sketch(responder: Responder) -> Response:
         """Centroids of this site's vectors (no text), sealed to the gateway."""
         sealed = await run_in_threadpool(responder.sketch)
@@ -101,11 +125,16 @@ def create_site_app(responder: SiteResponder, *, close_site: bool = True) -> Fas
 
     @app.get("/health", tags=["operations"])
     async def health(responder: Responder) -> Health:
+        site = responder.site
         return Health(
             status="ok",
-            site_id=responder.site.site_id,
-            chunks=responder.site.chunk_count,
-            embedder_version=responder.embedder_version,
+            site_id=site.site_id,
+            chunks=site.chunk_count,
+            embedder_version=site.serving_version,
+            serving_version=site.serving_version,
+            previous_version=site.previous_version,
+            accept_model_rollouts=responder.settings.accept_model_rollouts,
+            reembed=site.reembed_status(),
             egress=responder.settings.egress,
         )
 

@@ -1,8 +1,9 @@
-"""The site's side of a federated query, without HTTP: sealed query in, sealed reply out.
+"""The site's side of the federation, without HTTP: sealed query in, sealed reply out; and the
+coordinator's sealed model controls (roll out an embedder version, roll back, status).
 
-Synchronous on purpose (the HTTP layer runs it in a worker thread). A query that cannot be opened or
-parsed raises (the HTTP layer answers 4xx, unsealed: the sender is unknown or broken); a query the site
-understood but cannot serve gets a sealed reply with status ``failed`` and the reason.
+Synchronous on purpose (the HTTP layer runs it in a worker thread). A message that cannot be opened or
+parsed raises (the HTTP layer answers 4xx, unsealed: the sender is unknown or broken); a message the
+site understood but cannot serve gets a sealed reply with status ``failed`` (or ``refused``) and why.
 """
 
 from __future__ import annotations
@@ -10,21 +11,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
-import numpy as np
 from nacl.public import PublicKey
-from numpy.typing import NDArray
 
 from api.site_service.egress import Redactor, apply_egress
 from api.site_service.settings import SiteServiceSettings
 from rag_fed.config import Settings
 from rag_fed.crypto import EnvelopeOpener, KeyPair, ReplayGuard, seal
+from rag_fed.embedders import load_embedder
 from rag_fed.embedders.base import Embedder
-from rag_fed.errors import RagFedError
+from rag_fed.errors import InputError, NotFoundError, RagFedError
 from rag_fed.generators.base import Generator
-from rag_fed.protocol import SiteQuery, SiteReply
+from rag_fed.protocol import ControlStatus, ModelControl, ModelControlReply, SiteQuery, SiteReply
 from rag_fed.router.sketch import build_sketch
 from rag_fed.site import Site
+from rag_fed.site.serving import embedder_settings
 from rag_fed.types import Passage
 
 __all__ = ["SiteResponder", "open_responder"]
@@ -53,11 +55,12 @@ class SiteResponder:
         # cores can run anyway.
         self._model_lock = threading.Lock()
         self._sketch_lock = threading.Lock()
-        self._sketch: tuple[int, bytes] | None = None
+        self._sketch: tuple[str, int, bytes] | None = None
 
     @property
     def embedder_version(self) -> str:
-        return self.site.embedder.model_version
+        """The embedder version the site serves now (it changes when a re-embed switches)."""
+        return self.site.serving_version
 
     def handle(self, sealed: bytes) -> bytes:
         """Answer one sealed ``SiteQuery`` with a sealed ``SiteReply``."""
@@ -69,19 +72,69 @@ class SiteResponder:
             reply = self._failed(query, str(error))
         return self._seal(reply.to_bytes())
 
+    def handle_control(self, sealed: bytes) -> bytes:
+        """Answer one sealed ``ModelControl`` with a sealed ``ModelControlReply``."""
+        control = ModelControl.from_bytes(self._opener.open_bytes(sealed))
+        status: ControlStatus = "ok"
+        error: str | None = None
+        try:
+            self._control(control)
+        except (InputError, NotFoundError) as refusal:
+            status, error = "refused", str(refusal)
+        except RagFedError as failure:
+            status, error = "failed", str(failure)
+        if error is not None:
+            _log.warning("model %s refused or failed: %s", control.action, error)
+        reply = ModelControlReply(
+            request_id=control.request_id,
+            site_id=self.site.site_id,
+            status=status,
+            serving_version=self.site.serving_version,
+            previous_version=self.site.previous_version,
+            reembed=self.site.reembed_status(),
+            error=error[:2000] if error is not None else None,
+        )
+        return self._seal(reply.to_bytes())
+
+    def _control(self, control: ModelControl) -> None:
+        if control.action == "status":
+            return
+        if not self.settings.accept_model_rollouts:
+            raise InputError(
+                f"site {self.site.site_id} does not accept model rollouts (accept_model_rollouts = false in its "
+                "site service settings); its admin re-embeds it locally or changes that setting"
+            )
+        if control.action == "rollback":
+            self.site.rollback()
+            return
+        assert control.version is not None and control.model_path is not None  # the message validated it
+        folder = Path(control.model_path)
+        if not folder.is_dir():
+            raise InputError(
+                f"model folder {folder} is not readable at site {self.site.site_id}: the coordinator's model "
+                "folders must be on storage the site can read (same machine or a shared mount)"
+            )
+        embedder = load_embedder(embedder_settings(self.site.settings, str(folder.resolve())))
+        if embedder.model_version != control.version:
+            raise InputError(
+                f"{folder} holds embedder version {embedder.model_version!r}, not {control.version!r} as announced"
+            )
+        self.site.start_reembed(embedder)
+
     def sketch(self) -> bytes:
-        """The site's sketch sealed to the gateway; recomputed only when the chunk count changed."""
+        """The site's sketch sealed to the gateway; recomputed when the version or chunk count changed."""
         with self._sketch_lock:
-            count = self.site.chunk_count
-            if self._sketch is None or self._sketch[0] != count:
+            version, count = self.site.serving_version, self.site.chunk_count
+            if self._sketch is None or self._sketch[:2] != (version, count):
+                snapshot = self.site.vector_snapshot()
                 sketch = build_sketch(
                     self.site.site_id,
-                    self.embedder_version,
-                    _site_vectors(self.site),
+                    snapshot.embedder_version,
+                    snapshot.vectors,
                     max_centroids=self.settings.sketch_centroids,
                 )
-                self._sketch = (count, sketch.to_bytes())
-            payload = self._sketch[1]
+                self._sketch = (snapshot.embedder_version, snapshot.vectors.shape[0], sketch.to_bytes())
+            payload = self._sketch[2]
         return self._seal(payload)
 
     def invalidate_sketch(self) -> None:
@@ -98,7 +151,10 @@ class SiteResponder:
             )
         query.require_dim(self.site.embedder.dim)
         started = time.perf_counter()
-        passages = self.site.search(query.question, query.k, query.mode, query_vector=query.embedding)
+        # The version is checked again against the store the search uses: the site may switch between.
+        passages = self.site.search(
+            query.question, query.k, query.mode, query_vector=query.embedding, embedder_version=query.embedder_version
+        )
         timings = {"search": _ms_since(started)}
         answer: str | None = None
         if query.want_answer:
@@ -164,15 +220,6 @@ def open_responder(
         site.close()
         raise
     return SiteResponder(site, settings, keys, gateway_key)
-
-
-def _site_vectors(site: Site) -> NDArray[np.float32]:
-    # TODO(lead): use a public Site.iter_vectors() once rag_fed/site/node.py has one; the store's
-    # docstore holds every committed vector.
-    batches = [vectors for _, vectors in site._store.docstore.iter_vectors()]
-    if not batches:
-        return np.zeros((0, site.embedder.dim), dtype=np.float32)
-    return np.concatenate(batches).astype(np.float32)
 
 
 def _ms_since(start: float) -> float:

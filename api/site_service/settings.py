@@ -37,6 +37,10 @@ class SiteServiceSettings(BaseModel):
     envelope_max_age_s: float = Field(default=60.0, gt=0)
     sketch_centroids: PositiveInt = 16
     admin_keys_file: Path | None = Field(default=None, description=f"Default: {ADMIN_KEYS_FILE} in the site's folder.")
+    accept_model_rollouts: bool = Field(
+        default=True,
+        description="Whether the coordinator may make this site re-embed for a new embedder version (or roll back).",
+    )
 
     def admin_keys_path(self, site_root: Path) -> Path:
         return self.admin_keys_file or site_root / ADMIN_KEYS_FILE

@@ -18,6 +18,8 @@ import httpx
 from rag_fed.errors import SiteUnavailableError
 
 __all__ = [
+    "HEALTH_PATH",
+    "MODEL_PATH",
     "QUERY_PATH",
     "SKETCH_PATH",
     "HttpSiteClient",
@@ -28,6 +30,9 @@ __all__ = [
 
 QUERY_PATH = "/v1/site/query"
 SKETCH_PATH = "/v1/site/sketch"
+MODEL_PATH = "/v1/site/model"
+"""Sealed ``ModelControl`` messages from the coordinator (``rag_fed.federation.rollout``)."""
+HEALTH_PATH = "/health"
 _ENVELOPE_TYPE = "application/json"
 
 
@@ -77,11 +82,17 @@ class HttpSiteClient:
 
     async def health(self, timeout_s: float) -> bool:
         """Whether ``GET /health`` answers 200 in time."""
+        return await self.health_info(timeout_s) is not None
+
+    async def health_info(self, timeout_s: float) -> dict[str, object] | None:
+        """The site's ``GET /health`` body (it names the embedder version the site serves), or ``None``
+        when it does not answer 200 with a JSON object in time. Unsealed: use it as a hint only."""
         try:
-            response = await self._http.get(f"{self._base_url}/health", timeout=timeout_s)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
+            response = await self._http.get(f"{self._base_url}{HEALTH_PATH}", timeout=timeout_s)
+            body = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, json.JSONDecodeError):
+            return None
+        return body if isinstance(body, dict) else None
 
     async def aclose(self) -> None:
         if self._owns_http:

@@ -10,7 +10,8 @@ __all__ = ["FederatedResult", "SiteOutcome"]
 
 
 class SiteOutcome(BaseModel):
-    """One site's part in a query. ``error`` says why a site failed, timed out or was skipped."""
+    """One site's part in a query. ``error`` says why a site failed, timed out or was skipped;
+    ``embedder_version`` is the version the site said it serves (``None`` when it did not reply)."""
 
     site_id: str
     status: SiteStatus
@@ -21,6 +22,7 @@ class SiteOutcome(BaseModel):
     sketch_score: float | None = None
     egress: str | None = None
     passages: int = 0
+    embedder_version: str | None = None
 
     @property
     def bytes_total(self) -> int:
@@ -38,6 +40,8 @@ class FederatedResult(BaseModel):
     answers: list[SiteAnswer] = Field(default_factory=list)
     sites: list[SiteOutcome] = Field(default_factory=list)
     elapsed_ms: float = 0.0
+    embedder_version: str = ""
+    """The version the question was embedded with first (sites serving another got their own)."""
 
     @property
     def answered(self) -> list[str]:

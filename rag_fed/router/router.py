@@ -3,6 +3,12 @@
 A site that fails, times out, sends a reply that does not open, or whose breaker is open is reported in
 the result with its reason; it never fails the query. Only the gateway's own mistakes (a bad question
 or embedding) raise.
+
+Embedder versions: each site gets the question embedded with the version it serves, as the router last
+saw it (every reply names the site's version). A site that answers "version mismatch" (it switched
+since) names its new version in that reply; the router records it and asks once more, with that
+version's embedding, within the same deadline. When the answering sites serve different versions,
+their scores are not comparable and passages are fused by reciprocal rank (``merge_passages``).
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from rag_fed.router.breaker import CircuitBreakers
 from rag_fed.router.clients import SiteClient, SketchClient
 from rag_fed.router.merge import merge_passages
 from rag_fed.router.result import FederatedResult, SiteOutcome
-from rag_fed.router.selection import RoutingPolicy, choose_by_sketch, score_sites
+from rag_fed.router.selection import RoutingPolicy, SketchScores, choose_by_sketch, score_sites
 from rag_fed.router.sketch import SiteSketch
+from rag_fed.router.versions import QueryEncoder, QueryVectors
 from rag_fed.types import SearchMode, SiteAnswer
 
 __all__ = ["Router"]
@@ -71,6 +78,7 @@ class Router:
         self.set_clients(clients)
         self.breakers = breakers or CircuitBreakers(self.policy.failure_threshold, self.policy.cooldown_s)
         self._sketches: dict[str, SiteSketch] = {}
+        self._versions: dict[str, str] = {}
 
     @property
     def clients(self) -> dict[str, SiteClient]:
@@ -79,6 +87,15 @@ class Router:
     @property
     def sketches(self) -> dict[str, SiteSketch]:
         return dict(self._sketches)
+
+    @property
+    def site_versions(self) -> dict[str, str]:
+        """The embedder version each site serves, as last seen (in a reply, or as noted)."""
+        return dict(self._versions)
+
+    def note_site_version(self, site_id: str, version: str) -> None:
+        """Record the version a site serves (e.g. from its health page), so queries use it first."""
+        self._versions[site_id] = version
 
     def set_clients(self, clients: Sequence[SiteClient]) -> None:
         """Replace the set of sites (e.g. after the registry changed)."""
@@ -113,8 +130,13 @@ class Router:
         mode: SearchMode = "dense",
         want_answer: bool = True,
         site_ids: Sequence[str] | None = None,
+        encode: QueryEncoder | None = None,
     ) -> FederatedResult:
-        """Ask the selected sites and fuse what comes back before ``policy.deadline_s``."""
+        """Ask the selected sites and fuse what comes back before ``policy.deadline_s``.
+
+        ``embedding`` is the question embedded with ``embedder_version``; ``encode`` embeds it with any
+        other version a site serves (without it, such a site's own version-mismatch refusal is reported).
+        """
         started = time.perf_counter()
         query = SiteQuery(
             question=question,
@@ -124,8 +146,12 @@ class Router:
             mode=mode,
             want_answer=want_answer,
         )
-        outcomes, chosen, scores = self._select(query, site_ids)
-        tasks = {site_id: asyncio.create_task(self._ask(self._clients[site_id], query, started)) for site_id in chosen}
+        vectors = QueryVectors({embedder_version: query.embedding}, encode)
+        outcomes, chosen, scores = await self._select(query, vectors, site_ids)
+        tasks = {
+            site_id: asyncio.create_task(self._ask(self._clients[site_id], query, vectors, started))
+            for site_id in chosen
+        }
         replies: dict[str, SiteReply] = {}
         if tasks:
             remaining = max(0.0, self.policy.deadline_s - (time.perf_counter() - started))
@@ -136,6 +162,7 @@ class Router:
             if reply is not None:
                 replies[site_id] = reply
         rankings = {site_id: replies[site_id].passages[:k] for site_id in chosen if site_id in replies}
+        versions = {site_id: reply.embedder_version for site_id, reply in replies.items()}
         answers = [
             SiteAnswer(site_id=site_id, answer=reply.answer, passages=list(reply.passages))
             for site_id, reply in replies.items()
@@ -146,14 +173,15 @@ class Router:
             question=question,
             mode=mode,
             k=k,
-            passages=merge_passages(rankings, k, mode),
+            passages=merge_passages(rankings, k, mode, versions),
             answers=answers,
             sites=[outcomes[site_id] for site_id in sorted(outcomes)],
             elapsed_ms=(time.perf_counter() - started) * 1000,
+            embedder_version=embedder_version,
         )
 
-    def _select(
-        self, query: SiteQuery, site_ids: Sequence[str] | None
+    async def _select(
+        self, query: SiteQuery, vectors: QueryVectors, site_ids: Sequence[str] | None
     ) -> tuple[dict[str, SiteOutcome], list[str], dict[str, float]]:
         if site_ids is not None:
             unknown = sorted(set(site_ids) - set(self._clients))
@@ -161,7 +189,7 @@ class Router:
                 raise InputError(f"unknown site ids {unknown}; known: {sorted(self._clients)}")
         candidates = list(site_ids) if site_ids is not None else sorted(self._clients)
         sketching = self.policy.selection == "sketch"
-        scores = score_sites(query.embedding, query.embedder_version, self._sketches, candidates) if sketching else {}
+        scores = await self._sketch_scores(vectors, candidates) if sketching else {}
         wanted = choose_by_sketch(scores, candidates, self.policy) if sketching else set(candidates)
         outcomes: dict[str, SiteOutcome] = {}
         chosen: list[str] = []
@@ -182,7 +210,85 @@ class Router:
             chosen.append(site_id)
         return outcomes, chosen, scores
 
-    async def _ask(self, client: SiteClient, query: SiteQuery, started: float) -> _Reply:
+    async def _sketch_scores(self, vectors: QueryVectors, candidates: Sequence[str]) -> SketchScores:
+        """Each sketch is scored with the query embedded by the sketch's own version. Mid-rollout, the
+        sites of each version are scored among themselves (cosines of two embedders do not compare)."""
+        groups: dict[str, list[str]] = {}
+        for site_id in candidates:
+            sketch = self._sketches.get(site_id)
+            if sketch is not None:
+                groups.setdefault(sketch.embedder_version, []).append(site_id)
+        scored: list[SketchScores] = []
+        for version, group in groups.items():
+            try:
+                vector = await vectors.get(version)
+            except RagFedError as error:
+                _log.warning("sketches of version %s not scored (those sites are asked): %s", version, error)
+                continue
+            scored.append(score_sites(vector, version, self._sketches, group))
+        if len(scored) == 1:
+            return scored[0]
+        merged = SketchScores({}, {})
+        for part in scored:
+            merged.update(part)
+            merged.chunks_ahead.update(part.chunks_ahead)
+        return merged
+
+    async def _ask(self, client: SiteClient, base: SiteQuery, vectors: QueryVectors, started: float) -> _Reply:
+        site_id = client.site_id
+        first_sent = time.perf_counter()
+        # Without an embedding of the version the site was seen serving, ask with the base version:
+        # the site has perhaps switched to it, and if not its own refusal is what gets reported.
+        known = self._versions.get(site_id, base.embedder_version)
+        query = await self._versioned(base, vectors, known, site_id) or base
+        first = await self._send(client, query, started)
+        served = first.reply.embedder_version
+        self._versions[site_id] = served
+        if first.reply.status == "answered" or served == query.embedder_version:
+            return first
+        # The site serves another version than the router thought (it switched): ask again, once.
+        retry = await self._versioned(base, vectors, served, site_id)
+        if retry is None:
+            return first
+        _log.info("site %s now serves %s, not %s: asking again with that version", site_id, served, known)
+        try:
+            second = await self._send(client, retry, started)
+        except _SiteFailure as failure:
+            raise _SiteFailure(
+                str(failure),
+                _ms_since(first_sent),
+                first.bytes_sent + failure.bytes_sent,
+                first.bytes_received + failure.bytes_received,
+            ) from None
+        self._versions[site_id] = second.reply.embedder_version
+        return _Reply(
+            second.reply,
+            _ms_since(first_sent),
+            first.bytes_sent + second.bytes_sent,
+            first.bytes_received + second.bytes_received,
+        )
+
+    async def _versioned(self, base: SiteQuery, vectors: QueryVectors, version: str, site_id: str) -> SiteQuery | None:
+        """``base`` embedded with ``version`` (same request id); ``None`` if the gateway cannot embed it."""
+        if version == base.embedder_version:
+            return base
+        try:
+            return SiteQuery(
+                question=base.question,
+                embedding=await vectors.get(version),
+                k=base.k,
+                embedder_version=version,
+                mode=base.mode,
+                want_answer=base.want_answer,
+                request_id=base.request_id,
+            )
+        except (RagFedError, ValueError) as error:
+            _log.warning(
+                "site %s serves embedder version %r, which the gateway cannot embed with: %s", site_id, version, error
+            )
+            return None
+
+    async def _send(self, client: SiteClient, query: SiteQuery, started: float) -> _Reply:
         site_id = client.site_id
         sent_at = time.perf_counter()
         try:
@@ -270,6 +376,7 @@ class Router:
             error=reply.error,
             egress=reply.egress,
             passages=len(reply.passages),
+            embedder_version=reply.embedder_version,
         )
         return outcome, reply if reply.status == "answered" else None
 
@@ -279,6 +386,12 @@ def _check_reply(reply: SiteReply, query: SiteQuery, site_id: str) -> None:
         raise InputError(f"reply names site {reply.site_id!r}")
     if reply.request_id != query.request_id:
         raise InputError(f"reply is for request {reply.request_id!r}, not {query.request_id!r}")
+    if reply.status == "answered" and reply.embedder_version != query.embedder_version:
+        # Its scores would come from comparing vectors of two embedders: never use them.
+        raise InputError(
+            f"site answered a query of embedder version {query.embedder_version!r} from an index of "
+            f"{reply.embedder_version!r}"
+        )
 
 
 def _ms_since(start: float) -> float:

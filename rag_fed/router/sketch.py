@@ -1,9 +1,11 @@
 """A site's sketch: k-means centroids of its chunk vectors, no text, used to decide whether to ask it.
 
-The router scores a site by the best cosine between the query and any of its centroids. Centroids are
-averages, but the average of one vector *is* that chunk's embedding, and embeddings can be partly
-inverted to text; so every centroid summarises at least ``min_cluster_size`` chunks (a site with fewer
-chunks publishes one centroid of all of them). Sketches travel sealed to the gateway like replies.
+The router scores a site by the best cosine between the query and any of its centroids, and uses each
+centroid's cluster size (how many chunks it summarises) to judge how much of the answer the nearest
+clusters can hold. Centroids are averages, but the average of one vector *is* that chunk's embedding, and
+embeddings can be partly inverted to text; so every centroid summarises at least ``min_cluster_size``
+chunks (a site with fewer chunks publishes one centroid of all of them). Sizes are counts only. Sketches
+travel sealed to the gateway like replies.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from typing import Annotated
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
 
 from rag_fed.crypto.b64 import decode_b64, encode_b64
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 
-__all__ = ["SiteSketch", "build_sketch", "sketch_score"]
+__all__ = ["SiteSketch", "build_sketch", "centroid_sizes", "sketch_score"]
 
 _MAX_CENTROIDS = 1024
 
@@ -60,6 +62,17 @@ class SiteSketch(BaseModel):
     embedder_version: Annotated[str, Field(min_length=1, max_length=200)]
     chunk_count: int = Field(ge=0)
     centroids: Centroids | None = None
+    sizes: tuple[int, ...] | None = Field(
+        default=None, description="Chunks per centroid, in the order of the centroids (None: not published)."
+    )
+
+    @model_validator(mode="after")
+    def _sizes_match_centroids(self) -> SiteSketch:
+        if self.sizes is not None:
+            rows = 0 if self.centroids is None else self.centroids.shape[0]
+            if len(self.sizes) != rows or any(size < 0 for size in self.sizes):
+                raise ValueError(f"sizes must be {rows} non-negative counts, one per centroid, got {self.sizes}")
+        return self
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode("utf-8")
@@ -93,8 +106,12 @@ def build_sketch(
     if count > max_points:
         points = points[np.sort(rng.choice(count, size=max_points, replace=False))]
     clusters = max(1, min(max_centroids, len(points) // max(1, min_cluster_size)))
-    centroids = _spherical_kmeans(_normalise(points), clusters, iterations, rng, min_cluster_size)
-    return SiteSketch(site_id=site_id, embedder_version=embedder_version, chunk_count=count, centroids=centroids)
+    centroids, members = _spherical_kmeans(_normalise(points), clusters, iterations, rng, min_cluster_size)
+    # Counts of a sample stand for the whole site in proportion.
+    sizes = tuple(round(float(size) * count / len(points)) for size in members)
+    return SiteSketch(
+        site_id=site_id, embedder_version=embedder_version, chunk_count=count, centroids=centroids, sizes=sizes
+    )
 
 
 def sketch_score(query: NDArray[np.float32], sketch: SiteSketch) -> float | None:
@@ -102,6 +119,16 @@ def sketch_score(query: NDArray[np.float32], sketch: SiteSketch) -> float | None
     if sketch.centroids is None or sketch.centroids.shape[1] != query.shape[-1]:
         return None
     return float(np.max(sketch.centroids @ _normalise(query.reshape(1, -1))[0]))
+
+
+def centroid_sizes(sketch: SiteSketch) -> NDArray[np.float64]:
+    """Chunks per centroid; a sketch without sizes spreads its chunk count evenly over its centroids."""
+    if sketch.centroids is None:
+        return np.zeros(0, dtype=np.float64)
+    if sketch.sizes is not None:
+        return np.asarray(sketch.sizes, dtype=np.float64)
+    rows = sketch.centroids.shape[0]
+    return np.full(rows, sketch.chunk_count / rows, dtype=np.float64)
 
 
 def _normalise(matrix: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -116,7 +143,9 @@ def _spherical_kmeans(
     iterations: int,
     rng: np.random.Generator,
     min_cluster_size: int,
-) -> NDArray[np.float32]:
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Centroids and their member counts; clusters under the size floor are dropped, their members
+    reassigned to the nearest kept centroid, so the counts always add up to ``len(points)``."""
     centroids = _plus_plus_init(points, clusters, rng)
     assignment = np.zeros(len(points), dtype=np.int64)
     for _ in range(iterations):
@@ -132,8 +161,10 @@ def _spherical_kmeans(
     sizes = np.bincount(assignment, minlength=clusters)
     keep = sizes >= min(min_cluster_size, len(points))
     if not keep.any():
-        return _normalise(points.mean(axis=0, keepdims=True))
-    return centroids[keep]
+        return _normalise(points.mean(axis=0, keepdims=True)), np.array([len(points)], dtype=np.int64)
+    kept = centroids[keep]
+    members = np.bincount(np.argmax(points @ kept.T, axis=1), minlength=len(kept)).astype(np.int64)
+    return kept, members
 
 
 def _plus_plus_init(points: NDArray[np.float32], clusters: int, rng: np.random.Generator) -> NDArray[np.float32]:

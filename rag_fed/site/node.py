@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -16,23 +17,33 @@ from indexes import IndexStoreError, SiteStore, StoredDocument, UnknownRecordErr
 from rag_fed.config import Settings
 from rag_fed.embedders import load_embedder
 from rag_fed.embedders.base import Embedder
-from rag_fed.errors import ConfigError, from_leaf_error
+from rag_fed.errors import ConfigError, InputError, from_leaf_error
 from rag_fed.fusion import fuse_reciprocal_rank
 from rag_fed.generators import load_generator
 from rag_fed.generators.base import Generator
+from rag_fed.protocol import ReembedProgress
 from rag_fed.site.answer import answer_messages, resolve_citations
 from rag_fed.site.ingest import FileResult, IngestPipeline, IngestReport
 from rag_fed.site.layout import SiteLayout
+from rag_fed.site.reembed import ReembedJob
+from rag_fed.site.serving import Serving, StoreVersions, VectorSnapshot, embedder_settings
+from rag_fed.site.versions import LEGACY_STORE, StoreRecord, read_pointer
 from rag_fed.types import Citation, Passage, SearchMode, SiteAnswer
 
-__all__ = ["HYBRID_DEPTH", "Site"]
+__all__ = ["HYBRID_DEPTH", "Site", "VectorSnapshot"]
 
 HYBRID_DEPTH = 50
 """How deep each ranking goes before hybrid fusion: RRF needs the candidates both rankings agree on."""
 
 
 class Site:
-    """One site's documents and models. Open it with :meth:`open`; create it with :meth:`init`."""
+    """One site's documents and models. Open it with :meth:`open`; create it with :meth:`init`.
+
+    Thread-safe. The store that serves can be replaced by a re-embed for another embedder version
+    (:meth:`start_reembed`, :meth:`rollback`): each operation uses one store and its embedder from start
+    to end, writes (ingest, delete) hold the site's write lock, and a replaced store is closed once the
+    last operation using it ends.
+    """
 
     def __init__(
         self,
@@ -41,16 +52,37 @@ class Site:
         embedder: Embedder,
         store: SiteStore,
         generator: Generator | None = None,
+        *,
+        record: StoreRecord | None = None,
+        previous: StoreRecord | None = None,
     ) -> None:
         self.layout = layout
         self.settings = settings
-        self.embedder = embedder
-        self._store = store
+        record = record or StoreRecord(
+            directory=LEGACY_STORE, embedder_version=embedder.model_version, model=settings.embedder.model
+        )
+        self._stores = StoreVersions(layout, settings, Serving(record, store, embedder), previous)
         self._generator = generator
 
     @property
     def site_id(self) -> str:
         return self.layout.site_id
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder of the store that serves now."""
+        return self._stores.current.embedder
+
+    @property
+    def serving_version(self) -> str:
+        """The embedder version of the store that serves queries now."""
+        return self._stores.current.embedder.model_version
+
+    @property
+    def previous_version(self) -> str | None:
+        """The version of the store a :meth:`rollback` returns to, if one is kept."""
+        previous = self._stores.previous
+        return previous.embedder_version if previous is not None else None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -84,24 +116,30 @@ class Site:
         (the repair for a corrupt vector file).
         """
         layout = SiteLayout.for_site(settings.data_dir, site_id).require()
-        embedder = embedder or load_embedder(settings.embedder)
+        pointer = read_pointer(layout)
+        record = pointer.active if pointer is not None else None
+        model = record.model if record is not None else settings.embedder.model
+        # After a rollout the site serves the model its pointer names, whatever the settings say.
+        embedder = embedder or load_embedder(embedder_settings(settings, model))
         try:
             store = SiteStore.open(
-                layout.store_dir,
+                layout.root / (record.directory if record is not None else LEGACY_STORE),
                 embedder_version=embedder.model_version,
                 dim=embedder.dim,
-                embedder_name=settings.embedder.model,
+                embedder_name=model,
                 hnsw_threshold=settings.ingest.hnsw_threshold,
                 site_id=site_id,
                 force_rebuild=rebuild,
             )
         except IndexStoreError as error:
             raise from_leaf_error(error) from error
-        return cls(layout, settings, embedder, store, generator)
+        previous = pointer.previous if pointer is not None else None
+        return cls(layout, settings, embedder, store, generator, record=record, previous=previous)
 
     def close(self) -> None:
+        """Cancel a running re-embed (the serving store stays as it was), then close the store."""
         try:
-            self._store.close()
+            self._stores.close()
         except IndexStoreError as error:
             raise from_leaf_error(error) from error
 
@@ -117,53 +155,50 @@ class Site:
 
     def ingest(self, paths: Sequence[Path], on_file: Callable[[FileResult], None] | None = None) -> IngestReport:
         """Ingest files and folders; a bad file is reported in the result and the rest carry on."""
-        pipeline = IngestPipeline(self._store, self.embedder, self.settings.ingest)
-        try:
-            report = pipeline.ingest_paths(paths, on_file)
-            self._store.checkpoint()
-        except IndexStoreError as error:
-            raise from_leaf_error(error) from error
-        return report
+        with self._writing() as pipeline:
+            return pipeline.ingest_paths(paths, on_file)
 
     def ingest_upload(self, name: str, data: bytes) -> FileResult:
-        pipeline = IngestPipeline(self._store, self.embedder, self.settings.ingest)
-        try:
-            result = pipeline.ingest_bytes(name, data)
-            self._store.checkpoint()
-        except IndexStoreError as error:
-            raise from_leaf_error(error) from error
-        return result
+        with self._writing() as pipeline:
+            return pipeline.ingest_bytes(name, data)
 
     def ingest_documents(self, source: str, documents: Sequence[tuple[str, Document]]) -> FileResult:
         """Ingest in-memory documents under the given ids (used by the evaluation harness)."""
-        pipeline = IngestPipeline(self._store, self.embedder, self.settings.ingest)
-        try:
-            result = pipeline.ingest_documents(source, documents)
-            self._store.checkpoint()
-        except IndexStoreError as error:
-            raise from_leaf_error(error) from error
-        return result
+        with self._writing() as pipeline:
+            return pipeline.ingest_documents(source, documents)
 
     def list_documents(self) -> list[StoredDocument]:
-        return self._store.docstore.list_documents()
+        with self._stores.use() as serving:
+            return serving.store.docstore.list_documents()
 
     def delete_document(self, doc_id: str) -> int:
         """Delete a document's chunks, vectors and keyword entries; returns how many chunks went."""
-        try:
-            with self._store.transaction() as transaction:
-                removed = transaction.delete_document(doc_id)
-            self._store.checkpoint()
-        except (IndexStoreError, UnknownRecordError) as error:
-            raise from_leaf_error(error) from error
+        with self._stores.write_lock, self._stores.use() as serving:
+            try:
+                with serving.store.transaction() as transaction:
+                    removed = transaction.delete_document(doc_id)
+                serving.store.checkpoint()
+            except (IndexStoreError, UnknownRecordError) as error:
+                raise from_leaf_error(error) from error
         return len(removed)
 
     def verify(self) -> list[str]:
         """Problems found between vectors, chunks and the keyword index (empty when consistent)."""
-        return self._store.verify()
+        with self._stores.use() as serving:
+            return serving.store.verify()
 
     @property
     def chunk_count(self) -> int:
-        return self._store.count
+        with self._stores.use() as serving:
+            return serving.store.count
+
+    def vector_snapshot(self) -> VectorSnapshot:
+        """Every committed vector of the serving store, with its embedder version (for the sketch)."""
+        with self._stores.use() as serving:
+            batches = [vectors for _, vectors in serving.store.docstore.iter_vectors()]
+            dim = serving.embedder.dim
+            matrix = np.concatenate(batches) if batches else np.zeros((0, dim), np.float32)
+            return VectorSnapshot(serving.embedder.model_version, matrix.astype(np.float32, copy=False))
 
     # -- search and answer -----------------------------------------------------------------------
 
@@ -173,31 +208,41 @@ class Site:
         k: int | None = None,
         mode: SearchMode | None = None,
         query_vector: NDArray[np.float32] | None = None,
+        *,
+        embedder_version: str | None = None,
     ) -> list[Passage]:
         """The site's top ``k`` passages for ``question``, best first.
 
-        ``query_vector`` lets the gateway's embedding be used as it is (it was made with the same
-        embedder version); otherwise the question is embedded here.
+        ``query_vector`` lets the gateway's embedding be used as it is; ``embedder_version`` names the
+        version it was made with, and a store of another version refuses it (``InputError``) rather
+        than compare vectors of two embedders. Without a vector the question is embedded here.
         """
         k = k or self.settings.search.top_k
         mode = mode or self.settings.search.mode
-        if mode == "keyword":
-            ranked = self._store.keyword_search(question, k)
-        else:
-            vector = query_vector if query_vector is not None else self.embedder.embed([question])[0]
-            depth = max(k, HYBRID_DEPTH) if mode == "hybrid" else k
-            scores, ids = self._store.search(np.asarray(vector, np.float32).reshape(1, -1), depth)
-            dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-            if mode == "dense":
-                ranked = dense
+        with self._stores.use() as serving:
+            store, serving_version = serving.store, serving.embedder.model_version
+            if embedder_version is not None and embedder_version != serving_version:
+                raise InputError(
+                    f"embedder version mismatch: the query was embedded with {embedder_version!r}, site "
+                    f"{self.site_id} serves {serving_version!r}; embed the question with the version it serves"
+                )
+            if mode == "keyword":
+                ranked = store.keyword_search(question, k)
             else:
-                keyword = self._store.keyword_search(question, depth)
-                fused = fuse_reciprocal_rank([[i for i, _ in dense], [i for i, _ in keyword]])
-                ranked = fused[:k]
-        return self._passages(ranked[:k])
+                vector = query_vector if query_vector is not None else serving.embedder.embed([question])[0]
+                depth = max(k, HYBRID_DEPTH) if mode == "hybrid" else k
+                scores, ids = store.search(np.asarray(vector, np.float32).reshape(1, -1), depth)
+                dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+                if mode == "dense":
+                    ranked = dense
+                else:
+                    keyword = store.keyword_search(question, depth)
+                    fused = fuse_reciprocal_rank([[i for i, _ in dense], [i for i, _ in keyword]])
+                    ranked = fused[:k]
+            return self._passages(store, ranked[:k])
 
-    def _passages(self, ranked: Sequence[tuple[int, float]]) -> list[Passage]:
-        chunks = self._store.docstore.get_chunks([chunk_id for chunk_id, _ in ranked])
+    def _passages(self, store: SiteStore, ranked: Sequence[tuple[int, float]]) -> list[Passage]:
+        chunks = store.docstore.get_chunks([chunk_id for chunk_id, _ in ranked])
         return [
             Passage(
                 citation=Citation(
@@ -240,3 +285,43 @@ class Site:
             passages=list(passages),
             model=self.generator.name,
         )
+
+    # -- embedder versions -----------------------------------------------------------------------
+
+    def start_reembed(self, embedder: Embedder, *, model: str | None = None) -> ReembedJob:
+        """Re-embed every document for ``embedder`` in the background, then serve it (atomically).
+
+        Queries, ingests and deletes go on meanwhile; changes committed during the re-embed are caught
+        up before the switch. ``model`` is how the embedder is reloaded after a restart (``packaged`` or
+        a model folder; a sentence-transformers embedder says it itself). Asking again for the version
+        being built returns the running job, for the version served a finished one; another version
+        while a job runs is refused (``InputError``). Back to the previous version, only the changes
+        made since are embedded (the previous store is kept until the next switch or :meth:`prune`).
+        """
+        return self._stores.start_reembed(embedder, model)
+
+    def rollback(self, embedder: Embedder | None = None) -> ReembedJob:
+        """Go back: cancel a running re-embed (nothing switched yet), or catch the previous store up
+        with the changes made since and switch to it, in the background.
+
+        ``embedder`` is the previous store's embedder when its record cannot reload it. ``InputError``
+        when there is nothing to go back to.
+        """
+        return self._stores.rollback(embedder)
+
+    def reembed_status(self) -> ReembedProgress | None:
+        """The running or last re-embed of this process (``None`` if none ran)."""
+        return self._stores.status()
+
+    def prune(self) -> list[Path]:
+        """Delete the previous store (no rollback after this) and any leftover; returns the folders."""
+        return self._stores.prune()
+
+    @contextmanager
+    def _writing(self) -> Iterator[IngestPipeline]:
+        with self._stores.write_lock, self._stores.use() as serving:
+            try:
+                yield IngestPipeline(serving.store, serving.embedder, self.settings.ingest)
+                serving.store.checkpoint()
+            except IndexStoreError as error:
+                raise from_leaf_error(error) from error

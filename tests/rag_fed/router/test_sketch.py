@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from rag_fed.router import SiteSketch, build_sketch, sketch_score
+from rag_fed.router.sketch import centroid_sizes
 
 pytestmark = pytest.mark.unit
 
 
-def _clustered(rng: np.random.Generator, centres: np.ndarray, per_centre: int) -> np.ndarray:
+def _clustered(rng: np.random.Generator, centres: NDArray[np.float32], per_centre: int) -> NDArray[np.float32]:
     points = np.concatenate([c + 0.05 * rng.standard_normal((per_centre, centres.shape[1])) for c in centres])
-    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+    normalised: NDArray[np.float32] = (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+    return normalised
 
 
 def test_centroids_find_the_topics_and_score_queries_by_them() -> None:
@@ -24,7 +27,8 @@ def test_centroids_find_the_topics_and_score_queries_by_them() -> None:
     # Every topic centre is close to one centroid; an unrelated direction is not.
     for centre in centres:
         assert sketch_score(centre, sketch) == pytest.approx(1.0, abs=0.02)
-    assert sketch_score(np.eye(16, dtype=np.float32)[9], sketch) < 0.2
+    unrelated = sketch_score(np.eye(16, dtype=np.float32)[9], sketch)
+    assert unrelated is not None and unrelated < 0.2
 
 
 def test_same_seed_same_sketch_and_round_trip_is_exact() -> None:
@@ -54,3 +58,24 @@ def test_malformed_centroids_are_refused() -> None:
             b'{"site_id": "a", "embedder_version": "v", "chunk_count": 1, '
             b'"centroids": {"data": "AAAA", "shape": [2, 2]}}'
         )
+
+
+def test_sizes_count_every_chunk_once_and_never_below_the_floor() -> None:
+    vectors = _clustered(np.random.default_rng(4), np.eye(16, dtype=np.float32)[:4], 25)
+    sketch = build_sketch("plant-1", "v1", vectors, max_centroids=8, min_cluster_size=5)
+    assert sketch.centroids is not None and sketch.sizes is not None
+    assert len(sketch.sizes) == sketch.centroids.shape[0] and sum(sketch.sizes) == 100
+    assert min(sketch.sizes) >= 5
+    assert SiteSketch.from_bytes(sketch.to_bytes()).sizes == sketch.sizes
+    sampled = build_sketch("plant-1", "v1", vectors, max_centroids=4, max_points=40)
+    assert sampled.sizes is not None and sum(sampled.sizes) == pytest.approx(100, abs=len(sampled.sizes))
+    assert np.array_equal(centroid_sizes(sketch), np.asarray(sketch.sizes, dtype=np.float64))
+    unsized = sketch.model_copy(update={"sizes": None})
+    assert centroid_sizes(unsized) == pytest.approx(np.full(len(sketch.sizes), 100 / len(sketch.sizes)))
+
+
+def test_sizes_must_match_the_centroids() -> None:
+    with pytest.raises(ValueError, match="sizes"):
+        SiteSketch(site_id="a", embedder_version="v", chunk_count=3, centroids=np.eye(2, dtype=np.float32), sizes=(3,))
+    with pytest.raises(ValueError, match="sizes"):
+        SiteSketch(site_id="a", embedder_version="v", chunk_count=0, sizes=(-1,))

@@ -1,0 +1,161 @@
+"""The coordinator's side of a model rollout: sealed ``ModelControl`` messages to the registered sites.
+
+Signatures (the CLI and ``ragfed federation remove-site`` call these)::
+
+    send_rollout(version: str, *, registry: SiteRegistry, models: ModelRegistry, keys: KeyPair,
+                 gateway_id: str = "gateway", sites: Sequence[str] | None = None,
+                 timeout_s: float = 120.0) -> list[SiteControlResult]
+    send_rollback(*, registry: SiteRegistry, keys: KeyPair, gateway_id: str = "gateway",
+                  sites: Sequence[str] | None = None, timeout_s: float = 120.0) -> list[SiteControlResult]
+    rollout_status(*, registry: SiteRegistry, keys: KeyPair, gateway_id: str = "gateway",
+                   sites: Sequence[str] | None = None, timeout_s: float = 10.0) -> list[SiteControlResult]
+
+``keys`` is the gateway's key pair (``KeyPair.load(<gateway home>/keys)``): a site accepts controls only
+from the gateway key it trusts for queries, under the same envelope checks and replay guard. ``sites``
+names a subset of the registered sites (``UnknownSiteError`` for an unknown one); by default every
+registered site is asked, concurrently. Each call returns one ``SiteControlResult`` per site, sorted by
+site id: ``ok``, ``refused`` (by the site's settings, or the request does not apply there) or ``failed``
+(unreachable, an error, a reply that does not open), always with a reason unless ``ok``.
+
+A rollout only starts each site's re-embed (loading the model first, so a bad folder is reported at
+once); poll ``rollout_status`` to see the progress and the switch. The model folder's path is sent as
+the registry holds it: it must be readable by the sites (same machine or shared storage). Fetching
+weights over the network is not part of the protocol.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
+from rag_fed.errors import InputError, RagFedError
+from rag_fed.federation.models import ModelRegistry
+from rag_fed.federation.registry import RegisteredSite, SiteRegistry
+from rag_fed.protocol import ModelControl, ModelControlReply, ReembedProgress
+from rag_fed.router.clients import MODEL_PATH
+
+__all__ = ["SiteControlResult", "rollout_status", "send_rollback", "send_rollout"]
+
+_MAX_PARALLEL = 16
+
+
+class SiteControlResult(BaseModel):
+    """How one site took a control: ``outcome`` and, when it replied, what it serves and its re-embed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    site_id: str
+    outcome: Literal["ok", "refused", "failed"]
+    reason: str | None = None
+    serving_version: str | None = None
+    previous_version: str | None = None
+    reembed: ReembedProgress | None = None
+
+
+def send_rollout(
+    version: str,
+    *,
+    registry: SiteRegistry,
+    models: ModelRegistry,
+    keys: KeyPair,
+    gateway_id: str = "gateway",
+    sites: Sequence[str] | None = None,
+    timeout_s: float = 120.0,
+) -> list[SiteControlResult]:
+    """Ask the sites to re-embed for ``version`` (which must be in ``models``) and then serve it."""
+    entry = models.get(version)
+    control = ModelControl(action="rollout", version=entry.version, model_path=str(entry.path))
+    return _broadcast(control, registry, keys, gateway_id, sites, timeout_s)
+
+
+def send_rollback(
+    *,
+    registry: SiteRegistry,
+    keys: KeyPair,
+    gateway_id: str = "gateway",
+    sites: Sequence[str] | None = None,
+    timeout_s: float = 120.0,
+) -> list[SiteControlResult]:
+    """Ask the sites to go back to their previous store (or cancel a rollout still re-embedding)."""
+    return _broadcast(ModelControl(action="rollback"), registry, keys, gateway_id, sites, timeout_s)
+
+
+def rollout_status(
+    *,
+    registry: SiteRegistry,
+    keys: KeyPair,
+    gateway_id: str = "gateway",
+    sites: Sequence[str] | None = None,
+    timeout_s: float = 10.0,
+) -> list[SiteControlResult]:
+    """What each site serves, what it could roll back to, and its re-embed's progress."""
+    return _broadcast(ModelControl(action="status"), registry, keys, gateway_id, sites, timeout_s)
+
+
+def _broadcast(
+    control: ModelControl,
+    registry: SiteRegistry,
+    keys: KeyPair,
+    gateway_id: str,
+    sites: Sequence[str] | None,
+    timeout_s: float,
+) -> list[SiteControlResult]:
+    targets = [registry.get(site_id) for site_id in dict.fromkeys(sites)] if sites is not None else registry.list()
+    if not targets:
+        return []
+    with httpx.Client() as http, ThreadPoolExecutor(min(_MAX_PARALLEL, len(targets))) as pool:
+        results = pool.map(lambda site: _send(control, site, keys, gateway_id, timeout_s, http), targets)
+        return sorted(results, key=lambda result: result.site_id)
+
+
+def _send(
+    control: ModelControl, site: RegisteredSite, keys: KeyPair, gateway_id: str, timeout_s: float, http: httpx.Client
+) -> SiteControlResult:
+    try:
+        sealed = seal(
+            control.to_bytes(), sender=keys, sender_id=gateway_id, recipient_id=site.site_id, recipient_key=site.key
+        ).to_bytes()
+        response = http.post(
+            f"{site.url}{MODEL_PATH}",
+            content=sealed,
+            headers={"content-type": "application/json"},
+            timeout=timeout_s,
+        )
+        if response.status_code != 200:
+            return _failed(site, f"HTTP {response.status_code}: {_error_text(response)}")
+        opener = EnvelopeOpener(keys, gateway_id, {site.site_id: site.key})
+        reply = ModelControlReply.from_bytes(opener.open_bytes(response.content))
+        if reply.site_id != site.site_id or reply.request_id != control.request_id:
+            raise InputError(f"reply names site {reply.site_id!r} and request {reply.request_id!r}")
+    except httpx.TimeoutException:
+        return _failed(site, f"no reply within {timeout_s:.0f} s")
+    except httpx.HTTPError as error:
+        return _failed(site, f"unreachable at {site.url}: {error}")
+    except RagFedError as error:
+        return _failed(site, f"{type(error).__name__}: {error}")
+    return SiteControlResult(
+        site_id=site.site_id,
+        outcome=reply.status,
+        reason=reply.error,
+        serving_version=reply.serving_version,
+        previous_version=reply.previous_version,
+        reembed=reply.reembed,
+    )
+
+
+def _failed(site: RegisteredSite, reason: str) -> SiteControlResult:
+    return SiteControlResult(site_id=site.site_id, outcome="failed", reason=reason)
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        error = response.json()["error"]
+        return f"{error['type']}: {error['message']}"
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return response.text[:300] or response.reason_phrase
