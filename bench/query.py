@@ -1,81 +1,126 @@
-"""Federated vs centralized retrieval: latency, nDCG@10, bytes per query, and what site selection keeps.
+"""Federated vs centralized retrieval: latency, nDCG@10, bytes per query, site selection, chat latency.
 
-Cranfield (../shared/datasets, BEIR layout) is indexed once centrally and once split over 3 and 10
-sites (topical split: documents go to the site of their nearest k-means centroid, as plants hold
-different equipment; ``--split random`` deals them round robin). Every site is a real ``Site`` behind
-the real site responder (envelopes, protocol, egress) reached through ``InProcessSiteClient``, so the
-latency is compute + crypto + serialisation without a network. Retrieval only (no model answers).
-Selection: the router's sketch policy asking the best third of the sites; "nDCG kept" is its nDCG@10
-over that of asking all.
+Cranfield (../shared/datasets, BEIR layout) is indexed once centrally (one in-process site) and once split
+by topic over 3 and 10 sites (``eval.splits`` ``cluster:N``: seeded k-means on TF-IDF, so the split does
+not come from the router's own embedding space). For each split, in one run:
 
-    .venv/bin/python bench/query.py [--datasets ../shared/datasets] [--sites 3 10] [--out results.json]
+- ``sealed-inproc``: the real router and site responders (envelopes, protocol, egress), handlers called
+  in process: compute + crypto + serialisation, no network;
+- ``sealed-http``: the same router over ``HttpSiteClient`` to real site service processes on loopback;
+- ``gateway-http``: ``POST /v1/query`` of a real gateway process (auth, embedding, audit included),
+  compared with ``central+embed``, the central index embedding the question itself;
+- site selection (10 sites): the router's sketch rules (top-m, score margin, chunk cover) as a curve of
+  the share of sites asked against the nDCG@10 kept (over centralized), in process and over HTTP;
+- chat (3 sites): time to first token and to the full answer of ``/v1/chat/completions`` streamed with
+  the official openai client, on the embedded models (site answers + central fusion).
+
+Retrieval asks 30 chunks and ranks documents by their best chunk; latency excludes the question's
+embedding except in ``gateway-http`` and ``central+embed``. Bytes are those of the sealed envelopes
+(both ways) between router and sites.
+
+    .venv/bin/python bench/query.py [--sites 3 10] [--chat-questions 5] [--out results.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
-import math
+import os
+import socket
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import numpy as np
-
-from api.site_service import SiteResponder, SiteServiceSettings
-from eval.datasets import EvalDataset, EvalDoc, load_beir
-from eval.metrics import retrieval_metrics
-from eval.site_systems import build_sites, doc_ranking
-from rag_fed.config import Settings
-from rag_fed.crypto import KeyPair
-from rag_fed.embedders import load_embedder
-from rag_fed.embedders.base import Embedder
-from rag_fed.router import InProcessSiteClient, Router, RoutingPolicy, build_sketch
-from rag_fed.site import Site
-from rag_fed.types import Passage
+from numpy.typing import NDArray
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from api.gateway.keystore import KeyStore, Role  # noqa: E402
+from api.gateway.settings import GatewaySettings  # noqa: E402
+from api.site_service import SiteResponder, SiteServiceSettings  # noqa: E402
+from eval.datasets import EvalDataset, load_beir  # noqa: E402
+from eval.metrics import retrieval_metrics  # noqa: E402
+from eval.site_systems import build_sites, doc_ranking  # noqa: E402
+from eval.splits import split_corpus  # noqa: E402
+from rag_fed.config import Settings  # noqa: E402
+from rag_fed.crypto import KeyPair  # noqa: E402
+from rag_fed.embedders import load_embedder  # noqa: E402
+from rag_fed.embedders.base import Embedder  # noqa: E402
+from rag_fed.federation import SiteRegistry  # noqa: E402
+from rag_fed.router import HttpSiteClient, InProcessSiteClient, Router, RoutingPolicy, SiteClient  # noqa: E402
+from rag_fed.site import Site  # noqa: E402
+from rag_fed.types import Passage  # noqa: E402
+
 CHUNKS_K = 30  # chunks asked for, then ranked by document: Cranfield abstracts can span several chunks
 DOCS_K = 10
+Query = tuple[str, str, NDArray[np.float32]]
+Row = dict[str, float]
+Rule = tuple[str, Mapping[str, object]]
+SELECTION_CURVE: list[Rule] = [
+    *[(f"top-{m}", {"max_sites": m}) for m in (1, 2, 3, 4)],
+    *[(f"margin-{d:.2f}", {"score_margin": d}) for d in (0.06, 0.08, 0.10, 0.12)],
+    *[(f"cover-{c}", {"cover_chunks": c}) for c in (40, 60, 80, 120)],
+]
+DEFAULT_RULE: Rule = ("cover-80", {"cover_chunks": 80})
 
 
-def split_docs(docs: Sequence[EvalDoc], sites: int, how: str, embedder: Embedder) -> dict[str, list[EvalDoc]]:
-    names = [f"site-{i:02d}" for i in range(sites)]
-    if how == "random":
-        return {name: list(docs[i::sites]) for i, name in enumerate(names)}
-    vectors = embedder.embed([f"{d.title}\n{d.text}" for d in docs])
-    sketch = build_sketch("split", "v", vectors, max_centroids=sites, min_cluster_size=1)
-    assert sketch.centroids is not None
-    owner = np.argmax(vectors @ sketch.centroids.T, axis=1) % sites
-    return {name: [d for d, o in zip(docs, owner, strict=True) if o == i] for i, name in enumerate(names)}
+class CachedEmbedder:
+    """The real embedder, remembering vectors by text: the splits re-embed the same chunks."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+        self._cache: dict[str, NDArray[np.float32]] = {}
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+    @property
+    def model_version(self) -> str:
+        return self._inner.model_version
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            self._cache.update(zip(missing, self._inner.embed(missing), strict=True))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts])
 
 
-def percentiles(values: Sequence[float]) -> dict[str, float]:
-    return {"p50_ms": float(np.percentile(values, 50)), "p95_ms": float(np.percentile(values, 95))}
-
-
-def ndcg(rankings: Mapping[str, Sequence[Passage]], dataset: EvalDataset) -> float:
+def summary(timings: Sequence[float], rankings: Mapping[str, Sequence[Passage]], dataset: EvalDataset) -> Row:
     run = {}
     for query_id, passages in rankings.items():
         doc_ids, _ = doc_ranking(passages, DOCS_K)
         run[query_id] = {doc_id: float(DOCS_K - i) for i, doc_id in enumerate(doc_ids)}
-    return retrieval_metrics(run, dataset.qrels(), ["ndcg@10"])["ndcg@10"]
+    return {
+        "p50_ms": float(np.percentile(timings, 50)),
+        "p95_ms": float(np.percentile(timings, 95)),
+        "ndcg@10": retrieval_metrics(run, dataset.qrels(), ["ndcg@10"])["ndcg@10"],
+    }
 
 
-def bench_central(central: Site, queries: list[tuple[str, str, np.ndarray]], dataset: EvalDataset) -> dict[str, float]:
+def bench_central(central: Site, queries: Sequence[Query], dataset: EvalDataset, embed: Embedder | None) -> Row:
+    """The central index; with ``embed``, the question is embedded inside the timing (uncached)."""
     timings, rankings = [], {}
     for query_id, text, vector in queries:
         started = time.perf_counter()
-        rankings[query_id] = central.search(text, CHUNKS_K, "dense", query_vector=vector)
+        query_vector = embed.embed([text])[0] if embed is not None else vector
+        rankings[query_id] = central.search(text, CHUNKS_K, "dense", query_vector=query_vector)
         timings.append((time.perf_counter() - started) * 1000)
-    return {**percentiles(timings), "ndcg@10": ndcg(rankings, dataset), "bytes_per_query": 0.0, "share_asked": 1.0}
+    return {**summary(timings, rankings, dataset), "bytes_per_query": 0.0, "share_asked": 1.0}
 
 
-async def bench_federated(
-    router: Router, version: str, queries: list[tuple[str, str, np.ndarray]], dataset: EvalDataset
-) -> dict[str, float]:
+async def bench_router(router: Router, version: str, queries: Sequence[Query], dataset: EvalDataset) -> Row:
     timings, rankings, sizes, shares = [], {}, [], []
     for query_id, text, vector in queries:
         started = time.perf_counter()
@@ -87,85 +132,265 @@ async def bench_federated(
         shares.append(len(asked) / len(result.sites))
         assert all(s.status == "answered" for s in asked), [s.error for s in asked if s.error]
     return {
-        **percentiles(timings),
-        "ndcg@10": ndcg(rankings, dataset),
+        **summary(timings, rankings, dataset),
         "bytes_per_query": float(np.mean(sizes)),
         "share_asked": float(np.mean(shares)),
     }
 
 
-def make_router(sites: dict[str, Site], gateway: KeyPair, selection: str, max_sites: int) -> Router:
-    settings = {
-        site_id: SiteServiceSettings(site_id=site_id, gateway_public_key=gateway.public_key_text, egress="passages")
-        for site_id in sites
+async def selection_curve(
+    make: Callable[[RoutingPolicy], Router],
+    version: str,
+    queries: Sequence[Query],
+    dataset: EvalDataset,
+    rules: Sequence[Rule],
+) -> dict[str, Row]:
+    rows = {}
+    for name, fields in rules:
+        router = make(RoutingPolicy.model_validate({"deadline_s": 120, "selection": "sketch", **fields}))
+        errors = await router.refresh_sketches()
+        assert not any(errors.values()), errors
+        rows[name] = await bench_router(router, version, queries, dataset)
+    return rows
+
+
+def bench_gateway(url: str, key: str, queries: Sequence[Query], dataset: EvalDataset) -> Row:
+    timings, rankings, sizes = [], {}, []
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
+        for query_id, text, _ in queries:
+            started = time.perf_counter()
+            response = client.post(
+                "/v1/query", json={"question": text, "k": CHUNKS_K, "mode": "dense", "want_answer": False}
+            )
+            timings.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+            body = response.json()
+            rankings[query_id] = [Passage.model_validate(p) for p in body["passages"]]
+            sizes.append(body["bytes_total"])
+    return {**summary(timings, rankings, dataset), "bytes_per_query": float(np.mean(sizes)), "share_asked": 1.0}
+
+
+def bench_chat(url: str, key: str, questions: Sequence[str]) -> Row:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{url}/v1", api_key=key, timeout=600, max_retries=0)
+    first, total, characters, fallbacks = [], [], [], []
+    for question in questions:
+        started = time.perf_counter()
+        ttft, text, fallback = None, "", True
+        stream = client.chat.completions.create(
+            model="rag-fed", messages=[{"role": "user", "content": question}], stream=True, max_tokens=128
+        )
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                text += chunk.choices[0].delta.content
+                ttft = ttft if ttft is not None else time.perf_counter() - started
+            extras = (chunk.model_extra or {}).get("rag_fed")
+            if isinstance(extras, dict):
+                fallback = bool(extras.get("fallback", False))
+        total.append(time.perf_counter() - started)
+        first.append(ttft if ttft is not None else total[-1])
+        characters.append(len(text))
+        fallbacks.append(fallback)
+    return {
+        "ttft_p50_s": float(np.percentile(first, 50)),
+        "ttft_max_s": float(max(first)),
+        "total_p50_s": float(np.percentile(total, 50)),
+        "total_max_s": float(max(total)),
+        "answer_chars_mean": float(np.mean(characters)),
+        "fallback_share": float(np.mean(fallbacks)),
     }
-    responders = {
-        site_id: SiteResponder(site, settings[site_id], KeyPair.load(site.layout.keys_dir), gateway.public_key)
-        for site_id, site in sites.items()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def services(specs: Sequence[tuple[str, list[str]]], log_dir: Path) -> Iterator[list[str]]:
+    """Start ``python -m <args> --port P`` for each spec on loopback, wait for /health, always stop."""
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONPATH": str(REPO),
     }
-    policy = RoutingPolicy(deadline_s=120, selection=selection, max_sites=max_sites)  # type: ignore[arg-type]
-    return Router(
-        keys=gateway,
-        gateway_id="gateway",
-        site_keys={site_id: KeyPair.load(site.layout.keys_dir).public_key for site_id, site in sites.items()},
-        clients=[InProcessSiteClient(sid, r.handle, sketch=r.sketch) for sid, r in responders.items()],
-        policy=policy,
-    )
+    procs, urls = [], []
+    try:
+        for name, args in specs:
+            port = _free_port()
+            with (log_dir / f"{name}.log").open("wb") as log:
+                cmd = [sys.executable, "-m", *args, "--port", str(port), "--log-level", "warning"]
+                procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT))
+            urls.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 600
+        for (name, _), proc, url in zip(specs, procs, urls, strict=True):
+            while True:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} did not start: {(log_dir / f'{name}.log').read_text()[-2000:]}")
+                try:
+                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.5)
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def make_router(
+    clients: Sequence[SiteClient], site_keys: Mapping[str, KeyPair], gateway: KeyPair, policy: RoutingPolicy
+) -> Router:
+    keys = {site_id: pair.public_key for site_id, pair in site_keys.items()}
+    return Router(keys=gateway, gateway_id="gateway", site_keys=keys, clients=clients, policy=policy)
 
 
 async def run_split(
-    n_sites: int, how: str, dataset: EvalDataset, embedder: Embedder, queries: list[tuple[str, str, np.ndarray]]
-) -> dict[str, dict[str, float]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp))
-        sites = build_sites(split_docs(dataset.corpus, n_sites, how, embedder), settings, embedder)
-        gateway = KeyPair.generate()
-        try:
-            results = {}
-            for selection, max_sites in (("all", n_sites), ("sketch", max(1, math.ceil(n_sites / 3)))):
-                router = make_router(sites, gateway, selection, max_sites)
-                await router.refresh_sketches()
-                results[f"federated-{selection}"] = await bench_federated(
-                    router, embedder.model_version, queries, dataset
-                )
-            results["federated-sketch"]["ndcg_kept"] = (
-                results["federated-sketch"]["ndcg@10"] / results["federated-all"]["ndcg@10"]
+    n_sites: int,
+    args: argparse.Namespace,
+    dataset: EvalDataset,
+    embedder: Embedder,
+    queries: Sequence[Query],
+    central_ndcg: float,
+    tmp: Path,
+) -> dict[str, Row]:
+    version = embedder.model_version
+    split = split_corpus(dataset, f"cluster:{n_sites}", seed=args.seed)
+    docs = {doc.doc_id: doc for doc in dataset.corpus}
+    data_dir = tmp / f"sites-{n_sites}"
+    settings = Settings(data_dir=data_dir)
+    sites = build_sites({sid: [docs[d] for d in ids] for sid, ids in split.items()}, settings, embedder)
+    home = tmp / f"gateway-{n_sites}"
+    gateway_settings = GatewaySettings(home=home)
+    gateway = KeyPair.generate()
+    gateway.save(gateway_settings.keys_dir)
+    site_keys = {sid: KeyPair.load(site.layout.keys_dir) for sid, site in sites.items()}
+    rules = SELECTION_CURVE if n_sites >= 10 else [DEFAULT_RULE]
+    results: dict[str, Row] = {}
+    try:
+        responders = {
+            sid: SiteResponder(
+                site,
+                SiteServiceSettings(site_id=sid, gateway_public_key=gateway.public_key_text, egress="passages"),
+                site_keys[sid],
+                gateway.public_key,
             )
-            return results
-        finally:
-            for site in sites.values():
-                site.close()
+            for sid, site in sites.items()
+        }
+        inproc = [InProcessSiteClient(sid, r.handle, sketch=r.sketch) for sid, r in responders.items()]
+        results["sealed-inproc"] = await bench_router(
+            make_router(inproc, site_keys, gateway, RoutingPolicy(deadline_s=120)), version, queries, dataset
+        )
+        curve = await selection_curve(
+            lambda p: make_router(inproc, site_keys, gateway, p), version, queries, dataset, rules
+        )
+        results.update({f"select-inproc {name}": row for name, row in curve.items()})
+    finally:
+        for site in sites.values():
+            site.close()
+    registry = SiteRegistry(gateway_settings.registry_path)
+    config = home / "gateway.toml"
+    config.write_text(
+        f'home = "{home}"\ndefault_mode = "dense"\ncentral_max_tokens = 128\n[routing]\ndeadline_s = 120\n'
+    )
+    site_specs = [
+        (
+            f"site-{n_sites}-{sid}",
+            [
+                "api.site_service",
+                "--site",
+                sid,
+                "--data-dir",
+                str(data_dir),
+                "--gateway-key",
+                str(gateway_settings.public_key_file),
+                "--egress",
+                "passages",
+            ],
+        )
+        for sid in sites
+    ]
+    with services(site_specs, tmp) as site_urls:
+        for sid, url in zip(sites, site_urls, strict=True):
+            registry.register(sid, url, site_keys[sid].public_key_text)
+        async with httpx.AsyncClient() as http:
+            over_http = [HttpSiteClient(sid, url, http) for sid, url in zip(sites, site_urls, strict=True)]
+            results["sealed-http"] = await bench_router(
+                make_router(over_http, site_keys, gateway, RoutingPolicy(deadline_s=120)), version, queries, dataset
+            )
+            http_rules = [DEFAULT_RULE] if n_sites >= 10 else []
+            curve = await selection_curve(
+                lambda p: make_router(over_http, site_keys, gateway, p), version, queries, dataset, http_rules
+            )
+            results.update({f"select-http {name}": row for name, row in curve.items()})
+        with services([(f"gateway-{n_sites}", ["api.gateway", "--config", str(config)])], tmp) as (gateway_url,):
+            key = KeyStore(gateway_settings.database).create(Role.EVALUATOR, None).key
+            results["gateway-http"] = bench_gateway(gateway_url, key, queries, dataset)
+            if n_sites == 3 and args.chat_questions:
+                results["chat"] = bench_chat(gateway_url, key, [q[1] for q in queries[: args.chat_questions]])
+    for row in results.values():
+        if "ndcg@10" in row:
+            row["ndcg_kept"] = row["ndcg@10"] / central_ndcg
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--sites", type=int, nargs="+", default=[3, 10])
-    parser.add_argument("--split", choices=["topical", "random"], default="topical")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the topical split")
+    parser.add_argument("--chat-questions", type=int, default=5, help="chat questions at 3 sites (0: skip)")
+    parser.add_argument("--max-queries", type=int, help="only the first N queries (smoke runs)")
+    parser.add_argument("--max-docs", type=int, help="only the first N documents (smoke runs)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
+    print("load at start:", os.getloadavg())
     dataset = load_beir(args.datasets / "cranfield" / "beir")
-    embedder = load_embedder(Settings().embedder)
-    vectors = embedder.embed([query.text for query in dataset.queries])
-    queries = [(q.query_id, q.text, vectors[i]) for i, q in enumerate(dataset.queries)]
-    report: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        central = build_sites({"central": dataset.corpus}, Settings(data_dir=Path(tmp)), embedder)["central"]
+    if args.max_docs:
+        dataset = dataclasses.replace(dataset, corpus=dataset.corpus[: args.max_docs])
+    raw_embedder = load_embedder(Settings().embedder)
+    embedder = CachedEmbedder(raw_embedder)
+    judged = list(dataset.queries)[: args.max_queries]
+    vectors = embedder.embed([query.text for query in judged])
+    queries = [(q.query_id, q.text, vectors[i]) for i, q in enumerate(judged)]
+    report: dict[str, Row] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        central = build_sites({"central": dataset.corpus}, Settings(data_dir=tmp / "central"), embedder)["central"]
         try:
-            report["centralized"] = bench_central(central, queries, dataset)
+            report["centralized"] = bench_central(central, queries, dataset, None)
+            report["central+embed"] = bench_central(central, queries, dataset, raw_embedder)
         finally:
             central.close()
-    for n_sites in args.sites:
-        for name, values in asyncio.run(run_split(n_sites, args.split, dataset, embedder, queries)).items():
-            report[f"{name}@{n_sites}"] = values
-    print(f"Cranfield, {len(queries)} queries, {args.split} split, retrieval only (dense, in-process sites)")
-    print(f"{'system':24} {'p50 ms':>8} {'p95 ms':>8} {'nDCG@10':>8} {'bytes/q':>9} {'asked':>6} {'kept':>6}")
+        central_ndcg = report["centralized"]["ndcg@10"]
+        for n_sites in args.sites:
+            for name, values in asyncio.run(
+                run_split(n_sites, args, dataset, embedder, queries, central_ndcg, tmp)
+            ).items():
+                report[f"{name} @{n_sites}" if name != "chat" else f"chat @{n_sites}"] = values
+            print(f"done {n_sites} sites; load {os.getloadavg()}", flush=True)
+    print(f"Cranfield, {len(queries)} queries, topical split (seed {args.seed}), retrieval: dense, {CHUNKS_K} chunks")
+    print(f"{'system':32} {'p50 ms':>8} {'p95 ms':>8} {'nDCG@10':>8} {'kept':>6} {'bytes/q':>9} {'asked':>6}")
     for name, v in report.items():
-        kept = f"{v['ndcg_kept']:.3f}" if "ndcg_kept" in v else ""
+        if "ndcg@10" not in v:
+            print(f"{name:32} " + " ".join(f"{key}={value:.2f}" for key, value in v.items()))
+            continue
         print(
-            f"{name:24} {v['p50_ms']:8.1f} {v['p95_ms']:8.1f} {v['ndcg@10']:8.4f} "
-            f"{v['bytes_per_query']:9.0f} {v['share_asked']:6.2f} {kept:>6}"
+            f"{name:32} {v['p50_ms']:8.1f} {v['p95_ms']:8.1f} {v['ndcg@10']:8.4f} {v.get('ndcg_kept', 1.0):6.3f} "
+            f"{v['bytes_per_query']:9.0f} {v['share_asked']:6.3f}"
         )
+    print("load at end:", os.getloadavg())
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
 
