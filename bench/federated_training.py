@@ -1,30 +1,38 @@
-"""Federated fine-tuning benchmark: does training across sites beat each site alone, and how close does it
-come to pooling all the data?
+"""Federated fine-tuning benchmark: how much of the centralised gain does federated training keep, with
+and without local DP, and what do communication-adaptive uploads save?
 
-Cranfield (1,400 aeronautics abstracts, 225 human-judged queries) is split at random into three sites.
-Each site mines (title -> abstract) pairs from its own documents; the queries are never trained on.
-Four embedders are compared by dense-retrieval nDCG@10 over the whole corpus:
+Cranfield (1,400 aeronautics abstracts, 225 judged queries) is split into three sites (``--split
+cluster``: k-means on the base model's document embeddings, so each site has its own topics; or
+``random`` thirds). Each site mines (title -> abstract) pairs from its own documents; the judged
+queries are never trained on. All numbers come from one run, so the ratios compare like with like:
 
-* base         all-MiniLM-L6-v2 as shipped
-* federated    ``run_federated_training`` over the three sites (Flower simulation)
-* centralized  the same local training on the union of the sites' pairs (the upper bound FL cannot see)
-* best site    the best of three models each trained on one site's pairs alone
+* base           all-MiniLM-L6-v2 as shipped
+* federated      ``run_federated_training`` over the three sites (Flower simulation, ``--strategy``)
+* centralized    the same local training on the pooled pairs (the upper bound FL cannot see)
+* best site      the best of three models each trained on one site's pairs alone
+* federated+DP   local DP (LocalDpMod) with the noise chosen so epsilon <= ``--dp-epsilon`` per site
+* adaptive       the federated run with communication-adaptive uploads
 
-Centralized and single-site training use ``rounds * local_epochs`` epochs, the same passes over each
-pair as the federated run. Results are printed as a table and written as JSON.
+Centralised and single-site training make ``rounds * local_epochs`` passes over their pairs, as the
+federated sites do. Evaluation is dense retrieval over the whole corpus, nDCG@10 by ranx. Since only
+the top ``--top-layers`` layers train, the frozen lower layers' outputs are computed once and reused
+for every model (checked against ``model.encode`` at start-up).
 
-    .venv/bin/python bench/federated_training.py [--datasets ../shared/datasets] [--rounds 3]
-        [--max-pairs-per-site 200] [--strategy fedavg] [--out bench/results/federated_training.json]
+    .venv/bin/python -u bench/federated_training.py [--rounds 3] [--max-pairs-per-site 200] \
+        [--split cluster] [--dp-epsilon 8] [--out bench/results/federated_training.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +40,7 @@ import numpy as np
 
 from eval.datasets import EvalDataset, load_beir
 from eval.metrics import retrieval_metrics
+from rag_fed.training.ledger import RoundRecord
 from rag_fed.training.model import get_weights, load_model, set_weights, train_local
 from rag_fed.training.pairs import (
     PairMiningSettings,
@@ -42,41 +51,208 @@ from rag_fed.training.pairs import (
     save_pairs,
     split_pairs,
 )
-from rag_fed.training.run import run_federated_training
-from rag_fed.training.settings import TrainingConfig
+from rag_fed.training.privacy import noise_for_epsilon
+from rag_fed.training.run import TrainingResult, run_federated_training
+from rag_fed.training.settings import AdaptiveSettings, TrainingConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SITES = ("site-1", "site-2", "site-3")
 
 
-def site_splits(dataset: EvalDataset, max_pairs: int, seed: int) -> dict[str, PairSplit]:
-    """Random disjoint thirds of the corpus, each mined into (title -> abstract) pairs."""
-    docs = list(dataset.corpus)
-    random.Random(seed).shuffle(docs)
+# -- data ----------------------------------------------------------------------------------------
+
+
+def site_documents(dataset: EvalDataset, split: str, doc_vectors: np.ndarray, seed: int) -> list[list[int]]:
+    """Indices of each site's documents: k-means clusters of the base embeddings, or random thirds."""
+    order = list(range(len(dataset.corpus)))
+    if split == "random":
+        random.Random(seed).shuffle(order)
+        return [order[i :: len(SITES)] for i in range(len(SITES))]
+    rng = np.random.default_rng(seed)
+    centres = doc_vectors[rng.choice(len(order), len(SITES), replace=False)]
+    for _ in range(50):
+        labels = np.argmax(doc_vectors @ centres.T, axis=1)
+        centres = np.stack([doc_vectors[labels == k].mean(axis=0) for k in range(len(SITES))])
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    return [[i for i in order if labels[i] == k] for k in range(len(SITES))]
+
+
+def shrink(dataset: EvalDataset, max_docs: int) -> EvalDataset:
+    """The first ``max_docs`` documents and the queries judged on them (for a quick smoke run)."""
+    corpus = dataset.corpus[:max_docs]
+    kept = {doc.doc_id for doc in corpus}
+    queries = [
+        replace(query, gold_doc_ids={d: g for d, g in query.gold_doc_ids.items() if d in kept})
+        for query in dataset.queries
+        if any(d in kept for d in query.gold_doc_ids)
+    ]
+    return replace(dataset, corpus=corpus, queries=queries)
+
+
+def site_splits(dataset: EvalDataset, groups: list[list[int]], max_pairs: int, seed: int) -> dict[str, PairSplit]:
     splits = {}
-    for index, site in enumerate(SITES):
-        chunks = [TrainingChunk(d.doc_id, d.title, "", d.text, "manual") for d in docs[index :: len(SITES)]]
-        pairs = mine_pairs(chunks, PairMiningSettings(max_pairs=max_pairs, seed=seed))
+    for site, indices in zip(SITES, groups, strict=True):
+        docs = [dataset.corpus[i] for i in indices]
+        chunks = [TrainingChunk(d.doc_id, d.title, "", d.text, "manual") for d in docs]
+        pairs = mine_pairs(chunks, PairMiningSettings(max_pairs=max_pairs, seed=seed, min_query_chars=8))
         splits[site] = split_pairs(pairs, val_fraction=0.1, seed=seed)
     return splits
 
 
-def ndcg_at_10(model: Any, dataset: EvalDataset) -> float:
-    """Dense retrieval over the whole corpus, top 100 per query, scored by ranx."""
-    options: dict[str, Any] = {"batch_size": 64, "normalize_embeddings": True, "convert_to_numpy": True}
-    docs = model.encode([f"{d.title}. {d.text}" for d in dataset.corpus], **options)
-    queries = model.encode([q.text for q in dataset.queries], **options)
-    scores = np.asarray(queries) @ np.asarray(docs).T
-    run = {}
-    for row, query in zip(scores, dataset.queries, strict=True):
-        top = np.argsort(-row)[:100]
-        run[query.query_id] = {dataset.corpus[i].doc_id: float(row[i]) for i in top}
-    qrels = {q.query_id: dict(q.gold_doc_ids) for q in dataset.queries}
-    return retrieval_metrics(run, qrels, ["ndcg@10"])["ndcg@10"]
+# -- evaluation with the frozen layers cached --------------------------------------------------
 
 
-def train_alone(model: Any, base: list[Any], pairs: Sequence[TrainingPair], config: TrainingConfig) -> None:
+class PrefixCachedRetrieval:
+    """nDCG@10 of dense retrieval, running only the trainable top layers per model.
+
+    The first call runs the whole model once with a pre-hook on the first trainable layer that keeps
+    its inputs (hidden states and the attention mask as the model built it) for every batch."""
+
+    def __init__(self, dataset: EvalDataset, model: Any, top_layers: int, batch_size: int = 64) -> None:
+        self.dataset = dataset
+        self.texts = [f"{d.title}. {d.text}" for d in dataset.corpus] + [q.text for q in dataset.queries]
+        self.first = len(model[0].auto_model.encoder.layer) - top_layers
+        self.batch_size = batch_size
+        self.order = np.argsort([-len(t) for t in self.texts], kind="stable")
+        self.cache: list[tuple[tuple[Any, ...], dict[str, Any], Any]] = []
+        self._fill(model)
+
+    def _fill(self, model: Any) -> None:
+        import torch
+
+        layer = model[0].auto_model.encoder.layer[self.first]
+        captured: dict[str, Any] = {}
+
+        def keep(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            captured["args"], captured["kwargs"] = args, kwargs
+
+        handle = layer.register_forward_pre_hook(keep, with_kwargs=True)
+        try:
+            with torch.no_grad():
+                for start in range(0, len(self.texts), self.batch_size):
+                    batch = [self.texts[i] for i in self.order[start : start + self.batch_size]]
+                    features = model.preprocess(batch)
+                    model[0](features)
+                    kwargs = {k: v for k, v in captured["kwargs"].items() if k != "past_key_values"}
+                    self.cache.append((captured["args"], kwargs, features["attention_mask"]))
+        finally:
+            handle.remove()
+
+    def vectors(self, model: Any) -> np.ndarray:
+        import torch
+
+        layers = model[0].auto_model.encoder.layer[self.first :]
+        out = np.zeros((len(self.texts), _dimension(model)), dtype=np.float32)
+        model.eval()
+        with torch.no_grad():
+            for number, (args, kwargs, mask) in enumerate(self.cache):
+                hidden, rest = args[0], args[1:]
+                for layer in layers:
+                    result = layer(hidden, *rest, **kwargs)
+                    hidden = result[0] if isinstance(result, tuple) else result
+                features = {"token_embeddings": hidden, "attention_mask": mask}
+                for module in list(model)[1:]:
+                    features = module(features)
+                rows = self.order[number * self.batch_size : number * self.batch_size + len(hidden)]
+                out[rows] = features["sentence_embedding"].cpu().numpy()
+        return out
+
+    def ndcg(self, model: Any) -> float:
+        return self.ndcg_of(self.vectors(model))
+
+    def ndcg_of(self, vectors: np.ndarray) -> float:
+        n_docs = len(self.dataset.corpus)
+        scores = vectors[n_docs:] @ vectors[:n_docs].T
+        run = {}
+        for row, query in zip(scores, self.dataset.queries, strict=True):
+            top = np.argsort(-row)[:100]
+            run[query.query_id] = {self.dataset.corpus[i].doc_id: float(row[i]) for i in top}
+        qrels = {q.query_id: dict(q.gold_doc_ids) for q in self.dataset.queries}
+        return float(retrieval_metrics(run, qrels, ["ndcg@10"])["ndcg@10"])
+
+    def check(self, model: Any) -> float:
+        """Largest difference to ``model.encode`` on a sample of texts (must be ~0)."""
+        sample = [int(i) for i in self.order[:: max(1, len(self.order) // 40)]]
+        direct = model.encode([self.texts[i] for i in sample], batch_size=64, normalize_embeddings=True)
+        return float(np.abs(self.vectors(model)[sample] - direct).max())
+
+
+def _dimension(model: Any) -> int:
+    # sentence-transformers 6 renamed the method; keep working with both names.
+    method = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(method())
+
+
+# -- measuring -----------------------------------------------------------------------------------
+
+
+class PeakMemory:
+    """Peak resident memory of this process and all its descendants (Ray workers included)."""
+
+    def __init__(self) -> None:
+        import psutil  # type: ignore[import-untyped,unused-ignore]
+
+        self._me = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil  # type: ignore[import-untyped,unused-ignore]
+
+        while not self._stop.wait(0.5):
+            total = 0
+            for process in [self._me, *self._me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def federated(
+    name: str,
+    splits: dict[str, PairSplit],
+    config: TrainingConfig,
+    scratch: Path,
+    evaluate: Callable[[Path], float],
+    report: dict[str, Any],
+) -> TrainingResult:
+    paths = {site: save_pairs(scratch / name / f"{site}.jsonl", split) for site, split in splits.items()}
+    ends: list[float] = []
+    started = time.perf_counter()
+
+    def on_round(record: RoundRecord) -> None:
+        ends.append(time.perf_counter())
+        sent = sum(record.bytes_uploaded.values())
+        print(f"  {name} round {record.round}: {ends[-1] - started:.0f} s, uploaded {sent / 1e6:.1f} MB", flush=True)
+
+    result = run_federated_training(paths, config, scratch / name / "run", num_cpus=2, on_round=on_round)
+    report["ndcg@10"][name] = evaluate(result.model_dir)
+    report["rounds"][name] = [
+        {
+            "round": r.round,
+            "sites": r.sites,
+            "skipped": r.skipped,
+            "bytes_uploaded": sum(r.bytes_uploaded.values()),
+            "bytes_saved": r.bytes_saved,
+            "epsilon": r.epsilon,
+        }
+        for r in result.rounds
+    ]
+    report["seconds_per_round"][name] = [b - a for a, b in zip([started, *ends], ends, strict=False)]
+    return result
+
+
+def train_alone(model: Any, base: list[Any], pairs: Sequence[TrainingPair], config: TrainingConfig) -> float:
     set_weights(model, base)
+    started = time.perf_counter()
     train_local(
         model,
         pairs,
@@ -85,86 +261,172 @@ def train_alone(model: Any, base: list[Any], pairs: Sequence[TrainingPair], conf
         batch_size=config.batch_size,
         seed=config.seed,
     )
+    return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
+    parser.add_argument("--split", choices=["cluster", "random"], default="cluster")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--local-epochs", type=int, default=1)
     parser.add_argument("--max-pairs-per-site", type=int, default=200)
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--top-layers", type=int, default=2)
-    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--strategy", default="fedavg")
+    parser.add_argument("--dp-epsilon", type=float, default=8.0)
+    parser.add_argument("--dp-clip", type=float, default=0.05)
+    parser.add_argument("--adaptive-threshold", type=float, default=0.02, help="val MRR@10 move that triggers upload")
+    parser.add_argument("--adaptive-norm-jump", type=float, default=1.5)
+    parser.add_argument("--max-docs", type=int, default=None, help="smoke test: the first N documents only")
+    parser.add_argument("--skip", default="", help="comma list of: dp, adaptive, single")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "federated_training.json")
     args = parser.parse_args()
+    skip = {part.strip() for part in args.skip.split(",") if part.strip()}
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION", "1")
 
     import torch
 
     torch.set_num_threads(2)
+    memory = PeakMemory()
+    wall = time.perf_counter()
     dataset = load_beir(args.datasets / "cranfield" / "beir")
+    if args.max_docs:
+        dataset = shrink(dataset, args.max_docs)
     config = TrainingConfig(
         strategy=args.strategy,
         rounds=args.rounds,
         local_epochs=args.local_epochs,
         learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
         max_seq_length=args.max_seq_length,
         train_top_layers=args.top_layers,
         min_sites=len(SITES),
         seed=args.seed,
     )
-    splits = site_splits(dataset, args.max_pairs_per_site, args.seed)
     model = load_model(config.base_model, config.max_seq_length, config.train_top_layers)
     base = get_weights(model)
-    results: dict[str, Any] = {"config": config.model_dump(mode="json"), "pairs": {}, "ndcg@10": {}, "seconds": {}}
-    results["pairs"] = {site: len(split.train) for site, split in splits.items()}
-
+    report: dict[str, Any] = {
+        "command": "bench/federated_training.py "
+        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
+        "config": config.model_dump(mode="json"),
+        "ndcg@10": {},
+        "rounds": {},
+        "seconds_per_round": {},
+        "seconds": {},
+        "load_average_start": os.getloadavg(),
+    }
     started = time.perf_counter()
-    results["ndcg@10"]["base"] = ndcg_at_10(model, dataset)
-    results["seconds"]["base"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as scratch:
-        paths = {site: save_pairs(Path(scratch) / f"{site}.jsonl", split) for site, split in splits.items()}
-        federated = run_federated_training(paths, config, Path(scratch) / "run")
-        fed_model = load_model(str(federated.model_dir), config.max_seq_length, config.train_top_layers)
-        results["ndcg@10"]["federated"] = ndcg_at_10(fed_model, dataset)
-        results["federated_version"] = federated.version
-        results["bytes_uploaded"] = sum(sum(r.bytes_uploaded.values()) for r in federated.rounds)
-    results["seconds"]["federated"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    train_alone(model, base, [p for split in splits.values() for p in split.train], config)
-    results["ndcg@10"]["centralized"] = ndcg_at_10(model, dataset)
-    results["seconds"]["centralized"] = time.perf_counter() - started
-
-    single: dict[str, float] = {}
-    started = time.perf_counter()
-    for site, split in splits.items():
-        train_alone(model, base, split.train, config)
-        single[site] = ndcg_at_10(model, dataset)
-    best = max(single, key=single.__getitem__)
-    results["ndcg@10"]["best single site"] = single[best]
-    results["single_sites"] = single
-    results["seconds"]["single sites"] = time.perf_counter() - started
-
+    retrieval = PrefixCachedRetrieval(dataset, model, config.train_top_layers or 6)
+    report["prefix_cache_max_abs_diff"] = retrieval.check(model)
+    vectors = retrieval.vectors(model)
+    report["ndcg@10"]["base"] = retrieval.ndcg_of(vectors)
+    report["seconds"]["base evaluation (with cache build)"] = time.perf_counter() - started
+    groups = site_documents(dataset, args.split, vectors[: len(dataset.corpus)], args.seed)
+    splits = site_splits(dataset, groups, args.max_pairs_per_site, args.seed)
+    report["documents_per_site"] = {site: len(g) for site, g in zip(SITES, groups, strict=True)}
+    report["train_pairs_per_site"] = {site: len(split.train) for site, split in splits.items()}
     print(
-        f"Cranfield, {len(SITES)} sites, pairs per site {results['pairs']}, {args.strategy}, "
-        f"{args.rounds} rounds, top {args.top_layers} layers"
+        f"base nDCG@10 {report['ndcg@10']['base']:.4f}; sites {report['documents_per_site']} docs, "
+        f"{report['train_pairs_per_site']} train pairs; cache check {report['prefix_cache_max_abs_diff']:.1e}",
+        flush=True,
     )
-    print(f"{'system':<18} {'nDCG@10':>8}")
-    for system, value in results["ndcg@10"].items():
-        label = f"{system} ({best})" if system == "best single site" else system
-        print(f"{label:<18} {value:>8.4f}")
-    print(
-        f"federated upload total: {results['bytes_uploaded'] / 1e6:.1f} MB; seconds: "
-        + ", ".join(f"{k} {v:.0f}" for k, v in results["seconds"].items())
-    )
+
+    def evaluate_folder(folder: Path) -> float:
+        trained = load_model(str(folder), config.max_seq_length, config.train_top_layers)
+        return retrieval.ndcg(trained)
+
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
+        started = time.perf_counter()
+        federated("federated", splits, config, scratch, evaluate_folder, report)
+        report["seconds"]["federated"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        report["seconds"]["centralized training"] = train_alone(
+            model, base, [p for split in splits.values() for p in split.train], config
+        )
+        report["ndcg@10"]["centralized"] = retrieval.ndcg(model)
+        report["seconds"]["centralized"] = time.perf_counter() - started
+
+        if "single" not in skip:
+            started = time.perf_counter()
+            single = {}
+            for site, split in splits.items():
+                train_alone(model, base, split.train, config)
+                single[site] = retrieval.ndcg(model)
+            best = max(single, key=single.__getitem__)
+            report["single_sites"] = single
+            report["best_single_site"] = best
+            report["ndcg@10"]["best single site"] = single[best]
+            report["seconds"]["single sites"] = time.perf_counter() - started
+
+        if "dp" not in skip:
+            privacy = noise_for_epsilon(args.dp_epsilon, config.rounds, args.dp_clip, 1e-5)
+            report["dp"] = privacy.model_dump()
+            started = time.perf_counter()
+            dp_config = config.model_copy(update={"privacy": privacy})
+            result = federated("federated+DP", splits, dp_config, scratch, evaluate_folder, report)
+            report["dp_epsilon_per_site"] = result.rounds[-1].epsilon
+            report["seconds"]["federated+DP"] = time.perf_counter() - started
+
+        if "adaptive" not in skip:
+            adaptive = AdaptiveSettings(
+                metric_threshold=args.adaptive_threshold,
+                norm_jump_factor=args.adaptive_norm_jump,
+                min_report_fraction=0.3,
+            )
+            started = time.perf_counter()
+            federated(
+                "adaptive", splits, config.model_copy(update={"adaptive": adaptive}), scratch, evaluate_folder, report
+            )
+            report["seconds"]["adaptive"] = time.perf_counter() - started
+
+    report["peak_memory_gib"] = memory.stop() / 2**30
+    report["wall_seconds"] = time.perf_counter() - wall
+    report["load_average_end"] = os.getloadavg()
+    report["summary"] = summarise(report)
+    print_report(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"wrote {args.out}")
+
+
+def summarise(report: dict[str, Any]) -> dict[str, Any]:
+    ndcg = report["ndcg@10"]
+    gain = ndcg["centralized"] - ndcg["base"]
+    summary: dict[str, Any] = {"centralized gain": gain}
+    for name in ("federated", "federated+DP", "best single site"):
+        if name in ndcg:
+            summary[f"{name} share of centralized gain"] = (ndcg[name] - ndcg["base"]) / gain if gain else None
+    if "adaptive" in report["rounds"]:
+        full = sum(r["bytes_uploaded"] for r in report["rounds"]["federated"])
+        sent = sum(r["bytes_uploaded"] for r in report["rounds"]["adaptive"])
+        summary["adaptive bytes / full bytes"] = sent / full if full else None
+        summary["adaptive nDCG@10 change (points)"] = 100 * (ndcg["adaptive"] - ndcg["federated"])
+    return summary
+
+
+def print_report(report: dict[str, Any]) -> None:
+    print(f"\n{'system':<20} {'nDCG@10':>8}")
+    for system, value in report["ndcg@10"].items():
+        label = f"{system} ({report.get('best_single_site')})" if system == "best single site" else system
+        print(f"{label:<20} {value:>8.4f}")
+    print("\nbytes uploaded per round (MB):")
+    for name, rounds in report["rounds"].items():
+        print(f"  {name:<14} " + ", ".join(f"{r['bytes_uploaded'] / 1e6:.1f}" for r in rounds))
+    print("\nseconds per round:")
+    for name, seconds in report["seconds_per_round"].items():
+        print(f"  {name:<14} " + ", ".join(f"{s:.0f}" for s in seconds))
+    print("\n" + json.dumps(report["summary"], indent=2))
+    print(
+        f"peak memory {report['peak_memory_gib']:.1f} GiB; wall {report['wall_seconds']:.0f} s; "
+        f"load average start {report['load_average_start']}, end {report['load_average_end']}"
+    )
 
 
 if __name__ == "__main__":

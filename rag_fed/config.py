@@ -19,12 +19,21 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from rag_fed.training.pairs import PairMiningSettings
+from rag_fed.training.settings import (
+    AdaptiveSettings,
+    PrivacySettings,
+    SecureAggregationSettings,
+    StrategyName,
+)
+
 __all__ = [
     "EmbedderSettings",
     "GeneratorSettings",
     "IngestSettings",
     "SearchSettings",
     "Settings",
+    "TrainingSettings",
     "WorkOrderColumns",
     "get_settings",
 ]
@@ -98,6 +107,35 @@ class SearchSettings(BaseModel):
     answer_max_tokens: PositiveInt = 200
 
 
+class TrainingSettings(BaseModel):
+    """Defaults of ``ragfed train`` (each can be overridden on the command line).
+
+    ``runs_dir`` holds the coordinator's run folders (checkpoints and ledgers); ``None`` means
+    ``<gateway home>/training``. ``dp`` and ``adaptive`` are the values used when ``--dp`` or
+    ``--adaptive`` is given; ``pairs`` says how each site mines its pairs. See docs/training.md.
+    """
+
+    strategy: StrategyName = "fedavg"
+    rounds: PositiveInt = 3
+    local_epochs: PositiveInt = 1
+    learning_rate: float = Field(default=1e-4, gt=0)
+    batch_size: int = Field(default=32, ge=2)
+    max_seq_length: PositiveInt = 128
+    train_top_layers: int | None = Field(default=2, ge=1)
+    max_train_pairs: PositiveInt | None = None
+    min_sites: PositiveInt = 2
+    proximal_mu: float = Field(default=0.01, ge=0)
+    server_learning_rate: float = Field(default=1e-4, gt=0)
+    trimmed_beta: float = Field(default=0.2, gt=0, lt=0.5)
+    krum_malicious: int = Field(default=0, ge=0)
+    seed: int = 0
+    runs_dir: Path | None = None
+    pairs: PairMiningSettings = PairMiningSettings()
+    dp: PrivacySettings = PrivacySettings()
+    adaptive: AdaptiveSettings = AdaptiveSettings()
+    secagg: SecureAggregationSettings = SecureAggregationSettings()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RAGFED_", env_nested_delimiter="__", extra="forbid", toml_file="ragfed.toml"
@@ -109,6 +147,7 @@ class Settings(BaseSettings):
     generator: GeneratorSettings = GeneratorSettings()
     ingest: IngestSettings = IngestSettings()
     search: SearchSettings = SearchSettings()
+    training: TrainingSettings = TrainingSettings()
 
     @classmethod
     def settings_customise_sources(

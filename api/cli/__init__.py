@@ -1,4 +1,4 @@
-"""The ``ragfed`` commands of the service layer: keys, the site registry, serving, and the demo.
+"""The ``ragfed`` commands of the service layer: keys, the site registry, serving, models, training and the demo.
 
 Registered through the ``ragfed.commands`` entry point, so the core CLI never imports ``api``.
 """
@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import demo, federation_commands
+from api.cli import demo, federation_commands, model_commands, train_commands
 
 __all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
     federation_commands.register(app)
+    model_commands.register(app)
+    train_commands.register(app)
     demo.register(app)

@@ -1,7 +1,8 @@
 """Operator commands: API keys, the site registry, and serving a site or the gateway.
 
 The gateway's files (keys, API keys, registry) live in its home folder: ``--home``, or ``home`` in the
-gateway config file given with ``--config``, or ``data/gateway``.
+gateway config file given with ``--config``, or ``data/gateway``. ``federation remove-site`` unregisters a
+site and unlearns it; it lives with the training commands (``api/cli/train_commands.py``).
 """
 
 from __future__ import annotations
@@ -154,16 +155,6 @@ def rotate_key(
     """Replace a site's key: only the new key is accepted from now on."""
     site = _registry(config, home).rotate_key(site_id, _public_key_text(public_key))
     console.print(f"{site.site_id} now uses key {site.fingerprint}")
-
-
-@federation_app.command("remove-site")
-@reports_errors
-def remove_site(
-    site_id: Annotated[str, typer.Argument(help="The site's id.")], home: HomeOption = None, config: ConfigOption = None
-) -> None:
-    """Forget a site: it is no longer queried and its replies are refused."""
-    _registry(config, home).remove(site_id)
-    console.print(f"removed {site_id}")
 
 
 @serve_app.command("site")

@@ -7,6 +7,10 @@ adaptive mode, possibly an empty record), a MetricRecord ``metrics`` (``num-exam
 ``train-loss``, ``val-mrr@10``, ``val-recall@1``, ``seconds``) and a ConfigRecord ``site``
 (``site-id``, ``reason``). With local DP, Flower's ``LocalDpMod`` clips and noises the reply.
 
+Under secure aggregation the coordinator speaks Flower's legacy shape (``fitins.parameters`` /
+``fitins.config``, see :mod:`rag_fed.training.secure_aggregation`): ``secaggplus_mod`` runs the SecAgg+
+stages, calls the handler once per round, and masks the ``fitres.parameters`` it answers with.
+
 This module never imports the coordinator's (``server_app``); nothing but weights and metrics leaves.
 """
 
@@ -16,7 +20,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+
+from numpy.typing import NDArray
 
 from rag_fed.errors import TrainingError
 from rag_fed.training.adaptive import UploadHistory, decide_upload, layer_update_norms
@@ -26,13 +32,17 @@ from rag_fed.training.privacy import local_dp_mod
 from rag_fed.training.settings import INSTRUCTION_CONFIG_KEY, PrivacySettings, TrainingConfig
 
 if TYPE_CHECKING:
-    from flwr.app import Context, Message
+    from flwr.app import ArrayRecord, Context, Message, RecordDict
     from flwr.clientapp import ClientApp
     from sentence_transformers import SentenceTransformer
 
 __all__ = ["SiteBinding", "SiteResolver", "build_client_app", "site_from_node_config", "sites_by_partition"]
 
 _HISTORY_KEY = "adaptive-history"
+# Flower's SecAgg+ records (flwr.common.secure_aggregation.secaggplus_constants) and legacy fit records.
+_SECAGG_CONFIGS = "secaggplus_configs"
+_LEGACY_CONFIG = "fitins.config"
+_LEGACY_PARAMETERS = "fitins.parameters"
 
 
 @dataclass(frozen=True)
@@ -69,15 +79,24 @@ def sites_by_partition(sites: Mapping[str, Path]) -> SiteResolver:
 
 
 def build_client_app(resolve_site: SiteResolver, privacy: PrivacySettings | None = None) -> ClientApp:
-    """A ClientApp whose train handler fine-tunes locally; with ``privacy``, updates get local DP."""
+    """A ClientApp whose train handler fine-tunes locally.
+
+    Local DP and SecAgg+ are chosen per message by the run's :class:`TrainingConfig` (so one site
+    binary serves every kind of run); ``privacy`` makes the site insist on its own DP settings
+    whatever the coordinator asks. Flower's ``LocalDpMod`` runs innermost, so under SecAgg+ the
+    site's update is clipped and noised before ``secaggplus_mod`` masks it."""
     from flwr.clientapp import ClientApp
 
     app = ClientApp()
-    train_mods = [local_dp_mod(privacy)] if privacy is not None else []
 
-    @app.train(mods=train_mods)
+    @app.train()
     def train(message: Message, context: Context) -> Message:
-        return _train(message, context, resolve_site(context))
+        site = resolve_site(context)
+        if _SECAGG_CONFIGS in message.content.config_records:
+            from flwr.client.mod import secaggplus_mod
+
+            return secaggplus_mod(message, context, _private_training(site, privacy))
+        return _private_training(site, privacy)(message, context)
 
     @app.evaluate()
     def evaluate_global(message: Message, context: Context) -> Message:
@@ -86,21 +105,37 @@ def build_client_app(resolve_site: SiteResolver, privacy: PrivacySettings | None
     return app
 
 
-def _train(message: Message, context: Context, site: SiteBinding) -> Message:
-    from flwr.app import Array, ArrayRecord, ConfigRecord, MetricRecord, RecordDict
+def _private_training(site: SiteBinding, enforced: PrivacySettings | None) -> Callable[[Message, Context], Message]:
+    """The train handler, wrapped in Flower's LocalDpMod when the run (or the site) wants local DP."""
 
-    config, global_arrays = _parse_instruction(message)
+    def handler(message: Message, context: Context) -> Message:
+        return _train(message, context, site)
+
+    def with_privacy(message: Message, context: Context) -> Message:
+        privacy = enforced or _parse_instruction(message).config.privacy
+        if privacy is None:
+            return handler(message, context)
+        return cast("Message", local_dp_mod(privacy)(message, context, handler))
+
+    return with_privacy
+
+
+def _train(message: Message, context: Context, site: SiteBinding) -> Message:
+    from flwr.app import ConfigRecord, MetricRecord, RecordDict
+
+    instruction = _parse_instruction(message)
+    config, global_arrays = instruction.config, instruction.arrays
     model = _model_with(config, global_arrays)
     split = load_pairs(site.pairs_path)
     train_pairs = split.train[: config.max_train_pairs] if config.max_train_pairs else split.train
-    server_round = int(message.content["config"].get("server-round", 1))  # type: ignore[arg-type]
+    server_round = int(instruction.options.get("server-round", 1))
     result = train_local(
         model,
         train_pairs,
         epochs=config.local_epochs,
         lr=config.learning_rate,
         batch_size=config.batch_size,
-        proximal_mu=float(message.content["config"].get("proximal-mu", 0.0)),  # type: ignore[arg-type]
+        proximal_mu=float(instruction.options.get("proximal-mu", 0.0)),
         seed=config.seed + server_round,
     )
     scores = evaluate(model, split.val[: config.max_val_pairs])
@@ -113,27 +148,41 @@ def _train(message: Message, context: Context, site: SiteBinding) -> Message:
         decision = decide_upload(config.adaptive, history, scores["mrr@10"], norms)
         context.state[_HISTORY_KEY] = ConfigRecord({"json": decision.history.to_json()})
         upload, reason = decision.upload, decision.reason
-    arrays = ArrayRecord({n: Array(v) for n, v in new_arrays.items()}) if upload else ArrayRecord()
-    metrics = MetricRecord(
-        {
-            "num-examples": result.num_examples,
-            "uploaded": int(upload),
-            "train-loss": result.loss,
-            "val-mrr@10": scores["mrr@10"],
-            "val-recall@1": scores["recall@1"],
-            "seconds": result.seconds,
-        }
-    )
+    numbers: dict[str, int | float | list[int] | list[float]] = {
+        "num-examples": result.num_examples,
+        "uploaded": int(upload),
+        "train-loss": result.loss,
+        "val-mrr@10": scores["mrr@10"],
+        "val-recall@1": scores["recall@1"],
+        "seconds": result.seconds,
+    }
     site_record = ConfigRecord({"site-id": site.site_id, "reason": reason})
-    content = RecordDict({"arrays": arrays, "metrics": metrics, "site": site_record})
+    content = RecordDict({"metrics": MetricRecord(numbers), "site": site_record})
+    if instruction.legacy:
+        _add_legacy_fit_result(content, list(new_arrays.values()), site.site_id)
+    else:
+        content["arrays"] = _array_record(new_arrays if upload else {})
     return _reply(content, message)
+
+
+def _add_legacy_fit_result(content: RecordDict, weights: list[NDArray[Any]], site_id: str) -> None:
+    """The reply shape ``secaggplus_mod`` reads (Flower's legacy ``FitRes`` records), keyed as the
+    instruction's ``fitins.parameters`` so that ``LocalDpMod`` can pair each tensor with the one sent.
+    ``num_examples`` is 1: SecAgg+ weighs sites equally (see ``SecureAggregationSettings``)."""
+    from flwr.app import ConfigRecord, MetricRecord
+
+    content["fitres.parameters"] = _array_record({str(i): weight for i, weight in enumerate(weights)})
+    content["fitres.num_examples"] = MetricRecord({"num_examples": 1})
+    content["fitres.metrics"] = ConfigRecord({"site-id": site_id})
+    content["fitres.status"] = ConfigRecord({"code": 0, "message": "ok"})
 
 
 def _evaluate(message: Message, site: SiteBinding) -> Message:
     from flwr.app import ConfigRecord, MetricRecord, RecordDict
 
-    config, global_arrays = _parse_instruction(message)
-    model = _model_with(config, global_arrays)
+    instruction = _parse_instruction(message)
+    config = instruction.config
+    model = _model_with(config, instruction.arrays)
     val = load_pairs(site.pairs_path).val[: config.max_val_pairs]
     scores = evaluate(model, val)
     metrics = MetricRecord(
@@ -143,17 +192,40 @@ def _evaluate(message: Message, site: SiteBinding) -> Message:
     return _reply(content, message)
 
 
-def _parse_instruction(message: Message) -> tuple[TrainingConfig, dict[str, Any]]:
+@dataclass(frozen=True)
+class _Instruction:
+    """A train/evaluate message parsed: typed config, named global weights, round options, and
+    whether it came in Flower's legacy ``fitins`` shape (the SecAgg+ path)."""
+
+    config: TrainingConfig
+    arrays: dict[str, NDArray[Any]]
+    options: Mapping[str, float | int]
+    legacy: bool
+
+
+def _parse_instruction(message: Message) -> _Instruction:
     """Typed config and named global arrays out of Flower's string-keyed records."""
-    record_of_config = message.content.config_records.get("config")
+    content = message.content
+    legacy = _LEGACY_CONFIG in content.config_records
+    record_of_config = content.config_records.get(_LEGACY_CONFIG if legacy else "config")
     raw = record_of_config.get(INSTRUCTION_CONFIG_KEY) if record_of_config is not None else None
-    if not isinstance(raw, str):
+    if record_of_config is None or not isinstance(raw, str):
         raise TrainingError(f"no '{INSTRUCTION_CONFIG_KEY}' in the instruction; is the coordinator rag-fed?")
     config = TrainingConfig.model_validate_json(raw)
-    record = message.content.array_records.get("arrays")
+    options = {k: v for k, v in record_of_config.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    record = content.array_records.get(_LEGACY_PARAMETERS if legacy else "arrays")
     if record is None:
         raise TrainingError("the instruction carries no global weights ('arrays')")
-    return config, {name: array.numpy() for name, array in record.items()}
+    if legacy:
+        # Legacy parameters carry no names: they come in the order of the model's trainable tensors.
+        names = list(
+            get_named_weights(_cached_model(config.base_model, config.max_seq_length, config.train_top_layers))
+        )
+        values = [record[key].numpy() for key in record]
+        if len(values) != len(names):
+            raise TrainingError("the global weights do not match this site's model; check base_model")
+        return _Instruction(config, dict(zip(names, values, strict=True)), options, legacy)
+    return _Instruction(config, {name: array.numpy() for name, array in record.items()}, options, legacy)
 
 
 def _model_with(config: TrainingConfig, arrays: Mapping[str, Any]) -> SentenceTransformer:
@@ -173,6 +245,12 @@ def _cached_model(base_model: str, max_seq_length: int, top_layers: int | None) 
     # Frozen tensors never change and trainable ones are overwritten every round, so one loaded
     # model per worker process serves every round (and every site the process simulates).
     return load_model(base_model, max_seq_length, top_layers)
+
+
+def _array_record(arrays: Mapping[str, NDArray[Any]]) -> ArrayRecord:
+    from flwr.app import Array, ArrayRecord
+
+    return ArrayRecord({name: Array(value) for name, value in arrays.items()})
 
 
 def _reply(content: Any, message: Message) -> Message:

@@ -35,6 +35,8 @@ WORK_ORDER_KINDS = frozenset({"work_order", "work-order", "workorder", "log"})
 _SYMPTOM_KEYS = ("symptom", "problem", "description", "complaint", "subject")
 _LABEL_KEYS = ("major_system", "system", "component", "part", "failure_mode", "fm")
 _ACTION_KEYS = ("action", "resolution", "remedy", "corrective_action")
+_TEXT_LABELS = frozenset(_SYMPTOM_KEYS + _ACTION_KEYS)
+_LABELLED_LINE = re.compile(r"^([A-Za-z_ ]{3,40}):\s*(\S.*)$")
 _MISSING = frozenset({"", "na", "n/a", "none", "null", "nan", "-"})
 
 
@@ -158,20 +160,34 @@ def _pair_for(chunk: TrainingChunk) -> TrainingPair | None:
 
 def _work_order_pair(chunk: TrainingChunk, text: str) -> TrainingPair | None:
     fields = {key.casefold(): _clean(value) for key, value in chunk.metadata.items()}
-    present = {key: value for key, value in fields.items() if value.casefold() not in _MISSING}
+    # A log whose problem and action columns both went into the text reads "problem: ...\naction: ...".
+    labelled = _labelled_lines(chunk.text)
+    present = {key: value for key, value in {**labelled, **fields}.items() if value.casefold() not in _MISSING}
     query = next((present[key] for key in _SYMPTOM_KEYS if key in present), "")
     if not query:
         labels = [present[key].replace("_", " ") for key in _LABEL_KEYS if key in present]
         query = " ".join(labels)
     if not query:
         return None
-    # The record text is the richer passage; when it merely repeats the symptom, the action answers it.
+    action = next((present[key] for key in _ACTION_KEYS if key in present), "")
+    # The record text is the richer passage; when it merely repeats the symptom (or spells it out
+    # as a labelled line, which would make the pair trivial), the action answers it.
     positive = text
-    if not positive or positive.casefold() == query.casefold():
-        positive = next((present[key] for key in _ACTION_KEYS if key in present), "")
+    if not positive or positive.casefold() == query.casefold() or any(v == query for v in labelled.values()):
+        positive = action
     if not positive or positive.casefold() == query.casefold():
         return None
     return TrainingPair(query, positive)
+
+
+def _labelled_lines(text: str) -> dict[str, str]:
+    """``{"problem": "...", "action": "..."}`` from lines of the form ``Label: value``."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        match = _LABELLED_LINE.match(line.strip())
+        if match and match.group(1).casefold() in _TEXT_LABELS:
+            found.setdefault(match.group(1).casefold(), _clean(match.group(2)))
+    return found
 
 
 def _last_heading(section: str) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 from rag_fed.errors import TrainingError
 from rag_fed.training.settings import PrivacySettings
 
-__all__ = ["SitePrivacyAccountant", "local_dp_mod", "noise_std"]
+__all__ = ["SitePrivacyAccountant", "local_dp_mod", "noise_for_epsilon", "noise_std"]
 
 
 def noise_std(settings: PrivacySettings) -> float:
@@ -90,3 +90,28 @@ class SitePrivacyAccountant:
             sampling_method=SamplingMethod.NO_AMPLIFICATION,
         )
         return RdpAccountant(config)
+
+
+def noise_for_epsilon(target_epsilon: float, rounds: int, clipping_norm: float, delta: float) -> PrivacySettings:
+    """The smallest noise multiplier (to 1%) whose epsilon after ``rounds`` rounds stays at or under
+    ``target_epsilon``: what ``ragfed train --target-epsilon`` uses."""
+    if target_epsilon <= 0 or rounds < 1:
+        raise TrainingError("target epsilon must be > 0 and rounds >= 1")
+
+    def epsilon(multiplier: float) -> float:
+        accountant = SitePrivacyAccountant(
+            PrivacySettings(clipping_norm=clipping_norm, noise_multiplier=multiplier, delta=delta)
+        )
+        for _ in range(rounds):
+            accountant.record_round(["site"])
+        return accountant.epsilon("site")
+
+    low, high = 0.05, 0.1
+    while epsilon(high) > target_epsilon:
+        low, high = high, high * 2
+        if high > 1e4:
+            raise TrainingError(f"no noise level reaches epsilon {target_epsilon} in {rounds} rounds")
+    while high / low > 1.01:
+        middle = (low + high) / 2
+        low, high = (low, middle) if epsilon(middle) <= target_epsilon else (middle, high)
+    return PrivacySettings(clipping_norm=clipping_norm, noise_multiplier=high, delta=delta)

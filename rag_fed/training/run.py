@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +28,16 @@ from rag_fed.training.strategies import strategy_from_config
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["TrainingResult", "export_model", "replay_rounds", "run_federated_training"]
+__all__ = [
+    "RoundCallback",
+    "TrainingResult",
+    "export_model",
+    "prepare_run",
+    "replay_rounds",
+    "run_federated_training",
+]
+
+RoundCallback = Callable[[RoundRecord], None]
 
 MODEL_DIR = "model"
 _VERSION_HEX_CHARS = 12
@@ -51,10 +60,28 @@ def run_federated_training(
     out_dir: Path,
     *,
     num_cpus: int | None = None,
+    on_round: RoundCallback | None = None,
 ) -> TrainingResult:
-    """Train ``config.rounds`` rounds over the sites' pair files; write everything under ``out_dir``."""
+    """Train ``config.rounds`` rounds over the sites' pair files; write everything under ``out_dir``.
+
+    ``on_round`` is called with each round's ledger record as soon as it is written."""
     sites = {site_id: Path(path) for site_id, path in site_pair_paths.items()}
-    _check_sites(sites, config)
+    model = prepare_run(sites, config, out_dir)
+    replay_rounds(out_dir, sites, 1, config.rounds, num_cpus=num_cpus, on_round=on_round)
+    model_dir, version = export_model(out_dir, model=model)
+    ledger = Ledger.open(out_dir)
+    return TrainingResult(out_dir, model_dir, version, tuple(ledger.rounds), ledger.evaluation())
+
+
+def prepare_run(site_pair_paths: Mapping[str, Path], config: TrainingConfig, out_dir: Path) -> SentenceTransformer:
+    """Check the config, then write the run's manifest and starting checkpoint (round 0).
+
+    The deployment engine runs the rounds from here (``flwr run`` with the app of
+    :mod:`rag_fed.training.flower_app`); ``site_pair_paths`` may then be empty, since the pairs stay
+    at the sites. Returns the loaded base model (for :func:`export_model`)."""
+    sites = {site_id: Path(path) for site_id, path in site_pair_paths.items()}
+    if sites:
+        _check_sites(sites, config)
     strategy_from_config(config)  # refuses unsound combinations before anything is written
     model = load_model(config.base_model, config.max_seq_length, config.train_top_layers)
     initial = get_named_weights(model)
@@ -67,9 +94,7 @@ def run_federated_training(
     )
     ledger = Ledger.create(out_dir, manifest)
     ledger.save_checkpoint(0, initial)
-    replay_rounds(out_dir, sites, 1, config.rounds, num_cpus=num_cpus)
-    model_dir, version = export_model(out_dir, model=model)
-    return TrainingResult(out_dir, model_dir, version, tuple(ledger.rounds), ledger.evaluation())
+    return model
 
 
 def replay_rounds(
@@ -79,6 +104,7 @@ def replay_rounds(
     last_round: int,
     *,
     num_cpus: int | None = None,
+    on_round: RoundCallback | None = None,
 ) -> None:
     """Simulate rounds ``first_round..last_round`` of the run in ``run_dir`` with these sites."""
     from flwr.simulation import run_simulation
@@ -99,7 +125,7 @@ def replay_rounds(
     }
     try:
         run_simulation(
-            server_app=build_server_app(ServerPlan(run_dir, first_round, last_round)),
+            server_app=build_server_app(ServerPlan(run_dir, first_round, last_round, on_round=on_round)),
             client_app=build_client_app(sites_by_partition(sites), config.privacy),
             num_supernodes=len(sites),
             backend_name="ray",

@@ -14,7 +14,7 @@ superset. This module never imports the site's (``client_app``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +41,7 @@ class ServerPlan:
     first_round: int
     last_round: int
     evaluate_final: bool = True
+    on_round: Callable[[RoundRecord], None] | None = None
 
 
 def build_server_app(plan: ServerPlan) -> ServerApp:
@@ -91,6 +92,8 @@ def run_rounds(grid: Grid, plan: ServerPlan) -> None:
             record.epsilon = accountant.record_round(record.sites)
         record.checkpoint, record.checkpoint_sha256 = ledger.save_checkpoint(server_round, current)
         ledger.append(record)
+        if plan.on_round is not None:
+            plan.on_round(record)
     if plan.evaluate_final:
         ledger.save_evaluation(_evaluate_at_sites(grid, config, current))
 
@@ -108,6 +111,8 @@ def _run_round(
     sent = _to_record(current)
     instruction = ConfigRecord({INSTRUCTION_CONFIG_KEY: config.model_dump_json()})
     messages = list(strategy.configure_train(server_round, sent, instruction, grid))
+    if config.secure_aggregation:
+        return _run_secure_round(grid, server_round, strategy, config, names, current, messages)
     replies = list(grid.send_and_receive(messages, timeout=config.round_timeout_s))
     summary = _summarise(replies)
     summary.failed.extend(f"no-reply-{i}" for i in range(len(messages) - len(replies)))
@@ -134,6 +139,54 @@ def _run_round(
         metrics=summary.metrics,
         bytes_uploaded=summary.bytes_uploaded,
         bytes_saved=full_bytes * sum(1 for b in summary.bytes_uploaded.values() if b == 0),
+        checkpoint="",
+        checkpoint_sha256="",
+    )
+    return current, record
+
+
+def _run_secure_round(
+    grid: Grid,
+    server_round: int,
+    strategy: Any,
+    config: TrainingConfig,
+    names: list[str],
+    current: dict[str, Any],
+    messages: list[Message],
+) -> tuple[dict[str, Any], RoundRecord]:
+    """SecAgg+ over the sites Flower's strategy sampled; the strategy then aggregates the one
+    securely computed mean (FedAvg/FedProx keep it, FedAdam steps its server optimiser towards it)."""
+    from flwr.app import Message, MetricRecord, RecordDict
+
+    from rag_fed.training.secure_aggregation import run_secure_round
+
+    config_record = messages[0].content.config_records.get("config") if messages else None
+    options = {
+        key: value
+        for key, value in (config_record or {}).items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and key != "server-round"
+    }
+    node_ids = [message.metadata.dst_node_id for message in messages]
+    result = run_secure_round(grid, server_round, node_ids, config, names, current, options)
+    if result.mean is None:
+        raise TrainingError(
+            f"round {server_round}: secure aggregation halted (too few sites finished every SecAgg+ stage: "
+            f"{'; '.join(result.failed) or 'see the log'})"
+        )
+    mean_reply = Message(
+        RecordDict({"arrays": _to_record(result.mean), "metrics": MetricRecord({"num-examples": 1})}),
+        reply_to=messages[0],
+    )
+    aggregated, _ = strategy.aggregate_train(server_round, [mean_reply])
+    if aggregated is not None:
+        current = {name: aggregated[name].numpy() for name in names}
+    record = RoundRecord(
+        round=server_round,
+        sites=result.sites if aggregated is not None else [],
+        failed=result.failed,
+        aggregated=aggregated is not None,
+        metrics=result.metrics,
+        bytes_uploaded=result.bytes_uploaded,
         checkpoint="",
         checkpoint_sha256="",
     )

@@ -10,7 +10,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-__all__ = ["INSTRUCTION_CONFIG_KEY", "AdaptiveSettings", "PrivacySettings", "StrategyName", "TrainingConfig"]
+__all__ = [
+    "INSTRUCTION_CONFIG_KEY",
+    "AdaptiveSettings",
+    "PrivacySettings",
+    "SecureAggregationSettings",
+    "StrategyName",
+    "TrainingConfig",
+]
 
 # The ConfigRecord entry (in the coordinator's "config" record) that carries TrainingConfig as JSON.
 INSTRUCTION_CONFIG_KEY = "training-config"
@@ -45,6 +52,28 @@ class AdaptiveSettings(BaseModel):
     min_report_fraction: float = Field(default=0.5, gt=0, le=1)
 
 
+class SecureAggregationSettings(BaseModel):
+    """Flower's SecAgg+ (``SecAggPlusWorkflow`` + ``secaggplus_mod``): the coordinator learns only the
+    sum of the sites' masked, quantised weights.
+
+    Each weight is clipped to ``[-clipping_range, clipping_range]`` and quantised to
+    ``quantization_range`` levels before masking; MiniLM's trainable weights stay well inside 8, and
+    2**22 levels give a step of ~4e-6, far below what one round of fine-tuning moves a weight. A
+    site's secret is split into ``num_shares`` shares (a fraction of the sampled sites, or a count)
+    of which ``reconstruction_threshold`` (fraction of the shares) are needed to unmask a dropped
+    site. Sites are weighted equally under SecAgg+: weighting by example counts would scale each
+    site's weights down before quantisation and cost precision.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    num_shares: float = Field(default=1.0, gt=0)
+    reconstruction_threshold: float = Field(default=0.67, gt=0, le=1)
+    clipping_range: float = Field(default=8.0, gt=0)
+    quantization_range: int = Field(default=2**22, gt=0)
+    modulus_range: int = Field(default=2**32, gt=0)
+
+
 class TrainingConfig(BaseModel):
     """Everything a run needs besides the sites' pair files.
 
@@ -76,5 +105,6 @@ class TrainingConfig(BaseModel):
     krum_malicious: int = Field(default=0, ge=0)
     privacy: PrivacySettings | None = None
     secure_aggregation: bool = False
+    secagg: SecureAggregationSettings = SecureAggregationSettings()
     adaptive: AdaptiveSettings | None = None
     torch_threads: PositiveInt = 1

@@ -13,19 +13,21 @@ trimmed     FedTrimmedAvg          mean after dropping the ``beta`` fraction at 
 krum        Krum                   the one update closest to its n-f-2 nearest neighbours
 ==========  =====================  ==========================================================
 
-Refused (``TrainingError``):
+Refused (``TrainingError``), because the result would be silently wrong or the privacy claim false:
 
-* ``secure_aggregation=True`` with any strategy: Flower 1.41's SecAgg+ (``SecAggPlusWorkflow`` +
-  ``secaggplus_mod``) runs only inside the legacy ``DefaultWorkflow`` with a ``LegacyContext``, not
-  with these Message-API strategies. Once it is wired in, robust rules (fedmedian, trimmed, krum) stay
-  refused, since they need each site's individual update and SecAgg reveals only the sum, and so does
-  adaptive mode, whose empty "no update" replies break the masks' cancellation.
+* ``secure_aggregation`` with fedmedian, trimmed or krum: these rules need each site's own update
+  (to take a median, drop extremes or measure distances), and SecAgg+ reveals only the sum.
+* ``secure_aggregation`` with adaptive uploads: SecAgg+ masks cancel only when every site that set
+  up the round sends its masked vector; a deliberate "no update" would look like a dropout each
+  round, and skipping is itself visible to the coordinator.
 * local DP (``privacy``) with adaptive uploads: a site's choice to upload depends on its private
   validation metric and is a release the accountant does not cover.
 * ``krum`` when fewer than ``2 * krum_malicious + 3`` sites take part (Krum's own requirement).
 
-Allowed with a caveat: local DP with robust rules (noise of std ``z*C`` per coordinate blurs the
-distances Krum and the median rely on); local DP with FedAdam (post-processing keeps the guarantee).
+Allowed: secure aggregation with fedavg, fedprox, fedadam, with or without local DP (``LocalDpMod``
+clips and noises inside the mask: distributed DP); local DP with robust rules (noise of std ``z*C``
+per coordinate blurs the distances Krum and the median rely on); local DP with FedAdam
+(post-processing keeps the guarantee). Secure aggregation needs at least 3 sites per round.
 """
 
 from __future__ import annotations
@@ -57,11 +59,14 @@ def check_combination(
             "use fedavg, fedprox or fedadam with secure aggregation"
         )
     if secure_aggregation and adaptive:
-        raise TrainingError("adaptive 'no update' replies break secure aggregation's masks; disable one")
-    if secure_aggregation:
         raise TrainingError(
-            "secure aggregation is not available: Flower 1.41's SecAgg+ runs only in the legacy "
-            "DefaultWorkflow, not with Message-API strategies; set secure_aggregation = false"
+            "adaptive uploads cannot be combined with secure aggregation: a site that skips looks like a "
+            "dropout to SecAgg+ and its skip is visible anyway; disable one"
+        )
+    if secure_aggregation and num_sites < 3:
+        raise TrainingError(
+            f"secure aggregation needs at least 3 sites per round (min_sites is {num_sites}): with 2, each "
+            "site could subtract its own update from the sum and read the other's"
         )
     if local_dp and adaptive:
         raise TrainingError("adaptive uploads leak whether a site's private metric moved; disable adaptive or privacy")

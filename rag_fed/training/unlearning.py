@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,7 @@ def remove_site(
     if rolled_back_to < final_round and len(remaining) < needed:
         raise TrainingError(f"only {len(remaining)} sites would remain but the run needs {needed}; pass min_sites")
     target = out_dir or run_dir.with_name(f"{run_dir.name}-without-{site_id}")
+    _clear_unfinished(target, run_dir)
     new_manifest = manifest.model_copy(
         update={
             "run_id": f"{manifest.run_id}-u{secrets.token_hex(2)}",
@@ -82,6 +84,15 @@ def remove_site(
     _write_proof(ledger, source, site_id, source_rounds, rolled_back_to, replayed)
     model_dir, version = _export(target) if export else (None, None)
     return UnlearningResult(target, site_id, rolled_back_to, replayed, model_dir, version)
+
+
+def _clear_unfinished(target: Path, source: Path) -> None:
+    """An earlier unlearning of the same run that stopped before its proof was written (a crash, a
+    site that failed in the replay) is removed, so that the operator can simply run it again."""
+    if not (target / "ledger.json").is_file() or (target / UNLEARNING_RECORD).is_file():
+        return
+    if Ledger.open(target).manifest.parent_run == str(source):
+        shutil.rmtree(target)
 
 
 def _without(record: RoundRecord, site_id: str) -> RoundRecord:

@@ -6,6 +6,7 @@ engine would, so the rounds, the ledger, adaptive skips and DP accounting are ch
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,9 @@ class LoopbackGrid:
             if message.metadata.dst_node_id in self.broken:
                 replies.append(Message(Error(code=0, reason="site offline"), reply_to=message))
                 continue
-            replies.append(self.app(message, self.contexts[message.metadata.dst_node_id]))
+            # A real link serialises each message: a node never shares (or mutates) another's copy.
+            delivered = copy.deepcopy(message)
+            replies.append(self.app(delivered, self.contexts[message.metadata.dst_node_id]))
         return replies
 
 
@@ -136,3 +139,44 @@ def test_a_round_where_every_site_fails_stops_the_run(
     with pytest.raises(TrainingError, match="no site finished training"):
         run_rounds(grid, ServerPlan(run_dir, 1, 1))  # type: ignore[arg-type]
     assert Ledger.open(run_dir).rounds == []
+
+
+@pytest.mark.slow
+def test_secure_aggregation_gives_the_plain_mean_without_revealing_an_update(
+    tmp_path: Path, base_weights: dict[str, Any]
+) -> None:
+    from rag_fed.training.pairs import save_pairs
+    from tests.rag_fed.training.conftest import synthetic_pairs
+
+    sites = {
+        site: save_pairs(tmp_path / "pairs" / f"{site}.jsonl", synthetic_pairs(offset, 30))
+        for offset, site in enumerate(["plant-a", "plant-b", "plant-c"])
+    }
+    plain_dir = make_run(tmp_path / "plain", sites, base_weights, min_sites=3)
+    run_rounds(LoopbackGrid(sites, None), ServerPlan(plain_dir, 1, 1, evaluate_final=False))  # type: ignore[arg-type]
+    secure_dir = make_run(tmp_path / "secure", sites, base_weights, min_sites=3, secure_aggregation=True)
+    grid = SpyingGrid(sites)
+    run_rounds(grid, ServerPlan(secure_dir, 1, 1, evaluate_final=False))  # type: ignore[arg-type]
+    [record] = Ledger.open(secure_dir).rounds
+    assert record.sites == ["plant-a", "plant-b", "plant-c"] and record.aggregated
+    assert set(record.metrics) == {"plant-a", "plant-b", "plant-c"}
+    plain, secure = Ledger.open(plain_dir).load_checkpoint(1), Ledger.open(secure_dir).load_checkpoint(1)
+    # Equal-sized sites: FedAvg's weighted mean equals SecAgg+'s equal-weight mean, up to quantisation.
+    assert all(np.allclose(plain[n], secure[n], atol=2e-5) for n in plain)
+    assert any(not np.allclose(secure[n], base_weights[n], atol=1e-4) for n in plain)
+    # No reply carried a site's weights in the clear: array records are emptied by secaggplus_mod.
+    assert grid.replies and all(
+        len(array) == 0 for reply in grid.replies for array in reply.content.array_records.values()
+    )
+    assert all(size > 7_000_000 for size in record.bytes_uploaded.values())  # the masked vectors
+
+
+class SpyingGrid(LoopbackGrid):
+    def __init__(self, sites: dict[str, Path]) -> None:
+        super().__init__(sites, None)
+        self.replies: list[Message] = []
+
+    def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
+        replies = list(super().send_and_receive(messages, timeout=timeout))
+        self.replies.extend(r for r in replies if "secaggplus_configs" in r.content.config_records)
+        return replies

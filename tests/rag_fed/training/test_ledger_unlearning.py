@@ -140,3 +140,16 @@ def test_remove_site_refuses_when_too_few_sites_would_remain(tmp_path: Path) -> 
         remove_site(tmp_path / "small", "plant-b", replay=stub_replay, export=False)
     result = remove_site(tmp_path / "small", "plant-b", min_sites=1, replay=stub_replay, export=False)
     assert [r.sites for r in Ledger.open(result.run_dir).rounds] == [["plant-a"]]
+
+
+def test_an_unfinished_unlearning_is_cleared_and_can_be_run_again(source_run: Path) -> None:
+    def failing_replay(run_dir: Path, sites: Mapping[str, Path], first: int, last: int) -> None:
+        raise TrainingError("a site went offline")
+
+    with pytest.raises(TrainingError, match="offline"):
+        remove_site(source_run, "plant-c", replay=failing_replay, export=False)
+    result = remove_site(source_run, "plant-c", replay=stub_replay, export=False)
+    assert [r.round for r in Ledger.open(result.run_dir).rounds] == [1, 2, 3]
+    # A finished one is never overwritten.
+    with pytest.raises(TrainingError, match="already holds"):
+        remove_site(source_run, "plant-c", replay=stub_replay, export=False)

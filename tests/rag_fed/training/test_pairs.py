@@ -126,3 +126,14 @@ def test_load_refuses_missing_empty_and_malformed_files(tmp_path: Path) -> None:
     broken.write_text('{"query": "x"}\n', encoding="utf-8")
     with pytest.raises(TrainingError, match=r"broken\.jsonl:1"):
         load_pairs(broken)
+
+
+def test_work_order_with_labelled_problem_and_action_lines_pairs_them() -> None:
+    chunk = work_order(
+        "Problem: Conveyor C3 belt slipping under load\nAction: Re-tensioned belt and cleaned the drive pulley"
+    )
+    assert mine_pairs([chunk], PairMiningSettings(min_positive_chars=10)) == [
+        TrainingPair("Conveyor C3 belt slipping under load", "Re-tensioned belt and cleaned the drive pulley")
+    ]
+    # A lone labelled description answers nothing: no pair.
+    assert mine_pairs([work_order("description: Air horn stuck on")]) == []

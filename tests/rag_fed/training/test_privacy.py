@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flwr.app import Array, ArrayRecord, Context, Message, RecordDict
 
-from rag_fed.training.privacy import SitePrivacyAccountant, local_dp_mod, noise_std
+from rag_fed.training.privacy import SitePrivacyAccountant, local_dp_mod, noise_for_epsilon, noise_std
 from rag_fed.training.settings import PrivacySettings
 from tests.rag_fed.training.conftest import instruction
 
@@ -62,3 +62,18 @@ def test_flower_local_dp_mod_adds_noise_of_multiplier_times_norm() -> None:
     out = _run_mod(settings, sent, sent + 1e-9)
     assert noise_std(settings) == 1.0
     assert float(np.std(out)) == pytest.approx(1.0, rel=0.02)
+
+
+def test_noise_for_a_target_epsilon_meets_it_and_is_not_wasteful() -> None:
+    chosen = noise_for_epsilon(8.0, rounds=3, clipping_norm=0.1, delta=1e-5)
+    assert chosen.clipping_norm == 0.1 and chosen.delta == 1e-5
+
+    def epsilon_after_three(multiplier: float) -> float:
+        accountant = SitePrivacyAccountant(PrivacySettings(noise_multiplier=multiplier, delta=1e-5))
+        for _ in range(3):
+            accountant.record_round(["s"])
+        return accountant.epsilon("s")
+
+    assert epsilon_after_three(chosen.noise_multiplier) <= 8.0 < epsilon_after_three(chosen.noise_multiplier * 0.97)
+    # More rounds cost more privacy, so they need more noise for the same target.
+    assert noise_for_epsilon(8.0, rounds=6, clipping_norm=0.1, delta=1e-5).noise_multiplier > chosen.noise_multiplier

@@ -55,3 +55,21 @@ def test_unlearning_replays_rounds_without_the_removed_site(tmp_path: Path) -> N
     assert [r.sites for r in rounds] == [["plant-a", "plant-b"], ["plant-a", "plant-b"]]
     assert json.loads((result.run_dir / UNLEARNING_RECORD).read_text())["rounds_with_site_now"] == []
     assert result.version is not None and result.version != trained.version
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_secure_aggregation_round_in_the_simulation_engine(tmp_path: Path) -> None:
+    from rag_fed.training.pairs import save_pairs
+
+    sites = {
+        name: save_pairs(tmp_path / name / "pairs.jsonl", synthetic_pairs(offset, 16))
+        for offset, name in enumerate(["plant-a", "plant-b", "plant-c"])
+    }
+    config = TrainingConfig(rounds=1, strategy="fedavg", min_sites=3, secure_aggregation=True, **TINY)  # type: ignore[arg-type]
+    result = run_federated_training(sites, config, tmp_path / "run", num_cpus=2)
+    [record] = result.rounds
+    assert record.sites == ["plant-a", "plant-b", "plant-c"] and record.aggregated
+    ledger = Ledger.open(result.run_dir)
+    base, trained = ledger.load_checkpoint(0), ledger.load_checkpoint(1)
+    assert any(not np.allclose(base[name], trained[name], atol=1e-5) for name in base)

@@ -45,11 +45,14 @@ def test_robust_rules_refuse_secure_aggregation(name: str) -> None:
         make_strategy(name, min_sites=5, secure_aggregation=True)  # type: ignore[arg-type]
 
 
-def test_secure_aggregation_is_refused_until_flower_supports_it_with_message_strategies() -> None:
-    with pytest.raises(TrainingError, match="legacy DefaultWorkflow"):
-        make_strategy("fedavg", secure_aggregation=True)
-    with pytest.raises(TrainingError, match="masks"):
-        make_strategy("fedavg", secure_aggregation=True, adaptive=True)
+def test_secure_aggregation_runs_with_averaging_rules_on_three_sites_and_refuses_the_rest() -> None:
+    for name, cls in [("fedavg", flower.FedAvg), ("fedprox", flower.FedProx), ("fedadam", flower.FedAdam)]:
+        assert type(make_strategy(name, min_sites=3, secure_aggregation=True)) is cls  # type: ignore[arg-type]
+    assert isinstance(make_strategy("fedavg", min_sites=3, secure_aggregation=True, local_dp=True), flower.FedAvg)
+    with pytest.raises(TrainingError, match="at least 3 sites"):
+        make_strategy("fedavg", min_sites=2, secure_aggregation=True)
+    with pytest.raises(TrainingError, match="cannot be combined with secure aggregation"):
+        make_strategy("fedavg", min_sites=3, secure_aggregation=True, adaptive=True)
 
 
 def test_local_dp_with_adaptive_uploads_is_refused_from_config_too() -> None:

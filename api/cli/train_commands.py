@@ -1,0 +1,412 @@
+"""Operator commands for federated fine-tuning: ``ragfed train`` and ``ragfed federation remove-site``.
+
+``train`` mines pairs at every registered site whose folder is on this machine (each into its own
+folder), runs the rounds in Flower's simulation engine, prints each round's metrics as it ends, and
+registers the result as a new embedder version at the gateway. Across machines the same rounds run
+on Flower's deployment engine instead (docs/training.md). ``remove-site`` is unlearning: it
+unregisters the site, replays the last run it took part in without it, registers and rolls out the
+new version, and prints the ledger that proves the site's updates are gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from api.gateway.settings import GatewaySettings
+from rag_fed.cli.common import console, reports_errors
+from rag_fed.config import Settings, TrainingSettings, get_settings
+from rag_fed.crypto import KeyPair
+from rag_fed.errors import InputError, TrainingError, UnknownSiteError
+from rag_fed.federation import SiteRegistry
+from rag_fed.federation.models import ModelRegistry
+from rag_fed.federation.rollout import send_rollout
+from rag_fed.site import SiteLayout
+from rag_fed.training.ledger import Ledger, RoundRecord
+from rag_fed.training.run import TrainingResult
+from rag_fed.training.settings import PrivacySettings, TrainingConfig
+
+__all__ = ["register", "remove_site", "train"]
+
+HomeOption = Annotated[Path | None, typer.Option("--home", help="Gateway home folder (default: data/gateway).")]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
+STRATEGIES = ("fedavg", "fedprox", "fedadam", "fedmedian", "trimmed", "krum")
+
+
+def train(
+    rounds: Annotated[
+        int | None, typer.Option("--rounds", "-r", min=1, help="Rounds (default: training.rounds).")
+    ] = None,
+    strategy: Annotated[str | None, typer.Option("--strategy", help=" | ".join(STRATEGIES))] = None,
+    sites: Annotated[
+        str | None, typer.Option("--sites", help="Comma-separated site ids (default: all registered).")
+    ] = None,
+    dp: Annotated[bool, typer.Option("--dp", help="Local differential privacy at each site.")] = False,
+    clip: Annotated[float | None, typer.Option("--clip", help="DP: L2 clipping norm of an update.")] = None,
+    noise: Annotated[float | None, typer.Option("--noise", help="DP: noise multiplier (std = noise * clip).")] = None,
+    delta: Annotated[float | None, typer.Option("--delta", help="DP: delta of the reported epsilon.")] = None,
+    target_epsilon: Annotated[
+        float | None, typer.Option("--target-epsilon", help="DP: pick the noise so epsilon stays under this.")
+    ] = None,
+    secagg: Annotated[bool, typer.Option("--secagg", help="Flower's SecAgg+ secure aggregation.")] = False,
+    adaptive: Annotated[
+        bool, typer.Option("--adaptive", help="Sites upload only when their update carries news.")
+    ] = False,
+    local_epochs: Annotated[int | None, typer.Option("--local-epochs", min=1)] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Local learning rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=2)] = None,
+    top_layers: Annotated[int | None, typer.Option("--top-layers", min=1, help="Train only the top N layers.")] = None,
+    max_pairs: Annotated[
+        int | None, typer.Option("--max-pairs", min=2, help="Training pairs per site and round.")
+    ] = None,
+    min_sites: Annotated[int | None, typer.Option("--min-sites", min=1, help="Sites a round needs.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Run folder (default: <runs dir>/<run id>).")] = None,
+    note: Annotated[str, typer.Option("--note", help="Note stored with the new model version.")] = "",
+    superlink: Annotated[
+        str | None,
+        typer.Option("--superlink", help="Deployment engine: the SuperLink (host:port) the sites' SuperNodes joined."),
+    ] = None,
+    root_certificates: Annotated[
+        Path | None, typer.Option("--root-certificates", help="Deployment engine: CA of the SuperLink's TLS.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show Flower's own log.")] = False,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Fine-tune the embedder over the registered sites with Flower.
+
+    Without --superlink every site runs on this machine in Flower's simulation engine; with it the
+    rounds run on the SuperNodes that joined that SuperLink (see docs/training.md)."""
+    from rag_fed.training.run import run_federated_training
+    from rag_fed.training.site_pairs import mine_site_pairs
+
+    settings = get_settings()
+    defaults = settings.training
+    gateway = GatewaySettings.load(config, home=home)
+    registry = SiteRegistry(gateway.registry_path)
+    chosen = _chosen_sites(registry, sites) if superlink else _local_sites(settings, registry, sites)
+    privacy = _privacy(defaults, dp, clip, noise, delta, target_epsilon, rounds or defaults.rounds)
+    training = _training_config(
+        defaults,
+        rounds=rounds,
+        strategy=strategy,
+        local_epochs=local_epochs,
+        learning_rate=lr,
+        batch_size=batch_size,
+        train_top_layers=top_layers,
+        max_train_pairs=max_pairs,
+        min_sites=min_sites if min_sites is not None else len(chosen),
+        privacy=privacy,
+        secure_aggregation=secagg,
+        adaptive=defaults.adaptive if adaptive else None,
+    )
+    _check_combination(training)
+    run_dir = out or _runs_dir(defaults, gateway) / time.strftime("run-%Y%m%dT%H%M%S")
+    if superlink is not None:
+        _train_on_superlink(training, run_dir, superlink, root_certificates, gateway, note, verbose)
+        return
+    pair_table = Table("site", "train pairs", "val pairs", "pairs file (stays at the site)")
+    paths = {}
+    for site_id in chosen:
+        mined = mine_site_pairs(settings.data_dir, site_id, defaults.pairs)
+        paths[site_id] = mined.path
+        pair_table.add_row(site_id, str(mined.train), str(mined.val), escape(str(mined.path)))
+    console.print(pair_table)
+    console.print(_describe(training, len(chosen)))
+    _quiet_flower(verbose)
+    started = time.perf_counter()
+    with console.status(f"training: round 1 of {training.rounds}") as status:
+
+        def on_round(record: RoundRecord) -> None:
+            console.print(_round_table(record, started))
+            if record.round < training.rounds:
+                status.update(f"training: round {record.round + 1} of {training.rounds}")
+
+        result = run_federated_training(paths, training, run_dir, on_round=on_round)
+    _finish(gateway, result, note)
+
+
+def mine_site_training_pairs(
+    site: Annotated[str, typer.Option("--site", "-s", help="Site id (its folder is under the data dir).")],
+) -> None:
+    """Mine this site's training pairs into its own folder (what a SuperNode trains on)."""
+    from rag_fed.training.site_pairs import mine_site_pairs
+
+    settings = get_settings()
+    mined = mine_site_pairs(settings.data_dir, site, settings.training.pairs)
+    console.print(f"{mined.train} training and {mined.val} validation pairs in {mined.path}")
+    console.print("start this site's SuperNode with:")
+    typer.echo(
+        f"flower-supernode --superlink <coordinator>:<port> --node-config "
+        f'\'site-id="{site}" pairs-path="{mined.path.resolve()}"\''
+    )
+
+
+def _train_on_superlink(
+    training: TrainingConfig,
+    run_dir: Path,
+    superlink: str,
+    root_certificates: Path | None,
+    gateway: GatewaySettings,
+    note: str,
+    verbose: bool,
+) -> None:
+    from rag_fed.training.deployment import run_on_superlink
+
+    console.print(_describe(training, training.min_sites) + f", deployment engine at {superlink}")
+    _quiet_flower(verbose)
+    started = time.perf_counter()
+    with console.status(f"waiting for {training.min_sites} SuperNodes, then {training.rounds} rounds"):
+        result = run_on_superlink(
+            training,
+            run_dir,
+            superlink,
+            root_certificates=root_certificates,
+            on_round=lambda record: console.print(_round_table(record, started)),
+        )
+    _finish(gateway, result, note)
+
+
+def _finish(gateway: GatewaySettings, result: TrainingResult, note: str) -> None:
+    version = _register_model(gateway, result.model_dir, f"federated training {result.run_dir.name}", note)
+    console.print(_evaluation_table(result.evaluation))
+    console.print(f"run folder (checkpoints and ledger): {result.run_dir}")
+    console.print(f"registered embedder version [bold]{escape(version)}[/]")
+    console.print(f"next: roll it out to the sites with [bold]ragfed model rollout {escape(version)}[/]")
+
+
+def remove_site(
+    site_id: Annotated[str, typer.Argument(help="The site to remove and unlearn.")],
+    run: Annotated[
+        Path | None, typer.Option("--run", help="The run to unlearn from (default: the newest run with the site).")
+    ] = None,
+    min_sites: Annotated[int | None, typer.Option("--min-sites", min=1, help="Sites a replayed round needs.")] = None,
+    rollout: Annotated[bool, typer.Option("--rollout/--no-rollout", help="Re-embed the remaining sites.")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show Flower's own log.")] = False,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Remove a site and unlearn it: roll the embedder back before its first round and replay the rest without it."""
+    from rag_fed.training.unlearning import remove_site as unlearn
+
+    settings = get_settings()
+    gateway = GatewaySettings.load(config, home=home)
+    registry = SiteRegistry(gateway.registry_path)
+    runs_dir = _runs_dir(settings.training, gateway)
+    with_site = [run_dir for run_dir in _runs(runs_dir) if Ledger.open(run_dir).rounds_with(site_id)]
+    source = run or (with_site[-1] if with_site else None)
+    try:
+        registry.remove(site_id)
+        console.print(f"unregistered {site_id}: it is no longer queried and its replies are refused")
+    except UnknownSiteError:
+        if source is None:
+            raise  # neither registered nor in any run: a typo, not a finished removal
+        console.print(f"{site_id} was not registered (removed before); unlearning its training rounds")
+    if source is None:
+        console.print(f"no training run under {runs_dir} used {site_id}'s data: nothing to unlearn")
+        return
+    console.print(f"unlearning {site_id} from run {source} (rounds {Ledger.open(source).rounds_with(site_id)})")
+    _quiet_flower(verbose)
+    if min_sites is None:
+        # The run asked for every site it had; the replay asks for every site that remains.
+        manifest = Ledger.open(source).manifest
+        remaining = len([s for s in manifest.site_pair_paths if s != site_id])
+        min_sites = max(1, min(int(manifest.config.get("min_sites", 2)), remaining))
+    with console.status(f"replaying the rounds without {site_id}"):
+        result = unlearn(source, site_id, min_sites=min_sites)
+    if result.model_dir is None:
+        raise TrainingError("unlearning produced no model folder")
+    version = _register_model(gateway, result.model_dir, f"unlearning {site_id} from {source.name}", "")
+    console.print(_proof_table(Ledger.open(result.run_dir), site_id, result.rolled_back_to))
+    others = [str(run_dir) for run_dir in with_site if run_dir != source]
+    if others:
+        console.print(f"older runs that also used {site_id} (their models are superseded): {', '.join(others)}")
+    console.print(f"proof: {result.run_dir / 'unlearning.json'}; new embedder version [bold]{escape(version)}[/]")
+    if rollout:
+        _send_rollout(gateway, registry, version)
+    else:
+        console.print(f"roll it out with [bold]ragfed model rollout {escape(version)}[/]")
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _chosen_sites(registry: SiteRegistry, wanted: str | None) -> list[str]:
+    registered = [site.site_id for site in registry.list()]
+    chosen = [part.strip() for part in wanted.split(",") if part.strip()] if wanted else registered
+    unknown = [site_id for site_id in chosen if site_id not in registered]
+    if unknown:
+        raise InputError(f"not registered: {', '.join(unknown)}; register them with `ragfed federation register-site`")
+    if len(chosen) < 2:
+        raise InputError(f"federated training needs at least 2 sites, found {len(chosen)} ({', '.join(chosen)})")
+    return chosen
+
+
+def _local_sites(settings: Settings, registry: SiteRegistry, wanted: str | None) -> list[str]:
+    """The registered sites to train over; every one must have its folder under the data dir."""
+    chosen = _chosen_sites(registry, wanted)
+    remote = [site_id for site_id in chosen if not SiteLayout.for_site(settings.data_dir, site_id).exists()]
+    if remote:
+        raise InputError(
+            f"sites {', '.join(remote)} have no folder under {settings.data_dir}: the simulation engine runs every "
+            "site on this machine. Train across machines with Flower's deployment engine (docs/training.md), "
+            "or leave them out with --sites"
+        )
+    return chosen
+
+
+def _privacy(
+    defaults: TrainingSettings,
+    dp: bool,
+    clip: float | None,
+    noise: float | None,
+    delta: float | None,
+    target_epsilon: float | None,
+    rounds: int,
+) -> PrivacySettings | None:
+    from rag_fed.training.privacy import noise_for_epsilon
+
+    if not dp and target_epsilon is None and clip is None and noise is None and delta is None:
+        return None
+    clipping = clip if clip is not None else defaults.dp.clipping_norm
+    wanted_delta = delta if delta is not None else defaults.dp.delta
+    if target_epsilon is not None:
+        if noise is not None:
+            raise InputError("give --noise or --target-epsilon, not both")
+        return noise_for_epsilon(target_epsilon, rounds, clipping, wanted_delta)
+    multiplier = noise if noise is not None else defaults.dp.noise_multiplier
+    return PrivacySettings(clipping_norm=clipping, noise_multiplier=multiplier, delta=wanted_delta)
+
+
+def _training_config(defaults: TrainingSettings, **overrides: object) -> TrainingConfig:
+    values = defaults.model_dump(exclude={"runs_dir", "pairs", "dp", "adaptive"})
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    values["privacy"], values["adaptive"] = overrides["privacy"], overrides["adaptive"]
+    if values.get("strategy") not in STRATEGIES:
+        raise InputError(f"unknown strategy {values.get('strategy')!r}; choose one of {', '.join(STRATEGIES)}")
+    try:
+        return TrainingConfig.model_validate(values)
+    except ValueError as error:
+        raise InputError(f"invalid training settings: {error}") from None
+
+
+def _check_combination(config: TrainingConfig) -> None:
+    from rag_fed.training.strategies import strategy_from_config
+
+    strategy_from_config(config)  # TrainingError naming the conflict and the fix
+
+
+def _runs_dir(defaults: TrainingSettings, gateway: GatewaySettings) -> Path:
+    return defaults.runs_dir or gateway.home / "training"
+
+
+def _runs(runs_dir: Path) -> list[Path]:
+    """Run folders, oldest first (by the time their ledger was last written)."""
+    if not runs_dir.is_dir():
+        return []
+    found = [path.parent for path in runs_dir.glob("*/ledger.json")]
+    return sorted(found, key=lambda path: (path / "ledger.json").stat().st_mtime)
+
+
+def _register_model(gateway: GatewaySettings, model_dir: Path, source: str, note: str) -> str:
+    entry = ModelRegistry(gateway.home / "models").register(model_dir, source=source, note=note)
+    return entry.version
+
+
+def _send_rollout(gateway: GatewaySettings, registry: SiteRegistry, version: str) -> None:
+    """Ask every remaining registered site to re-embed its index with ``version``, then switch."""
+    results = send_rollout(
+        version,
+        registry=registry,
+        models=ModelRegistry(gateway.home / "models"),
+        keys=KeyPair.load(gateway.keys_dir),
+        gateway_id=gateway.gateway_id,
+    )
+    table = Table("site", "rollout", "reason", title=f"rollout of {version}", title_justify="left")
+    for result in results:
+        table.add_row(result.site_id, result.outcome, escape(result.reason or ""))
+    console.print(table)
+    if any(result.outcome != "ok" for result in results):
+        console.print(f"retry the sites that did not take it with [bold]ragfed model rollout {escape(version)}[/]")
+    else:
+        console.print("the remaining sites re-embed their index in the background, then switch")
+
+
+def _quiet_flower(verbose: bool) -> None:
+    if not verbose:
+        for name in ("flwr", "ray"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _describe(config: TrainingConfig, sites: int) -> str:
+    parts = [f"{config.strategy}, {config.rounds} rounds, {sites} sites, top {config.train_top_layers} layers"]
+    if config.privacy is not None:
+        p = config.privacy
+        parts.append(f"local DP (clip {p.clipping_norm:g}, noise x{p.noise_multiplier:.3g}, delta {p.delta:g})")
+    if config.secure_aggregation:
+        parts.append("SecAgg+")
+    if config.adaptive is not None:
+        parts.append("adaptive uploads")
+    return "training: " + ", ".join(parts)
+
+
+def _round_table(record: RoundRecord, started: float) -> Table:
+    table = Table(title=f"round {record.round} ({time.perf_counter() - started:.0f} s so far)", title_justify="left")
+    for column in ("site", "status", "train loss", "val MRR@10", "val R@1", "uploaded MB", "epsilon"):
+        table.add_column(column)
+    for site_id in sorted(set(record.metrics) | set(record.bytes_uploaded)):
+        metrics = record.metrics.get(site_id, {})
+        status = "aggregated" if site_id in record.sites else "no update" if site_id in record.skipped else "failed"
+        epsilon = record.epsilon.get(site_id)
+        table.add_row(
+            site_id,
+            status,
+            _number(metrics.get("train-loss")),
+            _number(metrics.get("val-mrr@10")),
+            _number(metrics.get("val-recall@1")),
+            f"{record.bytes_uploaded.get(site_id, 0) / 1e6:.1f}",
+            "" if epsilon is None else f"{epsilon:.2f}",
+        )
+    if record.failed:
+        table.caption = "failed: " + "; ".join(record.failed)
+    elif record.bytes_saved:
+        table.caption = f"bytes saved by adaptive uploads: {record.bytes_saved / 1e6:.1f} MB"
+    return table
+
+
+def _evaluation_table(evaluation: Mapping[str, Mapping[str, float]]) -> Table:
+    table = Table("site", "final val MRR@10", "final val R@1", title="final model at each site", title_justify="left")
+    for site_id, metrics in sorted(evaluation.items()):
+        table.add_row(site_id, _number(metrics.get("val-mrr@10")), _number(metrics.get("val-recall@1")))
+    return table
+
+
+def _proof_table(ledger: Ledger, site_id: str, rolled_back_to: int) -> Table:
+    table = Table("round", "sites whose updates are in it", "how", "checkpoint sha256", title="ledger after unlearning")
+    for record in ledger.rounds:
+        how = "kept (before the site joined)" if record.round <= rolled_back_to else "replayed without it"
+        table.add_row(str(record.round), ", ".join(record.sites), how, record.checkpoint_sha256[:16])
+    still = [record.round for record in ledger.rounds if site_id in record.sites]
+    table.caption = f"{site_id} appears in rounds: {still or 'none'}"
+    return table
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def register(app: typer.Typer) -> None:
+    """``ragfed train`` and ``ragfed federation remove-site`` (registered after the federation group's
+    own commands, this unlearning version replaces its plain "forget the site" one)."""
+    from api.cli.federation_commands import federation_app
+
+    app.command("train")(reports_errors(train))
+    app.command("mine-pairs")(reports_errors(mine_site_training_pairs))
+    federation_app.command("remove-site")(reports_errors(remove_site))
