@@ -6,40 +6,46 @@ never imports the evaluation layer.
 
 from __future__ import annotations
 
+import shlex
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast, get_args
 
 import typer
 from rich.console import Console
 
 from eval._records import EvalDataset
 from eval.datasets import load_dataset
+from eval.embedding_cache import CachingEmbedder
 from eval.report import write_report
 from eval.runner import run_eval
-from eval.site_systems import CentralizedSystem, LocalBestSystem
+from eval.site_systems import CentralizedSystem, LocalBestSystem, SystemSetup
 from eval.splits import split_corpus
 from eval.systems import RetrievalSystem
-from rag_fed.config import Settings, get_settings
+from rag_fed.config import GeneratorSettings, Settings, get_settings
 from rag_fed.embedders import load_embedder
-from rag_fed.embedders.base import Embedder
 from rag_fed.errors import InputError, RagFedError
+from rag_fed.generators import Generator, clear_generator_cache, load_generator
 from rag_fed.types import SearchMode
+
+if TYPE_CHECKING:
+    from api.gateway.settings import GatewaySettings
 
 __all__ = ["CONFIGS", "eval_app", "register"]
 
 eval_app = typer.Typer(help="Benchmark retrieval and answers: federated vs centralized.", no_args_is_help=True)
 console = Console()
 
-SystemFactory = Callable[[Settings, Embedder, SearchMode], RetrievalSystem]
+SystemFactory = Callable[[SystemSetup], RetrievalSystem]
 
 
 def _federated(selection: str) -> SystemFactory:
-    def build(settings: Settings, embedder: Embedder, mode: SearchMode) -> RetrievalSystem:
+    def build(setup: SystemSetup) -> RetrievalSystem:
         from eval.federated_systems import FederatedSystem  # the router stack is only loaded when asked for
 
-        return FederatedSystem(settings, embedder, mode, selection=selection)
+        return FederatedSystem(setup, selection=selection)
 
     return build
 
@@ -59,6 +65,40 @@ def _limit(dataset: EvalDataset, max_queries: int | None) -> EvalDataset:
     return EvalDataset(dataset.name, dataset.corpus, judged, dataset.source, dataset.description)
 
 
+def _generator_factory(settings: GeneratorSettings) -> Callable[[], Generator]:
+    def fresh() -> Generator:
+        # A model instance of its own for every site and for the centre, as in a deployment: the
+        # factory caches one instance per settings, so forget it before each load.
+        clear_generator_cache()
+        return load_generator(settings)
+
+    return fresh
+
+
+def _search_mode(mode: str) -> SearchMode:
+    if mode in get_args(SearchMode):
+        return cast(SearchMode, mode)
+    raise InputError(f"mode must be dense, keyword or hybrid, not {mode!r}")
+
+
+def _set_torch_threads(threads: int | None) -> str:
+    import torch  # loaded by the embedder anyway
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return str(torch.get_num_threads())
+
+
+def _generator_note(settings: Settings, gateway: GatewaySettings) -> str:
+    model = settings.generator
+    return (
+        f"{model.backend} {model.model_path}, {model.threads} thread(s), one instance per site and one central; "
+        f"site answers up to {settings.search.answer_max_tokens} tokens from the site's top "
+        f"{settings.search.answer_passages} passages; central answer up to {gateway.central_max_tokens} tokens "
+        f"from the site answers and each site's top {gateway.default_k} passages"
+    )
+
+
 @eval_app.command("run")
 def run(
     dataset: Annotated[Path, typer.Option(help="BEIR folder, QA JSONL, MaintNorm or NIST excavator data.")],
@@ -67,31 +107,81 @@ def run(
     configs: Annotated[str, typer.Option(help="Comma-separated: " + ", ".join(CONFIGS))] = "centralized,federated",
     mode: Annotated[str, typer.Option(help="Site search mode: dense, keyword or hybrid.")] = "dense",
     seed: Annotated[int, typer.Option(help="Seed of the split and of synthetic queries.")] = 0,
-    k: Annotated[int, typer.Option(min=1, max=1000, help="Results per query (100 adds recall@100).")] = 10,
+    k: Annotated[
+        int, typer.Option(min=1, max=1000, help="Documents per query (100 adds recall@100; from at most 100 passages).")
+    ] = 10,
     max_queries: Annotated[int | None, typer.Option(help="Evaluate only the first N judged queries.")] = None,
-    training_log: Annotated[Path | None, typer.Option(help="Federated training log JSON for curves.")] = None,
+    training_log: Annotated[
+        Path | None,
+        typer.Option(help="Training run directory or its ledger.json, or a JSON list of {round, metric...}: plotted."),
+    ] = None,
+    answers: Annotated[
+        bool, typer.Option(help="Generate and score answers for queries that have a reference answer.")
+    ] = True,
+    deadline_s: Annotated[float, typer.Option(min=1.0, help="The router's deadline per query, seconds.")] = 300.0,
+    torch_threads: Annotated[
+        int | None, typer.Option(min=1, help="Threads of the query embedder (torch); default: torch's.")
+    ] = None,
+    embedding_cache: Annotated[
+        Path | None, typer.Option(help="A .npz file of document vectors to reuse across runs (written back).")
+    ] = None,
 ) -> None:
     """Index the dataset once per configuration, run every query, write the report."""
+    command = shlex.join(["ragfed", *sys.argv[1:]])
     try:
         names = [name.strip() for name in configs.split(",") if name.strip()]
         unknown = [name for name in names if name not in CONFIGS]
         if unknown or not names:
             raise InputError(f"unknown configs {unknown}; choose from {', '.join(CONFIGS)}")
-        if mode not in ("dense", "keyword", "hybrid"):
-            raise InputError(f"mode must be dense, keyword or hybrid, not {mode!r}")
-        data = _limit(load_dataset(dataset), max_queries)
+        search_mode = _search_mode(mode)
+        data = _limit(load_dataset(dataset, seed=seed), max_queries)
         sites = split_corpus(data, split, seed=seed)
         settings = get_settings()
         embedder = load_embedder(settings.embedder)
+        threads = _set_torch_threads(torch_threads)
+        answering = answers and any(query.answer is not None for query in data.queries)
+        index_embedder = CachingEmbedder(embedder)
+        from api.gateway.settings import GatewaySettings  # the gateway's defaults, read only when running
+
+        gateway = GatewaySettings()
+        cached = index_embedder.load(embedding_cache) if embedding_cache is not None else 0
+        config = {
+            "search mode": search_mode,
+            "embedder": f"{settings.embedder.model} ({embedder.model_version}), torch threads {threads}",
+            "generator": _generator_note(settings, gateway) if answering else "none (no answers generated)",
+            "router deadline s": f"{deadline_s:g}",
+            "indexing": "documents embedded once, vectors reused by every configuration"
+            + (f"; {cached} vectors loaded from {embedding_cache}" if embedding_cache is not None else ""),
+        }
         with tempfile.TemporaryDirectory(prefix="ragfed-eval-") as scratch:
             systems = []
             for name in names:
-                system_settings = settings.model_copy(update={"data_dir": Path(scratch) / name})
-                systems.append(CONFIGS[name](system_settings, embedder, mode))  # type: ignore[arg-type]
+                setup = SystemSetup(
+                    settings=settings.model_copy(update={"data_dir": Path(scratch) / name}),
+                    embedder=embedder,
+                    mode=search_mode,
+                    index_embedder=index_embedder,
+                    generator_factory=_generator_factory(settings.generator) if answering else None,
+                    deadline_s=deadline_s,
+                    central_max_tokens=gateway.central_max_tokens,
+                    fusion_passages=gateway.default_k,
+                )
+                systems.append(CONFIGS[name](setup))
             try:
                 result = run_eval(
-                    data, systems, k=k, sites=sites, split_spec=split, seed=seed, dataset_path=str(dataset)
+                    data,
+                    systems,
+                    k=k,
+                    sites=sites,
+                    split_spec=split,
+                    seed=seed,
+                    dataset_path=str(dataset),
+                    command=command,
+                    answers=answering,
+                    config=config,
                 )
+                if embedding_cache is not None:
+                    index_embedder.save(embedding_cache)
             finally:
                 for system in systems:
                     close = getattr(system, "close", None)
@@ -102,7 +192,7 @@ def run(
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         raise typer.Exit(code=1) from error
     for report in result.systems:
-        cells = "  ".join(f"{name} {value:.4f}" for name, value in report.retrieval.items())
+        cells = "  ".join(f"{name} {value:.4f}" for name, value in {**report.retrieval, **report.answers}.items())
         console.print(f"{report.name:<12} {cells}", highlight=False)
     console.print(f"report: {', '.join(str(path) for path in written)}")
 

@@ -166,27 +166,28 @@ def _is_maintnorm(root: Path) -> bool:
     return any(root.glob("company_*/*.norm")) or any(root.glob("data/company_*/*.norm"))
 
 
-def load_dataset(path: str | Path, split: str = "test") -> EvalDataset:
+def load_dataset(path: str | Path, split: str = "test", seed: int = 0) -> EvalDataset:
     """Load a dataset, choosing the loader from the layout found at ``path``.
 
     Accepted: a BEIR folder (or a folder holding ``beir/``), a ``.jsonl`` QA file, a MaintNorm folder
     (``company_*/<split>.norm``, optionally under ``data/``) and the NIST excavators CSV (or its folder).
+    ``seed`` draws the synthetic queries of the work-order logs (the other datasets ship their queries).
     """
     root = Path(path)
     if root.is_file():
         if root.suffix == ".jsonl":
             return load_qa(root)
         if root.suffix == ".csv":
-            return load_nist_excavators(root)
+            return load_nist_excavators(root, seed=seed)
     elif root.is_dir():
         if (root / "corpus.jsonl").is_file() and (root / "queries.jsonl").is_file():
             return load_beir(root, split)
         if (root / "beir" / "corpus.jsonl").is_file():
             return load_beir(root / "beir", split)
         if (root / "excavators-cleaned.csv").is_file():
-            return load_nist_excavators(root)
+            return load_nist_excavators(root, seed=seed)
         if _is_maintnorm(root):
-            return load_maintnorm(root)
+            return load_maintnorm(root, seed=seed)
     raise input_error(
         root,
         None,

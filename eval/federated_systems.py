@@ -1,9 +1,10 @@
 """The federated configurations: every query goes through the real router and site responders.
 
-Each site is a real :class:`~rag_fed.site.Site` with its own keys; queries and replies are sealed and
-opened exactly as in deployment, and the bytes counted are those of the sealed envelopes. Only the HTTP
-hop is left out (the site's handler is called in process), so latency here is the federation's own
-cost; ``bench/query.py`` measures the same path over HTTP.
+Each site is a real :class:`~rag_fed.site.Site` with its own keys and (when answering) its own model;
+queries and replies are sealed and opened exactly as in deployment, and the bytes counted are those of
+the sealed envelopes. Only the HTTP hop is left out (the site's handler is called in process), so
+latency here is the federation's own cost; ``bench/query.py`` measures the same path over HTTP.
+Answers are fused by the central model as the gateway fuses them.
 
 ``federated`` asks every site; ``routed`` asks the sites whose sketch (k-means centroids of their
 vectors, no text) is closest to the query, at most a quarter of them (at least one).
@@ -13,38 +14,104 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
+from api.gateway.service import ranked_answers
 from api.site_service.responder import SiteResponder
 from api.site_service.settings import SiteServiceSettings
 from eval._records import EvalDoc
-from eval.site_systems import CHUNK_DEPTH_FACTOR, build_sites, doc_ranking
-from eval.systems import SystemResult
-from rag_fed.config import Settings
-from rag_fed.crypto import KeyPair
-from rag_fed.embedders.base import Embedder
-from rag_fed.router import InProcessSiteClient, Router, RoutingPolicy
+from eval.site_systems import SystemSetup, build_sites, chunk_depth, doc_ranking
+from eval.systems import SystemAnswer, SystemResult
+from rag_fed.answer_fusion import AnswerFusion
+from rag_fed.crypto import EnvelopeOpener, KeyPair
+from rag_fed.protocol import SiteReply
+from rag_fed.router import FederatedResult, InProcessSiteClient, Router, RoutingPolicy
 from rag_fed.site import Site
-from rag_fed.types import SearchMode
 
-__all__ = ["FederatedSystem"]
+__all__ = ["FederatedSystem", "SiteTap"]
 
 GATEWAY_ID = "gateway"
+
+
+@dataclass(frozen=True)
+class _Call:
+    started: float
+    ended: float
+    sealed_reply: bytes
+
+
+class SiteTap:
+    """Wraps a site's handler to see when each call ran and what the site reports it spent.
+
+    The site's own stage timings travel inside its sealed reply; the tap opens a copy of the reply
+    with the gateway's key (after the query, outside every measured interval), as an observer that
+    holds the gateway's key would. Thread-safe: the router calls handlers from worker threads.
+    """
+
+    def __init__(self, handler: Callable[[bytes], bytes], opener: EnvelopeOpener) -> None:
+        self._handler = handler
+        self._opener = opener
+        self._lock = threading.Lock()
+        self._calls: list[_Call] = []
+
+    def __call__(self, sealed: bytes) -> bytes:
+        started = time.perf_counter()
+        reply = self._handler(sealed)
+        ended = time.perf_counter()
+        with self._lock:
+            self._calls.append(_Call(started, ended, reply))
+        return reply
+
+    def take(self) -> list[tuple[float, float, dict[str, float]]]:
+        """``(started, ended, site timings)`` of the calls since the last ``take``, and forget them."""
+        with self._lock:
+            calls, self._calls = self._calls, []
+        taken = []
+        for call in calls:
+            reply = SiteReply.from_bytes(self._opener.open_bytes(call.sealed_reply))
+            taken.append((call.started, call.ended, dict(reply.timings_ms)))
+        return taken
+
+
+def stage_timings(
+    started: float, result: FederatedResult, calls: Sequence[tuple[float, float, Mapping[str, float]]]
+) -> dict[str, float]:
+    """The query's stages in ms from the router's start time, its result and the sites' calls.
+
+    ``route``: start to the first site call (selection, sealing); ``site_search`` / ``site_answer``: the
+    slowest site's own search and answer times; ``fuse``: the last reply to the fused ranking (opening
+    replies, merging). Sites work concurrently, so the stages overlap and do not add up to the total.
+    """
+    if not calls:
+        return {"route": result.elapsed_ms, "fuse": 0.0}
+    first_call = min(call[0] for call in calls)
+    last_reply = max(call[1] for call in calls)
+    timings = {
+        "route": (first_call - started) * 1000,
+        "site_search": max(call[2].get("search", 0.0) for call in calls),
+        "fuse": max(0.0, result.elapsed_ms - (last_reply - started) * 1000),
+    }
+    answers = [call[2]["answer"] for call in calls if "answer" in call[2]]
+    if answers:
+        timings["site_answer"] = max(answers)
+    return timings
 
 
 class FederatedSystem:
     """All sites (``selection="all"``) or the sketch-selected quarter (``selection="sketch"``)."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, mode: SearchMode, *, selection: str = "all") -> None:
+    def __init__(self, setup: SystemSetup, *, selection: str = "all") -> None:
         if selection not in ("all", "sketch"):
             raise ValueError(f"selection must be 'all' or 'sketch', not {selection!r}")
-        self._settings = settings
-        self._embedder = embedder
-        self._mode = mode
+        self._setup = setup
         self._selection = selection
         self._sites: dict[str, Site] = {}
+        self._taps: list[SiteTap] = []
         self._router: Router | None = None
+        self._fusion: AnswerFusion | None = None
         self._loop = asyncio.new_event_loop()
 
     @property
@@ -52,58 +119,93 @@ class FederatedSystem:
         return "federated" if self._selection == "all" else "routed"
 
     def index(self, docs_by_site: Mapping[str, Sequence[EvalDoc]]) -> None:
-        self._sites = build_sites(docs_by_site, self._settings, self._embedder)
+        setup = self._setup
+        self._sites = build_sites(docs_by_site, setup.settings, setup.documents_embedder, setup.generator_factory)
         gateway_keys = KeyPair.generate()
+        site_keys = {site_id: KeyPair.load(site.layout.keys_dir).public_key for site_id, site in self._sites.items()}
+        # A reply is opened only once its query is over, which a slow site can delay up to the deadline.
+        tap_opener = EnvelopeOpener(gateway_keys, GATEWAY_ID, site_keys, max_age_s=setup.deadline_s + 60.0)
         clients = []
-        site_keys = {}
         for site_id, site in self._sites.items():
-            site_keys[site_id] = (site_key := KeyPair.load(site.layout.keys_dir)).public_key
             service = SiteServiceSettings(
                 site_id=site_id, gateway_id=GATEWAY_ID, gateway_public_key=gateway_keys.public_key_text
             )
-            responder = SiteResponder(site, service, site_key, gateway_keys.public_key)
-            clients.append(InProcessSiteClient(site_id, responder.handle, responder.sketch))
+            responder = SiteResponder(site, service, KeyPair.load(site.layout.keys_dir), gateway_keys.public_key)
+            tap = SiteTap(responder.handle, tap_opener)
+            self._taps.append(tap)
+            clients.append(InProcessSiteClient(site_id, tap, responder.sketch))
         count = len(self._sites)
         policy = RoutingPolicy(
+            deadline_s=setup.deadline_s,
             selection="all" if self._selection == "all" else "sketch",
             max_sites=None if self._selection == "all" else max(1, math.ceil(count / 4)),
         )
         self._router = Router(
             keys=gateway_keys, gateway_id=GATEWAY_ID, site_keys=site_keys, clients=clients, policy=policy
         )
+        if setup.generator_factory is not None:
+            self._fusion = AnswerFusion(setup.generator_factory(), max_tokens=setup.central_max_tokens)
         if self._selection == "sketch":
             failures = self._loop.run_until_complete(self._router.refresh_sketches())
             broken = {site: error for site, error in failures.items() if error}
             if broken:
                 raise RuntimeError(f"sketches could not be fetched: {broken}")
 
-    def search(self, query: str, k: int) -> SystemResult:
+    def _query(self, query: str, k: int, want_answer: bool) -> tuple[FederatedResult, SystemResult]:
         if self._router is None:
             raise RuntimeError("index() must be called before search()")
+        embedder = self._setup.embedder
         started = time.perf_counter()
-        vector = self._embedder.embed([query])[0]
+        vector = embedder.embed([query])[0]
         embed_ms = (time.perf_counter() - started) * 1000
+        routed_at = time.perf_counter()
         result = self._loop.run_until_complete(
             self._router.query(
                 query,
                 vector,
-                self._embedder.model_version,
-                k=min(100, k * CHUNK_DEPTH_FACTOR),
-                mode=self._mode,
-                want_answer=False,
+                embedder.model_version,
+                k=chunk_depth(k),
+                mode=self._setup.mode,
+                want_answer=want_answer,
             )
         )
+        calls = [call for tap in self._taps for call in tap.take()]
         doc_ids, scores = doc_ranking(result.passages, k)
-        answered = [outcome for outcome in result.sites if outcome.status == "answered"]
-        site_ms = max((outcome.latency_ms for outcome in answered), default=0.0)
-        return SystemResult(
+        return result, SystemResult(
             doc_ids,
             scores,
-            {"embed": embed_ms, "route_and_fuse": result.elapsed_ms, "site_search": site_ms},
+            {"embed": embed_ms, **stage_timings(routed_at, result, calls)},
             bytes_sent=sum(outcome.bytes_sent for outcome in result.sites),
             bytes_received=sum(outcome.bytes_received for outcome in result.sites),
             sites_contacted=[outcome.site_id for outcome in result.sites if outcome.status != "skipped"],
+            sites_failed=[outcome.site_id for outcome in result.missing],
         )
+
+    def search(self, query: str, k: int) -> SystemResult:
+        return self._query(query, k, want_answer=False)[1]
+
+    def answer(self, query: str, k: int) -> SystemAnswer:
+        if self._fusion is None:
+            raise RuntimeError(f"{self.name} was built without a model; pass generator_factory to answer")
+        result, retrieved = self._query(query, k, want_answer=True)
+        # The benchmark ranks deep (up to 100 passages a site); a gateway asks for its default k, so the
+        # central model sees each site answer with that many passages, as it would in a deployment.
+        depth = self._setup.fusion_passages
+        answers = [a.model_copy(update={"passages": a.passages[:depth]}) for a in ranked_answers(result)]
+        started = time.perf_counter()
+        fused = self._fusion.fuse(query, answers)
+        fusion_ms = (time.perf_counter() - started) * 1000
+        timed = SystemResult(
+            retrieved.doc_ids,
+            retrieved.scores,
+            {**retrieved.timings_ms, "answer_fusion": fusion_ms},
+            bytes_sent=retrieved.bytes_sent,
+            bytes_received=retrieved.bytes_received,
+            sites_contacted=retrieved.sites_contacted,
+            sites_failed=retrieved.sites_failed,
+        )
+        cited = list(dict.fromkeys(citation.doc_id for citation in fused.citations))
+        return SystemAnswer(timed, fused.text, cited)
 
     def close(self) -> None:
         for site in self._sites.values():

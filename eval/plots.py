@@ -6,7 +6,6 @@ plots render on headless machines and from worker threads.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -14,10 +13,10 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from eval._records import input_error
 from eval.results import EvalResult
+from eval.training_log import metric_family
 
-__all__ = ["load_training_log", "plot_latency", "plot_metric_bars", "plot_training_curves"]
+__all__ = ["plot_latency", "plot_metric_bars", "plot_training_curves"]
 
 _DPI = 110
 
@@ -77,39 +76,31 @@ def plot_latency(result: EvalResult, path: Path) -> Path | None:
     return _save(figure, path)
 
 
-def load_training_log(path: Path) -> list[dict[str, float]]:
-    """Read a training log: a JSON list of ``{"round": int, "<metric>": number, ...}`` objects."""
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise input_error(path, None, "file not found") from error
-    except json.JSONDecodeError as error:
-        raise input_error(path, error.lineno, f"not valid JSON ({error.msg})") from error
-    if not isinstance(entries, list):
-        raise input_error(path, None, 'expected a JSON list of {"round": ..., "<metric>": ...} objects')
-    log: list[dict[str, float]] = []
-    for number, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not isinstance(entry.get("round"), int):
-            raise input_error(path, None, f"entry {number} is not an object with an integer 'round'")
-        values = {key: value for key, value in entry.items() if key != "round"}
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values.values()):
-            raise input_error(path, None, f"entry {number} has a non-numeric metric value")
-        log.append({"round": float(entry["round"]), **{key: float(v) for key, v in values.items()}})
-    return log
-
-
 def plot_training_curves(log: Sequence[Mapping[str, float]], path: Path) -> Path | None:
-    """One line per metric of the training log, round on the x axis."""
-    metrics = sorted({key for entry in log for key in entry if key != "round"})
-    if not metrics:
+    """One panel per metric of the training log (its mean and, for a ledger, each site), round on x."""
+    keys = sorted({key for entry in log for key in entry if key != "round"})
+    families = list(dict.fromkeys(metric_family(key) for key in keys))
+    if not families:
         return None
-    figure = Figure(figsize=(6.4, 4.0), layout="constrained")
-    axes = figure.add_subplot()
-    for metric in metrics:
-        points = sorted((entry["round"], entry[metric]) for entry in log if metric in entry)
-        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=metric)
-    axes.set_xlabel("round")
-    axes.set_ylabel("value")
-    axes.set_title("federated training")
-    axes.legend(fontsize=8)
+    columns = min(3, len(families))
+    rows = math.ceil(len(families) / columns)
+    figure = Figure(figsize=(4.2 * columns, 3.2 * rows), layout="constrained")
+    for index, family in enumerate(families, start=1):
+        axes = figure.add_subplot(rows, columns, index)
+        members = [key for key in keys if metric_family(key) == family]
+        for key in members:
+            points = sorted((entry["round"], entry[key]) for entry in log if key in entry)
+            overall = key == family  # the mean over sites (or the only line of a flat log)
+            axes.plot(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                marker="o" if overall else ".",
+                linewidth=2.0 if overall else 0.8,
+                label="mean of sites" if overall else key[len(family) :].strip("[]"),
+            )
+        axes.set_title(family, fontsize=10)
+        axes.set_xlabel("round")
+        if len(members) > 1:
+            axes.legend(fontsize=7)
+    figure.suptitle("federated training")
     return _save(figure, path)

@@ -11,8 +11,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.plots import load_training_log, plot_latency, plot_metric_bars, plot_training_curves
+from eval.plots import plot_latency, plot_metric_bars, plot_training_curves
 from eval.results import EvalResult
+from eval.training_log import load_training_log
 
 __all__ = ["write_report"]
 
@@ -28,6 +29,37 @@ def _number(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
+_STAGE_ORDER = ("embed", "route", "site_search", "site_answer", "fuse", "answer_fusion", "total")
+_EXAMPLE_ANSWERS = 2
+_EXAMPLE_CHARS = 400
+
+
+def _stage_key(stage: str) -> tuple[int, str]:
+    return (_STAGE_ORDER.index(stage) if stage in _STAGE_ORDER else len(_STAGE_ORDER), stage)
+
+
+def _load(values: list[float]) -> str:
+    return " / ".join(f"{value:.2f}" for value in values) if values else "n/a"
+
+
+def _example_rows(result: EvalResult) -> list[list[str]]:
+    """The first few answered questions, each system's answer beside the reference."""
+    rows: list[list[str]] = []
+    answered = [r for r in result.systems if any(q.answer is not None for q in r.queries)]
+    if not answered:
+        return rows
+    query_ids = [q.query_id for q in answered[0].queries if q.answer is not None][:_EXAMPLE_ANSWERS]
+    for query_id in query_ids:
+        for report in answered:
+            record = next((q for q in report.queries if q.query_id == query_id), None)
+            if record is None or record.answer is None:
+                continue
+            text = record.answer if len(record.answer) <= _EXAMPLE_CHARS else record.answer[:_EXAMPLE_CHARS] + " …"
+            f1 = record.metrics.get("token_f1", 0.0)
+            rows.append([query_id, report.name, text, _number(f1, 3), ", ".join(record.cited_doc_ids)])
+    return rows
+
+
 def _tables(result: EvalResult) -> list[_Table]:
     run_rows = [
         ["dataset", result.dataset],
@@ -37,7 +69,12 @@ def _tables(result: EvalResult) -> list[_Table]:
         ["split", f"{result.split_spec or 'single site'} (seed {result.seed})"],
         ["sites (documents)", ", ".join(f"{site}: {size}" for site, size in result.site_sizes.items())],
         ["command", result.command],
+        *([name, value] for name, value in result.config.items()),
         ["timestamp (UTC)", result.timestamp],
+        [
+            "load average 1/5/15 min (before; after)",
+            f"{_load(result.load_average.get('before', []))}; {_load(result.load_average.get('after', []))}",
+        ],
         ["versions", ", ".join(f"{name} {version}" for name, version in result.versions.items())],
     ]
     tables = [_Table("Run", ["field", "value"], run_rows)]
@@ -52,7 +89,7 @@ def _tables(result: EvalResult) -> list[_Table]:
     latency_rows = [
         [r.name, stage, _number(summary["p50"], 2), _number(summary["p95"], 2), str(int(summary["n"]))]
         for r in result.systems
-        for stage, summary in r.latency_ms.items()
+        for stage, summary in sorted(r.latency_ms.items(), key=lambda item: _stage_key(item[0]))
     ]
     tables.append(_Table("Latency (ms)", ["system", "stage", "p50", "p95", "queries"], latency_rows))
     cost_rows = [
@@ -63,6 +100,8 @@ def _tables(result: EvalResult) -> list[_Table]:
             _number(r.bytes_received["mean"], 0),
             _number(r.bytes_received["p95"], 0),
             _number(r.sites_contacted["mean"], 2),
+            _number(r.sites_failed["mean"], 2),
+            "-" if r.reachable_recall is None else _number(r.reachable_recall),
             _number(r.index_seconds, 2),
         ]
         for r in result.systems
@@ -74,9 +113,15 @@ def _tables(result: EvalResult) -> list[_Table]:
         "received mean",
         "received p95",
         "sites/query",
+        "failed sites/query",
+        "relevant docs at contacted sites",
         "index s",
     ]
-    tables.append(_Table("Bytes per query and sites contacted", cost_headers, cost_rows))
+    tables.append(_Table("Bytes per query, sites contacted, indexing time", cost_headers, cost_rows))
+    examples = _example_rows(result)
+    if examples:
+        headers = ["query", "system", "answer", "token F1", "cited documents"]
+        tables.append(_Table("Example answers", headers, examples))
     return tables
 
 

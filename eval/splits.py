@@ -17,7 +17,7 @@ from eval._records import EvalDataset
 from eval.topics import SparseRows, spherical_kmeans, tfidf_rows
 from rag_fed.errors import InputError
 
-__all__ = ["SPLIT_FORMS", "split_corpus"]
+__all__ = ["SPLIT_FORMS", "field_site_id", "split_corpus"]
 
 SPLIT_FORMS = "'field:NAME' (e.g. field:company), 'cluster:N' (N topic sites) or 'random:N' (N sites)"
 _SPEC = re.compile(r"(field|cluster|random):(.+)")
@@ -32,8 +32,22 @@ def _site_count(value: str, spec: str, n_docs: int) -> int:
     return count
 
 
+def field_site_id(name: str, value: str) -> str:
+    """A valid site id (lowercase letters, digits, dashes; at most 63) for the sites of ``field:NAME``.
+
+    ``company_a`` becomes ``company-a``; a value that does not already start with the field's name gets
+    it as a prefix, so NIST's asset ``A`` becomes ``asset-a`` rather than a bare ``a``.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
+    prefix = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    if prefix and not slug.startswith(prefix):
+        slug = f"{prefix}-{slug}" if slug else prefix
+    return slug[:63].strip("-") or "site"
+
+
 def _by_field(dataset: EvalDataset, name: str) -> dict[str, list[str]]:
     sites: dict[str, list[str]] = {}
+    values: dict[str, str] = {}
     lacking = [doc.doc_id for doc in dataset.corpus if not doc.metadata.get(name)]
     if lacking:
         fields = sorted({key for doc in dataset.corpus for key in doc.metadata})
@@ -42,7 +56,14 @@ def _by_field(dataset: EvalDataset, name: str) -> dict[str, list[str]]:
             f"fields present in {dataset.name!r}: {fields or 'none'}"
         )
     for doc in dataset.corpus:
-        sites.setdefault(doc.metadata[name], []).append(doc.doc_id)
+        value = doc.metadata[name]
+        site_id = field_site_id(name, value)
+        if values.setdefault(site_id, value) != value:
+            raise InputError(
+                f"values {values[site_id]!r} and {value!r} of field {name!r} both map to site id {site_id!r}; "
+                "site ids keep only lowercase letters, digits and dashes"
+            )
+        sites.setdefault(site_id, []).append(doc.doc_id)
     return sites
 
 
@@ -86,7 +107,8 @@ def split_corpus(
 ) -> dict[str, list[str]]:
     """Assign every document of ``dataset`` to one site, as ``{site_id: [doc_id, ...]}``.
 
-    ``spec`` is ``field:NAME`` (one site per value of metadata field NAME, site id = the value),
+    ``spec`` is ``field:NAME`` (one site per value of metadata field NAME, site id from the value by
+    :func:`field_site_id`, e.g. ``company-a``, ``asset-b``),
     ``cluster:N`` (spherical k-means into N topic sites, on ``embeddings`` rows aligned with the corpus
     if given, else on TF-IDF vectors; ids ``cluster-i``) or ``random:N`` (balanced seeded shuffle;
     ids ``site-i``). Raises ``InputError`` for a malformed spec, a missing field or N > documents.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from eval._records import EvalDoc
 
@@ -20,10 +20,10 @@ __all__ = ["AnsweringSystem", "RetrievalSystem", "SystemAnswer", "SystemResult"]
 class SystemResult:
     """One search's outcome: ranked doc ids (best first) and what it cost.
 
-    ``timings_ms`` maps stage names (e.g. ``embed``, ``route``, ``site_search``, ``fuse``) to
-    milliseconds; ``bytes_sent`` / ``bytes_received`` count what crossed the wire between the
-    coordinator and sites (0 for an in-process centralized index); ``sites_contacted`` names the sites
-    that were asked.
+    ``timings_ms`` maps stage names (``embed``, ``route``, ``site_search``, ``site_answer``, ``fuse``,
+    ``answer_fusion``) to milliseconds; ``bytes_sent`` / ``bytes_received`` count what crossed the wire
+    between the coordinator and sites (0 for an in-process centralized index); ``sites_contacted`` names
+    the sites that were asked and ``sites_failed`` those of them that failed or timed out.
     """
 
     doc_ids: Sequence[str]
@@ -32,17 +32,24 @@ class SystemResult:
     bytes_sent: int = 0
     bytes_received: int = 0
     sites_contacted: Sequence[str] = ()
+    sites_failed: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if len(self.doc_ids) != len(self.scores):
             raise ValueError(f"{len(self.doc_ids)} doc ids but {len(self.scores)} scores")
 
 
-class SystemAnswer(NamedTuple):
-    """An answer's text and the doc ids it cites (unpacks as ``text, cited_doc_ids``)."""
+@dataclass(frozen=True, slots=True)
+class SystemAnswer:
+    """One pass of the whole query path: the ranking it retrieved (with every stage's cost) and the answer.
 
+    ``cited_doc_ids`` are ids of documents given to ``index``; ``text`` is the answer as the user sees it
+    (citation tags included: the runner strips them before scoring the text).
+    """
+
+    result: SystemResult
     text: str
-    cited_doc_ids: Sequence[str]
+    cited_doc_ids: Sequence[str] = ()
 
 
 @runtime_checkable
@@ -65,8 +72,13 @@ class RetrievalSystem(Protocol):
 
 @runtime_checkable
 class AnsweringSystem(RetrievalSystem, Protocol):
-    """A retrieval system that also writes cited answers (the runner then scores answers too)."""
+    """A retrieval system that also writes cited answers (the runner then scores answers too).
 
-    def answer(self, query: str) -> SystemAnswer:
-        """Answer ``query``; ``cited_doc_ids`` are ids of documents given to ``index``."""
+    ``answer`` runs the query path once, as a deployment does: the same ranking ``search`` would return
+    for ``k``, plus the answer written from it, so one call yields both kinds of metrics and the cost of
+    every stage.
+    """
+
+    def answer(self, query: str, k: int) -> SystemAnswer:
+        """Retrieve up to ``k`` documents for ``query`` and answer it from what was retrieved."""
         ...

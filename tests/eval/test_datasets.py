@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from eval.datasets import load_beir, load_dataset, load_maintnorm, load_nist_excavators, load_qa
+from eval.splits import split_corpus
+from rag_fed.crypto import validate_node_id
 from rag_fed.errors import InputError
 
 pytestmark = pytest.mark.unit
@@ -212,6 +214,7 @@ def test_real_maintnorm_is_seeded() -> None:
     dataset = load_maintnorm(SHARED / "maintnorm", n_queries=50, seed=3)
     assert len(dataset.corpus) == 12_000
     assert {doc.metadata["company"] for doc in dataset.corpus} == {"company_a", "company_b", "company_c"}
+    assert list(split_corpus(dataset, "field:company")) == ["company-a", "company-b", "company-c"]
     doc_ids = {doc.doc_id for doc in dataset.corpus}
     assert len(dataset.queries) == 50
     assert all(set(q.gold_doc_ids) <= doc_ids and len(q.text.split()) >= 2 for q in dataset.queries)
@@ -230,3 +233,8 @@ def test_real_nist() -> None:
     assert {doc.metadata["pmtype"] for doc in dataset.corpus} <= {f"PM{n:02d}" for n in range(1, 20)}
     assert len(dataset.queries) == 200
     assert all(1 <= len(q.gold_doc_ids) <= 50 for q in dataset.queries)
+    assert load_dataset(SHARED / "nist_excavators_mwo", seed=1).queries != dataset.queries
+    # The five assets become five sites whose ids the federation accepts.
+    sites = split_corpus(dataset, "field:asset")
+    assert list(sites) == [f"asset-{letter}" for letter in "abcde"]
+    assert all(validate_node_id(site_id) for site_id in sites)

@@ -10,9 +10,11 @@ import pytest
 
 from eval.datasets import EvalDataset, EvalDoc, load_beir
 from eval.report import write_report
+from eval.results import source_revision
 from eval.runner import run_eval
 from eval.splits import split_corpus
 from eval.systems import AnsweringSystem, RetrievalSystem, SystemAnswer, SystemResult
+from eval.training_log import load_training_log
 from rag_fed.errors import InputError
 
 CORPUS = [
@@ -64,11 +66,21 @@ class FakeSystem:
 
 
 class FakeAnsweringSystem(FakeSystem):
-    """Answers with the text of its best document and cites it."""
+    """Answers with the text of its best document, cites it with a tag, and times a model stage."""
 
-    def answer(self, query: str) -> SystemAnswer:
-        best = self.search(query, 1).doc_ids
-        return SystemAnswer(self._docs[best[0]] if best else "", list(best))
+    def answer(self, query: str, k: int) -> SystemAnswer:
+        result = self.search(query, k)
+        best = list(result.doc_ids[:1])
+        text = f"{self._docs[best[0]]} [site-0:{best[0]}#intro]" if best else ""
+        timed = SystemResult(
+            result.doc_ids,
+            result.scores,
+            {**result.timings_ms, "site_answer": 100.0},
+            bytes_sent=result.bytes_sent,
+            bytes_received=result.bytes_received,
+            sites_contacted=result.sites_contacted,
+        )
+        return SystemAnswer(timed, text, best)
 
 
 def write_toy_beir(root: Path) -> Path:
@@ -114,8 +126,15 @@ def test_end_to_end_report(toy: EvalDataset, tmp_path: Path) -> None:
     assert report.answers["answer_contains"] == pytest.approx(1.0)  # both answers appear in the cited text
     assert report.bytes_sent["mean"] == 200.0
     assert report.sites_contacted["mean"] == 2.0
-    assert {"embed", "site_search", "search_total", "answer_total"} <= set(report.latency_ms)
+    assert {"embed", "site_search", "site_answer", "total"} <= set(report.latency_ms)
+    assert report.latency_ms["site_answer"]["n"] == 2.0  # only q1 and q2 were answered
+    assert report.sites_failed["mean"] == 0.0
+    assert report.reachable_recall == pytest.approx(1.0)  # the fake contacts every site
+    # The citation tag is not part of the scored text: q2's answer is "Engine oil Change the engine oil
+    # every 500 hours." against "every 500 hours", so token F1 = 2 * (3/8 * 1) / (3/8 + 1).
+    assert report.queries[1].metrics["token_f1"] == pytest.approx(2 * 3 / 8 / (3 / 8 + 1))
     assert result.site_sizes == {site: len(doc_ids) for site, doc_ids in sites.items()}
+    assert len(result.load_average["before"]) == 3
 
     training_log = tmp_path / "training.json"
     training_log.write_text(json.dumps([{"round": r, "loss": 1.0 / r, "ndcg@10": 0.3 + r / 100} for r in (1, 2, 3)]))
@@ -133,7 +152,7 @@ def test_end_to_end_report(toy: EvalDataset, tmp_path: Path) -> None:
         assert (out / "plots" / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     document = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert document["command"] == result.command and document["seed"] == 7
-    assert {"python", "rag-fed", "torch", "faiss-cpu", "ranx"} <= set(document["versions"])
+    assert {"python", "source", "rag-fed", "torch", "ranx", "llama-cpp-python"} <= set(document["versions"])
     assert document["systems"][0]["retrieval"]["ndcg@10"] == pytest.approx(report.retrieval["ndcg@10"])
     assert document["training_log"][2] == {
         "round": 3.0,
@@ -142,8 +161,19 @@ def test_end_to_end_report(toy: EvalDataset, tmp_path: Path) -> None:
     }
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert "| federated |" in markdown and "![metrics](plots/metrics.png)" in markdown
+    assert "## Example answers" in markdown and "load average" in markdown
     page = (out / "report.html").read_text(encoding="utf-8")
     assert '<img src="plots/latency.png"' in page and "<td>centralized</td>" in page
+
+
+@pytest.mark.unit
+def test_answers_off_searches_only(toy: EvalDataset) -> None:
+    result = run_eval(toy, [FakeAnsweringSystem("a")], progress=False, answers=False, config={"search mode": "dense"})
+    report = result.systems[0]
+    assert report.answers == {} and all(q.answer is None for q in report.queries)
+    assert "site_answer" not in report.latency_ms
+    assert result.config == {"search mode": "dense"}
+    assert any("--no-answers" in note for note in result.notes)
 
 
 @pytest.mark.integration
@@ -176,3 +206,44 @@ def test_malformed_training_log(toy: EvalDataset, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="entry 1") as caught:
         write_report(result, tmp_path / "out", training_log=log)
     assert "log.json" in str(caught.value)
+
+
+@pytest.mark.unit
+def test_training_ledger_becomes_curves(toy: EvalDataset, tmp_path: Path) -> None:
+    from rag_fed.training.ledger import RoundRecord
+
+    rounds = [
+        RoundRecord(
+            round=r,
+            sites=["site-a", "site-b"],
+            metrics={
+                "site-a": {"train-loss": 1.0 / r, "val-mrr@10": 0.30 + r / 100, "num-examples": 90.0},
+                "site-b": {"train-loss": 2.0 / r, "val-mrr@10": 0.40 + r / 100, "num-examples": 80.0},
+            },
+            bytes_uploaded={"site-a": 1_000_000, "site-b": 3_000_000},
+            checkpoint=f"checkpoints/round-{r:04d}.npz",
+            checkpoint_sha256="0" * 64,
+        ).model_dump(mode="json")
+        for r in (1, 2)
+    ]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "ledger.json").write_text(json.dumps(rounds), encoding="utf-8")
+    log = load_training_log(run_dir)
+    assert log[1]["round"] == 2.0
+    assert log[1]["val-mrr@10"] == pytest.approx(0.37)  # the mean of the two sites
+    assert log[1]["train-loss[site-b]"] == pytest.approx(1.0)
+    assert log[0]["upload-MB"] == pytest.approx(4.0)
+    assert not any(key.startswith("num-examples") for key in log[0])
+    result = run_eval(toy, [FakeSystem("a")], progress=False)
+    written = write_report(result, tmp_path / "out", training_log=run_dir / "ledger.json")
+    assert (tmp_path / "out" / "plots" / "training.png") in written
+    document = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert document["training_log"][0]["val-mrr@10[site-a]"] == pytest.approx(0.31)
+
+
+@pytest.mark.unit
+def test_source_revision(tmp_path: Path) -> None:
+    assert source_revision(tmp_path) == "unknown"  # not a git checkout
+    revision = source_revision()
+    assert revision == "unknown" or len(revision.removesuffix("+dirty")) == 12

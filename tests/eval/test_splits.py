@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from eval.datasets import EvalDataset, EvalDoc, load_dataset
-from eval.splits import split_corpus
+from eval.splits import field_site_id, split_corpus
+from rag_fed.crypto import validate_node_id
 from rag_fed.errors import InputError
 
 pytestmark = pytest.mark.unit
@@ -39,9 +40,24 @@ def assert_partition(sites: dict[str, list[str]], dataset: EvalDataset) -> None:
 def test_field_split_groups_by_value() -> None:
     dataset = toy_dataset()
     sites = split_corpus(dataset, "field:plant", seed=0)
-    assert list(sites) == ["north", "south"]
-    assert sites["south"] == ["d00", "d03", "d06"]
+    assert list(sites) == ["plant-north", "plant-south"]
+    assert sites["plant-south"] == ["d00", "d03", "d06"]
     assert_partition(sites, dataset)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "site_id"),
+    [("company", "company_a", "company-a"), ("asset", "A", "asset-a"), ("Plant", "Nord Süd 7", "plant-nord-s-d-7")],
+)
+def test_field_site_ids_are_valid_node_ids(name: str, value: str, site_id: str) -> None:
+    assert field_site_id(name, value) == site_id
+    validate_node_id(site_id)
+
+
+def test_field_values_that_collide_are_refused() -> None:
+    corpus = [EvalDoc("d1", "", "x", {"plant": "North_1"}), EvalDoc("d2", "", "y", {"plant": "north-1"})]
+    with pytest.raises(InputError, match="both map to site id 'plant-north-1'"):
+        split_corpus(EvalDataset(name="toy", corpus=corpus, queries=[]), "field:plant")
 
 
 def test_random_split_is_seeded_and_balanced() -> None:

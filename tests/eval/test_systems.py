@@ -1,0 +1,203 @@
+"""The benchmarked systems: the shared index embedder, stage timings, and the four configurations on real
+sites (real MiniLM, FAISS, SQLite, sealed envelopes through the real router; SmolLM2 for answers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from eval._records import EvalDataset, EvalDoc, EvalQuery
+from eval.embedding_cache import CachingEmbedder
+from eval.federated_systems import FederatedSystem, stage_timings
+from eval.runner import run_eval
+from eval.site_systems import CentralizedSystem, LocalBestSystem, SystemSetup, chunk_depth
+from eval.splits import split_corpus
+from rag_fed.config import Settings
+from rag_fed.embedders.base import Embedder
+from rag_fed.errors import InputError
+from rag_fed.protocol import MAX_K
+from rag_fed.router import FederatedResult
+
+DOCS = [
+    ("pump-1", "north", "The hydraulic pump cavitates when the suction strainer is blocked; clean the strainer."),
+    ("pump-2", "north", "Replace the hydraulic pump seal when oil leaks from the shaft."),
+    ("hose-1", "north", "A burst hydraulic hose is replaced with a hose of the same pressure rating."),
+    ("brake-1", "south", "Brake pads are replaced when they are worn below 3 mm."),
+    ("tyre-1", "south", "Check the tyre pressure before every shift; inflate to 6 bar."),
+    ("engine-1", "south", "Change the engine oil and the oil filter every 500 hours."),
+]
+QUERIES = [
+    ("q1", "hydraulic pump is cavitating", "clean the suction strainer", {"pump-1": 1}),
+    ("q2", "how often to change engine oil", "every 500 hours", {"engine-1": 1}),
+    ("q3", "worn brake pads", None, {"brake-1": 1}),
+]
+
+
+class CountingEmbedder:
+    """A deterministic stand-in that records every batch it is asked to embed."""
+
+    dim = 4
+    model_version = "counting-v1"
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        self.batches.append(list(texts))
+        vectors = np.array([[len(t), t.count("a"), t.count("e"), 1.0] for t in texts], dtype=np.float32)
+        return np.asarray(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), dtype=np.float32)
+
+
+def toy_dataset() -> EvalDataset:
+    corpus = [EvalDoc(doc_id, "", text, {"plant": plant}) for doc_id, plant, text in DOCS]
+    queries = [EvalQuery(query_id, text, answer, gold) for query_id, text, answer, gold in QUERIES]
+    return EvalDataset(name="toy", corpus=corpus, queries=queries)
+
+
+@pytest.mark.unit
+def test_caching_embedder_embeds_each_text_once() -> None:
+    inner = CountingEmbedder()
+    cached = CachingEmbedder(inner)
+    first = cached.embed(["a", "b", "a"])
+    second = cached.embed(["b", "c"])
+    assert inner.batches == [["a", "b"], ["c"]]
+    np.testing.assert_array_equal(first[1], second[0])
+    np.testing.assert_array_equal(second, inner.embed(["b", "c"]))
+    assert (cached.hits, cached.misses) == (2, 3)
+    assert (cached.dim, cached.model_version) == (4, "counting-v1")
+    assert cached.embed([]).shape == (0, 4)
+    assert cached.size == 3
+    assert CachingEmbedder(inner), "an empty cache must be truthy: Site.open(embedder=...) tests it with `or`"
+
+
+@pytest.mark.unit
+def test_caching_embedder_saves_and_loads(tmp_path: Path) -> None:
+    path = tmp_path / "cache" / "vectors.npz"
+    first = CachingEmbedder(CountingEmbedder())
+    expected = first.embed(["pump", "hose"])
+    first.save(path)
+    inner = CountingEmbedder()
+    second = CachingEmbedder(inner)
+    assert second.load(path) == 2
+    np.testing.assert_array_equal(second.embed(["hose", "pump"]), expected[::-1])
+    assert inner.batches == []  # served from the file
+    other = CountingEmbedder()
+    other.model_version = "counting-v2"
+    assert CachingEmbedder(other).load(path) == 0  # another model's vectors are not comparable
+    (tmp_path / "bad.npz").write_bytes(b"not numpy")
+    with pytest.raises(InputError, match=r"bad\.npz"):
+        second.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.unit
+def test_chunk_depth_is_capped_by_the_protocol() -> None:
+    assert chunk_depth(10) == 40
+    assert chunk_depth(100) == MAX_K
+
+
+@pytest.mark.unit
+def test_stage_timings_from_site_calls() -> None:
+    result = FederatedResult(request_id="r", question="q", mode="dense", k=5, elapsed_ms=500.0)
+    calls = [(0.010, 0.300, {"search": 20.0, "answer": 250.0}), (0.015, 0.480, {"search": 35.0, "answer": 400.0})]
+    timings = stage_timings(0.0, result, calls)
+    assert timings == pytest.approx({"route": 10.0, "site_search": 35.0, "site_answer": 400.0, "fuse": 20.0})
+    assert "site_answer" not in stage_timings(0.0, result, [(0.01, 0.05, {"search": 3.0})])
+    assert stage_timings(0.0, result, []) == {"route": 500.0, "fuse": 0.0}
+
+
+@pytest.fixture()
+def one_torch_thread() -> Iterator[None]:
+    """One embedder thread: on a shared 2-core machine two torch threads wait on each other (~20x slower)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+AnySystem = CentralizedSystem | FederatedSystem | LocalBestSystem
+
+
+def _systems(tmp_path: Path, embedder: Embedder, answering: bool) -> list[AnySystem]:
+    cached = CachingEmbedder(embedder)
+    factory = None
+    if answering:
+        from rag_fed.generators.llama_cpp_backend import LlamaCppGenerator
+        from rag_fed.generators.packaged import packaged_smollm2_path
+
+        def factory() -> LlamaCppGenerator:
+            return LlamaCppGenerator(packaged_smollm2_path(), context_tokens=1024, threads=1)
+
+    def setup(name: str) -> SystemSetup:
+        settings = Settings(data_dir=tmp_path / name)
+        # Short answers keep the test fast; the path is the one a full run takes.
+        settings.search.answer_max_tokens = 32
+        settings.search.answer_passages = 2
+        return SystemSetup(settings, embedder, "dense", cached, factory, deadline_s=120.0, central_max_tokens=32)
+
+    return [
+        CentralizedSystem(setup("centralized")),
+        FederatedSystem(setup("federated"), selection="all"),
+        FederatedSystem(setup("routed"), selection="sketch"),
+        LocalBestSystem(setup("local-best")),
+    ]
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("one_torch_thread")
+def test_four_configurations_on_real_sites(tmp_path: Path, packaged_embedder: Embedder) -> None:
+    dataset = toy_dataset()
+    sites = split_corpus(dataset, "field:plant")
+    systems = _systems(tmp_path, packaged_embedder, answering=False)
+    index_embedder = systems[0]._setup.index_embedder
+    assert isinstance(index_embedder, CachingEmbedder)
+    try:
+        result = run_eval(dataset, systems, k=10, progress=False, sites=sites, answers=False)
+    finally:
+        for system in systems:
+            system.close()
+    central, federated, routed, local_best = result.systems
+    # Dense scores are comparable across sites, so asking every site ranks exactly as the pooled index.
+    assert [q.doc_ids for q in federated.queries] == [q.doc_ids for q in central.queries]
+    assert central.retrieval["recall@10"] == pytest.approx(1.0)
+    assert federated.sites_contacted["mean"] == 2.0 and routed.sites_contacted["mean"] == 1.0
+    assert federated.bytes_sent["mean"] > 0 and federated.bytes_received["mean"] > 0
+    assert 0 < routed.bytes_received["mean"] < federated.bytes_received["mean"]
+    assert federated.sites_failed["mean"] == 0.0
+    assert central.reachable_recall is None and federated.reachable_recall == pytest.approx(1.0)
+    # Routing to one of two plant sites can only find what that site holds: q1's pump is at "north".
+    routed_q1 = routed.queries[0]
+    assert routed_q1.sites_contacted == ["plant-north"] and routed_q1.doc_ids[0] == "pump-1"
+    assert {"embed", "route", "site_search", "fuse", "total"} <= set(federated.latency_ms)
+    assert central.bytes_sent["mean"] == 0.0 and local_best.sites_contacted["mean"] == 1.0
+    # Each document was embedded once, for the first configuration; the other three reused the vectors.
+    assert index_embedder.misses == len(DOCS) and index_embedder.hits == 3 * len(DOCS)
+    assert all(not report.answers for report in result.systems)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("one_torch_thread")
+def test_configurations_answer_with_the_local_model(tmp_path: Path, packaged_embedder: Embedder) -> None:
+    dataset = toy_dataset()
+    dataset = EvalDataset("toy", dataset.corpus, dataset.queries[:1])
+    systems = _systems(tmp_path, packaged_embedder, answering=True)
+    try:
+        result = run_eval(dataset, systems, k=10, progress=False, sites=split_corpus(dataset, "field:plant"))
+    finally:
+        for system in systems:
+            system.close()
+    doc_ids = {doc.doc_id for doc in dataset.corpus}
+    for report in result.systems:
+        record = report.queries[0]
+        assert record.answer, f"{report.name} wrote no answer"
+        assert record.cited_doc_ids and set(record.cited_doc_ids) <= doc_ids
+        assert set(report.answers) == {"exact_match", "token_f1", "answer_contains", "citation_precision"}
+        assert all(0.0 <= value <= 1.0 for value in report.answers.values())
+        assert "site_answer" in report.latency_ms
+    federated = result.systems[1]
+    assert {"route", "site_search", "site_answer", "fuse", "answer_fusion"} <= set(federated.latency_ms)
