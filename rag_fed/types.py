@@ -38,7 +38,12 @@ class Citation(BaseModel):
 
 
 class Passage(BaseModel):
-    """A retrieved chunk with its score and rank in the ranking that produced it (1 = best)."""
+    """A retrieved chunk with its score and rank in the ranking that produced it (1 = best).
+
+    ``dense_score`` (cosine with the query) and ``keyword_score`` (BM25 at the site) are the components
+    the site ranked by, ``None`` where the passage was not in that ranking's candidates. The router needs
+    them to fuse hybrid rankings across sites the way one central index would (rag_fed/router/merge.py).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -47,6 +52,8 @@ class Passage(BaseModel):
     text: str
     score: float
     rank: int = Field(ge=1)
+    dense_score: float | None = None
+    keyword_score: float | None = None
 
 
 class SiteAnswer(BaseModel):

@@ -18,7 +18,6 @@ from rag_fed.config import Settings
 from rag_fed.embedders import load_embedder
 from rag_fed.embedders.base import Embedder
 from rag_fed.errors import ConfigError, InputError, from_leaf_error
-from rag_fed.fusion import fuse_reciprocal_rank
 from rag_fed.generators import load_generator
 from rag_fed.generators.base import Generator
 from rag_fed.protocol import ReembedProgress
@@ -26,14 +25,12 @@ from rag_fed.site.answer import answer_messages, resolve_citations
 from rag_fed.site.ingest import FileResult, IngestPipeline, IngestReport
 from rag_fed.site.layout import SiteLayout
 from rag_fed.site.reembed import ReembedJob
+from rag_fed.site.search import HYBRID_DEPTH, RankedChunk, rank_chunks
 from rag_fed.site.serving import Serving, StoreVersions, VectorSnapshot, embedder_settings
 from rag_fed.site.versions import LEGACY_STORE, StoreRecord, read_pointer
 from rag_fed.types import Citation, Passage, SearchMode, SiteAnswer
 
 __all__ = ["HYBRID_DEPTH", "Site", "VectorSnapshot"]
-
-HYBRID_DEPTH = 50
-"""How deep each ranking goes before hybrid fusion: RRF needs the candidates both rankings agree on."""
 
 
 class Site:
@@ -226,23 +223,14 @@ class Site:
                     f"embedder version mismatch: the query was embedded with {embedder_version!r}, site "
                     f"{self.site_id} serves {serving_version!r}; embed the question with the version it serves"
                 )
-            if mode == "keyword":
-                ranked = store.keyword_search(question, k)
-            else:
+            vector = None
+            if mode != "keyword":
                 vector = query_vector if query_vector is not None else serving.embedder.embed([question])[0]
-                depth = max(k, HYBRID_DEPTH) if mode == "hybrid" else k
-                scores, ids = store.search(np.asarray(vector, np.float32).reshape(1, -1), depth)
-                dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-                if mode == "dense":
-                    ranked = dense
-                else:
-                    keyword = store.keyword_search(question, depth)
-                    fused = fuse_reciprocal_rank([[i for i, _ in dense], [i for i, _ in keyword]])
-                    ranked = fused[:k]
-            return self._passages(store, ranked[:k])
+            ranked = rank_chunks(store, question, vector, k, mode)
+            return self._passages(store, ranked)
 
-    def _passages(self, store: SiteStore, ranked: Sequence[tuple[int, float]]) -> list[Passage]:
-        chunks = store.docstore.get_chunks([chunk_id for chunk_id, _ in ranked])
+    def _passages(self, store: SiteStore, ranked: Sequence[RankedChunk]) -> list[Passage]:
+        chunks = store.docstore.get_chunks([item.chunk_id for item in ranked])
         return [
             Passage(
                 citation=Citation(
@@ -254,10 +242,12 @@ class Site:
                 ),
                 chunk_id=chunk.chunk_id,
                 text=chunk.text,
-                score=score,
+                score=item.score,
                 rank=rank,
+                dense_score=item.dense_score,
+                keyword_score=item.keyword_score,
             )
-            for rank, (chunk, (_, score)) in enumerate(zip(chunks, ranked, strict=True), start=1)
+            for rank, (chunk, item) in enumerate(zip(chunks, ranked, strict=True), start=1)
         ]
 
     @property

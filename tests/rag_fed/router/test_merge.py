@@ -1,10 +1,12 @@
-"""Merging site rankings: dense by score equals one central exact index; other modes use RRF."""
+"""Merging site rankings: dense by score equals one central exact index; hybrid fuses global component
+rankings; RRF over the sites' rankings is the fallback when scores do not compare."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from rag_fed.fusion import fuse_reciprocal_rank
 from rag_fed.router import merge_passages
 from rag_fed.types import Passage
 from tests.rag_fed.router.fakes import passage
@@ -50,3 +52,58 @@ def test_rrf_scores_replace_site_scores_in_hybrid_mode() -> None:
     # The same chunk id at two sites is two passages: ids are per site.
     assert [(p.citation.site_id, p.chunk_id) for p in merged] == [("a", 1), ("b", 1)]
     assert merged[0].score == pytest.approx(1 / 61)
+
+
+def _hybrid_passage(site_id: str, chunk_id: int, rank: int, dense: float | None, keyword: float | None) -> Passage:
+    return passage(site_id, chunk_id, 0.0, rank).model_copy(update={"dense_score": dense, "keyword_score": keyword})
+
+
+def test_hybrid_merge_fuses_global_dense_and_keyword_rankings_like_a_central_index() -> None:
+    rng = np.random.default_rng(11)
+    cosine = rng.uniform(-1, 1, 60)
+    bm25 = rng.uniform(0, 12, 60)
+    owner = rng.integers(0, 3, size=60)
+    # One central index over all 60 chunks: RRF of its full dense and keyword rankings.
+    central_dense = [int(i) for i in np.argsort(-cosine)]
+    central_keyword = [int(i) for i in np.argsort(-bm25)]
+    central = [key for key, _ in fuse_reciprocal_rank([central_dense, central_keyword])[:10]]
+    rankings: dict[str, list[Passage]] = {}
+    for site in range(3):
+        ids = [i for i in central_dense if owner[i] == site]  # any site order: the merge must not depend on it
+        rankings[f"site-{site}"] = [
+            _hybrid_passage(f"site-{site}", i, rank, float(cosine[i]), float(bm25[i]))
+            for rank, i in enumerate(ids, start=1)
+        ]
+    merged = merge_passages(rankings, 10, "hybrid")
+    assert [p.chunk_id for p in merged] == central
+    assert merged[0].score == pytest.approx(dict(fuse_reciprocal_rank([central_dense, central_keyword]))[central[0]])
+
+
+def test_hybrid_merge_does_not_interleave_a_weak_site_by_rank() -> None:
+    # Site a holds the three best chunks in both components; site b's first hit is weak in both.
+    rankings = {
+        "a": [_hybrid_passage("a", i, i, 0.9 - i / 10, 9.0 - i) for i in (1, 2, 3)],
+        "b": [_hybrid_passage("b", 4, 1, 0.1, 1.0)],
+    }
+    assert [p.chunk_id for p in merge_passages(rankings, 3, "hybrid")] == [1, 2, 3]
+    # A passage only one component found still ranks, by that component alone: first by BM25, it
+    # scores 1/61, below chunks both components found (1 and 2) and above one only dense found (3).
+    rankings["a"][2] = _hybrid_passage("a", 3, 3, 0.6, None)
+    rankings["b"] = [_hybrid_passage("b", 4, 1, None, 20.0)]
+    assert [p.chunk_id for p in merge_passages(rankings, 4, "hybrid")] == [1, 2, 4, 3]
+
+
+def test_keyword_merge_sorts_by_bm25_when_sites_send_it() -> None:
+    rankings = {
+        "a": [_hybrid_passage("a", 1, 1, None, 5.0), _hybrid_passage("a", 2, 2, None, 4.0)],
+        "b": [_hybrid_passage("b", 3, 1, None, 1.0)],
+    }
+    assert [p.chunk_id for p in merge_passages(rankings, 3, "keyword")] == [1, 2, 3]
+
+
+def test_passages_without_component_scores_fall_back_to_rrf_over_site_rankings() -> None:
+    rankings = {
+        "a": [_hybrid_passage("a", 1, 1, 0.9, 5.0), _hybrid_passage("a", 2, 2, 0.8, 4.0)],
+        "b": [passage("b", 3, 0.01, 1)],  # an older site: no components
+    }
+    assert [p.chunk_id for p in merge_passages(rankings, 3, "hybrid")] == [1, 3, 2]

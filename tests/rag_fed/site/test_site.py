@@ -95,6 +95,19 @@ def test_keyword_and_hybrid_modes_find_exact_part_numbers(site: Site) -> None:
     assert {p.citation.doc_id for p in hybrid} & {"pump.md", "orders.csv/1002"}
 
 
+def test_passages_carry_the_component_scores_the_router_fuses(site: Site) -> None:
+    dense = site.search("seal kit MS-4471", k=5, mode="dense")
+    keyword = site.search("seal kit MS-4471", k=5, mode="keyword")
+    hybrid = site.search("seal kit MS-4471", k=5, mode="hybrid")
+    assert all(p.dense_score == p.score and p.keyword_score is None for p in dense)
+    assert all(p.keyword_score == p.score and p.dense_score is None for p in keyword)
+    cosine = {p.chunk_id: p.dense_score for p in site.search("seal kit MS-4471", k=50, mode="dense")}
+    bm25 = {p.chunk_id: p.keyword_score for p in site.search("seal kit MS-4471", k=50, mode="keyword")}
+    for p in hybrid:
+        assert p.dense_score == cosine.get(p.chunk_id) and p.keyword_score == bm25.get(p.chunk_id)
+    assert any(p.dense_score is not None and p.keyword_score is not None for p in hybrid)
+
+
 def test_reingest_skips_unchanged_and_replaces_changed(site: Site, corpus: Path) -> None:
     before = _doc_ids(site)
     again = site.ingest([corpus])
