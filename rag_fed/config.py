@@ -68,6 +68,9 @@ class GeneratorSettings(BaseModel):
     # llama.cpp threads were measured 20x slower than one thread per model on our 2-core machines.
     threads: PositiveInt = 1
     timeout_s: float = Field(default=60.0, gt=0)
+    # Local backends only. Greedy decoding with SmolLM2-135M loops ("the code is a fault that ...") at
+    # 1.0; on the sample questions 1.2 stopped the loops and cut answer time, 1.3 began to ramble.
+    repeat_penalty: float = Field(default=1.2, ge=1.0, le=2.0)
 
     @field_validator("base_url")
     @classmethod

@@ -78,10 +78,20 @@ def _build(settings: GeneratorSettings) -> Generator:
     if settings.backend == "transformers":
         from rag_fed.generators.transformers_backend import TransformersGenerator
 
-        return TransformersGenerator(path, context_tokens=settings.context_tokens, threads=settings.threads)
+        return TransformersGenerator(
+            path,
+            context_tokens=settings.context_tokens,
+            threads=settings.threads,
+            repeat_penalty=settings.repeat_penalty,
+        )
     from rag_fed.generators.llama_cpp_backend import LlamaCppGenerator
 
-    return LlamaCppGenerator(path, context_tokens=settings.context_tokens, threads=settings.threads)
+    return LlamaCppGenerator(
+        path,
+        context_tokens=settings.context_tokens,
+        threads=settings.threads,
+        repeat_penalty=settings.repeat_penalty,
+    )
 
 
 def _model_path(configured: str) -> Path:

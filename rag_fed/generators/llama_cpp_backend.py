@@ -30,9 +30,15 @@ class LlamaCppGenerator(StreamingGenerator):
     not safe to use from two threads at once."""
 
     def __init__(
-        self, model_path: Path, context_tokens: int = 2048, threads: int = 2, seed: int = DEFAULT_SEED
+        self,
+        model_path: Path,
+        context_tokens: int = 2048,
+        threads: int = 2,
+        seed: int = DEFAULT_SEED,
+        repeat_penalty: float = 1.0,
     ) -> None:
         self._path = Path(model_path)
+        self._repeat_penalty = repeat_penalty
         if not self._path.is_file():
             raise ModelError(f"no GGUF model file at {self._path}; set generator.model_path")
         self._seed = seed
@@ -62,6 +68,7 @@ class LlamaCppGenerator(StreamingGenerator):
                     max_tokens=reply_tokens,
                     temperature=temperature,
                     seed=self._seed,
+                    repeat_penalty=self._repeat_penalty,
                     stream=True,
                 )
                 for chunk in cast(Iterator[dict[str, Any]], chunks):

@@ -27,8 +27,11 @@ class TransformersGenerator(StreamingGenerator):
     then be inspected or fine-tuned.
     """
 
-    def __init__(self, model_path: Path, context_tokens: int = 2048, threads: int | None = None) -> None:
+    def __init__(
+        self, model_path: Path, context_tokens: int = 2048, threads: int | None = None, repeat_penalty: float = 1.0
+    ) -> None:
         self._path = Path(model_path)
+        self._repeat_penalty = repeat_penalty
         if threads is not None:
             _set_torch_threads(threads)
         self._tokenizer, self._model = _load(self._path)
@@ -81,6 +84,7 @@ class TransformersGenerator(StreamingGenerator):
                         # criteria, and a copy would never see the event being set.
                         stopping_criteria=[stop_when_cancelled],
                         pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
+                        repetition_penalty=self._repeat_penalty,
                         **sampling,
                     )
             except Exception as error:

@@ -7,13 +7,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from rag_fed.generators import ChatMessage, Generator, packaged_smollm2_path
+from rag_fed.config import GeneratorSettings
+from rag_fed.generators import ChatMessage, Generator, load_generator, packaged_smollm2_path
 from rag_fed.generators.llama_cpp_backend import LlamaCppGenerator
 from rag_fed.generators.openai_backend import OpenAICompatibleGenerator
 
@@ -93,6 +95,19 @@ class TestLlamaCpp(GeneratorContract):
     @pytest.fixture
     def generator(self, llama_cpp_generator: LlamaCppGenerator) -> Generator:
         return llama_cpp_generator
+
+    def test_the_repeat_penalty_from_settings_breaks_greedy_loops(self, llama_cpp_generator: LlamaCppGenerator) -> None:
+        loop = [ChatMessage("user", "Repeat after me: the seal leaks the seal leaks the seal leaks the seal leaks")]
+        plain = llama_cpp_generator.generate(loop, max_tokens=48)
+        settings = GeneratorSettings(context_tokens=_CONTEXT_TOKENS, threads=_THREADS, repeat_penalty=1.5)
+        penalised = load_generator(settings).generate(loop, max_tokens=48)
+
+        def most_repeated_word(text: str) -> int:
+            return Counter(text.lower().split()).most_common(1)[0][1]
+
+        # Greedy decoding at 1.0 keeps echoing "the seal leaks" until max_tokens; the penalty stops it.
+        assert most_repeated_word(plain) >= 8
+        assert most_repeated_word(penalised) < most_repeated_word(plain) / 2
 
     def test_the_long_conversation_really_overflows_the_context(self, llama_cpp_generator: LlamaCppGenerator) -> None:
         # Guards the test above: it must exercise truncation, not fit by accident.
