@@ -6,11 +6,9 @@ when group or others may read it) and ``public.key``. Public keys travel as unpa
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from nacl.exceptions import CryptoError
@@ -18,6 +16,7 @@ from nacl.public import PrivateKey, PublicKey
 
 from rag_fed.crypto.b64 import decode_b64, encode_b64
 from rag_fed.errors import ConfigError, InputError
+from rag_fed.files import replace_text
 
 __all__ = [
     "KEY_BYTES",
@@ -118,8 +117,8 @@ class KeyPair:
             raise ConfigError(f"key file {private_path} already exists; remove it or pass overwrite=True")
         keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         secret = f"{_PRIVATE_LABEL}{encode_b64(bytes(self._private))}\n"
-        _write_atomically(private_path, secret, mode=0o600)
-        _write_atomically(public_path, self.public_key_text + "\n", mode=0o644)
+        replace_text(private_path, secret, mode=0o600)
+        replace_text(public_path, self.public_key_text + "\n", mode=0o644)
         return public_path
 
     @classmethod
@@ -159,20 +158,3 @@ class KeyPair:
                 "restore it, or delete it and save the key pair again"
             )
         return keys
-
-
-def _write_atomically(path: Path, text: str, *, mode: int) -> None:
-    # Write-then-rename so a crash never leaves a half-written key; the temp file is created with
-    # ``mode`` from the start, so the secret is never readable by others, not even for an instant.
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise

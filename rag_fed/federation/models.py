@@ -21,7 +21,6 @@ import functools
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from rag_fed.embedders.packaged import packaged_minilm_path
 from rag_fed.embedders.sentence_transformer import _VERSION_HEX_CHARS, weights_digest
 from rag_fed.errors import ConfigError, ModelError, NotFoundError
+from rag_fed.files import replace_text
 
 __all__ = ["CATALOGUE_FILE", "PACKAGED_SOURCE", "ModelEntry", "ModelRegistry", "model_version"]
 
@@ -174,15 +174,5 @@ class ModelRegistry:
             raise ConfigError(f"the model registry {path} cannot be read ({error}); restore it from a backup") from None
 
     def _write(self, catalogue: _Catalogue) -> None:
-        path = self._directory / CATALOGUE_FILE
-        fd, tmp = tempfile.mkstemp(dir=self._directory, prefix=f".{CATALOGUE_FILE}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(json.dumps(catalogue.model_dump(mode="json"), indent=2) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        text = json.dumps(catalogue.model_dump(mode="json"), indent=2) + "\n"
+        replace_text(self._directory / CATALOGUE_FILE, text)

@@ -15,18 +15,16 @@ A store folder that the pointer does not name is the leftover of an interrupted 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rag_fed.errors import IndexIntegrityError
+from rag_fed.files import replace_text
 from rag_fed.site.layout import SiteLayout
 
 __all__ = [
@@ -89,23 +87,7 @@ def read_pointer(layout: SiteLayout) -> StorePointer | None:
 
 def write_pointer(layout: SiteLayout, pointer: StorePointer) -> None:
     """Replace the pointer atomically and durably: this rename is the moment a site switches stores."""
-    path = layout.root / POINTER_FILE
-    fd, tmp = tempfile.mkstemp(dir=layout.root, prefix=f".{POINTER_FILE}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(json.dumps(pointer.model_dump(mode="json"), indent=2) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    directory = os.open(layout.root, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    replace_text(layout.root / POINTER_FILE, json.dumps(pointer.model_dump(mode="json"), indent=2) + "\n")
 
 
 def active_store_dir(layout: SiteLayout) -> Path:

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
 from rag_fed.errors import TrainingError
+from rag_fed.files import replace_text
 
 __all__ = ["Ledger", "RoundRecord", "RunManifest", "arrays_digest"]
 
@@ -159,6 +160,4 @@ def arrays_digest(arrays: Mapping[str, NDArray[Any]] | Sequence[NDArray[Any]]) -
 
 
 def _write_json(path: Path, payload: object) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(temporary, path)
+    replace_text(path, json.dumps(payload, indent=2, sort_keys=True))
