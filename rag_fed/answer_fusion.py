@@ -5,6 +5,10 @@ answers rest on, each site answer rewritten to cite those numbers) and cites by 
 turned back into ``[site:doc#section]`` tags as the text streams out. When the central model fails or
 says nothing, the sites' own best answers are returned with their citations, and the answer says so
 (``FusedAnswer.fallback``). Streaming is the one primitive: :meth:`AnswerFusion.fuse` consumes it.
+
+:meth:`AnswerFusion.stream_passages` is the fast path: no site model runs, and the central model answers
+from the fused passages the sites released (under ``snippets`` or ``passages`` egress) directly. On a CPU
+that turns a minute of three small models writing site answers into a few seconds to the first token.
 """
 
 from __future__ import annotations
@@ -16,9 +20,17 @@ from collections.abc import Callable, Iterator, Sequence
 from pydantic import BaseModel, Field
 
 from rag_fed.generators.base import ChatMessage, Generator
-from rag_fed.types import Citation, SiteAnswer
+from rag_fed.types import Citation, Passage, SiteAnswer
 
-__all__ = ["AnswerFusion", "FusedAnswer", "FusionStream", "condense", "fusion_messages", "number_sources"]
+__all__ = [
+    "AnswerFusion",
+    "FusedAnswer",
+    "FusionStream",
+    "condense",
+    "fusion_messages",
+    "number_sources",
+    "passage_messages",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -29,7 +41,12 @@ _ENUMERATION = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*•])\s*")
 # The end of a sentence (not of "1." in a list) or of a line: the unit in which repetition is judged.
 _SEGMENT_END = re.compile(r"(?<=[^\d\s][.!?])[ \t]+|\n")
 _MIN_KEY_CHARS = 8  # "Yes." twice is not a loop
+_QUOTE_CHARS = 300  # of a passage quoted in the fallback
 _NO_ANSWERS = "None of the sites that replied had an answer to this question."
+_NO_PASSAGES = (
+    "None of the sites that replied released passages for this question (a site whose egress policy is "
+    "'answer' sends none; ask with site answers on)."
+)
 
 
 class FusedAnswer(BaseModel):
@@ -109,6 +126,31 @@ def fusion_messages(
     return [ChatMessage("system", system), *earlier, ChatMessage("user", user)]
 
 
+def passage_messages(
+    question: str,
+    passages: Sequence[Passage],
+    history: Sequence[ChatMessage] = (),
+    passage_chars: int = 600,
+) -> list[ChatMessage]:
+    """System prompt, earlier turns, then the passages numbered ``[1]..[n]`` (in fused order) and the
+    question. ``passages`` must have distinct citations; the numbers are their positions."""
+    listed = "\n\n".join(
+        f"[{index}] {p.citation.site_id}: {p.citation.title}"
+        + (f" — {p.citation.section}" if p.citation.section else "")
+        + f"\n{p.text.strip()[:passage_chars]}"
+        for index, p in enumerate(passages, start=1)
+    )
+    system = (
+        "You are the central maintenance assistant of a group of plants. Below are passages from the "
+        "plants' own documents. Write one short answer (two to four sentences) to the engineer's question "
+        "using only these passages, and cite the numbered passages you rely on like [1]. If the passages "
+        "do not answer the question, say that."
+    )
+    user = f"Passages:\n{listed}\n\nQuestion: {question}"
+    earlier = [turn for turn in history if turn.role != "system"]
+    return [ChatMessage("system", system), *earlier, ChatMessage("user", user)]
+
+
 class FusionStream:
     """Text deltas of the fused answer; :attr:`result` is set once the iteration has finished."""
 
@@ -119,9 +161,17 @@ class FusionStream:
     def __iter__(self) -> Iterator[str]:
         return self._deltas
 
+    def collect(self) -> FusedAnswer:
+        """Run the stream to its end (whatever was not read yet) and return the result."""
+        for _ in self._deltas:
+            pass
+        if self.result is None:
+            raise RuntimeError("the fusion stream ended without a result")
+        return self.result
+
 
 class AnswerFusion:
-    """Fuses site answers with ``generator`` (the central model)."""
+    """Fuses site answers (or, on the fast path, the fused passages) with ``generator``, the central model."""
 
     def __init__(
         self,
@@ -130,37 +180,68 @@ class AnswerFusion:
         max_tokens: int = 300,
         max_fallback_answers: int = 3,
         answer_chars: int = 1200,
+        max_passages: int = 6,
     ) -> None:
         self._generator = generator
         self._max_tokens = max_tokens
         self._max_fallback = max_fallback_answers
         self._answer_chars = answer_chars
+        self._max_passages = max_passages
 
     def fuse(self, question: str, answers: Sequence[SiteAnswer], history: Sequence[ChatMessage] = ()) -> FusedAnswer:
-        stream = self.stream(question, answers, history)
-        for _ in stream:
-            pass
-        assert stream.result is not None
-        return stream.result
+        return self.stream(question, answers, history).collect()
+
+    def fuse_passages(
+        self, question: str, passages: Sequence[Passage], history: Sequence[ChatMessage] = ()
+    ) -> FusedAnswer:
+        return self.stream_passages(question, passages, history).collect()
 
     def stream(self, question: str, answers: Sequence[SiteAnswer], history: Sequence[ChatMessage] = ()) -> FusionStream:
         """``answers`` best first (the order used when falling back)."""
         condensed = [answer.model_copy(update={"answer": condense(answer.answer)}) for answer in answers]
         usable = [answer for answer in condensed if answer.answer]
-        return FusionStream(lambda holder: self._deltas(holder, question, usable, history))
+        if not usable:
+            return _fixed(_NO_ANSWERS)
+        sources = number_sources(usable)
+        messages = fusion_messages(question, usable, sources, history, self._answer_chars)
+
+        def fallback(reason: str, after_partial: bool) -> tuple[str, list[Citation]]:
+            shown = usable[: self._max_fallback]
+            return self._fallback_text(shown, reason, after_partial), number_sources(shown)
+
+        return FusionStream(lambda holder: self._deltas(holder, messages, sources, fallback))
+
+    def stream_passages(
+        self, question: str, passages: Sequence[Passage], history: Sequence[ChatMessage] = ()
+    ) -> FusionStream:
+        """Answer from ``passages`` (fused order, best first) without site answers; the fallback quotes
+        the best passages. Passages without text (``answer`` egress) cannot be used."""
+        usable = list({p.citation.label: p for p in reversed(passages) if p.text.strip()}.values())[::-1]
+        usable = usable[: self._max_passages]
+        if not usable:
+            return _fixed(_NO_PASSAGES)
+        sources = [p.citation for p in usable]
+        messages = passage_messages(question, usable, history)
+
+        def fallback(reason: str, after_partial: bool) -> tuple[str, list[Citation]]:
+            shown = usable[: self._max_fallback]
+            intro = (
+                "\n\n[The central model stopped early; the best passages follow.]\n\n"
+                if after_partial
+                else f"The central model could not answer ({reason}); here are the best passages.\n\n"
+            )
+            quotes = [f"{p.citation.label} {_shorten(p.text, _QUOTE_CHARS)}" for p in shown]
+            return intro + "\n\n".join(quotes), [p.citation for p in shown]
+
+        return FusionStream(lambda holder: self._deltas(holder, messages, sources, fallback))
 
     def _deltas(
         self,
         holder: FusionStream,
-        question: str,
-        answers: list[SiteAnswer],
-        history: Sequence[ChatMessage],
+        messages: list[ChatMessage],
+        sources: list[Citation],
+        fallback: Callable[[str, bool], tuple[str, list[Citation]]],
     ) -> Iterator[str]:
-        if not answers:
-            holder.result = FusedAnswer(text=_NO_ANSWERS)
-            yield _NO_ANSWERS
-            return
-        sources = number_sources(answers)
         resolver, guard = _Resolver(sources), _RepetitionGuard()
         produced: list[str] = []
         error: str | None = None
@@ -168,7 +249,6 @@ class AnswerFusion:
         try:
             if self._generator is None:
                 raise RuntimeError("no central model is configured")
-            messages = fusion_messages(question, answers, sources, history, self._answer_chars)
             tokens = iter(self._generator.stream(messages, max_tokens=self._max_tokens))
             try:
                 for token in tokens:
@@ -181,7 +261,7 @@ class AnswerFusion:
                 if close is not None:
                     close()  # stop generating as soon as the loop is left
         except Exception as exc:  # any failure of the central model falls back; the cause is logged
-            _log.warning("central model failed, falling back to site answers: %s", exc)
+            _log.warning("central model failed, falling back: %s", exc)
             error = f"{type(exc).__name__}: {exc}"
         # What is still held back (a partial sentence or "[n") is kept, also after a failure.
         yield from _keep(produced, [*guard.feed(resolver.flush()), *guard.flush()])
@@ -193,11 +273,14 @@ class AnswerFusion:
                 resolver.cited.extend(sources)
             holder.result = FusedAnswer(text="".join(produced), citations=resolver.cited, model=model)
             return
-        fallback = self._fallback_text(answers, error or "the central model returned no text", bool(produced))
-        yield fallback
-        cited = _unique([*resolver.cited, *number_sources(answers[: self._max_fallback])])
+        text, shown = fallback(error or "the central model returned no text", bool(produced))
+        yield text
         holder.result = FusedAnswer(
-            text="".join(produced) + fallback, citations=cited, fallback=True, model=model, error=error
+            text="".join(produced) + text,
+            citations=_unique([*resolver.cited, *shown]),
+            fallback=True,
+            model=model,
+            error=error,
         )
 
     def _fallback_text(self, answers: Sequence[SiteAnswer], reason: str, after_partial: bool) -> str:
@@ -208,12 +291,27 @@ class AnswerFusion:
             "here are the sites' own answers.\n\n"
         )
         parts = []
-        for answer in answers[: self._max_fallback]:
+        for answer in answers:
             text = answer.answer.strip()
             if not _LABEL.search(text) and answer.passages:
                 text += " (sources: " + ", ".join(dict.fromkeys(p.citation.label for p in answer.passages)) + ")"
             parts.append(f"{answer.site_id}: {text}")
         return intro + "\n\n".join(parts)
+
+
+def _fixed(text: str) -> FusionStream:
+    """A stream of one fixed message (nothing to fuse)."""
+
+    def produce(holder: FusionStream) -> Iterator[str]:
+        holder.result = FusedAnswer(text=text)
+        yield text
+
+    return FusionStream(produce)
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 class _Resolver:

@@ -105,8 +105,14 @@ async def chat_completions(
         raise NotFoundError(f"unknown model {body.model!r}; this gateway serves {service.settings.model_id!r}")
     question, history, retrieval = split_conversation(body.messages)
     options = body.rag_fed
+    site_answers = service.settings.site_answers if options.site_answers is None else options.site_answers
     result = await service.retrieve(
-        question, k=options.k, mode=options.mode, sites=options.sites, retrieval_text=retrieval
+        question,
+        k=options.k,
+        mode=options.mode,
+        sites=options.sites,
+        want_answer=site_answers,
+        retrieval_text=retrieval,
     )
     await run_in_threadpool(
         service.keystore.audit,
@@ -121,10 +127,10 @@ async def chat_completions(
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if body.stream:
-        stream = await service.fusion_stream(question, result, history, max_tokens)
+        stream = await service.fusion_stream(question, result, history, max_tokens, site_answers=site_answers)
         events = _events(stream, result, completion_id, created, body.model)
         return EventSourceResponse(events, headers={"Cache-Control": "no-cache"})
-    fused = await service.fuse(question, result, history, max_tokens)
+    fused = await service.fuse(question, result, history, max_tokens, site_answers=site_answers)
     return ChatCompletion(
         id=completion_id,
         created=created,

@@ -15,11 +15,13 @@ query_router = APIRouter(tags=["query"])
 
 @query_router.post("/v1/query")
 async def query(body: QueryRequest, caller: Asker, service: Service) -> QueryResponse:
-    """Ask the federation. ``want_answer=false`` is retrieval only (no site or central model runs)."""
+    """Ask the federation. ``want_answer=false`` is retrieval only (no site or central model runs);
+    ``site_answers=false`` has only the central model answer, from the passages."""
+    site_answers = service.settings.site_answers if body.site_answers is None else body.site_answers
     result = await service.retrieve(
-        body.question, k=body.k, mode=body.mode, sites=body.sites, want_answer=body.want_answer
+        body.question, k=body.k, mode=body.mode, sites=body.sites, want_answer=body.want_answer and site_answers
     )
-    answer = await service.fuse(body.question, result) if body.want_answer else None
+    answer = await service.fuse(body.question, result, site_answers=site_answers) if body.want_answer else None
     asked = [site.site_id for site in result.sites if site.status != "skipped"]
     await run_in_threadpool(
         service.keystore.audit,

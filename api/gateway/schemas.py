@@ -59,6 +59,11 @@ class RagFedOptions(BaseModel):
     k: int | None = Field(default=None, ge=1, le=100)
     mode: SearchMode | None = None
     sites: list[str] | None = None
+    site_answers: bool | None = Field(
+        default=None,
+        description="False: the central model answers from the sites' passages, without site answers "
+        "(fast); default: the gateway's site_answers setting.",
+    )
 
 
 class ChatCompletionRequest(BaseModel):
@@ -151,6 +156,11 @@ class QueryRequest(BaseModel):
     mode: SearchMode | None = None
     sites: list[str] | None = None
     want_answer: bool = True
+    site_answers: bool | None = Field(
+        default=None,
+        description="With want_answer: false answers from the passages without site answers (fast); "
+        "default: the gateway's site_answers setting.",
+    )
 
 
 class QueryResponse(BaseModel):

@@ -193,8 +193,14 @@ class GatewayService:
         result: FederatedResult,
         history: Sequence[ChatMessage] = (),
         max_tokens: int | None = None,
+        *,
+        site_answers: bool = True,
     ) -> FusionStream:
+        """The central model's answer: from the site answers, or (``site_answers=False``, the fast path
+        where sites were asked for passages only) from the fused passages."""
         fusion = AnswerFusion(await self.central_model(), max_tokens=max_tokens or self.settings.central_max_tokens)
+        if not site_answers:
+            return fusion.stream_passages(question, result.passages, history)
         return fusion.stream(question, ranked_answers(result), history)
 
     async def fuse(
@@ -203,9 +209,11 @@ class GatewayService:
         result: FederatedResult,
         history: Sequence[ChatMessage] = (),
         max_tokens: int | None = None,
+        *,
+        site_answers: bool = True,
     ) -> FusedAnswer:
-        fusion = AnswerFusion(await self.central_model(), max_tokens=max_tokens or self.settings.central_max_tokens)
-        return await run_in_threadpool(fusion.fuse, question, ranked_answers(result), history)
+        stream = await self.fusion_stream(question, result, history, max_tokens, site_answers=site_answers)
+        return await run_in_threadpool(stream.collect)
 
     async def site_views(self, caller: Caller) -> list[SiteView]:
         """Registered sites with live health and circuit state; a site admin sees only its own site."""

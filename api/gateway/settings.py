@@ -33,6 +33,15 @@ class GatewaySettings(BaseModel):
     default_k: PositiveInt = 5
     default_mode: SearchMode = "dense"
     central_max_tokens: PositiveInt = 300
+    site_answers: bool = Field(
+        default=True,
+        description=(
+            "Sites write answers with their local model and the central model fuses them (the design). "
+            "False: sites return passages only and the central model answers from them, which is much "
+            "faster on CPUs; sites under 'answer' egress then contribute nothing. Per request: "
+            "rag_fed.site_answers (chat) or site_answers (/v1/query)."
+        ),
+    )
     sketch_refresh_s: float = Field(default=300.0, gt=0)
     health_timeout_s: float = Field(default=2.0, gt=0)
     routing: RoutingPolicy = RoutingPolicy()

@@ -118,3 +118,32 @@ def test_errors_reach_the_openai_client_as_its_own_exceptions(federation: Federa
         )
     models = _client(federation).models.list()
     assert [model.id for model in models.data] == ["rag-fed"]
+
+
+def test_fast_path_answers_from_passages_without_site_answers(federation: Federation) -> None:
+    stream = _client(federation).chat.completions.create(
+        model="rag-fed",
+        messages=[{"role": "user", "content": QUESTION}],
+        max_tokens=48,
+        stream=True,
+        extra_body={"rag_fed": {"site_answers": False}},
+    )
+    chunks = list(stream)
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+    extras = _rag_fed(chunks[-1])
+    assert text.strip() and extras["fallback"] is False
+    citations = extras["citations"]
+    assert isinstance(citations, list) and citations
+    # The native API shows what happened: passages came back, no site model wrote an answer.
+    response = httpx.post(
+        f"{federation.gateway.url}/v1/query",
+        headers={"Authorization": f"Bearer {federation.api_keys['engineer']}"},
+        json={"question": QUESTION, "site_answers": False},
+        timeout=180,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["site_answers"] == [] and body["passages"]
+    passage_labels = {(p["citation"]["site_id"], p["citation"]["doc_id"]) for p in body["passages"]}
+    assert body["answer"]["citations"]
+    assert {(c["site_id"], c["doc_id"]) for c in body["answer"]["citations"]} <= passage_labels

@@ -130,3 +130,39 @@ def test_a_repeat_cut_short_by_the_token_limit_is_dropped_too() -> None:
     assert condense("1. Check the valve GSW-12A to ensure it is open.\n11. Check the valve GSW-") == (
         "1. Check the valve GSW-12A to ensure it is open."
     )
+
+
+# -- the fast path: the central model answers from the fused passages ----------------------------------
+
+EAST = passage("east", 3, 0.7, 2, "Seal kit MS-4471 fits SP-40 pumps.")
+
+
+def test_passage_prompt_numbers_the_passages_with_their_text_in_fused_order() -> None:
+    generator = Scripted(["Use seal kit MS-4471 [1], torque to 35 Nm [2]."])
+    fused = AnswerFusion(generator).fuse_passages("How to fix the leak?", [NORTH, SOUTH, EAST])
+    prompt = generator.seen[-1].content
+    assert prompt.index("[1] north") < prompt.index("[2] south") < prompt.index("[3] east")
+    assert "Replace seal kit MS-4471." in prompt and "Torque gland bolts to 35 Nm." in prompt
+    assert prompt.rstrip().endswith("Question: How to fix the leak?")
+    assert fused.text == f"Use seal kit MS-4471 {NORTH.citation.label}, torque to 35 Nm {SOUTH.citation.label}."
+    assert fused.citations == [NORTH.citation, SOUTH.citation] and not fused.fallback
+
+
+def test_passages_without_text_or_with_a_repeated_citation_are_not_sources() -> None:
+    hidden = passage("south", 7, 0.95, 1, " ")  # an 'answer'-egress site sends passages without text
+    again = NORTH.model_copy(update={"rank": 3})
+    generator = Scripted(["ok [1] [2]"])
+    AnswerFusion(generator).fuse_passages("leak?", [hidden, NORTH, again, EAST])
+    prompt = generator.seen[-1].content
+    assert "[1] north" in prompt and "[2] east" in prompt and "[3]" not in prompt
+    assert AnswerFusion(generator).fuse_passages("leak?", [hidden]).text.startswith("None of the sites")
+
+
+def test_passage_fallback_quotes_the_best_passages_when_the_central_model_fails() -> None:
+    fused = AnswerFusion(Scripted([], ModelError("out of memory")), max_fallback_answers=2).fuse_passages(
+        "leak?", [NORTH, SOUTH, EAST]
+    )
+    assert fused.fallback and fused.error is not None and "out of memory" in fused.error
+    assert f"{NORTH.citation.label} Replace seal kit MS-4471." in fused.text
+    assert SOUTH.citation.label in fused.text and EAST.citation.label not in fused.text
+    assert fused.citations == [NORTH.citation, SOUTH.citation]
