@@ -31,7 +31,7 @@ class GatewaySettings(BaseModel):
         default="hash", description="Store each question's SHA-256 (default) or its text in the audit log."
     )
     default_k: PositiveInt = 5
-    default_mode: SearchMode = "dense"
+    default_mode: SearchMode = "hybrid"  # federated hybrid kept 0.98-1.01 of centralized hybrid (docs/benchmarks.md)
     central_max_tokens: PositiveInt = 300
     site_answers: bool = Field(
         default=True,
