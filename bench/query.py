@@ -12,7 +12,8 @@ not come from the router's own embedding space). For each split, in one run:
 - site selection (10 sites): the router's sketch rules (top-m, score margin, chunk cover) as a curve of
   the share of sites asked against the nDCG@10 kept (over centralized), in process and over HTTP;
 - chat (3 sites): time to first token and to the full answer of ``/v1/chat/completions`` streamed with
-  the official openai client, on the embedded models (site answers + central fusion).
+  the official openai client, on the embedded models: site answers + central fusion (``chat``), and the
+  fast path where the central model answers from the passages (``chat-fast``).
 
 Retrieval asks 30 chunks and ranks documents by their best chunk; latency excludes the question's
 embedding except in ``gateway-http`` and ``central+embed``. Bytes are those of the sealed envelopes
@@ -170,7 +171,8 @@ def bench_gateway(url: str, key: str, queries: Sequence[Query], dataset: EvalDat
     return {**summary(timings, rankings, dataset), "bytes_per_query": float(np.mean(sizes)), "share_asked": 1.0}
 
 
-def bench_chat(url: str, key: str, questions: Sequence[str]) -> Row:
+def bench_chat(url: str, key: str, questions: Sequence[str], site_answers: bool = True) -> Row:
+    """Streamed chat: site answers fused by the central model, or (``site_answers=False``) the fast path."""
     from openai import OpenAI
 
     client = OpenAI(base_url=f"{url}/v1", api_key=key, timeout=600, max_retries=0)
@@ -179,7 +181,11 @@ def bench_chat(url: str, key: str, questions: Sequence[str]) -> Row:
         started = time.perf_counter()
         ttft, text, fallback = None, "", True
         stream = client.chat.completions.create(
-            model="rag-fed", messages=[{"role": "user", "content": question}], stream=True, max_tokens=128
+            model="rag-fed",
+            messages=[{"role": "user", "content": question}],
+            stream=True,
+            max_tokens=128,
+            extra_body={"rag_fed": {"site_answers": site_answers}},
         )
         for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:
@@ -338,7 +344,9 @@ async def run_split(
             key = KeyStore(gateway_settings.database).create(Role.EVALUATOR, None).key
             results["gateway-http"] = bench_gateway(gateway_url, key, queries, dataset)
             if n_sites == 3 and args.chat_questions:
-                results["chat"] = bench_chat(gateway_url, key, [q[1] for q in queries[: args.chat_questions]])
+                questions = [q[1] for q in queries[: args.chat_questions]]
+                results["chat"] = bench_chat(gateway_url, key, questions)
+                results["chat-fast"] = bench_chat(gateway_url, key, questions, site_answers=False)
     for row in results.values():
         if "ndcg@10" in row:
             row["ndcg_kept"] = row["ndcg@10"] / central_ndcg
@@ -378,7 +386,7 @@ def main() -> None:
             for name, values in asyncio.run(
                 run_split(n_sites, args, dataset, embedder, queries, central_ndcg, tmp)
             ).items():
-                report[f"{name} @{n_sites}" if name != "chat" else f"chat @{n_sites}"] = values
+                report[f"{name} @{n_sites}"] = values
             print(f"done {n_sites} sites; load {os.getloadavg()}", flush=True)
     print(f"Cranfield, {len(queries)} queries, topical split (seed {args.seed}), retrieval: dense, {CHUNKS_K} chunks")
     print(f"{'system':32} {'p50 ms':>8} {'p95 ms':>8} {'nDCG@10':>8} {'kept':>6} {'bytes/q':>9} {'asked':>6}")
