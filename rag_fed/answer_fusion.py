@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pydantic import BaseModel, Field
 
 from rag_fed.generators.base import ChatMessage, Generator
-from rag_fed.types import Citation, Passage, SiteAnswer
+from rag_fed.repetition import RepetitionGuard, condense
+from rag_fed.types import CITATION_TAG, Citation, Passage, SiteAnswer
 
 __all__ = [
     "AnswerFusion",
     "FusedAnswer",
     "FusionStream",
-    "condense",
     "fusion_messages",
     "number_sources",
     "passage_messages",
@@ -34,13 +34,9 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-_LABEL = re.compile(r"\[([a-z0-9][a-z0-9-]{0,62}):([^\[\]\s]+?)\]")
+_LABEL = CITATION_TAG
 _NUMBERED = re.compile(r"\[(\d{1,3})\]")
 _HOLD_CHARS = 6  # longest partial "[123" worth holding back while streaming
-_ENUMERATION = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*•])\s*")
-# The end of a sentence (not of "1." in a list) or of a line: the unit in which repetition is judged.
-_SEGMENT_END = re.compile(r"(?<=[^\d\s][.!?])[ \t]+|\n")
-_MIN_KEY_CHARS = 8  # "Yes." twice is not a loop
 _QUOTE_CHARS = 300  # of a passage quoted in the fallback
 _NO_ANSWERS = "None of the sites that replied had an answer to this question."
 _NO_PASSAGES = (
@@ -70,29 +66,6 @@ def number_sources(answers: Sequence[SiteAnswer]) -> list[Citation]:
             if label not in sources:
                 sources[label] = _citation_from_label(match.group(1), match.group(2))
     return list(sources.values())
-
-
-def condense(answer: str) -> str:
-    """``answer`` without repeated sentences or lines and without a trailing ``Sources:`` line.
-
-    Small models loop ("1. Check the pump 2. Check the pump ..."); fed to the central model, a loop
-    is copied. The sources a site listed are in its passages, which the prompt numbers anyway.
-    """
-    seen: set[str] = set()
-    lines = []
-    for line in answer.strip().splitlines():
-        if line.strip().lower().startswith("sources:"):
-            continue
-        kept = []
-        for sentence in _SEGMENT_END.split(line):
-            key = _repetition_key(sentence)
-            if _repeats(key, seen):
-                continue
-            seen.add(key)
-            kept.append(sentence)
-        if any(part.strip() for part in kept) or not line.strip():
-            lines.append(" ".join(kept))
-    return "\n".join(lines).strip()
 
 
 def fusion_messages(
@@ -242,7 +215,7 @@ class AnswerFusion:
         sources: list[Citation],
         fallback: Callable[[str, bool], tuple[str, list[Citation]]],
     ) -> Iterator[str]:
-        resolver, guard = _Resolver(sources), _RepetitionGuard()
+        resolver, guard = _Resolver(sources), RepetitionGuard()
         produced: list[str] = []
         error: str | None = None
         model = self._generator.name if self._generator is not None else ""
@@ -355,37 +328,6 @@ class _Resolver:
         return text
 
 
-class _RepetitionGuard:
-    """Passes text on in whole sentences or lines, and stops at the first one that repeats an earlier
-    one: a small model that starts looping has nothing more to say."""
-
-    def __init__(self) -> None:
-        self._pending = ""
-        self._seen: set[str] = set()
-        self.stopped = False
-
-    def feed(self, text: str) -> list[str]:
-        self._pending += text
-        ready: list[str] = []
-        while not self.stopped and (end := _SEGMENT_END.search(self._pending)) is not None:
-            segment, self._pending = self._pending[: end.end()], self._pending[end.end() :]
-            ready.extend(self._check(segment))
-        return ready
-
-    def flush(self) -> list[str]:
-        segment, self._pending = self._pending, ""
-        return [] if self.stopped else self._check(segment)
-
-    def _check(self, segment: str) -> list[str]:
-        key = _repetition_key(segment)
-        if _repeats(key, self._seen):
-            self.stopped = True
-            self._pending = ""
-            return []
-        self._seen.add(key)
-        return [segment]
-
-
 def _keep(produced: list[str], pieces: Sequence[str]) -> Iterator[str]:
     """Record and pass on ``pieces``; leading whitespace of the answer is dropped, so an answer of
     blanks counts as no answer at all."""
@@ -394,16 +336,6 @@ def _keep(produced: list[str], pieces: Sequence[str]) -> Iterator[str]:
         if text:
             produced.append(text)
             yield text
-
-
-def _repetition_key(text: str) -> str:
-    words = re.sub(r"[\W_]+", " ", _LABEL.sub("", _ENUMERATION.sub("", text)).lower()).strip()
-    return words if len(words) >= _MIN_KEY_CHARS else ""
-
-
-def _repeats(key: str, seen: set[str]) -> bool:
-    """Whether ``key`` was said before, whole or as the start of a longer sentence (a loop cut short)."""
-    return bool(key) and any(earlier.startswith(key) for earlier in seen)
 
 
 def _citation_from_label(site_id: str, target: str) -> Citation:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Citation", "Passage", "SearchMode", "SiteAnswer", "SiteStatus"]
+__all__ = ["CITATION_TAG", "Citation", "Passage", "SearchMode", "SiteAnswer", "SiteStatus"]
 
 SearchMode = Literal["dense", "keyword", "hybrid"]
 SiteStatus = Literal["answered", "failed", "timed_out", "skipped"]
+
+
+CITATION_TAG = re.compile(r"\[([a-z0-9][a-z0-9-]{0,62}):([^\[\]\s]+?)\]")
+"""A ``[site:document#section]`` tag in answer text (group 1: the site id, group 2: the rest)."""
 
 
 class Citation(BaseModel):

@@ -6,9 +6,10 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from rag_fed.answer_fusion import AnswerFusion, condense, fusion_messages, number_sources
+from rag_fed.answer_fusion import AnswerFusion, fusion_messages, number_sources
 from rag_fed.errors import ModelError
 from rag_fed.generators.base import ChatMessage, StreamingGenerator
+from rag_fed.repetition import condense
 from rag_fed.types import SiteAnswer
 from tests.rag_fed.router.fakes import passage
 
