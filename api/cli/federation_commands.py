@@ -36,6 +36,10 @@ serve_app = typer.Typer(help="Run a site service or the gateway.", no_args_is_he
 
 HomeOption = Annotated[Path | None, typer.Option("--home", help="Gateway home folder (default: data/gateway).")]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
+TlsCertOption = Annotated[
+    Path | None, typer.Option("--tls-cert", help="PEM certificate: serve HTTPS (needs --tls-key).")
+]
+TlsKeyOption = Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")]
 
 
 def _gateway_settings(config: Path | None, home: Path | None) -> GatewaySettings:
@@ -166,10 +170,13 @@ def serve_site(
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: settings).")] = None,
     egress: Annotated[str | None, typer.Option("--egress", help="answer, snippets or passages.")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="Site service TOML config file.")] = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
 ) -> None:
-    """Serve one site: sealed queries for the gateway, and the site admin API."""
+    """Serve one site: sealed queries for the gateway, and the site admin API (HTTPS with --tls-cert/--tls-key)."""
     argv = ["--site", site, "--port", str(port), "--host", host]
     argv += _flags(("--gateway-key", gateway_key), ("--data-dir", data_dir), ("--egress", egress), ("--config", config))
+    argv += _flags(("--tls-cert", tls_cert), ("--tls-key", tls_key))
     sys.exit(site_main(argv))
 
 
@@ -179,9 +186,18 @@ def serve_gateway(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     home: HomeOption = None,
     config: ConfigOption = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
+    tls_ca: Annotated[
+        Path | None, typer.Option("--tls-ca", help="PEM CA bundle for https:// sites (default: system trust store).")
+    ] = None,
 ) -> None:
-    """Serve the gateway: OpenAI-compatible chat, native query, operations; docs at /docs."""
-    sys.exit(gateway_main(["--port", str(port), "--host", host, *_flags(("--home", home), ("--config", config))]))
+    """Serve the gateway: OpenAI-compatible chat, native query, operations; docs at /docs.
+
+    HTTPS with --tls-cert/--tls-key; https:// sites are verified against --tls-ca (or tls_ca_file)."""
+    argv = ["--port", str(port), "--host", host, *_flags(("--home", home), ("--config", config))]
+    argv += _flags(("--tls-cert", tls_cert), ("--tls-key", tls_key), ("--tls-ca", tls_ca))
+    sys.exit(gateway_main(argv))
 
 
 def _flags(*pairs: tuple[str, object | None]) -> list[str]:

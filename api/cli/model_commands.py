@@ -66,7 +66,9 @@ def model_register(
 def model_list(home: HomeOption = None, config: ConfigOption = None, timeout: TimeoutOption = 10.0) -> None:
     """Registered versions, and which registered sites serve which (asked live)."""
     settings, registry, keys = _coordinator(config, home)
-    statuses = rollout_status(registry=registry, keys=keys, gateway_id=settings.gateway_id, timeout_s=timeout)
+    statuses = rollout_status(
+        registry=registry, keys=keys, gateway_id=settings.gateway_id, timeout_s=timeout, ca_file=settings.tls_ca_file
+    )
     serving: dict[str, list[str]] = {}
     for status in statuses:
         if status.serving_version is not None:
@@ -99,7 +101,14 @@ def model_rollout(
     models = ModelRegistry(settings.models_dir)
     gateway_id = settings.gateway_id
     results = send_rollout(
-        version, registry=registry, models=models, keys=keys, gateway_id=gateway_id, sites=site, timeout_s=timeout
+        version,
+        registry=registry,
+        models=models,
+        keys=keys,
+        gateway_id=gateway_id,
+        sites=site,
+        timeout_s=timeout,
+        ca_file=settings.tls_ca_file,
     )
     _show(results)
     if wait:
@@ -118,7 +127,14 @@ def model_rollback(
 ) -> None:
     """Send the sites back to their previous store (a rollout still re-embedding is cancelled)."""
     settings, registry, keys = _coordinator(config, home)
-    results = send_rollback(registry=registry, keys=keys, gateway_id=settings.gateway_id, sites=site, timeout_s=timeout)
+    results = send_rollback(
+        registry=registry,
+        keys=keys,
+        gateway_id=settings.gateway_id,
+        sites=site,
+        timeout_s=timeout,
+        ca_file=settings.tls_ca_file,
+    )
     _show(results)
     if wait:
         results = _wait(settings, registry, keys, [r.site_id for r in results if r.outcome == "ok"], timeout)
@@ -132,7 +148,16 @@ def model_status(
 ) -> None:
     """What each site serves, what it can roll back to, and its re-embed's progress."""
     settings, registry, keys = _coordinator(config, home)
-    _show(rollout_status(registry=registry, keys=keys, gateway_id=settings.gateway_id, sites=site, timeout_s=timeout))
+    _show(
+        rollout_status(
+            registry=registry,
+            keys=keys,
+            gateway_id=settings.gateway_id,
+            sites=site,
+            timeout_s=timeout,
+            ca_file=settings.tls_ca_file,
+        )
+    )
 
 
 def _wait(
@@ -143,7 +168,12 @@ def _wait(
     with console.status("waiting for the sites to switch ..."):
         while True:
             results = rollout_status(
-                registry=registry, keys=keys, gateway_id=settings.gateway_id, sites=sites, timeout_s=timeout
+                registry=registry,
+                keys=keys,
+                gateway_id=settings.gateway_id,
+                sites=sites,
+                timeout_s=timeout,
+                ca_file=settings.tls_ca_file,
             )
             if not any(r.reembed is not None and r.reembed.state == "running" for r in results):
                 break

@@ -325,9 +325,10 @@ def _send_rollout(gateway: GatewaySettings, registry: SiteRegistry, version: str
     results = send_rollout(
         version,
         registry=registry,
-        models=ModelRegistry(gateway.home / "models"),
+        models=ModelRegistry(gateway.models_dir),
         keys=KeyPair.load(gateway.keys_dir),
         gateway_id=gateway.gateway_id,
+        ca_file=gateway.tls_ca_file,
     )
     table = Table("site", "rollout", "reason", title=f"rollout of {version}", title_justify="left")
     for result in results:

@@ -1,36 +1,44 @@
-"""``python -m api.gateway --port P --config gateway.toml``: serve the gateway."""
+"""``python -m api.gateway --port P --config gateway.toml``: serve the gateway.
+
+Plain HTTP by default; HTTPS with ``--tls-cert CERT --tls-key KEY`` (or both in ``--config``).
+``--tls-ca BUNDLE`` is the CA bundle that https:// site URLs are verified against.
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-import uvicorn
-
 from api.gateway.app import build_service, create_gateway_app
 from api.gateway.settings import GatewaySettings
+from api.serving import add_server_arguments, check_server_tls, configure_logging, fail, serve
 from rag_fed.errors import RagFedError
 
-__all__ = ["main"]
+__all__ = ["main", "parse_args"]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m api.gateway", description=__doc__)
+    parser.add_argument("--config", type=Path, help="gateway TOML settings (default: built-in defaults)")
+    parser.add_argument("--home", type=Path, help="folder of the gateway's keys, databases (overrides config)")
+    parser.add_argument("--tls-ca", type=Path, help="PEM CA bundle for https:// sites (default: system trust store)")
+    add_server_arguments(parser, default_port=8000)
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m api.gateway", description=__doc__)
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--config", type=Path, help="gateway TOML settings (default: built-in defaults)")
-    parser.add_argument("--home", type=Path, help="folder of the gateway's keys, databases (overrides config)")
-    parser.add_argument("--log-level", default="info")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    configure_logging(args.log_level)
     try:
-        service = build_service(GatewaySettings.load(args.config, home=args.home))
+        settings = GatewaySettings.load(
+            args.config, home=args.home, tls_cert_file=args.tls_cert, tls_key_file=args.tls_key, tls_ca_file=args.tls_ca
+        )
+        check_server_tls(settings)
+        service = build_service(settings)
     except RagFedError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    uvicorn.run(create_gateway_app(service), host=args.host, port=args.port, log_level=args.log_level)
+        return fail(error)
+    serve(create_gateway_app(service), args, settings)
     return 0
 
 

@@ -12,7 +12,6 @@ import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
-import httpx
 import numpy as np
 from fastapi.concurrency import run_in_threadpool
 from numpy.typing import NDArray
@@ -30,6 +29,7 @@ from rag_fed.federation.models import ModelRegistry
 from rag_fed.generators import load_generator
 from rag_fed.generators.base import ChatMessage, Generator, StreamingGenerator
 from rag_fed.router import FederatedResult, HttpSiteClient, Router
+from rag_fed.router.clients import site_http_client
 from rag_fed.types import SearchMode, SiteAnswer
 
 __all__ = ["GatewayService", "ranked_answers"]
@@ -68,7 +68,7 @@ class GatewayService:
         self.models = ModelRegistry(settings.models_dir)
         self.embedders = EmbedderPool(settings.embedder, self.models, embedder)
         self._generator = generator
-        self._http = httpx.AsyncClient()
+        self._http = site_http_client(settings.tls_ca_file)
         self._urls: dict[str, str] = {}
         self.router = Router(
             keys=keys,

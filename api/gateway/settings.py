@@ -10,8 +10,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, PositiveInt, ValidationError
+from pydantic import ConfigDict, Field, PositiveInt, ValidationError
 
+from api.serving import ServerTlsSettings
 from rag_fed.config import EmbedderSettings, GeneratorSettings
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.errors import ConfigError
@@ -21,8 +22,11 @@ from rag_fed.types import SearchMode
 __all__ = ["GatewaySettings"]
 
 
-class GatewaySettings(BaseModel):
-    model_config = {"extra": "forbid"}
+class GatewaySettings(ServerTlsSettings):
+    """``tls_cert_file`` and ``tls_key_file`` (both or neither) make the gateway answer HTTPS only;
+    ``tls_ca_file`` is whom the gateway trusts when it calls ``https://`` site URLs."""
+
+    model_config = ConfigDict(extra="forbid")
 
     gateway_id: str = Field(default="gateway", pattern=NODE_ID_PATTERN)
     home: Path = Path("data/gateway")
@@ -47,6 +51,11 @@ class GatewaySettings(BaseModel):
     routing: RoutingPolicy = RoutingPolicy()
     embedder: EmbedderSettings = EmbedderSettings()
     generator: GeneratorSettings = GeneratorSettings()
+    tls_ca_file: Path | None = Field(
+        default=None,
+        description="PEM bundle of the CAs that sign the sites' certificates (https:// site URLs); "
+        "default: the system trust store. Verification is never turned off.",
+    )
 
     @property
     def keys_dir(self) -> Path:

@@ -1,14 +1,15 @@
-"""``python -m api.site_service --site ID --port P --data-dir D --gateway-key PATH``: serve one site."""
+"""``python -m api.site_service --site ID --port P --data-dir D --gateway-key PATH``: serve one site.
+
+Plain HTTP by default; HTTPS with ``--tls-cert CERT --tls-key KEY`` (or both in ``--config``).
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-import uvicorn
-
+from api.serving import add_server_arguments, check_server_tls, configure_logging, fail, serve
 from api.site_service.app import create_site_app
 from api.site_service.responder import open_responder
 from api.site_service.settings import SiteServiceSettings
@@ -21,20 +22,18 @@ __all__ = ["main", "parse_args"]
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m api.site_service", description=__doc__)
     parser.add_argument("--site", help="site id (or site_id in --config)")
-    parser.add_argument("--port", type=int, default=8101)
-    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--data-dir", type=Path, help="data directory holding the site's folder")
     parser.add_argument("--gateway-key", type=Path, help="the gateway's public.key file")
     parser.add_argument("--gateway-id", help="the gateway's node id (default: gateway)")
     parser.add_argument("--egress", choices=["answer", "snippets", "passages"])
     parser.add_argument("--config", type=Path, help="TOML file with the site service settings")
-    parser.add_argument("--log-level", default="info")
+    add_server_arguments(parser, default_port=8101)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level)
     try:
         settings = SiteServiceSettings.load(
             args.config,
@@ -42,15 +41,17 @@ def main(argv: list[str] | None = None) -> int:
             gateway_key_file=args.gateway_key,
             gateway_id=args.gateway_id,
             egress=args.egress,
+            tls_cert_file=args.tls_cert,
+            tls_key_file=args.tls_key,
         )
+        check_server_tls(settings)
         core = get_settings()
         if args.data_dir is not None:
             core = core.model_copy(update={"data_dir": args.data_dir})
         responder = open_responder(settings, core)
     except RagFedError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    uvicorn.run(create_site_app(responder), host=args.host, port=args.port, log_level=args.log_level)
+        return fail(error)
+    serve(create_site_app(responder), args, settings)
     return 0
 
 

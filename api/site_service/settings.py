@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from nacl.public import PublicKey
-from pydantic import BaseModel, Field, PositiveInt, ValidationError
+from pydantic import Field, PositiveInt, ValidationError
 
+from api.serving import ServerTlsSettings
 from api.site_service.egress import EgressPolicy, RedactionSettings
 from rag_fed.crypto import load_public_key, public_key_from_text
 from rag_fed.crypto.ids import NODE_ID_PATTERN
@@ -24,8 +25,11 @@ ADMIN_KEYS_FILE = "admin-keys.sha256"
 """In the site's folder: one ``<key id> <sha256>`` line per admin key of this site's admin API."""
 
 
-class SiteServiceSettings(BaseModel):
-    """``gateway_public_key`` (text) or ``gateway_key_file`` names the only sender this site accepts."""
+class SiteServiceSettings(ServerTlsSettings):
+    """``gateway_public_key`` (text) or ``gateway_key_file`` names the only sender this site accepts.
+
+    ``tls_cert_file`` and ``tls_key_file`` (both or neither) make the service answer HTTPS only.
+    """
 
     site_id: str = Field(pattern=NODE_ID_PATTERN)
     gateway_id: str = Field(default="gateway", pattern=NODE_ID_PATTERN)

@@ -4,18 +4,22 @@ Signatures (the CLI and ``ragfed federation remove-site`` call these)::
 
     send_rollout(version: str, *, registry: SiteRegistry, models: ModelRegistry, keys: KeyPair,
                  gateway_id: str = "gateway", sites: Sequence[str] | None = None,
-                 timeout_s: float = 120.0) -> list[SiteControlResult]
+                 timeout_s: float = 120.0, ca_file: Path | None = None) -> list[SiteControlResult]
     send_rollback(*, registry: SiteRegistry, keys: KeyPair, gateway_id: str = "gateway",
-                  sites: Sequence[str] | None = None, timeout_s: float = 120.0) -> list[SiteControlResult]
+                  sites: Sequence[str] | None = None, timeout_s: float = 120.0,
+                  ca_file: Path | None = None) -> list[SiteControlResult]
     rollout_status(*, registry: SiteRegistry, keys: KeyPair, gateway_id: str = "gateway",
-                   sites: Sequence[str] | None = None, timeout_s: float = 10.0) -> list[SiteControlResult]
+                   sites: Sequence[str] | None = None, timeout_s: float = 10.0,
+                   ca_file: Path | None = None) -> list[SiteControlResult]
 
 ``keys`` is the gateway's key pair (``KeyPair.load(<gateway home>/keys)``): a site accepts controls only
 from the gateway key it trusts for queries, under the same envelope checks and replay guard. ``sites``
 names a subset of the registered sites (``UnknownSiteError`` for an unknown one); by default every
-registered site is asked, concurrently. Each call returns one ``SiteControlResult`` per site, sorted by
-site id: ``ok``, ``refused`` (by the site's settings, or the request does not apply there) or ``failed``
-(unreachable, an error, a reply that does not open), always with a reason unless ``ok``.
+registered site is asked, concurrently. ``https://`` sites are verified against ``ca_file`` (pass the
+gateway's ``tls_ca_file``; default: the system trust store), as the gateway's own queries are. Each call
+returns one ``SiteControlResult`` per site, sorted by site id: ``ok``, ``refused`` (by the site's settings,
+or the request does not apply there) or ``failed`` (unreachable, a TLS failure, an error, a reply that does
+not open), always with a reason unless ``ok``.
 
 A rollout only starts each site's re-embed (loading the model first, so a bad folder is reported at
 once); poll ``rollout_status`` to see the progress and the switch. The model folder's path is sent as
@@ -28,6 +32,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Literal
 
 import httpx
@@ -38,7 +43,7 @@ from rag_fed.errors import InputError, RagFedError
 from rag_fed.federation.models import ModelRegistry
 from rag_fed.federation.registry import RegisteredSite, SiteRegistry
 from rag_fed.protocol import ModelControl, ModelControlReply, ReembedProgress
-from rag_fed.router.clients import MODEL_PATH
+from rag_fed.router.clients import MODEL_PATH, describe_http_error, site_tls_context
 
 __all__ = ["SiteControlResult", "rollout_status", "send_rollback", "send_rollout"]
 
@@ -67,11 +72,12 @@ def send_rollout(
     gateway_id: str = "gateway",
     sites: Sequence[str] | None = None,
     timeout_s: float = 120.0,
+    ca_file: Path | None = None,
 ) -> list[SiteControlResult]:
     """Ask the sites to re-embed for ``version`` (which must be in ``models``) and then serve it."""
     entry = models.get(version)
     control = ModelControl(action="rollout", version=entry.version, model_path=str(entry.path))
-    return _broadcast(control, registry, keys, gateway_id, sites, timeout_s)
+    return _broadcast(control, registry, keys, gateway_id, sites, timeout_s, ca_file)
 
 
 def send_rollback(
@@ -81,9 +87,10 @@ def send_rollback(
     gateway_id: str = "gateway",
     sites: Sequence[str] | None = None,
     timeout_s: float = 120.0,
+    ca_file: Path | None = None,
 ) -> list[SiteControlResult]:
     """Ask the sites to go back to their previous store (or cancel a rollout still re-embedding)."""
-    return _broadcast(ModelControl(action="rollback"), registry, keys, gateway_id, sites, timeout_s)
+    return _broadcast(ModelControl(action="rollback"), registry, keys, gateway_id, sites, timeout_s, ca_file)
 
 
 def rollout_status(
@@ -93,9 +100,10 @@ def rollout_status(
     gateway_id: str = "gateway",
     sites: Sequence[str] | None = None,
     timeout_s: float = 10.0,
+    ca_file: Path | None = None,
 ) -> list[SiteControlResult]:
     """What each site serves, what it could roll back to, and its re-embed's progress."""
-    return _broadcast(ModelControl(action="status"), registry, keys, gateway_id, sites, timeout_s)
+    return _broadcast(ModelControl(action="status"), registry, keys, gateway_id, sites, timeout_s, ca_file)
 
 
 def _broadcast(
@@ -105,11 +113,13 @@ def _broadcast(
     gateway_id: str,
     sites: Sequence[str] | None,
     timeout_s: float,
+    ca_file: Path | None,
 ) -> list[SiteControlResult]:
     targets = [registry.get(site_id) for site_id in dict.fromkeys(sites)] if sites is not None else registry.list()
     if not targets:
         return []
-    with httpx.Client() as http, ThreadPoolExecutor(min(_MAX_PARALLEL, len(targets))) as pool:
+    verify = site_tls_context(ca_file)
+    with httpx.Client(verify=verify) as http, ThreadPoolExecutor(min(_MAX_PARALLEL, len(targets))) as pool:
         results = pool.map(lambda site: _send(control, site, keys, gateway_id, timeout_s, http), targets)
         return sorted(results, key=lambda result: result.site_id)
 
@@ -136,7 +146,7 @@ def _send(
     except httpx.TimeoutException:
         return _failed(site, f"no reply within {timeout_s:.0f} s")
     except httpx.HTTPError as error:
-        return _failed(site, f"unreachable at {site.url}: {error}")
+        return _failed(site, f"{site.url}: {describe_http_error(error)}")
     except RagFedError as error:
         return _failed(site, f"{type(error).__name__}: {error}")
     return SiteControlResult(

@@ -4,18 +4,24 @@ A client moves sealed bytes only; it never sees a question in clear. It raises `
 the site did not answer within ``timeout_s`` and ``SiteUnavailableError`` for anything else that kept
 the reply from arriving (connection refused, an HTTP error status), with the site's own error message
 when it sent one.
+
+``https://`` site URLs are verified against a CA bundle (``site_tls_context``; the gateway's
+``tls_ca_file``, else the system trust store), never unverified; a certificate that does not verify is
+reported as a TLS verification failure, so an operator can tell it from a site that is down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import httpx
 
-from rag_fed.errors import SiteUnavailableError
+from rag_fed.errors import ConfigError, SiteUnavailableError
 
 __all__ = [
     "HEALTH_PATH",
@@ -26,6 +32,9 @@ __all__ = [
     "InProcessSiteClient",
     "SiteClient",
     "SketchClient",
+    "describe_http_error",
+    "site_http_client",
+    "site_tls_context",
 ]
 
 QUERY_PATH = "/v1/site/query"
@@ -56,15 +65,53 @@ class SketchClient(Protocol):
     async def fetch_sketch(self, timeout_s: float) -> bytes: ...
 
 
+def site_tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
+    """How a coordinator verifies ``https://`` sites: against the PEM bundle ``ca_file``, else the system
+    trust store; always with certificate and host name checks (there is no switch to turn them off)."""
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigError(
+            f"cannot load the CA bundle tls_ca_file={ca_file}: {error}. Give a readable PEM file of the CA "
+            "certificates that sign the sites' certificates"
+        ) from None
+
+
+def site_http_client(ca_file: Path | None = None) -> httpx.AsyncClient:
+    """The gateway's one pooled client for all its sites, verifying ``https://`` sites with ``ca_file``."""
+    return httpx.AsyncClient(verify=site_tls_context(ca_file))
+
+
+def describe_http_error(error: httpx.HTTPError) -> str:
+    """Why a request to a site failed, naming TLS failures as such: their fix (the CA bundle, the site's
+    certificate, the URL's scheme) is not the fix for a site that is down."""
+    cause: BaseException | None = error
+    for _ in range(8):  # httpx -> httpcore -> ssl; bounded in case of a cycle
+        if cause is None:
+            break
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (
+                f"TLS verification failed: {cause.verify_message or cause} (the gateway trusts the CAs in its "
+                "tls_ca_file, or the system trust store when that is unset, and checks the host name)"
+            )
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS handshake failed: {cause.reason or cause} (does the site serve https at this URL?)"
+        cause = cause.__cause__ or cause.__context__
+    return f"unreachable: {error}"
+
+
 class HttpSiteClient:
     """POSTs the sealed envelope to ``<base_url>/v1/site/query``. Share one ``httpx.AsyncClient``
-    between the clients of a gateway (connection pooling); a client made here is closed by ``aclose``."""
+    (``site_http_client``) between the clients of a gateway (connection pooling); a client made here,
+    verifying ``https://`` with ``ca_file``, is closed by ``aclose``."""
 
-    def __init__(self, site_id: str, base_url: str, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, site_id: str, base_url: str, http: httpx.AsyncClient | None = None, *, ca_file: Path | None = None
+    ) -> None:
         self._site_id = site_id
         self._base_url = base_url.rstrip("/")
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient()
+        self._http = http if http is not None else site_http_client(ca_file)
 
     @property
     def site_id(self) -> str:
@@ -106,7 +153,7 @@ class HttpSiteClient:
         except httpx.TimeoutException:
             raise TimeoutError(f"site {self._site_id} did not answer within {timeout_s:.1f} s") from None
         except httpx.HTTPError as error:
-            raise SiteUnavailableError(f"site {self._site_id} at {url} is unreachable: {error}") from None
+            raise SiteUnavailableError(f"site {self._site_id} at {url}: {describe_http_error(error)}") from None
         if response.status_code != 200:
             raise SiteUnavailableError(
                 f"site {self._site_id} answered HTTP {response.status_code}: {_error_text(response)}"

@@ -66,6 +66,20 @@ def start_site(fed_root: Path, data_dir: Path, site_id: str, gateway_key: Path, 
     return start_service(f"site-{site_id}", args, port, fed_root, service_env())
 
 
+@dataclass
+class HttpsService(Service):
+    """A service started with a certificate (``--tls-cert``/``tls_cert_file``): it answers https only."""
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+
+def as_https(service: Service) -> HttpsService:
+    """The same process, addressed by https (for services given ``--tls-cert``/``--tls-key``)."""
+    return HttpsService(service.name, service.process, service.port, service.log)
+
+
 def start_gateway(fed_root: Path, config: Path, name: str = "gateway") -> Service:
     port = free_port()
     args = ["api.gateway", "--port", str(port), "--config", str(config)]

@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from api.apikeys import hash_key
-from api.cli import federation_commands
+from api.cli import federation_commands, train_commands
 from api.gateway.keystore import KeyStore
 from rag_fed.crypto import KeyPair
 from rag_fed.federation import SiteRegistry
@@ -23,6 +23,7 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps table cells to the terminal width
     app = typer.Typer()
     federation_commands.register(app)
+    train_commands.register(app)  # federation remove-site (with unlearning) lives there
     return app
 
 

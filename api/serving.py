@@ -1,0 +1,96 @@
+"""What the site service and the gateway share to start: their common flags, logging, and uvicorn, over
+plain HTTP by default or HTTPS when a certificate and its key are configured.
+
+Plain HTTP is the default because every payload between gateway and sites is sealed end to end
+(docs/envelopes.md); TLS is for operators whose network policy asks for it (docs/architecture.md, TLS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import ssl
+import sys
+from pathlib import Path
+from typing import Self
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import BaseModel, Field, model_validator
+
+from rag_fed.errors import ConfigError
+
+__all__ = ["ServerTlsSettings", "add_server_arguments", "check_server_tls", "configure_logging", "fail", "serve"]
+
+
+class ServerTlsSettings(BaseModel):
+    """The part of a service's settings that decides HTTPS: both files set, or neither (plain HTTP)."""
+
+    tls_cert_file: Path | None = Field(
+        default=None, description="PEM certificate (chain) to serve HTTPS with; needs tls_key_file."
+    )
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file (not encrypted).")
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> Self:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            missing = "tls_key_file (--tls-key)" if self.tls_key_file is None else "tls_cert_file (--tls-cert)"
+            raise ValueError(
+                f"tls_cert_file (--tls-cert) and tls_key_file (--tls-key) go together, but {missing} is not set: "
+                "set both to serve HTTPS, or neither to serve plain HTTP"
+            )
+        return self
+
+    @property
+    def serves_tls(self) -> bool:
+        return self.tls_cert_file is not None
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, *, default_port: int) -> None:
+    """``--port --host --tls-cert --tls-key --log-level``, the same for both services."""
+    parser.add_argument("--port", type=int, default=default_port)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate: serve HTTPS (needs --tls-key)")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    parser.add_argument("--log-level", default="info")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def check_server_tls(settings: ServerTlsSettings) -> None:
+    """Load the certificate and key once before anything slow starts, so a wrong file is a one-line
+    ``ConfigError`` rather than a traceback from uvicorn after the models have loaded."""
+    cert, key = settings.tls_cert_file, settings.tls_key_file
+    if cert is None or key is None:
+        return
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        # An empty password makes an encrypted key fail here instead of OpenSSL prompting on stdin.
+        context.load_cert_chain(cert, key, password=lambda: b"")
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigError(
+            f"cannot serve HTTPS with tls_cert_file={cert} and tls_key_file={key}: {error}. Both must be readable "
+            "PEM files, the key unencrypted and belonging to the certificate"
+        ) from None
+
+
+def serve(app: FastAPI, args: argparse.Namespace, tls: ServerTlsSettings) -> None:
+    """Run ``app`` until stopped; HTTPS when ``tls`` names a certificate and key."""
+    if tls.serves_tls:
+        logging.getLogger(__name__).info("serving HTTPS with certificate %s", tls.tls_cert_file)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        ssl_certfile=tls.tls_cert_file,
+        ssl_keyfile=tls.tls_key_file,
+    )
+
+
+def fail(error: Exception) -> int:
+    """Report a startup error in one line (no traceback) and return the exit status."""
+    print(f"error: {error}", file=sys.stderr)
+    return 1
