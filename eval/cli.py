@@ -11,7 +11,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast, get_args
+from typing import Annotated, cast, get_args
 
 import typer
 from rich.console import Console
@@ -30,10 +30,12 @@ from rag_fed.errors import InputError, RagFedError
 from rag_fed.generators import Generator, clear_generator_cache, load_generator
 from rag_fed.types import SearchMode
 
-if TYPE_CHECKING:
-    from api.gateway.settings import GatewaySettings
+__all__ = ["CENTRAL_MAX_TOKENS", "CONFIGS", "FUSION_PASSAGES", "eval_app", "register"]
 
-__all__ = ["CONFIGS", "eval_app", "register"]
+# The gateway's defaults (``central_max_tokens``, ``default_k`` in api/gateway/settings.py), so that the
+# answers measured here are fused as the gateway fuses them; tests/eval/test_cli_defaults.py keeps them equal.
+CENTRAL_MAX_TOKENS = 300
+FUSION_PASSAGES = 5
 
 eval_app = typer.Typer(help="Benchmark retrieval and answers: federated vs centralized.", no_args_is_help=True)
 console = Console()
@@ -89,13 +91,19 @@ def _set_torch_threads(threads: int | None) -> str:
     return str(torch.get_num_threads())
 
 
-def _generator_note(settings: Settings, gateway: GatewaySettings) -> str:
+def _generator_note(settings: Settings, site_answers: bool) -> str:
     model = settings.generator
-    return (
-        f"{model.backend} {model.model_path}, {model.threads} thread(s), one instance per site and one central; "
-        f"site answers up to {settings.search.answer_max_tokens} tokens from the site's top "
-        f"{settings.search.answer_passages} passages; central answer up to {gateway.central_max_tokens} tokens "
-        f"from the site answers and each site's top {gateway.default_k} passages"
+    where = f"{model.backend} {model.model_path}, {model.threads} thread(s), "
+    if not site_answers:
+        return where + (
+            f"central model only in the federated configs (fast path: up to {CENTRAL_MAX_TOKENS} tokens from the "
+            f"top {FUSION_PASSAGES} fused passages); local configs: the site's model from its top "
+            f"{settings.search.answer_passages} passages"
+        )
+    return where + (
+        f"one instance per site and one central; site answers up to {settings.search.answer_max_tokens} tokens "
+        f"from the site's top {settings.search.answer_passages} passages; central answer up to "
+        f"{CENTRAL_MAX_TOKENS} tokens from the site answers and each site's top {FUSION_PASSAGES} passages"
     )
 
 
@@ -117,6 +125,10 @@ def run(
     ] = None,
     answers: Annotated[
         bool, typer.Option(help="Generate and score answers for queries that have a reference answer.")
+    ] = True,
+    site_answers: Annotated[
+        bool,
+        typer.Option(help="Federated configs: sites answer and the central model fuses (default), or the fast path."),
     ] = True,
     deadline_s: Annotated[float, typer.Option(min=1.0, help="The router's deadline per query, seconds.")] = 300.0,
     torch_threads: Annotated[
@@ -141,14 +153,11 @@ def run(
         threads = _set_torch_threads(torch_threads)
         answering = answers and any(query.answer is not None for query in data.queries)
         index_embedder = CachingEmbedder(embedder)
-        from api.gateway.settings import GatewaySettings  # the gateway's defaults, read only when running
-
-        gateway = GatewaySettings()
         cached = index_embedder.load(embedding_cache) if embedding_cache is not None else 0
         config = {
             "search mode": search_mode,
             "embedder": f"{settings.embedder.model} ({embedder.model_version}), torch threads {threads}",
-            "generator": _generator_note(settings, gateway) if answering else "none (no answers generated)",
+            "generator": _generator_note(settings, site_answers) if answering else "none (no answers generated)",
             "router deadline s": f"{deadline_s:g}",
             "indexing": "documents embedded once, vectors reused by every configuration"
             + (f"; {cached} vectors loaded from {embedding_cache}" if embedding_cache is not None else ""),
@@ -163,8 +172,9 @@ def run(
                     index_embedder=index_embedder,
                     generator_factory=_generator_factory(settings.generator) if answering else None,
                     deadline_s=deadline_s,
-                    central_max_tokens=gateway.central_max_tokens,
-                    fusion_passages=gateway.default_k,
+                    central_max_tokens=CENTRAL_MAX_TOKENS,
+                    fusion_passages=FUSION_PASSAGES,
+                    site_answers=site_answers,
                 )
                 systems.append(CONFIGS[name](setup))
             try:

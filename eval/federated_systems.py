@@ -19,9 +19,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from api.gateway.service import ranked_answers
-from api.site_service.responder import SiteResponder
-from api.site_service.settings import SiteServiceSettings
 from eval._records import EvalDoc
 from eval.site_systems import SystemSetup, build_sites, chunk_depth, doc_ranking
 from eval.systems import SystemAnswer, SystemResult
@@ -30,6 +27,7 @@ from rag_fed.crypto import EnvelopeOpener, KeyPair
 from rag_fed.protocol import SiteReply
 from rag_fed.router import FederatedResult, InProcessSiteClient, Router, RoutingPolicy
 from rag_fed.site import Site
+from rag_fed.site.responder import ResponderSettings, SiteResponder
 
 __all__ = ["FederatedSystem", "SiteTap"]
 
@@ -127,9 +125,7 @@ class FederatedSystem:
         tap_opener = EnvelopeOpener(gateway_keys, GATEWAY_ID, site_keys, max_age_s=setup.deadline_s + 60.0)
         clients = []
         for site_id, site in self._sites.items():
-            service = SiteServiceSettings(
-                site_id=site_id, gateway_id=GATEWAY_ID, gateway_public_key=gateway_keys.public_key_text
-            )
+            service = ResponderSettings(gateway_id=GATEWAY_ID)
             responder = SiteResponder(site, service, KeyPair.load(site.layout.keys_dir), gateway_keys.public_key)
             tap = SiteTap(responder.handle, tap_opener)
             self._taps.append(tap)
@@ -187,13 +183,17 @@ class FederatedSystem:
     def answer(self, query: str, k: int) -> SystemAnswer:
         if self._fusion is None:
             raise RuntimeError(f"{self.name} was built without a model; pass generator_factory to answer")
-        result, retrieved = self._query(query, k, want_answer=True)
+        site_answers = self._setup.site_answers
+        result, retrieved = self._query(query, k, want_answer=site_answers)
         # The benchmark ranks deep (up to 100 passages a site); a gateway asks for its default k, so the
         # central model sees each site answer with that many passages, as it would in a deployment.
         depth = self._setup.fusion_passages
-        answers = [a.model_copy(update={"passages": a.passages[:depth]}) for a in ranked_answers(result)]
+        answers = [a.model_copy(update={"passages": a.passages[:depth]}) for a in result.ranked_answers()]
         started = time.perf_counter()
-        fused = self._fusion.fuse(query, answers)
+        if site_answers:
+            fused = self._fusion.fuse(query, answers)
+        else:  # the gateway's fast path: the central model answers from the fused passages
+            fused = self._fusion.fuse_passages(query, result.passages[:depth])
         fusion_ms = (time.perf_counter() - started) * 1000
         timed = SystemResult(
             retrieved.doc_ids,

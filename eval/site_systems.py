@@ -53,7 +53,9 @@ class SystemSetup:
     central model; ``None`` means the systems only retrieve. ``deadline_s`` is the router's deadline and
     ``central_max_tokens`` the central model's answer length; ``fusion_passages`` how many of each
     site's passages the central model is shown with that site's answer (both the gateway's defaults:
-    the gateway asks sites for its default k, whatever depth the benchmark ranks to).
+    the gateway asks sites for its default k, whatever depth the benchmark ranks to). ``site_answers``
+    false is the gateway's fast path for the federated configurations: no site model runs, the central
+    model answers from the fused passages.
     """
 
     settings: Settings
@@ -64,6 +66,7 @@ class SystemSetup:
     deadline_s: float = 300.0
     central_max_tokens: int = 300
     fusion_passages: int = 5
+    site_answers: bool = True
 
     @property
     def documents_embedder(self) -> Embedder:

@@ -30,9 +30,9 @@ from rag_fed.generators import load_generator
 from rag_fed.generators.base import ChatMessage, Generator, StreamingGenerator
 from rag_fed.router import FederatedResult, HttpSiteClient, Router
 from rag_fed.router.clients import site_http_client
-from rag_fed.types import SearchMode, SiteAnswer
+from rag_fed.types import SearchMode
 
-__all__ = ["GatewayService", "ranked_answers"]
+__all__ = ["GatewayService"]
 
 _log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ class GatewayService:
         fusion = AnswerFusion(await self.central_model(), max_tokens=max_tokens or self.settings.central_max_tokens)
         if not site_answers:
             return fusion.stream_passages(question, result.passages, history)
-        return fusion.stream(question, ranked_answers(result), history)
+        return fusion.stream(question, result.ranked_answers(), history)
 
     async def fuse(
         self,
@@ -259,11 +259,3 @@ class GatewayService:
             if failed:
                 _log.warning("sketches not refreshed: %s", failed)
             await asyncio.sleep(self.settings.sketch_refresh_s)
-
-
-def ranked_answers(result: FederatedResult) -> list[SiteAnswer]:
-    """Site answers ordered by their site's best fused passage (the order used when falling back)."""
-    first: dict[str, int] = {}
-    for position, passage in enumerate(result.passages):
-        first.setdefault(passage.citation.site_id, position)
-    return sorted(result.answers, key=lambda answer: first.get(answer.site_id, len(result.passages)))

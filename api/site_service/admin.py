@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from api.apikeys import key_id_of, keys_match
-from api.site_service.responder import SiteResponder
+from api.site_service.responder import ServiceResponder
 from rag_fed.errors import AuthError, DocumentTooLargeError, InputError
 
 __all__ = ["DeletedDocument", "DocumentInfo", "UploadResult", "admin_router", "get_responder"]
@@ -19,12 +19,12 @@ __all__ = ["DeletedDocument", "DocumentInfo", "UploadResult", "admin_router", "g
 _bearer = HTTPBearer(auto_error=False, description="A site admin key (rfk_...) of this site.")
 
 
-def get_responder(request: Request) -> SiteResponder:
-    responder: SiteResponder = request.app.state.responder
+def get_responder(request: Request) -> ServiceResponder:
+    responder: ServiceResponder = request.app.state.responder
     return responder
 
 
-Responder = Annotated[SiteResponder, Depends(get_responder)]
+Responder = Annotated[ServiceResponder, Depends(get_responder)]
 
 
 def _admin_hashes(path: Path) -> dict[str, str]:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from api.errors import ErrorBody, install_error_handlers
 from api.site_service.admin import Responder, admin_router
-from api.site_service.responder import SiteResponder
+from api.site_service.responder import ServiceResponder
 from rag_fed.crypto import SealedEnvelope
 from rag_fed.crypto.envelope import MAX_ENVELOPE_BYTES
 from rag_fed.errors import DocumentTooLargeError
@@ -58,7 +58,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_site_app(responder: SiteResponder, *, close_site: bool = True) -> FastAPI:
+def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> FastAPI:
     """The app serving ``responder``'s site. ``close_site``: close the site's store on shutdown."""
 
     @asynccontextmanager

@@ -14,10 +14,10 @@ from nacl.public import PublicKey
 from pydantic import Field, PositiveInt, ValidationError
 
 from api.serving import ServerTlsSettings
-from api.site_service.egress import EgressPolicy, RedactionSettings
 from rag_fed.crypto import load_public_key, public_key_from_text
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.errors import ConfigError
+from rag_fed.site.responder import ResponderSettings
 
 __all__ = ["ADMIN_KEYS_FILE", "SiteServiceSettings"]
 
@@ -25,26 +25,18 @@ ADMIN_KEYS_FILE = "admin-keys.sha256"
 """In the site's folder: one ``<key id> <sha256>`` line per admin key of this site's admin API."""
 
 
-class SiteServiceSettings(ServerTlsSettings):
-    """``gateway_public_key`` (text) or ``gateway_key_file`` names the only sender this site accepts.
+class SiteServiceSettings(ServerTlsSettings, ResponderSettings):
+    """``gateway_public_key`` (text) or ``gateway_key_file`` names the only sender this site accepts;
+    egress, redaction, envelope age and the rest of the responder's part come from ``ResponderSettings``.
 
     ``tls_cert_file`` and ``tls_key_file`` (both or neither) make the service answer HTTPS only.
     """
 
     site_id: str = Field(pattern=NODE_ID_PATTERN)
-    gateway_id: str = Field(default="gateway", pattern=NODE_ID_PATTERN)
     gateway_public_key: str | None = None
     gateway_key_file: Path | None = None
-    egress: EgressPolicy = "snippets"
-    redaction: RedactionSettings = RedactionSettings()
     max_upload_bytes: PositiveInt = 50 * 1024 * 1024
-    envelope_max_age_s: float = Field(default=60.0, gt=0)
-    sketch_centroids: PositiveInt = 16
     admin_keys_file: Path | None = Field(default=None, description=f"Default: {ADMIN_KEYS_FILE} in the site's folder.")
-    accept_model_rollouts: bool = Field(
-        default=True,
-        description="Whether the coordinator may make this site re-embed for a new embedder version (or roll back).",
-    )
 
     def admin_keys_path(self, site_root: Path) -> Path:
         return self.admin_keys_file or site_root / ADMIN_KEYS_FILE

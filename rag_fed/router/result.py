@@ -55,3 +55,10 @@ class FederatedResult(BaseModel):
     @property
     def bytes_total(self) -> int:
         return sum(site.bytes_total for site in self.sites)
+
+    def ranked_answers(self) -> list[SiteAnswer]:
+        """Site answers ordered by their site's best fused passage (the order fusion falls back in)."""
+        first: dict[str, int] = {}
+        for position, passage in enumerate(self.passages):
+            first.setdefault(passage.citation.site_id, position)
+        return sorted(self.answers, key=lambda answer: first.get(answer.site_id, len(self.passages)))

@@ -32,3 +32,19 @@ def test_site_and_gateway_do_not_import_each_other(package: str, forbidden: str)
 
 def test_the_router_does_not_import_the_http_layer() -> None:
     assert not {name for name in _imports(REPO / "rag_fed" / "router") if name.split(".")[0] in ("api", "fastapi")}
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("eval", ("api",)),
+        ("rag_fed", ("api", "eval")),
+        ("connectors", ("rag_fed", "indexes", "api", "eval")),
+        ("indexes", ("rag_fed", "connectors", "api", "eval")),
+    ],
+)
+def test_imports_point_down_only(package: str, forbidden: tuple[str, ...]) -> None:
+    # docs/architecture.md: api/ and eval/ are side by side on top, rag_fed/ below, the leaves at the bottom.
+    imports = _imports(REPO / package)
+    assert imports, "the scan found no imports at all"
+    assert not {name for name in imports if name.split(".")[0] in forbidden}

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from api.site_service.responder import SiteResponder
 from api.site_service.settings import SiteServiceSettings
 from rag_fed.config import Settings
 from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
 from rag_fed.errors import ForgedEnvelopeError, InputError, ReplayedEnvelopeError
 from rag_fed.protocol import ModelControl, ModelControlReply
 from rag_fed.site import Site
+from rag_fed.site.responder import SiteResponder
 from tests.rag_fed.site.fake_embedders import HashEmbedder
 
 pytestmark = pytest.mark.unit

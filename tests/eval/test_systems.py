@@ -123,7 +123,7 @@ def one_torch_thread() -> Iterator[None]:
 AnySystem = CentralizedSystem | FederatedSystem | LocalBestSystem
 
 
-def _systems(tmp_path: Path, embedder: Embedder, answering: bool) -> list[AnySystem]:
+def _systems(tmp_path: Path, embedder: Embedder, answering: bool, site_answers: bool = True) -> list[AnySystem]:
     cached = CachingEmbedder(embedder)
     factory = None
     if answering:
@@ -138,7 +138,16 @@ def _systems(tmp_path: Path, embedder: Embedder, answering: bool) -> list[AnySys
         # Short answers keep the test fast; the path is the one a full run takes.
         settings.search.answer_max_tokens = 32
         settings.search.answer_passages = 2
-        return SystemSetup(settings, embedder, "dense", cached, factory, deadline_s=120.0, central_max_tokens=32)
+        return SystemSetup(
+            settings,
+            embedder,
+            "dense",
+            cached,
+            factory,
+            deadline_s=120.0,
+            central_max_tokens=32,
+            site_answers=site_answers,
+        )
 
     return [
         CentralizedSystem(setup("centralized")),
@@ -201,3 +210,21 @@ def test_configurations_answer_with_the_local_model(tmp_path: Path, packaged_emb
         assert "site_answer" in report.latency_ms
     federated = result.systems[1]
     assert {"route", "site_search", "site_answer", "fuse", "answer_fusion"} <= set(federated.latency_ms)
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("one_torch_thread")
+def test_the_fast_path_answers_from_passages_without_site_models(tmp_path: Path, packaged_embedder: Embedder) -> None:
+    dataset = toy_dataset()
+    dataset = EvalDataset("toy", dataset.corpus, dataset.queries[:1])
+    federated = _systems(tmp_path, packaged_embedder, answering=True, site_answers=False)[1]
+    try:
+        result = run_eval(dataset, [federated], k=10, progress=False, sites=split_corpus(dataset, "field:plant"))
+    finally:
+        federated.close()
+    (report,) = result.systems
+    record = report.queries[0]
+    assert record.answer and record.cited_doc_ids
+    assert set(record.cited_doc_ids) <= {doc.doc_id for doc in dataset.corpus}
+    # No site model ran: the central model's answer is the only generation.
+    assert "answer_fusion" in report.latency_ms and "site_answer" not in report.latency_ms

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.site_service.egress import REDACTED, SNIPPET_CHARS, RedactionSettings, Redactor, apply_egress
+from rag_fed.site.egress import REDACTED, SNIPPET_CHARS, RedactionSettings, Redactor, apply_egress
 from rag_fed.types import Citation, Passage
 
 pytestmark = pytest.mark.unit

@@ -1,0 +1,225 @@
+"""The site's side of the federation, without HTTP: sealed query in, sealed reply out; and the
+coordinator's sealed model controls (roll out an embedder version, roll back, status).
+
+Synchronous on purpose (the HTTP layer runs it in a worker thread). A message that cannot be opened or
+parsed raises (the HTTP layer answers 4xx, unsealed: the sender is unknown or broken); a message the
+site understood but cannot serve gets a sealed reply with status ``failed`` (or ``refused``) and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from nacl.public import PublicKey
+from pydantic import BaseModel, Field, PositiveInt
+
+from rag_fed.crypto import EnvelopeOpener, KeyPair, ReplayGuard, seal
+from rag_fed.crypto.ids import NODE_ID_PATTERN
+from rag_fed.embedders import load_embedder
+from rag_fed.errors import InputError, NotFoundError, RagFedError
+from rag_fed.protocol import ControlStatus, ModelControl, ModelControlReply, SiteQuery, SiteReply
+from rag_fed.router.sketch import build_sketch
+from rag_fed.site.egress import EgressPolicy, RedactionSettings, Redactor, apply_egress
+from rag_fed.site.node import Site
+from rag_fed.site.serving import embedder_settings
+from rag_fed.types import Passage
+
+__all__ = ["ResponderSettings", "SiteResponder"]
+
+_log = logging.getLogger(__name__)
+
+
+class ResponderSettings(BaseModel):
+    """What a site lets out and whom it answers: the site service's settings extend these."""
+
+    gateway_id: str = Field(default="gateway", pattern=NODE_ID_PATTERN)
+    egress: EgressPolicy = "snippets"
+    redaction: RedactionSettings = RedactionSettings()
+    envelope_max_age_s: float = Field(default=60.0, gt=0)
+    sketch_centroids: PositiveInt = 16
+    accept_model_rollouts: bool = Field(
+        default=True,
+        description="Whether the coordinator may make this site re-embed for a new embedder version (or roll back).",
+    )
+
+
+SettingsT = TypeVar("SettingsT", bound=ResponderSettings)
+
+
+class SiteResponder(Generic[SettingsT]):
+    """Opens, answers and seals. One per site process; thread-safe. ``settings`` is kept as given, so a
+    service that extends ``ResponderSettings`` finds its own fields there."""
+
+    def __init__(self, site: Site, settings: SettingsT, keys: KeyPair, gateway_key: PublicKey) -> None:
+        self.site = site
+        self.settings: SettingsT = settings
+        self._keys = keys
+        self._gateway_key = gateway_key
+        window = settings.envelope_max_age_s + 5.0
+        self._opener = EnvelopeOpener(
+            keys,
+            site.site_id,
+            {settings.gateway_id: gateway_key},
+            max_age_s=settings.envelope_max_age_s,
+            replay_guard=ReplayGuard(window),
+        )
+        self._redactor = Redactor(settings.redaction)
+        # The store is thread-safe; the local model is not, and one generation at a time is all two
+        # cores can run anyway.
+        self._model_lock = threading.Lock()
+        self._sketch_lock = threading.Lock()
+        self._sketch: tuple[str, int, bytes] | None = None
+
+    @property
+    def embedder_version(self) -> str:
+        """The embedder version the site serves now (it changes when a re-embed switches)."""
+        return self.site.serving_version
+
+    def handle(self, sealed: bytes) -> bytes:
+        """Answer one sealed ``SiteQuery`` with a sealed ``SiteReply``."""
+        query = SiteQuery.from_bytes(self._opener.open_bytes(sealed))
+        try:
+            reply = self._answer(query)
+        except RagFedError as error:
+            _log.warning("query %s failed: %s", query.request_id, error)
+            reply = self._failed(query, str(error))
+        return self._seal(reply.to_bytes())
+
+    def handle_control(self, sealed: bytes) -> bytes:
+        """Answer one sealed ``ModelControl`` with a sealed ``ModelControlReply``."""
+        control = ModelControl.from_bytes(self._opener.open_bytes(sealed))
+        status: ControlStatus = "ok"
+        error: str | None = None
+        try:
+            self._control(control)
+        except (InputError, NotFoundError) as refusal:
+            status, error = "refused", str(refusal)
+        except RagFedError as failure:
+            status, error = "failed", str(failure)
+        if error is not None:
+            _log.warning("model %s refused or failed: %s", control.action, error)
+        reply = ModelControlReply(
+            request_id=control.request_id,
+            site_id=self.site.site_id,
+            status=status,
+            serving_version=self.site.serving_version,
+            previous_version=self.site.previous_version,
+            reembed=self.site.reembed_status(),
+            error=error[:2000] if error is not None else None,
+        )
+        return self._seal(reply.to_bytes())
+
+    def _control(self, control: ModelControl) -> None:
+        if control.action == "status":
+            return
+        if not self.settings.accept_model_rollouts:
+            raise InputError(
+                f"site {self.site.site_id} does not accept model rollouts (accept_model_rollouts = false in its "
+                "site service settings); its admin re-embeds it locally or changes that setting"
+            )
+        if control.action == "rollback":
+            self.site.rollback()
+            return
+        assert control.version is not None and control.model_path is not None  # the message validated it
+        folder = Path(control.model_path)
+        if not folder.is_dir():
+            raise InputError(
+                f"model folder {folder} is not readable at site {self.site.site_id}: the coordinator's model "
+                "folders must be on storage the site can read (same machine or a shared mount)"
+            )
+        embedder = load_embedder(embedder_settings(self.site.settings, str(folder.resolve())))
+        if embedder.model_version != control.version:
+            raise InputError(
+                f"{folder} holds embedder version {embedder.model_version!r}, not {control.version!r} as announced"
+            )
+        self.site.start_reembed(embedder)
+
+    def sketch(self) -> bytes:
+        """The site's sketch sealed to the gateway; recomputed when the version or chunk count changed."""
+        with self._sketch_lock:
+            version, count = self.site.serving_version, self.site.chunk_count
+            if self._sketch is None or self._sketch[:2] != (version, count):
+                snapshot = self.site.vector_snapshot()
+                sketch = build_sketch(
+                    self.site.site_id,
+                    snapshot.embedder_version,
+                    snapshot.vectors,
+                    max_centroids=self.settings.sketch_centroids,
+                )
+                self._sketch = (snapshot.embedder_version, snapshot.vectors.shape[0], sketch.to_bytes())
+            payload = self._sketch[2]
+        return self._seal(payload)
+
+    def invalidate_sketch(self) -> None:
+        with self._sketch_lock:
+            self._sketch = None
+
+    def _answer(self, query: SiteQuery) -> SiteReply:
+        if query.embedder_version != self.embedder_version:
+            return self._failed(
+                query,
+                f"embedder version mismatch: the query was embedded with {query.embedder_version!r}, "
+                f"this site serves {self.embedder_version!r}; the gateway must embed with the version "
+                "the site serves (or wait until the site has re-embedded its index)",
+            )
+        query.require_dim(self.site.embedder.dim)
+        started = time.perf_counter()
+        # The version is checked again against the store the search uses: the site may switch between.
+        passages = self.site.search(
+            query.question, query.k, query.mode, query_vector=query.embedding, embedder_version=query.embedder_version
+        )
+        timings = {"search": _ms_since(started)}
+        answer: str | None = None
+        if query.want_answer:
+            answer = self._local_answer(query, passages)
+            timings["answer"] = _ms_since(started) - timings["search"]
+        answer, released = apply_egress(answer, passages, self.settings.egress, self._redactor)
+        return SiteReply(
+            request_id=query.request_id,
+            site_id=self.site.site_id,
+            status="answered",
+            answer=answer,
+            passages=released,
+            embedder_version=self.embedder_version,
+            timings_ms=timings,
+            egress=self.settings.egress,
+        )
+
+    def _local_answer(self, query: SiteQuery, passages: list[Passage]) -> str | None:
+        if not passages:
+            return None
+        own = passages[: self.site.settings.search.answer_passages]
+        try:
+            with self._model_lock:
+                return self.site.answer(query.question, passages=own).answer
+        except RagFedError as error:
+            # The passages are still worth sending; the gateway fuses what it gets.
+            _log.error("local model failed on query %s: %s", query.request_id, error)
+            return None
+
+    def _failed(self, query: SiteQuery, reason: str) -> SiteReply:
+        return SiteReply(
+            request_id=query.request_id,
+            site_id=self.site.site_id,
+            status="failed",
+            error=self._redactor(reason)[:2000],
+            embedder_version=self.embedder_version,
+            egress=self.settings.egress,
+        )
+
+    def _seal(self, payload: bytes) -> bytes:
+        return seal(
+            payload,
+            sender=self._keys,
+            sender_id=self.site.site_id,
+            recipient_id=self.settings.gateway_id,
+            recipient_key=self._gateway_key,
+        ).to_bytes()
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
