@@ -22,9 +22,9 @@ from rag_fed.cli.common import console, reports_errors
 from rag_fed.crypto import KeyPair
 from rag_fed.federation import SiteRegistry
 from rag_fed.federation.models import ModelRegistry
-from rag_fed.federation.rollout import SiteControlResult, rollout_status, send_rollback, send_rollout
+from rag_fed.federation.rollout import Coordinator, SiteControlResult
 
-__all__ = ["model_app", "register"]
+__all__ = ["coordinator_of", "model_app", "register"]
 
 model_app = typer.Typer(
     help="Embedder versions: register, roll out to the sites, roll back, watch.", no_args_is_help=True
@@ -39,13 +39,20 @@ TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds each si
 _POLL_S = 1.0
 
 
+def coordinator_of(settings: GatewaySettings) -> Coordinator:
+    """The gateway as the sender of model controls: its registry, key pair, id and CA for https:// sites."""
+    return Coordinator(
+        SiteRegistry(settings.registry_path), KeyPair.load(settings.keys_dir), settings.gateway_id, settings.tls_ca_file
+    )
+
+
 def _settings(config: Path | None, home: Path | None) -> GatewaySettings:
     return GatewaySettings.load(config, home=home)
 
 
-def _coordinator(config: Path | None, home: Path | None) -> tuple[GatewaySettings, SiteRegistry, KeyPair]:
+def _coordinator(config: Path | None, home: Path | None) -> tuple[GatewaySettings, Coordinator]:
     settings = _settings(config, home)
-    return settings, SiteRegistry(settings.registry_path), KeyPair.load(settings.keys_dir)
+    return settings, coordinator_of(settings)
 
 
 @model_app.command("register")
@@ -65,10 +72,8 @@ def model_register(
 @reports_errors
 def model_list(home: HomeOption = None, config: ConfigOption = None, timeout: TimeoutOption = 10.0) -> None:
     """Registered versions, and which registered sites serve which (asked live)."""
-    settings, registry, keys = _coordinator(config, home)
-    statuses = rollout_status(
-        registry=registry, keys=keys, gateway_id=settings.gateway_id, timeout_s=timeout, ca_file=settings.tls_ca_file
-    )
+    settings, coordinator = _coordinator(config, home)
+    statuses = coordinator.status(timeout_s=timeout)
     serving: dict[str, list[str]] = {}
     for status in statuses:
         if status.serving_version is not None:
@@ -97,22 +102,11 @@ def model_rollout(
     timeout: TimeoutOption = 120.0,
 ) -> None:
     """Make the sites re-embed for VERSION in the background and switch to it; they keep answering."""
-    settings, registry, keys = _coordinator(config, home)
-    models = ModelRegistry(settings.models_dir)
-    gateway_id = settings.gateway_id
-    results = send_rollout(
-        version,
-        registry=registry,
-        models=models,
-        keys=keys,
-        gateway_id=gateway_id,
-        sites=site,
-        timeout_s=timeout,
-        ca_file=settings.tls_ca_file,
-    )
+    settings, coordinator = _coordinator(config, home)
+    results = coordinator.rollout(version, ModelRegistry(settings.models_dir), sites=site, timeout_s=timeout)
     _show(results)
     if wait:
-        results = _wait(settings, registry, keys, [r.site_id for r in results if r.outcome == "ok"], timeout)
+        results = _wait(coordinator, [r.site_id for r in results if r.outcome == "ok"], timeout)
     _exit_code(results)
 
 
@@ -126,18 +120,11 @@ def model_rollback(
     timeout: TimeoutOption = 120.0,
 ) -> None:
     """Send the sites back to their previous store (a rollout still re-embedding is cancelled)."""
-    settings, registry, keys = _coordinator(config, home)
-    results = send_rollback(
-        registry=registry,
-        keys=keys,
-        gateway_id=settings.gateway_id,
-        sites=site,
-        timeout_s=timeout,
-        ca_file=settings.tls_ca_file,
-    )
+    _, coordinator = _coordinator(config, home)
+    results = coordinator.rollback(sites=site, timeout_s=timeout)
     _show(results)
     if wait:
-        results = _wait(settings, registry, keys, [r.site_id for r in results if r.outcome == "ok"], timeout)
+        results = _wait(coordinator, [r.site_id for r in results if r.outcome == "ok"], timeout)
     _exit_code(results)
 
 
@@ -147,34 +134,16 @@ def model_status(
     site: SitesOption = None, home: HomeOption = None, config: ConfigOption = None, timeout: TimeoutOption = 10.0
 ) -> None:
     """What each site serves, what it can roll back to, and its re-embed's progress."""
-    settings, registry, keys = _coordinator(config, home)
-    _show(
-        rollout_status(
-            registry=registry,
-            keys=keys,
-            gateway_id=settings.gateway_id,
-            sites=site,
-            timeout_s=timeout,
-            ca_file=settings.tls_ca_file,
-        )
-    )
+    _, coordinator = _coordinator(config, home)
+    _show(coordinator.status(sites=site, timeout_s=timeout))
 
 
-def _wait(
-    settings: GatewaySettings, registry: SiteRegistry, keys: KeyPair, sites: list[str], timeout: float
-) -> list[SiteControlResult]:
+def _wait(coordinator: Coordinator, sites: list[str], timeout: float) -> list[SiteControlResult]:
     if not sites:
         return []
     with console.status("waiting for the sites to switch ..."):
         while True:
-            results = rollout_status(
-                registry=registry,
-                keys=keys,
-                gateway_id=settings.gateway_id,
-                sites=sites,
-                timeout_s=timeout,
-                ca_file=settings.tls_ca_file,
-            )
+            results = coordinator.status(sites=sites, timeout_s=timeout)
             if not any(r.reembed is not None and r.reembed.state == "running" for r in results):
                 break
             time.sleep(_POLL_S)

@@ -20,14 +20,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from api.cli.model_commands import coordinator_of
 from api.gateway.settings import GatewaySettings
 from rag_fed.cli.common import console, reports_errors
 from rag_fed.config import Settings, TrainingSettings, get_settings
-from rag_fed.crypto import KeyPair
 from rag_fed.errors import InputError, TrainingError, UnknownSiteError
 from rag_fed.federation import SiteRegistry
 from rag_fed.federation.models import ModelRegistry
-from rag_fed.federation.rollout import send_rollout
 from rag_fed.site import SiteLayout
 from rag_fed.training.ledger import Ledger, RoundRecord
 from rag_fed.training.run import TrainingResult
@@ -230,7 +229,7 @@ def remove_site(
         console.print(f"older runs that also used {site_id} (their models are superseded): {', '.join(others)}")
     console.print(f"proof: {result.run_dir / 'unlearning.json'}; new embedder version [bold]{escape(version)}[/]")
     if rollout:
-        _send_rollout(gateway, registry, version)
+        _send_rollout(gateway, version)
     else:
         console.print(f"roll it out with [bold]ragfed model rollout {escape(version)}[/]")
 
@@ -320,16 +319,9 @@ def _register_model(gateway: GatewaySettings, model_dir: Path, source: str, note
     return entry.version
 
 
-def _send_rollout(gateway: GatewaySettings, registry: SiteRegistry, version: str) -> None:
+def _send_rollout(gateway: GatewaySettings, version: str) -> None:
     """Ask every remaining registered site to re-embed its index with ``version``, then switch."""
-    results = send_rollout(
-        version,
-        registry=registry,
-        models=ModelRegistry(gateway.models_dir),
-        keys=KeyPair.load(gateway.keys_dir),
-        gateway_id=gateway.gateway_id,
-        ca_file=gateway.tls_ca_file,
-    )
+    results = coordinator_of(gateway).rollout(version, ModelRegistry(gateway.models_dir))
     table = Table("site", "rollout", "reason", title=f"rollout of {version}", title_justify="left")
     for result in results:
         table.add_row(result.site_id, result.outcome, escape(result.reason or ""))

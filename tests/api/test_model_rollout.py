@@ -31,7 +31,7 @@ from rag_fed.embedders import load_embedder
 from rag_fed.embedders.base import Embedder
 from rag_fed.federation import SiteRegistry
 from rag_fed.federation.models import ModelRegistry
-from rag_fed.federation.rollout import SiteControlResult, rollout_status, send_rollback, send_rollout
+from rag_fed.federation.rollout import Coordinator, SiteControlResult
 from rag_fed.router import merge_passages
 from rag_fed.site import Site
 from tests.api.conftest import ingest_site, start_site
@@ -191,7 +191,7 @@ def _assert_answers(fed: Rollout, versions: dict[str, str]) -> None:
 def _wait_switched(fed: Rollout, sites: list[str], timeout_s: float = 180) -> list[SiteControlResult]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        statuses = rollout_status(registry=fed.registry, keys=fed.keys, sites=sites)
+        statuses = Coordinator(fed.registry, fed.keys).status(sites=sites)
         if all(s.reembed is not None and s.reembed.state != "running" for s in statuses):
             assert all(s.reembed is not None and s.reembed.state == "done" for s in statuses), statuses
             return statuses
@@ -223,7 +223,7 @@ def test_queries_are_answered_correctly_before_during_and_after_a_rollout_and_a_
     # North alone switches, while questions keep coming.
     asker = _Asker(fed)
     asker.start()
-    started = send_rollout(new, registry=fed.registry, models=fed.models, keys=fed.keys, sites=["north"])
+    started = Coordinator(fed.registry, fed.keys).rollout(new, fed.models, sites=["north"])
     assert [(r.site_id, r.outcome) for r in started] == [("north", "ok")], started
     north = _wait_switched(fed, ["north"])[0]
     time.sleep(1.0)  # a few questions after the switch too
@@ -239,7 +239,7 @@ def test_queries_are_answered_correctly_before_during_and_after_a_rollout_and_a_
     _assert_answers(fed, {"north": new, "south": old})
 
     # Everyone on the new version: the site already there has nothing to do, the other switches.
-    started = send_rollout(new, registry=fed.registry, models=fed.models, keys=fed.keys)
+    started = Coordinator(fed.registry, fed.keys).rollout(new, fed.models)
     assert {r.site_id: r.outcome for r in started} == {"north": "ok", "south": "ok"}, started
     _wait_switched(fed, list(SITE_IDS))
     _assert_answers(fed, {"north": new, "south": new})
@@ -249,7 +249,7 @@ def test_queries_are_answered_correctly_before_during_and_after_a_rollout_and_a_
     assert new in status.output and "north, south" in status.output
 
     # Back: both return to their kept stores.
-    rolled = send_rollback(registry=fed.registry, keys=fed.keys)
+    rolled = Coordinator(fed.registry, fed.keys).rollback()
     assert {r.site_id: r.outcome for r in rolled} == {"north": "ok", "south": "ok"}, rolled
     statuses = _wait_switched(fed, list(SITE_IDS))
     assert {s.site_id: s.serving_version for s in statuses} == {"north": old, "south": old}

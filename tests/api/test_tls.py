@@ -36,7 +36,7 @@ from rag_fed.crypto import KeyPair
 from rag_fed.embedders.base import Embedder
 from rag_fed.errors import ConfigError
 from rag_fed.federation import SiteRegistry
-from rag_fed.federation.rollout import rollout_status
+from rag_fed.federation.rollout import Coordinator
 from rag_fed.router.clients import site_tls_context
 from tests.api.conftest import (
     HttpsService,
@@ -303,7 +303,7 @@ def test_model_controls_verify_sites_with_the_same_ca(tls_federation: TlsFederat
     fed = tls_federation
     statuses = {
         result.site_id: result
-        for result in rollout_status(registry=fed.registry, keys=fed.gateway_keys, ca_file=fed.pki["ca_a"])
+        for result in Coordinator(fed.registry, fed.gateway_keys, ca_file=fed.pki["ca_a"]).status()
     }
     assert statuses["north"].outcome == "ok", statuses["north"]
     assert statuses["north"].serving_version
