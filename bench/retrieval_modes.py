@@ -10,12 +10,14 @@ documents whole (title, sections, chunks; ``--synthetic copies``) or keeps their
 chunk with real sentences drawn at random from the same corpus (``--synthetic shuffled``: every text
 distinct); vectors are the real chunk vectors with a little noise, so no copy is a duplicate. At that size
 the store is measured with an exact flat index and with the index the site itself builds there (HNSW from
-``ingest.hnsw_threshold`` on). Besides ``Site.search`` (dense, then keyword, one after the other) it times
-``hybrid-concurrent``: the same fusion with the keyword ranking run in a second thread while FAISS
-searches (both release the GIL), and every mode with FAISS limited to one OpenMP thread.
+``ingest.hnsw_threshold`` on). ``Site.search`` runs hybrid with the keyword ranking in a pool thread
+while FAISS searches (both release the GIL); besides it the bench times ``hybrid-seq`` (the two rankings
+one after the other, ``rank_chunks(concurrent=False)``) and ``keyword-all`` (FTS5 with every query term,
+no pruning of common terms), and every mode with FAISS limited to one OpenMP thread. Quality is printed
+with pruning (the default) and without (``-all`` rows), so the cost of pruning is measured too.
 
     .venv/bin/python bench/retrieval_modes.py [--datasets ../shared/datasets] [--big 100000]
-        [--synthetic copies|shuffled]
+        [--synthetic copies|shuffled] [--big-queries 150]
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +39,13 @@ from eval.datasets import EvalDataset, load_beir
 from eval.metrics import retrieval_metrics
 from eval.site_systems import build_sites, doc_ranking, to_document
 from indexes import ChunkDraft, DocumentEntry, SiteStore
+from indexes._sqlite_schema import PRUNE_SHARE
 from rag_fed.config import Settings
 from rag_fed.embedders import load_embedder
 from rag_fed.embedders.base import Embedder
-from rag_fed.fusion import fuse_reciprocal_rank
 from rag_fed.site import Site, SiteLayout
 from rag_fed.site.ingest import embed_text
-from rag_fed.site.node import HYBRID_DEPTH
+from rag_fed.site.search import rank_chunks
 from rag_fed.types import SearchMode
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,17 +90,25 @@ def quality(name: str, dataset: EvalDataset, settings: Settings, embedder: Embed
     queries = [q for q in dataset.queries if q.query_id in qrels]
     vectors = embedder.embed([q.text for q in queries])
     print(f"\n{name}: {len(dataset.corpus)} documents, {site.chunk_count} chunks, {len(queries)} judged queries")
-    print(f"  {'mode':<8} {'nDCG@10':>8} {'R@10':>8}")
-    for mode in MODES:
-        run = {}
-        for query, vector in zip(queries, vectors, strict=True):
-            passages = site.search(query.text, 40, mode, query_vector=vector)
-            doc_ids, _ = doc_ranking(passages, 10)
-            run[query.query_id] = {doc_id: float(10 - rank) for rank, doc_id in enumerate(doc_ids)}
-        metrics = retrieval_metrics(run, qrels, ("ndcg@10", "recall@10"))
-        print(f"  {mode:<8} {metrics['ndcg@10']:8.4f} {metrics['recall@10']:8.4f}")
+    print(f"  {'mode':<12} {'nDCG@10':>8} {'R@10':>8}")
+    for prune_share, suffix in ((PRUNE_SHARE, ""), (1.0, "-all")):
+        site_store(site).docstore.prune_share = prune_share
+        for mode in MODES if not suffix else MODES[1:]:
+            run = {}
+            for query, vector in zip(queries, vectors, strict=True):
+                passages = site.search(query.text, 40, mode, query_vector=vector)
+                doc_ids, _ = doc_ranking(passages, 10)
+                run[query.query_id] = {doc_id: float(10 - rank) for rank, doc_id in enumerate(doc_ids)}
+            metrics = retrieval_metrics(run, qrels, ("ndcg@10", "recall@10"))
+            print(f"  {mode + suffix:<12} {metrics['ndcg@10']:8.4f} {metrics['recall@10']:8.4f}", flush=True)
+    site_store(site).docstore.prune_share = PRUNE_SHARE
     site.close()
     return list(zip([q.text for q in queries], list(vectors), strict=True))
+
+
+def site_store(site: Site) -> SiteStore:
+    with site._stores.use() as serving:  # bench only: reach the store the site serves from
+        return serving.store
 
 
 def real_documents(name: str, dataset: EvalDataset, settings: Settings, embedder: Embedder) -> list[RealDocument]:
@@ -169,16 +178,16 @@ def build_store(directory: Path, documents: Iterator[RealDocument], dim: int, hn
     return store
 
 
-def searches(site: Site, store: SiteStore, pool: ThreadPoolExecutor) -> dict[str, Search]:
-    def concurrent(text: str, vector: np.ndarray, k: int) -> object:
-        """What ``Site.search`` does in hybrid mode, with the keyword ranking in a second thread."""
-        depth = max(k, HYBRID_DEPTH)
-        keyword_future = pool.submit(store.keyword_search, text, depth)
-        scores, ids = store.search(vector.reshape(1, -1), depth)
-        dense = [int(i) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-        keyword = [chunk_id for chunk_id, _ in keyword_future.result()]
-        fused = fuse_reciprocal_rank([dense, keyword])[:k]
-        return store.docstore.get_chunks([chunk_id for chunk_id, _ in fused])
+def searches(site: Site, store: SiteStore) -> dict[str, Search]:
+    def sequential(text: str, vector: np.ndarray, k: int) -> object:
+        """What ``Site.search`` does in hybrid mode, with the two rankings one after the other."""
+        ranked = rank_chunks(store, text, vector, k, "hybrid", concurrent=False)
+        return store.docstore.get_chunks([item.chunk_id for item in ranked])
+
+    def keyword_all(text: str, vector: np.ndarray, k: int) -> object:
+        """Keyword search with every query term (no pruning of common terms)."""
+        hits = store.docstore.keyword_search(text, k, prune=False)
+        return store.docstore.get_chunks([chunk_id for chunk_id, _ in hits])
 
     def in_mode(mode: SearchMode) -> Search:
         def search(text: str, vector: np.ndarray, k: int) -> object:
@@ -187,28 +196,28 @@ def searches(site: Site, store: SiteStore, pool: ThreadPoolExecutor) -> dict[str
         return search
 
     out: dict[str, Search] = {mode: in_mode(mode) for mode in MODES}
-    out["hybrid-concurrent"] = concurrent
+    out["hybrid-seq"] = sequential
+    out["keyword-all"] = keyword_all
     return out
 
 
 def measure(label: str, site: Site, store: SiteStore, queries: Sequence[Query], skip_keyword: bool = False) -> None:
     """Print one row per FAISS thread setting: p50/p95 ms of every search."""
     default_threads = faiss.omp_get_max_threads()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyword") as pool:
-        calls = searches(site, store, pool)
-        for threads in sorted({default_threads, 1}, reverse=True):
-            faiss.omp_set_num_threads(threads)
-            row = {}
-            for name, call in calls.items():
-                if name == "keyword" and skip_keyword:
-                    continue
-                call(*queries[0], 10)  # warm up
-                row[name] = time_search(call, queries)
-            cells = "  ".join(f"{name} {p50:6.2f}/{p95:6.2f}" for name, (p50, p95) in row.items())
-            extra = "  ".join(
-                f"{name} - dense {row[name][0] - row['dense'][0]:+.2f}" for name in ("hybrid", "hybrid-concurrent")
-            )
-            print(f"  {label} [{store.index_kind}, faiss threads {threads}]  {cells}   ({extra})", flush=True)
+    calls = searches(site, store)
+    for threads in sorted({default_threads, 1}, reverse=True):
+        faiss.omp_set_num_threads(threads)
+        row = {}
+        for name, call in calls.items():
+            if name.startswith("keyword") and skip_keyword:
+                continue
+            call(*queries[0], 10)  # warm up
+            row[name] = time_search(call, queries)
+        cells = "  ".join(f"{name} {p50:6.2f}/{p95:6.2f}" for name, (p50, p95) in row.items())
+        dense = row["dense"][0]
+        extra = "  ".join(f"{name} - dense {row[name][0] - dense:+.2f}" for name in ("hybrid", "hybrid-seq"))
+        print(f"  {label} [{store.index_kind}, faiss threads {threads}]  {cells}", flush=True)
+        print(f"      ({extra}; hybrid / dense {row['hybrid'][0] / dense:.2f}; {load_note('load')})", flush=True)
     faiss.omp_set_num_threads(default_threads)
 
 
@@ -216,7 +225,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--big", type=int, default=100_000, help="chunks in the latency-only store")
-    parser.add_argument("--synthetic", choices=("copies", "shuffled"), default="copies")
+    parser.add_argument("--synthetic", choices=("copies", "shuffled"), default="shuffled")
+    parser.add_argument("--big-queries", type=int, default=150, help="queries timed on the big store (evenly spread)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -236,6 +246,7 @@ def main() -> None:
             measure(f"{name} ({store.count} chunks)", site, store, queries)
             site.close()
         queries = [q for group in all_queries for q in group]
+        queries = [queries[int(i)] for i in np.linspace(0, len(queries) - 1, min(args.big_queries, len(queries)))]
         started = time.perf_counter()
         documents = synthetic(corpora, args.big, args.synthetic == "shuffled")
         store = build_store(root / "big", documents, embedder.dim, hnsw_threshold=10 * args.big)

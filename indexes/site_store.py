@@ -151,8 +151,10 @@ class SiteStore:
             self._ensure_open()
             return self._index.search(queries, k)
 
-    def keyword_search(self, query: str, k: int) -> list[tuple[int, float]]:
-        return self._docstore.keyword_search(query, k)
+    def keyword_search(self, query: str, k: int, *, prune: bool = True) -> list[tuple[int, float]]:
+        """BM25 ranking of the chunks (``SQLiteDocStore.keyword_search``); runs beside ``search`` without
+        waiting for it, as the two take different locks."""
+        return self._docstore.keyword_search(query, k, prune=prune)
 
     def checkpoint(self) -> None:
         """Save the vector index if it changed since the last checkpoint (or must change kind)."""

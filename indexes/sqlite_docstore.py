@@ -22,7 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from indexes._arrays import check_k
-from indexes._sqlite_schema import BM25_WEIGHTS, SCHEMA, SCHEMA_VERSION, fts_match_expression
+from indexes._sqlite_schema import (
+    BM25_WEIGHTS,
+    PRUNE_KEEP,
+    PRUNE_SHARE,
+    SCHEMA,
+    SCHEMA_VERSION,
+    TEMP_SCHEMA,
+    prune_phrases,
+    query_phrases,
+)
 from indexes._sqlite_txn import ChunkChanges, SQLiteTransaction
 from indexes.base import FloatMatrix, IdArray, StoredChunk, StoredDocument
 from indexes.errors import IndexCorruptError, IndexMismatchError, IndexStoreError, UnknownRecordError
@@ -31,11 +40,22 @@ __all__ = ["ChunkChanges", "SQLiteDocStore", "SQLiteTransaction"]
 
 _CORRUPTION_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _ID_BATCH = 500  # stays far below SQLite's bound-parameter limit
+_CACHE_LIMIT = 100_000  # cached query terms and frequencies, each; cleared when full
+_FREQUENCY_DRIFT = 0.1  # forget cached frequencies when the chunk count moved by more than this share
+_KEYWORD_SQL = (
+    "SELECT rowid, bm25(chunk_fts, {}) AS score FROM chunk_fts WHERE chunk_fts MATCH ? ORDER BY score LIMIT ?"
+).format(", ".join(str(w) for w in BM25_WEIGHTS))
 _DOC_COLUMNS = "d.doc_id, d.source, d.title, d.kind, d.content_hash, d.source_hash, d.metadata, d.added_at"
 
 
 class SQLiteDocStore:
-    """The ``DocStore`` of a site. ``dim``, when given, is enforced on every stored vector."""
+    """The ``DocStore`` of a site. ``dim``, when given, is enforced on every stored vector.
+
+    ``prune_share`` is the share of chunks above which a query term counts as common and may be dropped
+    from keyword queries (``prune_phrases``); 1.0 keeps every term.
+    """
+
+    prune_share: float = PRUNE_SHARE
 
     def __init__(self, path: Path, dim: int | None = None) -> None:
         self._path = Path(path)
@@ -43,6 +63,10 @@ class SQLiteDocStore:
         self._lock = threading.RLock()
         self._in_transaction = False
         self._conn: sqlite3.Connection | None = None
+        self._query_terms: dict[str, str | None] = {}  # phrase -> its index term, None for a code
+        self._frequencies: dict[str, int] = {}  # index term -> chunks that contain it
+        self._frequency_seq = -1  # commit_seq at which _chunk_count was read
+        self._chunk_count = 0
         with self._lock, self._translate_errors():
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             try:
@@ -141,19 +165,20 @@ class SQLiteDocStore:
             yield ids, np.frombuffer(blob, dtype="<f4").astype(np.float32).reshape(len(rows), width // 4)
             after = int(ids[-1])
 
-    def keyword_search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """``[(chunk_id, score)]`` best first by BM25 (score = -bm25, higher is better)."""
+    def keyword_search(self, query: str, k: int, *, prune: bool = True) -> list[tuple[int, float]]:
+        """``[(chunk_id, score)]`` best first by BM25 (score = -bm25, higher is better).
+
+        ``prune`` drops the query's common terms first (``prune_phrases``): they add little to BM25 and
+        make most of the cost of a query on a large store.
+        """
         k = check_k(k)
-        expression = fts_match_expression(query)
-        if expression is None:
+        phrases = query_phrases(query)
+        if not phrases:
             return []
-        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
         with self._guard() as conn:
-            rows = conn.execute(
-                f"SELECT rowid, bm25(chunk_fts, {weights}) AS score FROM chunk_fts"
-                " WHERE chunk_fts MATCH ? ORDER BY score LIMIT ?",
-                (expression, k),
-            ).fetchall()
+            if prune and len(phrases) > PRUNE_KEEP and self.prune_share < 1.0:
+                phrases = self._pruned(conn, phrases)
+            rows = conn.execute(_KEYWORD_SQL, (" OR ".join(phrases), k)).fetchall()
         return [(int(rowid), -float(score)) for rowid, score in rows]
 
     def chunk_ids(self) -> IdArray:
@@ -225,6 +250,49 @@ class SQLiteDocStore:
             for doc_id, source, title, kind, content, src, meta, added_at, n_chunks in rows
         ]
 
+    def _pruned(self, conn: sqlite3.Connection, phrases: list[str]) -> list[str]:
+        terms = self._terms_of(conn, phrases)
+        wanted = {term for term in terms.values() if term is not None}
+        frequencies = self._frequencies_of(conn, wanted)
+        return prune_phrases(phrases, terms, frequencies, self._chunk_count, max_share=self.prune_share)
+
+    def _terms_of(self, conn: sqlite3.Connection, phrases: list[str]) -> dict[str, str | None]:
+        """Each phrase's index term, tokenised by FTS5 itself (porter stems are not ours to guess)."""
+        new = [p for p in phrases if p not in self._query_terms]
+        if new:
+            if len(self._query_terms) + len(new) > _CACHE_LIMIT:
+                self._query_terms.clear()
+            words = [(row, phrase[1:-1].replace('""', '"')) for row, phrase in enumerate(new)]
+            conn.executemany("INSERT INTO temp.query_words(rowid, word) VALUES (?, ?)", words)
+            try:
+                tokens: dict[int, list[str]] = {}
+                for row, term in conn.execute("SELECT doc, term FROM temp.query_word_terms"):
+                    tokens.setdefault(int(row), []).append(str(term))
+            finally:
+                conn.execute("DELETE FROM temp.query_words")
+            for row, phrase in enumerate(new):
+                found = tokens.get(row, [])
+                code = len(found) != 1 or any(char.isdigit() for char in found[0])
+                self._query_terms[phrase] = None if code else found[0]
+        return {p: self._query_terms[p] for p in phrases}
+
+    def _frequencies_of(self, conn: sqlite3.Connection, terms: set[str]) -> dict[str, int]:
+        """Chunks containing each term. Cached: counting walks a term's whole posting list. The cache
+        is forgotten once the chunk count has moved by more than ``_FREQUENCY_DRIFT``; frequencies only
+        steer pruning, so a little staleness is harmless."""
+        seq = int(conn.execute("SELECT value FROM meta WHERE key = 'commit_seq'").fetchone()[0])
+        if seq != self._frequency_seq:
+            count = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+            if abs(count - self._chunk_count) > _FREQUENCY_DRIFT * self._chunk_count:
+                self._frequencies.clear()
+            self._frequency_seq, self._chunk_count = seq, count
+        if len(self._frequencies) + len(terms) > _CACHE_LIMIT:
+            self._frequencies.clear()
+        for term in terms - self._frequencies.keys():
+            row = conn.execute("SELECT doc FROM temp.chunk_terms WHERE term = ?", (term,)).fetchone()
+            self._frequencies[term] = 0 if row is None else int(row[0])
+        return {term: self._frequencies[term] for term in terms}
+
     def _configure(self, conn: sqlite3.Connection) -> None:
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
@@ -233,6 +301,7 @@ class SQLiteDocStore:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA busy_timeout = 5000")
         conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
+        conn.executescript(TEMP_SCHEMA)
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
         if version > SCHEMA_VERSION:

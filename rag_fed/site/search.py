@@ -3,10 +3,17 @@
 Each ranked chunk keeps the scores of its components (cosine, BM25) beside the score it is ranked by, so
 that the router can rebuild one global dense and one global keyword ranking over all sites and fuse those,
 as a central index would, instead of fusing the sites' already-fused lists (docs/benchmarks.md).
+
+In hybrid mode the keyword ranking (SQLite FTS5) runs in a small long-lived thread pool while this thread
+runs the dense one (FAISS): both release the GIL, so hybrid costs about the slower of the two instead of
+their sum. The pool is shared by every site of the process and created on first use; a thread per query
+would cost more than it saves on small stores.
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,10 +23,17 @@ from indexes import SiteStore
 from rag_fed.fusion import fuse_reciprocal_rank
 from rag_fed.types import SearchMode
 
-__all__ = ["HYBRID_DEPTH", "RankedChunk", "rank_chunks"]
+__all__ = ["HYBRID_DEPTH", "KEYWORD_WORKERS", "RankedChunk", "rank_chunks"]
 
 HYBRID_DEPTH = 50
 """How deep each ranking goes before hybrid fusion: RRF needs the candidates both rankings agree on."""
+
+KEYWORD_WORKERS = 4
+"""Threads that run keyword rankings beside dense ones. Each site's docstore serialises its own keyword
+searches on one connection, so more threads only help when several sites share the process."""
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -33,19 +47,50 @@ class RankedChunk:
 
 
 def rank_chunks(
-    store: SiteStore, question: str, vector: NDArray[np.float32] | None, k: int, mode: SearchMode
+    store: SiteStore,
+    question: str,
+    vector: NDArray[np.float32] | None,
+    k: int,
+    mode: SearchMode,
+    *,
+    concurrent: bool = True,
 ) -> list[RankedChunk]:
-    """The best ``k`` chunks of ``store`` for the query, best first. ``vector`` is needed unless keyword."""
+    """The best ``k`` chunks of ``store`` for the query, best first. ``vector`` is needed unless keyword.
+
+    ``concurrent=False`` runs the two rankings of hybrid mode one after the other; the result is the same.
+    Do not call it inside a transaction of ``store`` held by this thread: the pool thread would wait for
+    the docstore lock that this thread holds.
+    """
     if mode == "keyword":
         return [RankedChunk(cid, score, keyword_score=score) for cid, score in store.keyword_search(question, k)]
     if vector is None:
         raise ValueError(f"{mode} search needs the query vector")
-    depth = max(k, HYBRID_DEPTH) if mode == "hybrid" else k
-    scores, ids = store.search(np.asarray(vector, np.float32).reshape(1, -1), depth)
-    dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+    query = np.asarray(vector, np.float32).reshape(1, -1)
     if mode == "dense":
-        return [RankedChunk(cid, score, dense_score=score) for cid, score in dense[:k]]
-    keyword = store.keyword_search(question, depth)
+        return [RankedChunk(cid, score, dense_score=score) for cid, score in _dense(store, query, k)]
+    depth = max(k, HYBRID_DEPTH)
+    if concurrent:
+        keyword_future = _keyword_pool().submit(store.keyword_search, question, depth)
+        try:
+            dense = _dense(store, query, depth)
+        finally:
+            keyword = keyword_future.result()  # never leave the keyword search running on its own
+    else:
+        dense = _dense(store, query, depth)
+        keyword = store.keyword_search(question, depth)
     dense_scores, keyword_scores = dict(dense), dict(keyword)
     fused = fuse_reciprocal_rank([[cid for cid, _ in dense], [cid for cid, _ in keyword]])[:k]
     return [RankedChunk(cid, score, dense_scores.get(cid), keyword_scores.get(cid)) for cid, score in fused]
+
+
+def _dense(store: SiteStore, query: NDArray[np.float32], k: int) -> list[tuple[int, float]]:
+    scores, ids = store.search(query, k)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+def _keyword_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=KEYWORD_WORKERS, thread_name_prefix="ragfed-keyword")
+        return _pool
