@@ -18,8 +18,9 @@ federated sites do. Evaluation is dense retrieval over the whole corpus, nDCG@10
 the top ``--top-layers`` layers train, the frozen lower layers' outputs are computed once and reused
 for every model (checked against ``model.encode`` at start-up).
 
-    .venv/bin/python -u bench/federated_training.py [--rounds 3] [--max-pairs-per-site 200] \
-        [--split cluster] [--dp-epsilon 8] [--out bench/results/federated_training.json]
+    .venv/bin/python -u bench/federated_training.py [--rounds 3] [--max-pairs-per-site 0 (all)] \
+        [--learning-rate 2e-5] [--split cluster] [--dp-epsilon 8] [--out bench/results/federated_training.json]
+    .venv/bin/python -u bench/federated_training.py --only centralized --rounds 1   # probe: base vs central
 """
 
 from __future__ import annotations
@@ -89,12 +90,19 @@ def shrink(dataset: EvalDataset, max_docs: int) -> EvalDataset:
     return replace(dataset, corpus=corpus, queries=queries)
 
 
-def site_splits(dataset: EvalDataset, groups: list[list[int]], max_pairs: int, seed: int) -> dict[str, PairSplit]:
+def site_splits(
+    dataset: EvalDataset, groups: list[list[int]], max_pairs: int, seed: int, strip_title: bool = False
+) -> dict[str, PairSplit]:
+    """Each site's (title -> abstract) pairs; ``max_pairs`` 0 = every document. Cranfield's abstracts
+    open with their title; ``strip_title`` cuts that copy from the positive."""
     splits = {}
+    mining = PairMiningSettings(
+        max_pairs=max_pairs or None, seed=seed, min_query_chars=8, strip_query_prefix=strip_title
+    )
     for site, indices in zip(SITES, groups, strict=True):
         docs = [dataset.corpus[i] for i in indices]
         chunks = [TrainingChunk(d.doc_id, d.title, "", d.text, "manual") for d in docs]
-        pairs = mine_pairs(chunks, PairMiningSettings(max_pairs=max_pairs, seed=seed, min_query_chars=8))
+        pairs = mine_pairs(chunks, mining)
         splits[site] = split_pairs(pairs, val_fraction=0.1, seed=seed)
     return splits
 
@@ -270,10 +278,11 @@ def main() -> None:
     parser.add_argument("--split", choices=["cluster", "random"], default="cluster")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--local-epochs", type=int, default=1)
-    parser.add_argument("--max-pairs-per-site", type=int, default=200)
+    parser.add_argument("--max-pairs-per-site", type=int, default=0, help="0 = every document")
+    parser.add_argument("--strip-title", action="store_true", help="cut the title the abstract opens with")
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--top-layers", type=int, default=2)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--learning-rate", type=float, default=2e-5)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--strategy", default="fedavg")
     parser.add_argument("--dp-epsilon", type=float, default=8.0)
@@ -282,6 +291,9 @@ def main() -> None:
     parser.add_argument("--adaptive-norm-jump", type=float, default=1.5)
     parser.add_argument("--max-docs", type=int, default=None, help="smoke test: the first N documents only")
     parser.add_argument("--skip", default="", help="comma list of: dp, adaptive, single")
+    parser.add_argument(
+        "--only", choices=["centralized"], default=None, help="probe: base and centralized only (minutes, no Flower)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "federated_training.json")
     args = parser.parse_args()
@@ -327,7 +339,7 @@ def main() -> None:
     report["ndcg@10"]["base"] = retrieval.ndcg_of(vectors)
     report["seconds"]["base evaluation (with cache build)"] = time.perf_counter() - started
     groups = site_documents(dataset, args.split, vectors[: len(dataset.corpus)], args.seed)
-    splits = site_splits(dataset, groups, args.max_pairs_per_site, args.seed)
+    splits = site_splits(dataset, groups, args.max_pairs_per_site, args.seed, args.strip_title)
     report["documents_per_site"] = {site: len(g) for site, g in zip(SITES, groups, strict=True)}
     report["train_pairs_per_site"] = {site: len(split.train) for site, split in splits.items()}
     print(
@@ -342,9 +354,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        started = time.perf_counter()
-        federated("federated", splits, config, scratch, evaluate_folder, report)
-        report["seconds"]["federated"] = time.perf_counter() - started
+        if args.only is None:
+            started = time.perf_counter()
+            federated("federated", splits, config, scratch, evaluate_folder, report)
+            report["seconds"]["federated"] = time.perf_counter() - started
 
         started = time.perf_counter()
         report["seconds"]["centralized training"] = train_alone(
@@ -353,6 +366,8 @@ def main() -> None:
         report["ndcg@10"]["centralized"] = retrieval.ndcg(model)
         report["seconds"]["centralized"] = time.perf_counter() - started
 
+        if args.only == "centralized":
+            skip |= {"single", "dp", "adaptive"}
         if "single" not in skip:
             started = time.perf_counter()
             single = {}

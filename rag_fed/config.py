@@ -121,7 +121,8 @@ class TrainingSettings(BaseModel):
     strategy: StrategyName = "fedavg"
     rounds: PositiveInt = 3
     local_epochs: PositiveInt = 1
-    learning_rate: float = Field(default=1e-4, gt=0)
+    # 2e-5: on Cranfield, 1e-4 (3 passes) lowered nDCG@10 by 2.7 points; 2e-5 (one pass) raised it.
+    learning_rate: float = Field(default=2e-5, gt=0)
     batch_size: int = Field(default=32, ge=2)
     max_seq_length: PositiveInt = 128
     train_top_layers: int | None = Field(default=2, ge=1)

@@ -81,6 +81,10 @@ class PairMiningSettings(BaseModel):
     max_pairs_per_query: int = Field(default=3, ge=1)
     val_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
     seed: int = 0
+    # Cut a leading copy of the query from the passage (an abstract that repeats its title), so the
+    # pair cannot be solved by string matching. Off by default: on Cranfield (lr 2e-5, one pass over
+    # 1,240 pairs) keeping the copy gave nDCG@10 0.3808 and cutting it 0.3770 (base 0.3736).
+    strip_query_prefix: bool = False
 
 
 def mine_pairs(chunks: Iterable[TrainingChunk], settings: PairMiningSettings | None = None) -> list[TrainingPair]:
@@ -93,7 +97,10 @@ def mine_pairs(chunks: Iterable[TrainingChunk], settings: PairMiningSettings | N
         pair = _pair_for(chunk)
         if pair is None or not _long_enough(pair, settings):
             continue
-        positive = pair.positive[: settings.max_positive_chars]
+        positive = _without_prefix(pair.positive, pair.query) if settings.strip_query_prefix else pair.positive
+        positive = positive[: settings.max_positive_chars]
+        if len(positive) < settings.min_positive_chars:
+            continue
         key = (pair.query.casefold(), positive.casefold())
         if key in seen or per_query.get(key[0], 0) >= settings.max_pairs_per_query:
             continue
@@ -194,6 +201,13 @@ def _last_heading(section: str) -> str:
     """``"Hydraulics > Pump > Bleeding"`` -> ``"Bleeding"``; a breadcrumb's last part is most specific."""
     parts = [part.strip() for part in re.split(r"\s*(?:>|/|»|\|)\s*", section) if part.strip()]
     return parts[-1] if parts else ""
+
+
+def _without_prefix(text: str, query: str) -> str:
+    """``text`` without a leading copy of ``query`` (case-insensitive) and the punctuation after it."""
+    if not text.casefold().startswith(query.casefold()):
+        return text
+    return text[len(query) :].lstrip(" .:;,-\u2013\u2014")
 
 
 def _long_enough(pair: TrainingPair, settings: PairMiningSettings) -> bool:

@@ -40,6 +40,16 @@ def test_manual_chunk_without_section_uses_title() -> None:
     assert mine_pairs([manual("")]) == [TrainingPair("HP-200 pump manual", PUMP_TEXT)]
 
 
+def test_a_passage_opening_with_its_query_can_lose_the_copy() -> None:
+    title = "Bleeding the HP-200 pump ."
+    chunk = manual("", f"bleeding the hp-200 pump . {PUMP_TEXT}", title=title)
+    strip = PairMiningSettings(strip_query_prefix=True)
+    assert mine_pairs([chunk], strip) == [TrainingPair(title, PUMP_TEXT)]
+    assert mine_pairs([chunk]) == [TrainingPair(title, f"bleeding the hp-200 pump . {PUMP_TEXT}")]
+    # A passage that was nothing but its query has nothing left to teach.
+    assert mine_pairs([manual("", title + " " + title, title=title)], strip) == []
+
+
 def test_work_order_symptom_maps_to_record_text() -> None:
     chunk = work_order(
         "Replaced the left bucket cylinder seal kit, tested under load, no leak.",
