@@ -10,11 +10,13 @@ documents whole (title, sections, chunks; ``--synthetic copies``) or keeps their
 chunk with real sentences drawn at random from the same corpus (``--synthetic shuffled``: every text
 distinct); vectors are the real chunk vectors with a little noise, so no copy is a duplicate. At that size
 the store is measured with an exact flat index and with the index the site itself builds there (HNSW from
-``ingest.hnsw_threshold`` on). ``Site.search`` runs hybrid with the keyword ranking in a pool thread
-while FAISS searches (both release the GIL); besides it the bench times ``hybrid-seq`` (the two rankings
-one after the other, ``rank_chunks(concurrent=False)``) and ``keyword-all`` (FTS5 with every query term,
-no pruning of common terms), and every mode with FAISS limited to one OpenMP thread. Quality is printed
-with pruning (the default) and without (``-all`` rows), so the cost of pruning is measured too.
+``ingest.hnsw_threshold`` on). ``Site.search`` ranks keyword queries with the site's in-memory BM25
+index (``indexes/keyword_index.py``, the same scores as FTS5) and runs hybrid with the keyword ranking in
+a pool thread while FAISS searches. Baselines in the same run: ``keyword-fts5`` / ``hybrid-fts5`` (FTS5
+ranks every keyword query with common terms pruned, as a site does until its in-memory index is built),
+``keyword-fts5-all`` (FTS5 with every term) and ``hybrid-seq`` (the two rankings one after the other);
+every mode also with FAISS limited to one OpenMP thread. Quality is printed for both rankers (``-fts5``
+rows: FTS5 with pruning).
 
     .venv/bin/python bench/retrieval_modes.py [--datasets ../shared/datasets] [--big 100000]
         [--synthetic copies|shuffled] [--big-queries 150]
@@ -39,7 +41,6 @@ from eval.datasets import EvalDataset, load_beir
 from eval.metrics import retrieval_metrics
 from eval.site_systems import build_sites, doc_ranking, to_document
 from indexes import ChunkDraft, DocumentEntry, SiteStore
-from indexes._sqlite_schema import PRUNE_SHARE
 from rag_fed.config import Settings
 from rag_fed.embedders import load_embedder
 from rag_fed.embedders.base import Embedder
@@ -91,8 +92,10 @@ def quality(name: str, dataset: EvalDataset, settings: Settings, embedder: Embed
     vectors = embedder.embed([q.text for q in queries])
     print(f"\n{name}: {len(dataset.corpus)} documents, {site.chunk_count} chunks, {len(queries)} judged queries")
     print(f"  {'mode':<12} {'nDCG@10':>8} {'R@10':>8}")
-    for prune_share, suffix in ((PRUNE_SHARE, ""), (1.0, "-all")):
-        site_store(site).docstore.prune_share = prune_share
+    site.start_keyword_index(wait=None)
+    # "-fts5": ranked by FTS5 with common query terms pruned, as before the in-memory index is built.
+    for mirror, suffix in ((True, ""), (False, "-fts5")):
+        site_store(site).docstore.keyword_mirror = mirror
         for mode in MODES if not suffix else MODES[1:]:
             run = {}
             for query, vector in zip(queries, vectors, strict=True):
@@ -101,7 +104,7 @@ def quality(name: str, dataset: EvalDataset, settings: Settings, embedder: Embed
                 run[query.query_id] = {doc_id: float(10 - rank) for rank, doc_id in enumerate(doc_ids)}
             metrics = retrieval_metrics(run, qrels, ("ndcg@10", "recall@10"))
             print(f"  {mode + suffix:<12} {metrics['ndcg@10']:8.4f} {metrics['recall@10']:8.4f}", flush=True)
-    site_store(site).docstore.prune_share = PRUNE_SHARE
+    site_store(site).docstore.keyword_mirror = True
     site.close()
     return list(zip([q.text for q in queries], list(vectors), strict=True))
 
@@ -184,8 +187,8 @@ def searches(site: Site, store: SiteStore) -> dict[str, Search]:
         ranked = rank_chunks(store, text, vector, k, "hybrid", concurrent=False)
         return store.docstore.get_chunks([item.chunk_id for item in ranked])
 
-    def keyword_all(text: str, vector: np.ndarray, k: int) -> object:
-        """Keyword search with every query term (no pruning of common terms)."""
+    def fts5_all(text: str, vector: np.ndarray, k: int) -> object:
+        """FTS5 with every query term (no pruning of common terms)."""
         hits = store.docstore.keyword_search(text, k, prune=False)
         return store.docstore.get_chunks([chunk_id for chunk_id, _ in hits])
 
@@ -195,14 +198,32 @@ def searches(site: Site, store: SiteStore) -> dict[str, Search]:
 
         return search
 
+    def by_fts5(call: Search) -> Search:
+        """The same call with FTS5 ranking every keyword query (the in-memory index off): the baseline."""
+
+        def search(text: str, vector: np.ndarray, k: int) -> object:
+            store.docstore.keyword_mirror = False
+            try:
+                return call(text, vector, k)
+            finally:
+                store.docstore.keyword_mirror = True
+
+        return search
+
     out: dict[str, Search] = {mode: in_mode(mode) for mode in MODES}
     out["hybrid-seq"] = sequential
-    out["keyword-all"] = keyword_all
+    out["keyword-fts5"] = by_fts5(in_mode("keyword"))
+    out["keyword-fts5-all"] = by_fts5(fts5_all)
+    out["hybrid-fts5"] = by_fts5(in_mode("hybrid"))
     return out
 
 
 def measure(label: str, site: Site, store: SiteStore, queries: Sequence[Query], skip_keyword: bool = False) -> None:
     """Print one row per FAISS thread setting: p50/p95 ms of every search."""
+    started = time.perf_counter()
+    if not store.docstore.start_keyword_index(wait=None):
+        raise SystemExit("the in-memory keyword index did not build (see the log)")
+    print(f"  {label}: in-memory keyword index built in {time.perf_counter() - started:.1f} s", flush=True)
     default_threads = faiss.omp_get_max_threads()
     calls = searches(site, store)
     for threads in sorted({default_threads, 1}, reverse=True):
@@ -215,9 +236,11 @@ def measure(label: str, site: Site, store: SiteStore, queries: Sequence[Query], 
             row[name] = time_search(call, queries)
         cells = "  ".join(f"{name} {p50:6.2f}/{p95:6.2f}" for name, (p50, p95) in row.items())
         dense = row["dense"][0]
-        extra = "  ".join(f"{name} - dense {row[name][0] - dense:+.2f}" for name in ("hybrid", "hybrid-seq"))
+        names = ("hybrid", "hybrid-seq", "hybrid-fts5")
+        extra = "  ".join(f"{name} - dense {row[name][0] - dense:+.2f}" for name in names)
+        ratio = (row["hybrid"][0] - dense) / max(row["hybrid-fts5"][0] - dense, 1e-9)
         print(f"  {label} [{store.index_kind}, faiss threads {threads}]  {cells}", flush=True)
-        print(f"      ({extra}; hybrid / dense {row['hybrid'][0] / dense:.2f}; {load_note('load')})", flush=True)
+        print(f"      ({extra}; added by hybrid / added by hybrid-fts5 {ratio:.2f}; {load_note('load')})", flush=True)
     faiss.omp_set_num_threads(default_threads)
 
 

@@ -127,6 +127,16 @@ def doc_ranking(passages: Sequence[Passage], k: int) -> tuple[list[str], list[fl
     return doc_ids, scores
 
 
+def _with_answer_time(result: SystemResult, answer_ms: float) -> SystemResult:
+    """``result`` with the site's answer time added to its stage timings."""
+    return SystemResult(
+        result.doc_ids,
+        result.scores,
+        {**result.timings_ms, "site_answer": answer_ms},
+        sites_contacted=result.sites_contacted,
+    )
+
+
 def _ms_since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
@@ -191,13 +201,7 @@ class CentralizedSystem(_SiteSystem):
     def answer(self, query: str, k: int) -> SystemAnswer:
         passages, result = self._retrieve(query, k)
         text, answer_ms = self._answer_at(self._sites["central"], query, passages)
-        timed = SystemResult(
-            result.doc_ids,
-            result.scores,
-            {**result.timings_ms, "site_answer": answer_ms},
-            sites_contacted=result.sites_contacted,
-        )
-        return SystemAnswer(timed, text, cited_doc_ids(text))
+        return SystemAnswer(_with_answer_time(result, answer_ms), text, cited_doc_ids(text))
 
 
 class LocalBestSystem(_SiteSystem):
@@ -240,10 +244,4 @@ class LocalBestSystem(_SiteSystem):
         if not best_site:
             return SystemAnswer(result, "", ())
         text, answer_ms = self._answer_at(self._sites[best_site], query, passages)
-        timed = SystemResult(
-            result.doc_ids,
-            result.scores,
-            {**result.timings_ms, "site_answer": answer_ms},
-            sites_contacted=result.sites_contacted,
-        )
-        return SystemAnswer(timed, text, cited_doc_ids(text))
+        return SystemAnswer(_with_answer_time(result, answer_ms), text, cited_doc_ids(text))

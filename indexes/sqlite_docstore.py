@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from indexes._arrays import check_k
+from indexes._keyword_mirror import KeywordMirror, phrase_tokens
 from indexes._sqlite_schema import (
     BM25_WEIGHTS,
     PRUNE_KEEP,
@@ -52,10 +53,11 @@ class SQLiteDocStore:
     """The ``DocStore`` of a site. ``dim``, when given, is enforced on every stored vector.
 
     ``prune_share`` is the share of chunks above which a query term counts as common and may be dropped
-    from keyword queries (``prune_phrases``); 1.0 keeps every term.
+    from keyword queries that FTS5 ranks (``prune_phrases``); 1.0 keeps every term.
     """
 
     prune_share: float = PRUNE_SHARE
+    keyword_mirror: bool = True  # False: FTS5 ranks every keyword query (the benchmark's baseline)
 
     def __init__(self, path: Path, dim: int | None = None) -> None:
         self._path = Path(path)
@@ -63,7 +65,8 @@ class SQLiteDocStore:
         self._lock = threading.RLock()
         self._in_transaction = False
         self._conn: sqlite3.Connection | None = None
-        self._query_terms: dict[str, str | None] = {}  # phrase -> its index term, None for a code
+        self._query_tokens: dict[str, tuple[str, ...]] = {}  # phrase -> its FTS5 tokens
+        self._mirror = KeywordMirror(self._path)
         self._frequencies: dict[str, int] = {}  # index term -> chunks that contain it
         self._frequency_seq = -1  # commit_seq at which _chunk_count was read
         self._chunk_count = 0
@@ -97,7 +100,10 @@ class SQLiteDocStore:
                 yield txn
                 if txn.wrote:
                     conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commit_seq'")
+                seq = int(conn.execute("SELECT value FROM meta WHERE key = 'commit_seq'").fetchone()[0])
                 conn.execute("COMMIT")
+                if not txn.changes.empty:
+                    self._mirror.committed(seq, txn.changes.added, txn.changes.removed)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -168,18 +174,33 @@ class SQLiteDocStore:
     def keyword_search(self, query: str, k: int, *, prune: bool = True) -> list[tuple[int, float]]:
         """``[(chunk_id, score)]`` best first by BM25 (score = -bm25, higher is better).
 
-        ``prune`` drops the query's common terms first (``prune_phrases``): they add little to BM25 and
-        make most of the cost of a query on a large store.
+        The in-memory mirror of the FTS5 index ranks the query once it is built (``KeywordMirror``,
+        started by the first keyword query or ``start_keyword_index``), with every query term. Until
+        then FTS5 ranks it, and with ``prune`` drops the query's common terms first (``prune_phrases``):
+        they add little to BM25 and make most of FTS5's cost on a large store.
         """
         k = check_k(k)
         phrases = query_phrases(query)
         if not phrases:
             return []
         with self._guard() as conn:
+            tokens = self._tokens_of(conn, phrases)
+            self._mirror.start()
+        ranked = self._mirror.search([(p, tokens[p]) for p in phrases], k) if self.keyword_mirror else None
+        if ranked is not None:
+            return ranked
+        with self._guard() as conn:
             if prune and len(phrases) > PRUNE_KEEP and self.prune_share < 1.0:
-                phrases = self._pruned(conn, phrases)
+                phrases = self._pruned(conn, phrases, tokens)
             rows = conn.execute(_KEYWORD_SQL, (" OR ".join(phrases), k)).fetchall()
         return [(int(rowid), -float(score)) for rowid, score in rows]
+
+    def start_keyword_index(self, wait: float | None = 0.0) -> bool:
+        """Start building the in-memory keyword index (``KeywordMirror``) in the background, as the first
+        keyword query would; ``wait`` seconds for it (``None``: until built). Whether it is ready."""
+        with self._guard():
+            self._mirror.start()
+        return self._mirror.wait(wait) if wait != 0.0 else self._mirror.ready
 
     def chunk_ids(self) -> IdArray:
         with self._guard() as conn:
@@ -233,6 +254,7 @@ class SQLiteDocStore:
 
     def close(self) -> None:
         with self._lock:
+            self._mirror.close()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -250,31 +272,22 @@ class SQLiteDocStore:
             for doc_id, source, title, kind, content, src, meta, added_at, n_chunks in rows
         ]
 
-    def _pruned(self, conn: sqlite3.Connection, phrases: list[str]) -> list[str]:
-        terms = self._terms_of(conn, phrases)
+    def _pruned(self, conn: sqlite3.Connection, phrases: list[str], tokens: dict[str, tuple[str, ...]]) -> list[str]:
+        # A code (several tokens, or a token with a digit) has no term: it is never dropped.
+        terms = {p: t[0] if len(t) == 1 and not any(c.isdigit() for c in t[0]) else None for p, t in tokens.items()}
         wanted = {term for term in terms.values() if term is not None}
         frequencies = self._frequencies_of(conn, wanted)
         return prune_phrases(phrases, terms, frequencies, self._chunk_count, max_share=self.prune_share)
 
-    def _terms_of(self, conn: sqlite3.Connection, phrases: list[str]) -> dict[str, str | None]:
-        """Each phrase's index term, tokenised by FTS5 itself (porter stems are not ours to guess)."""
-        new = [p for p in phrases if p not in self._query_terms]
+    def _tokens_of(self, conn: sqlite3.Connection, phrases: list[str]) -> dict[str, tuple[str, ...]]:
+        """Each phrase's tokens, by FTS5 itself (porter stems are not ours to guess); cached."""
+        new = [p for p in phrases if p not in self._query_tokens]
         if new:
-            if len(self._query_terms) + len(new) > _CACHE_LIMIT:
-                self._query_terms.clear()
-            words = [(row, phrase[1:-1].replace('""', '"')) for row, phrase in enumerate(new)]
-            conn.executemany("INSERT INTO temp.query_words(rowid, word) VALUES (?, ?)", words)
-            try:
-                tokens: dict[int, list[str]] = {}
-                for row, term in conn.execute("SELECT doc, term FROM temp.query_word_terms"):
-                    tokens.setdefault(int(row), []).append(str(term))
-            finally:
-                conn.execute("DELETE FROM temp.query_words")
-            for row, phrase in enumerate(new):
-                found = tokens.get(row, [])
-                code = len(found) != 1 or any(char.isdigit() for char in found[0])
-                self._query_terms[phrase] = None if code else found[0]
-        return {p: self._query_terms[p] for p in phrases}
+            if len(self._query_tokens) + len(new) > _CACHE_LIMIT:
+                self._query_tokens.clear()
+            words = [phrase[1:-1].replace('""', '"') for phrase in new]
+            self._query_tokens.update(zip(new, phrase_tokens(conn, words), strict=True))
+        return {p: self._query_tokens[p] for p in phrases}
 
     def _frequencies_of(self, conn: sqlite3.Connection, terms: set[str]) -> dict[str, int]:
         """Chunks containing each term. Cached: counting walks a term's whole posting list. The cache

@@ -104,10 +104,7 @@ def model_rollout(
     """Make the sites re-embed for VERSION in the background and switch to it; they keep answering."""
     settings, coordinator = _coordinator(config, home)
     results = coordinator.rollout(version, ModelRegistry(settings.models_dir), sites=site, timeout_s=timeout)
-    _show(results)
-    if wait:
-        results = _wait(coordinator, [r.site_id for r in results if r.outcome == "ok"], timeout)
-    _exit_code(results)
+    _report(coordinator, results, wait, timeout)
 
 
 @model_app.command("rollback")
@@ -121,11 +118,7 @@ def model_rollback(
 ) -> None:
     """Send the sites back to their previous store (a rollout still re-embedding is cancelled)."""
     _, coordinator = _coordinator(config, home)
-    results = coordinator.rollback(sites=site, timeout_s=timeout)
-    _show(results)
-    if wait:
-        results = _wait(coordinator, [r.site_id for r in results if r.outcome == "ok"], timeout)
-    _exit_code(results)
+    _report(coordinator, coordinator.rollback(sites=site, timeout_s=timeout), wait, timeout)
 
 
 @model_app.command("status")
@@ -136,6 +129,15 @@ def model_status(
     """What each site serves, what it can roll back to, and its re-embed's progress."""
     _, coordinator = _coordinator(config, home)
     _show(coordinator.status(sites=site, timeout_s=timeout))
+
+
+def _report(coordinator: Coordinator, results: list[SiteControlResult], wait: bool, timeout: float) -> None:
+    """Show a rollout's or rollback's first replies, optionally wait for the sites that took it, and exit
+    non-zero when a site failed."""
+    _show(results)
+    if wait:
+        results = _wait(coordinator, [r.site_id for r in results if r.outcome == "ok"], timeout)
+    _exit_code(results)
 
 
 def _wait(coordinator: Coordinator, sites: list[str], timeout: float) -> list[SiteControlResult]:

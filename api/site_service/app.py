@@ -10,8 +10,9 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import ErrorBody, install_error_handlers
+from api.errors import ErrorBody, error_response, install_error_handlers
 from api.site_service.admin import Responder, admin_router
 from api.site_service.responder import ServiceResponder
 from rag_fed.crypto import SealedEnvelope
@@ -58,6 +59,24 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class RefuseLargeUploads:
+    """Refuses an admin upload whose declared length is over the limit, before its multipart body is parsed
+    (that happens before any route code runs). Plain ASGI: an ``@app.middleware("http")`` costs about a
+    millisecond on every request, queries included."""
+
+    def __init__(self, app: ASGIApp, max_upload_bytes: int) -> None:
+        self._app, self._max = app, max_upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope["path"]).startswith("/v1/admin/"):
+            declared = dict(scope["headers"]).get(b"content-length", b"").decode("latin-1")
+            if declared.isdigit() and int(declared) > self._max + 64 * 1024:  # room for the multipart framing
+                message = f"upload of {declared} bytes exceeds the limit of {self._max}"
+                await error_response(413, DocumentTooLargeError.__name__, message)(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
+
+
 def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> FastAPI:
     """The app serving ``responder``'s site. ``close_site``: close the site's store on shutdown."""
 
@@ -77,18 +96,7 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
     install_error_handlers(app)
     app.include_router(admin_router)
 
-    @app.middleware("http")
-    async def refuse_large_uploads(request: Request, call_next: Any) -> Response:
-        # Multipart bodies are parsed before any route code runs: refuse an oversized one up front.
-        limit = responder.settings.max_upload_bytes + 64 * 1024
-        declared = request.headers.get("content-length", "")
-        if request.url.path.startswith("/v1/admin/") and declared.isdigit() and int(declared) > limit:
-            from api.errors import error_response
-
-            message = f"upload of {declared} bytes exceeds the limit of {responder.settings.max_upload_bytes}"
-            return error_response(413, DocumentTooLargeError.__name__, message)
-        response: Response = await call_next(request)
-        return response
+    app.add_middleware(RefuseLargeUploads, max_upload_bytes=responder.settings.max_upload_bytes)
 
     @app.post(
         QUERY_PATH,

@@ -29,6 +29,7 @@ def open_responder(
     gateway_key = settings.gateway_key()
     site = Site.open(settings.site_id, core, embedder=embedder, generator=generator)
     try:
+        site.start_keyword_index()
         keys = KeyPair.load(site.layout.keys_dir)
     except RagFedError:
         site.close()

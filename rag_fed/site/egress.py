@@ -78,15 +78,28 @@ class Redactor:
         for name in sorted(names, key=len, reverse=True):
             patterns.append(r"(?i)(?<!\w)" + re.escape(name) + r"(?!\w)")
         self._patterns = [re.compile(pattern) for pattern in patterns]
+        # A text is scanned once by all patterns together to see whether any matches (most do not).
+        self._any = _union(patterns)
+        self._short: dict[str, str] = {}  # ids, titles and sections repeat from passage to passage
 
     @property
     def active(self) -> bool:
         return bool(self._patterns)
 
     def __call__(self, text: str) -> str:
-        for pattern in self._patterns:
-            text = pattern.sub(REDACTED, text)
-        return text
+        if not self._patterns or not text:
+            return text
+        if len(text) <= _SHORT and text in self._short:
+            return self._short[text]
+        redacted = text
+        if self._any is None or self._any.search(text):
+            for pattern in self._patterns:
+                redacted = pattern.sub(REDACTED, redacted)
+        if len(text) <= _SHORT:
+            if len(self._short) >= _SHORT_CACHE:
+                self._short.clear()
+            self._short[text] = redacted
+        return redacted
 
     def citation(self, citation: Citation) -> Citation:
         return citation.model_copy(
@@ -96,6 +109,28 @@ class Redactor:
                 "section": self(citation.section),
             }
         )
+
+
+_SHORT = 200
+_SHORT_CACHE = 10_000
+_LEADING_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
+
+
+def _scoped_flags(pattern: str) -> str:
+    """``(?i)abc`` as ``(?i:abc)``: global flags may only open a whole expression, not one alternative."""
+    match = _LEADING_FLAGS.match(pattern)
+    return f"(?{match.group(1)}:{pattern[match.end() :]})" if match else pattern
+
+
+def _union(patterns: list[str]) -> re.Pattern[str] | None:
+    """One expression matching where any of ``patterns`` does, or ``None`` when that cannot be built
+    safely (a backreference would point at another pattern's group once they are joined)."""
+    if not patterns or any(re.search(r"\\\d|\(\?P=", p) for p in patterns):
+        return None
+    try:
+        return re.compile("|".join(f"(?:{_scoped_flags(p)})" for p in patterns))
+    except re.error:
+        return None
 
 
 def apply_egress(

@@ -189,6 +189,12 @@ class Site:
         with self._stores.use() as serving:
             return serving.store.count
 
+    def start_keyword_index(self, wait: float | None = 0.0) -> bool:
+        """Build the serving store's in-memory keyword index in the background now rather than at the first
+        keyword query (services call it at start-up); ``wait`` as in ``SQLiteDocStore.start_keyword_index``."""
+        with self._stores.use() as serving:
+            return serving.store.docstore.start_keyword_index(wait)
+
     def vector_snapshot(self) -> VectorSnapshot:
         """Every committed vector of the serving store, with its embedder version (for the sketch)."""
         with self._stores.use() as serving:

@@ -1,4 +1,5 @@
-"""Query-term pruning of keyword search: the pure rule, and the docstore applying it with real FTS5."""
+"""Query-term pruning of keyword search: the pure rule, and the docstore applying it where FTS5 ranks
+(before its in-memory keyword index is built)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ def test_share_one_keeps_everything() -> None:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteDocStore]:
     store = SQLiteDocStore(tmp_path / "docstore.sqlite3", dim=DIM)
+    store.keyword_mirror = False  # pruning applies where FTS5 ranks
     yield store
     store.close()
 
@@ -76,15 +78,15 @@ def fill(store: SQLiteDocStore, n: int, text: str = "pump housing general inspec
     put(store, "filler", *(f"{text} {i}" for i in range(n)))
 
 
-def test_terms_are_the_tokenizers_own_and_codes_have_none(store: SQLiteDocStore) -> None:
+def test_tokens_are_the_tokenizers_own(store: SQLiteDocStore) -> None:
     phrases = query_phrases("Bearings seal MS-4471 6310 cavitation")
-    terms = store._terms_of(store._conn, phrases)  # type: ignore[arg-type]
-    assert terms == {
-        '"Bearings"': "bear",  # porter stem, as chunk_fts indexes it
-        '"seal"': "seal",
-        '"MS-4471"': None,
-        '"6310"': None,
-        '"cavitation"': "cavit",
+    tokens = store._tokens_of(store._conn, phrases)  # type: ignore[arg-type]
+    assert tokens == {
+        '"Bearings"': ("bear",),  # porter stem, as chunk_fts indexes it
+        '"seal"': ("seal",),
+        '"MS-4471"': ("ms", "4471"),  # a phrase: never pruned
+        '"6310"': ("6310",),  # a digit: never pruned
+        '"cavitation"': ("cavit",),
     }
 
 

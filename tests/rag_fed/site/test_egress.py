@@ -67,3 +67,23 @@ def test_names_are_whole_words_any_case_and_patterns_are_validated() -> None:
     assert redact("serial interface, snub pulley") == "serial interface, snub pulley"
     with pytest.raises(ValueError, match="not a valid regular expression"):
         RedactionSettings(patterns=["(unclosed"])
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        RedactionSettings(names=["Anna Berg"], patterns=[r"(?i)asset\s+tag\s+\d+"]),
+        RedactionSettings(names=["Anna Berg"], patterns=[r"(?i)asset\s+tag\s+\d+", r"(\d)\1{3}"]),  # no union
+    ],
+)
+def test_every_pattern_still_redacts_when_scanned_together(settings: RedactionSettings) -> None:
+    redact = Redactor(settings)
+    text = "Asset TAG 77 checked by anna berg (anna@plant.example), S/N 4471-AX."
+    expected = f"{REDACTED} checked by {REDACTED} ({REDACTED}), {REDACTED}."
+    assert redact(text) == expected
+    assert redact(text) == expected  # the second time from the cache of short texts
+    assert redact("nothing to hide here") == "nothing to hide here"
+    long = "pump " * 100 + text
+    assert redact(long) == "pump " * 100 + expected
+    if len(settings.patterns) == 2:
+        assert redact("code 5555 and 1234") == f"code {REDACTED} and 1234"
