@@ -212,7 +212,7 @@ class CentralizedSystem(_SiteSystem):
 class LocalBestSystem(_SiteSystem):
     """Each query answered by one site alone: the site whose best passage is closest to the query.
 
-    Closeness is the dense cosine of the site's best passage in every search mode: hybrid (RRF) and
+    Closeness is the dense cosine of the site's best passage in every search mode: hybrid (scaled per query) and
     keyword (BM25 on the site's own statistics) scores do not compare across sites, and RRF gives every
     site's first hit the same score. Choosing means searching every site (``site_search`` is their sum),
     so this is an upper bound on asking one site, not something a user without the federation could do.

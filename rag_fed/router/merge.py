@@ -11,8 +11,10 @@ Keyword: the union is sorted by each site's BM25 score. BM25 uses each site's ow
 measures how closely.
 
 Hybrid: each passage carries its component scores (cosine, BM25). The router rebuilds one global dense
-ranking (exact, as above) and one global keyword ranking from the union, then fuses those two by RRF,
-which is what a central index's hybrid search does. Fusing the sites' own hybrid lists by RRF instead
+ranking (exact, as above) and one global keyword ranking from the union, then fuses those two as a
+central index's hybrid search does (``fuse_min_max``: each ranking scaled to [0, 1], equal weights). The
+scaling runs over the passages the sites returned, not over a central index's 100 best, so it is close
+to the central fusion rather than equal to it. Fusing the sites' own hybrid lists by RRF instead
 gives every site's first hit the same score and interleaves sites whatever their scores; that lost up to
 a third of nDCG@10 when one site held most of the answers.
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from rag_fed.fusion import fuse_reciprocal_rank
+from rag_fed.fusion import fuse_min_max, fuse_reciprocal_rank
 from rag_fed.types import Passage, SearchMode
 
 __all__ = ["merge_passages"]
@@ -78,9 +80,9 @@ def _fuse_by_scores(
         return _by_score(by_key, position, lambda p: p.keyword_score)
     if any(p.dense_score is None and p.keyword_score is None for p in passages):
         return None
-    dense = [key for key, _ in _by_score(by_key, position, lambda p: p.dense_score)]
-    keyword = [key for key, _ in _by_score(by_key, position, lambda p: p.keyword_score)]
-    return fuse_reciprocal_rank([dense, keyword])
+    dense = _by_score(by_key, position, lambda p: p.dense_score)
+    keyword = _by_score(by_key, position, lambda p: p.keyword_score)
+    return fuse_min_max([dense, keyword])
 
 
 def _by_score(

@@ -20,13 +20,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from indexes import SiteStore
-from rag_fed.fusion import fuse_reciprocal_rank
+from rag_fed.fusion import fuse_min_max
 from rag_fed.types import SearchMode
 
 __all__ = ["HYBRID_DEPTH", "KEYWORD_WORKERS", "RankedChunk", "rank_chunks"]
 
-HYBRID_DEPTH = 50
-"""How deep each ranking goes before hybrid fusion: RRF needs the candidates both rankings agree on."""
+HYBRID_DEPTH = 100
+"""How deep each ranking goes before hybrid fusion. The 100th score is what scales to 0; 100 was better
+than 50 on both Cranfield and the S10 manual (docs/benchmarks.md)."""
 
 KEYWORD_WORKERS = 4
 """Threads that run keyword rankings beside dense ones. Each site's docstore serialises its own keyword
@@ -79,7 +80,7 @@ def rank_chunks(
         dense = _dense(store, query, depth)
         keyword = store.keyword_search(question, depth)
     dense_scores, keyword_scores = dict(dense), dict(keyword)
-    fused = fuse_reciprocal_rank([[cid for cid, _ in dense], [cid for cid, _ in keyword]])[:k]
+    fused = fuse_min_max([dense, keyword])[:k]
     return [RankedChunk(cid, score, dense_scores.get(cid), keyword_scores.get(cid)) for cid, score in fused]
 
 

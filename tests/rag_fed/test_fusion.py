@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag_fed.fusion import RRF_K, fuse_reciprocal_rank
+from rag_fed.fusion import RRF_K, fuse_min_max, fuse_reciprocal_rank
 
 pytestmark = pytest.mark.unit
 
@@ -35,3 +35,20 @@ def test_bad_arguments_are_named() -> None:
         fuse_reciprocal_rank([["a"]], k=0)
     with pytest.raises(ValueError, match="1 weights for 2 rankings"):
         fuse_reciprocal_rank([["a"], ["b"]], weights=[1.0])
+
+
+def test_min_max_scales_each_ranking_and_adds_with_equal_shares() -> None:
+    dense = [("a", 0.9), ("b", 0.7), ("c", 0.5)]
+    keyword = [("c", 12.0), ("d", 4.0), ("a", 2.0)]
+    fused = dict(fuse_min_max([dense, keyword]))
+    # dense: a 1, b 0.5, c 0; keyword: c 1, d 0.2, a 0
+    assert fused == pytest.approx({"a": 0.5, "b": 0.25, "c": 0.5, "d": 0.1})
+    assert [key for key, _ in fuse_min_max([dense, keyword])] == ["a", "c", "b", "d"]  # a ties c, seen first
+
+
+def test_min_max_weights_and_degenerate_rankings() -> None:
+    assert fuse_min_max([[("a", 3.0), ("b", 1.0)], []], weights=[0.8, 0.2]) == [("a", 0.8), ("b", 0.0)]
+    assert fuse_min_max([[("a", 2.0), ("b", 2.0)]]) == [("a", 1.0), ("b", 1.0)]  # all equal: all scale to 1
+    assert fuse_min_max([]) == []
+    with pytest.raises(ValueError, match="2 weights for 1 rankings"):
+        fuse_min_max([[("a", 1.0)]], weights=[0.5, 0.5])

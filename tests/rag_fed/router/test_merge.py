@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag_fed.fusion import fuse_reciprocal_rank
+from rag_fed.fusion import fuse_min_max
 from rag_fed.router import merge_passages
 from rag_fed.types import Passage
 from tests.rag_fed.router.fakes import passage
@@ -63,10 +63,12 @@ def test_hybrid_merge_fuses_global_dense_and_keyword_rankings_like_a_central_ind
     cosine = rng.uniform(-1, 1, 60)
     bm25 = rng.uniform(0, 12, 60)
     owner = rng.integers(0, 3, size=60)
-    # One central index over all 60 chunks: RRF of its full dense and keyword rankings.
+    # One central index over all 60 chunks: its full dense and keyword rankings, scaled and added.
     central_dense = [int(i) for i in np.argsort(-cosine)]
     central_keyword = [int(i) for i in np.argsort(-bm25)]
-    central = [key for key, _ in fuse_reciprocal_rank([central_dense, central_keyword])[:10]]
+    scored_dense = [(i, float(cosine[i])) for i in central_dense]
+    scored_keyword = [(i, float(bm25[i])) for i in central_keyword]
+    central = [key for key, _ in fuse_min_max([scored_dense, scored_keyword])[:10]]
     rankings: dict[str, list[Passage]] = {}
     for site in range(3):
         ids = [i for i in central_dense if owner[i] == site]  # any site order: the merge must not depend on it
@@ -76,7 +78,7 @@ def test_hybrid_merge_fuses_global_dense_and_keyword_rankings_like_a_central_ind
         ]
     merged = merge_passages(rankings, 10, "hybrid")
     assert [p.chunk_id for p in merged] == central
-    assert merged[0].score == pytest.approx(dict(fuse_reciprocal_rank([central_dense, central_keyword]))[central[0]])
+    assert merged[0].score == pytest.approx(dict(fuse_min_max([scored_dense, scored_keyword]))[central[0]])
 
 
 def test_hybrid_merge_does_not_interleave_a_weak_site_by_rank() -> None:
@@ -86,11 +88,14 @@ def test_hybrid_merge_does_not_interleave_a_weak_site_by_rank() -> None:
         "b": [_hybrid_passage("b", 4, 1, 0.1, 1.0)],
     }
     assert [p.chunk_id for p in merge_passages(rankings, 3, "hybrid")] == [1, 2, 3]
-    # A passage only one component found still ranks, by that component alone: first by BM25, it
-    # scores 1/61, below chunks both components found (1 and 2) and above one only dense found (3).
+    # A passage only one component found still ranks, by that component alone: first by BM25 it scores
+    # 0.5 (half of the scaled 1), below chunk 1 (dense 1, keyword 1/13 scaled) and above chunk 2 (dense
+    # 0.5 scaled, last by BM25: 0) and chunk 3 (last by cosine, no BM25).
     rankings["a"][2] = _hybrid_passage("a", 3, 3, 0.6, None)
     rankings["b"] = [_hybrid_passage("b", 4, 1, None, 20.0)]
-    assert [p.chunk_id for p in merge_passages(rankings, 4, "hybrid")] == [1, 2, 4, 3]
+    merged = merge_passages(rankings, 4, "hybrid")
+    assert [p.chunk_id for p in merged] == [1, 4, 2, 3]
+    assert [p.score for p in merged] == pytest.approx([0.5 + 0.5 / 13, 0.5, 0.25, 0.0])
 
 
 def test_keyword_merge_sorts_by_bm25_when_sites_send_it() -> None:

@@ -70,8 +70,9 @@ def test_concurrent_hybrid_equals_sequential(store: SiteStore, k: int) -> None:
         sequential = rank_chunks(store, text, vector, k, "hybrid", concurrent=False)
         assert concurrent == sequential
         assert len(concurrent) == min(k, store.count)
-        assert any(item.keyword_score is not None for item in concurrent)
-        assert any(item.dense_score is not None for item in concurrent)
+        if k >= 10:  # both rankings reach the top ten
+            assert any(item.keyword_score is not None for item in concurrent)
+            assert any(item.dense_score is not None for item in concurrent)
 
 
 def test_many_callers_at_once_get_the_sequential_rankings(store: SiteStore) -> None:
@@ -139,9 +140,10 @@ def test_a_failing_keyword_ranking_raises_in_the_caller() -> None:
 def test_fusion_of_the_fake_rankings() -> None:
     fake = FailingStore(fail_dense=False, fail_keyword=False)
     ranked = rank_chunks(fake, "q", np.zeros(2, np.float32), 5, "hybrid")  # type: ignore[arg-type]
-    assert [item.chunk_id for item in ranked] == [2, 1, 3]  # 2 is in both rankings
-    assert ranked[0].dense_score == pytest.approx(0.5)
-    assert ranked[0].keyword_score == 3.0
+    # Scaled: dense 1 -> 1.0, 2 -> 0.0; keyword 2 -> 1.0, 3 -> 0.0. Chunks 1 and 2 tie at 0.5 (dense first).
+    assert [(item.chunk_id, item.score) for item in ranked] == [(1, 0.5), (2, 0.5), (3, 0.0)]
+    assert ranked[1].dense_score == pytest.approx(0.5)
+    assert ranked[1].keyword_score == 3.0
 
 
 def test_dense_and_hybrid_need_the_vector(store: SiteStore) -> None:
