@@ -12,11 +12,12 @@ measures how closely.
 
 Hybrid: each passage carries its component scores (cosine, BM25). The router rebuilds one global dense
 ranking (exact, as above) and one global keyword ranking from the union, then fuses those two as a
-central index's hybrid search does (``fuse_min_max``: each ranking scaled to [0, 1], equal weights). The
-scaling runs over the passages the sites returned, not over a central index's 100 best, so it is close
-to the central fusion rather than equal to it. Fusing the sites' own hybrid lists by RRF instead
-gives every site's first hit the same score and interleaves sites whatever their scores; that lost up to
-a third of nDCG@10 when one site held most of the answers.
+central index's hybrid search does (``fuse_min_max`` over each ranking's best ``HYBRID_DEPTH``: scaled
+to [0, 1], equal weights). A chunk of the central dense top 100 is in its site's dense top 100 but not
+necessarily among the passages its site returned, so this is close to the central fusion, not equal.
+Fusing the sites' own hybrid lists by RRF instead gives every site's first hit the same score and
+interleaves sites whatever their scores; that lost up to a third of nDCG@10 when one site held most of
+the answers.
 
 When the sites serve different embedder versions (mid-rollout), or a reply lacks component scores,
 scores are not on one scale and the sites' rankings are fused by RRF, which needs no calibration.
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from rag_fed.fusion import fuse_min_max, fuse_reciprocal_rank
+from rag_fed.fusion import HYBRID_DEPTH, fuse_min_max, fuse_reciprocal_rank
 from rag_fed.types import Passage, SearchMode
 
 __all__ = ["merge_passages"]
@@ -80,8 +81,9 @@ def _fuse_by_scores(
         return _by_score(by_key, position, lambda p: p.keyword_score)
     if any(p.dense_score is None and p.keyword_score is None for p in passages):
         return None
-    dense = _by_score(by_key, position, lambda p: p.dense_score)
-    keyword = _by_score(by_key, position, lambda p: p.keyword_score)
+    # Each global ranking cut where a central index cuts its own, so that both scale over the same depth.
+    dense = _by_score(by_key, position, lambda p: p.dense_score)[:HYBRID_DEPTH]
+    keyword = _by_score(by_key, position, lambda p: p.keyword_score)[:HYBRID_DEPTH]
     return fuse_min_max([dense, keyword])
 
 

@@ -20,14 +20,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from indexes import SiteStore
-from rag_fed.fusion import fuse_min_max
+from rag_fed.fusion import HYBRID_DEPTH, fuse_min_max
 from rag_fed.types import SearchMode
 
 __all__ = ["HYBRID_DEPTH", "KEYWORD_WORKERS", "RankedChunk", "rank_chunks"]
 
-HYBRID_DEPTH = 100
-"""How deep each ranking goes before hybrid fusion. The 100th score is what scales to 0; 100 was better
-than 50 on both Cranfield and the S10 manual (docs/benchmarks.md)."""
 
 KEYWORD_WORKERS = 4
 """Threads that run keyword rankings beside dense ones. Each site's docstore serialises its own keyword

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag_fed.fusion import fuse_min_max
+from rag_fed.fusion import HYBRID_DEPTH, fuse_min_max
 from rag_fed.router import merge_passages
 from rag_fed.types import Passage
 from tests.rag_fed.router.fakes import passage
@@ -112,3 +112,22 @@ def test_passages_without_component_scores_fall_back_to_rrf_over_site_rankings()
         "b": [passage("b", 3, 0.01, 1)],  # an older site: no components
     }
     assert [p.chunk_id for p in merge_passages(rankings, 3, "hybrid")] == [1, 3, 2]
+
+
+def test_hybrid_merge_scales_each_global_ranking_over_the_central_depth() -> None:
+    # 240 chunks over 3 sites, every site returning all of its own: the central index cuts each ranking
+    # at HYBRID_DEPTH before scaling, and so must the merge, or the scaling (and order) would differ.
+    rng = np.random.default_rng(5)
+    cosine, bm25, owner = rng.uniform(-1, 1, 240), rng.uniform(0, 12, 240), rng.integers(0, 3, size=240)
+    scored_dense = [(int(i), float(cosine[i])) for i in np.argsort(-cosine)][:HYBRID_DEPTH]
+    scored_keyword = [(int(i), float(bm25[i])) for i in np.argsort(-bm25)][:HYBRID_DEPTH]
+    central = fuse_min_max([scored_dense, scored_keyword])[:20]
+    rankings = {
+        f"site-{site}": [
+            _hybrid_passage(f"site-{site}", int(i), rank, float(cosine[i]), float(bm25[i]))
+            for rank, i in enumerate((i for i in np.argsort(-cosine) if owner[i] == site), start=1)
+        ]
+        for site in range(3)
+    }
+    merged = merge_passages(rankings, 20, "hybrid")
+    assert [(p.chunk_id, p.score) for p in merged] == [(key, pytest.approx(score)) for key, score in central]
