@@ -15,7 +15,7 @@ from indexes.base import (
     VectorIndex,
 )
 from indexes.errors import IndexCorruptError, IndexMismatchError, IndexStoreError, UnknownRecordError
-from indexes.faiss_index import FaissVectorIndex, choose_kind
+from indexes.faiss_index import FaissVectorIndex, choose_kind, set_search_threads
 from indexes.manifest import Manifest
 from indexes.numpy_index import ExactNumpyIndex
 from indexes.site_store import SiteStore
@@ -44,4 +44,5 @@ __all__ = [
     "UnknownRecordError",
     "VectorIndex",
     "choose_kind",
+    "set_search_threads",
 ]

@@ -30,7 +30,7 @@ from indexes._fsio import atomic_write
 from indexes.base import FloatMatrix, IdArray, IndexKind
 from indexes.errors import IndexCorruptError
 
-__all__ = ["COMPACT_FRACTION", "FaissVectorIndex", "choose_kind"]
+__all__ = ["COMPACT_FRACTION", "FaissVectorIndex", "choose_kind", "set_search_threads"]
 
 # The stubs bundled with faiss-cpu 1.15 lack classes used here (SearchParametersHNSW, IDSelectorNot) and
 # type sub-indexes as the base ``Index``; the module is used untyped rather than with ignores on each line.
@@ -41,6 +41,13 @@ MAGIC = b"RAGFEDVX"
 FORMAT_VERSION = 1
 _PREAMBLE = struct.Struct("<8sII")
 _KINDS: tuple[IndexKind, ...] = ("flat", "hnsw")
+
+
+def set_search_threads(threads: int) -> None:
+    """OpenMP threads FAISS may use, for the whole process (FAISS keeps one setting per process)."""
+    if threads < 1:
+        raise ValueError(f"FAISS needs at least one thread, got {threads}")
+    _faiss.omp_set_num_threads(threads)
 
 
 def choose_kind(expected_count: int, hnsw_threshold: int) -> IndexKind:

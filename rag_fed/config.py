@@ -102,12 +102,16 @@ class IngestSettings(BaseModel):
 
 
 class SearchSettings(BaseModel):
-    # Hybrid (dense + FTS5 keyword, fused by RRF) is the default: maintenance questions are full of part
-    # numbers and fault codes that a small embedder misses (see docs/benchmarks.md for the numbers).
+    # Hybrid (dense + BM25 keyword, scaled scores added) is the default: maintenance questions are full of
+    # part numbers and fault codes that a small embedder misses (see docs/benchmarks.md for the numbers).
     mode: Literal["dense", "keyword", "hybrid"] = "hybrid"
     top_k: PositiveInt = 5
     answer_passages: PositiveInt = 4
     answer_max_tokens: PositiveInt = 200
+    # OpenMP threads of FAISS in a site service (0: FAISS's default, one per core). A site searches one
+    # query at a time: at 100k chunks a flat search took 10.8 ms p50 on one thread and 15.0 ms on two
+    # (bench/retrieval_modes.py), and several site processes on one machine compete for its cores.
+    faiss_threads: int = Field(default=1, ge=0)
 
 
 class TrainingSettings(BaseModel):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from api.site_service.settings import SiteServiceSettings
+from indexes import set_search_threads
 from rag_fed.config import Settings
 from rag_fed.crypto import KeyPair
 from rag_fed.embedders.base import Embedder
@@ -27,6 +28,8 @@ def open_responder(
 ) -> ServiceResponder:
     """Open the site named in ``settings`` under ``core.data_dir`` with its own key pair."""
     gateway_key = settings.gateway_key()
+    if core.search.faiss_threads:
+        set_search_threads(core.search.faiss_threads)
     site = Site.open(settings.site_id, core, embedder=embedder, generator=generator)
     try:
         site.start_keyword_index()
