@@ -77,10 +77,7 @@ def fusion_messages(
 ) -> list[ChatMessage]:
     """System prompt, earlier turns, then the numbered sources, site answers and the question."""
     numbers = {citation.label: index for index, citation in enumerate(sources, start=1)}
-    listed = "\n".join(
-        f"[{index}] {c.site_id}: {c.title}" + (f" — {c.section}" if c.section else "")
-        for index, c in enumerate(sources, start=1)
-    )
+    listed = "\n".join(f"[{index}] {c.site_id}: {c.heading}" for index, c in enumerate(sources, start=1))
     site_answers = "\n\n".join(
         f"Site {answer.site_id} answered:\n"
         + _LABEL.sub(lambda m: f"[{numbers[m.group(0)]}]" if m.group(0) in numbers else "", answer.answer)[
@@ -94,9 +91,7 @@ def fusion_messages(
         "using only their answers, and cite the numbered sources you rely on like [1]. If the plants "
         "disagree, say so and name them. If none of them answers the question, say that."
     )
-    user = f"Sources:\n{listed}\n\n{site_answers}\n\nQuestion: {question}"
-    earlier = [turn for turn in history if turn.role != "system"]
-    return [ChatMessage("system", system), *earlier, ChatMessage("user", user)]
+    return _conversation(system, history, f"Sources:\n{listed}\n\n{site_answers}\n\nQuestion: {question}")
 
 
 def passage_messages(
@@ -108,9 +103,7 @@ def passage_messages(
     """System prompt, earlier turns, then the passages numbered ``[1]..[n]`` (in fused order) and the
     question. ``passages`` must have distinct citations; the numbers are their positions."""
     listed = "\n\n".join(
-        f"[{index}] {p.citation.site_id}: {p.citation.title}"
-        + (f" — {p.citation.section}" if p.citation.section else "")
-        + f"\n{p.text.strip()[:passage_chars]}"
+        f"[{index}] {p.citation.site_id}: {p.citation.heading}\n{p.text.strip()[:passage_chars]}"
         for index, p in enumerate(passages, start=1)
     )
     system = (
@@ -119,7 +112,11 @@ def passage_messages(
         "using only these passages, and cite the numbered passages you rely on like [1]. If the passages "
         "do not answer the question, say that."
     )
-    user = f"Passages:\n{listed}\n\nQuestion: {question}"
+    return _conversation(system, history, f"Passages:\n{listed}\n\nQuestion: {question}")
+
+
+def _conversation(system: str, history: Sequence[ChatMessage], user: str) -> list[ChatMessage]:
+    """Our system prompt, the earlier turns (their own system prompts dropped), then the new user turn."""
     earlier = [turn for turn in history if turn.role != "system"]
     return [ChatMessage("system", system), *earlier, ChatMessage("user", user)]
 

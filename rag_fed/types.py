@@ -36,6 +36,11 @@ class Citation(BaseModel):
         return self.section.rsplit(" > ", 1)[-1].strip()
 
     @property
+    def heading(self) -> str:
+        """The document title, then the section when there is one: how prompts name a source."""
+        return f"{self.title} — {self.section}" if self.section else self.title
+
+    @property
     def label(self) -> str:
         """The ``[site:document#section]`` tag answers cite."""
         anchor = self.anchor

@@ -18,9 +18,7 @@ def answer_messages(site_id: str, question: str, passages: Sequence[Passage]) ->
     """A prompt that asks for a short answer citing passages by number (small models manage numbers
     far better than long ``[site:doc#section]`` tags; :func:`resolve_citations` expands them)."""
     numbered = "\n\n".join(
-        f"[{index}] {passage.citation.title}"
-        + (f" — {passage.citation.section}" if passage.citation.section else "")
-        + f"\n{passage.text[:_PASSAGE_CHARS]}"
+        f"[{index}] {passage.citation.heading}\n{passage.text[:_PASSAGE_CHARS]}"
         for index, passage in enumerate(passages, start=1)
     )
     system = (

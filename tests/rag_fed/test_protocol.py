@@ -197,3 +197,10 @@ def test_query_and_reply_cross_the_federation_sealed_both_ways() -> None:
         recipient_key=gateway_keys.public_key,
     )
     assert SiteReply.from_bytes(gateway.open_bytes(sealed_reply.to_bytes())) == reply
+
+
+def test_a_citation_heading_names_the_section_only_when_there_is_one() -> None:
+    assert Citation(site_id="s", doc_id="d", title="Pump manual", section="Seals > Bleeding").heading == (
+        "Pump manual — Seals > Bleeding"
+    )
+    assert Citation(site_id="s", doc_id="d", title="Pump manual").heading == "Pump manual"
