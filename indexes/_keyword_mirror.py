@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from indexes._sqlite_schema import BM25_WEIGHTS, TOKENIZER
 from indexes.keyword_index import KeywordIndex, Postings, Scored
 
-__all__ = ["KeywordMirror", "phrase_tokens"]
+__all__ = ["KeywordMirror"]
 
 _log = logging.getLogger(__name__)
 _COLUMNS = len(BM25_WEIGHTS)
@@ -48,19 +48,6 @@ _PHRASE_SQL = "SELECT rowid, bm25(chunk_fts, {}) FROM main.chunk_fts WHERE chunk
     ", ".join(str(w) for w in BM25_WEIGHTS)
 )
 _POSTINGS_SQL = f"SELECT term, group_concat(doc * 4 + {_COLUMN_NUMBER}, ' ') FROM temp.{{}} GROUP BY term"
-
-
-def phrase_tokens(conn: sqlite3.Connection, words: Sequence[str]) -> list[tuple[str, ...]]:
-    """Each word's tokens as FTS5 indexes them (porter stems included), through ``temp.query_words`` of
-    ``TEMP_SCHEMA`` on ``conn``."""
-    conn.executemany("INSERT INTO temp.query_words(rowid, word) VALUES (?, ?)", list(enumerate(words)))
-    try:
-        found: dict[int, list[tuple[int, str]]] = {}
-        for row, term, offset in conn.execute("SELECT doc, term, offset FROM temp.query_word_terms"):
-            found.setdefault(int(row), []).append((int(offset), str(term)))
-    finally:
-        conn.execute("DELETE FROM temp.query_words")
-    return [tuple(term for _, term in sorted(found.get(row, []))) for row in range(len(words))]
 
 
 class KeywordMirror:

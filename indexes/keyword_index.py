@@ -61,9 +61,6 @@ class KeywordIndex:
     def total_tokens(self) -> float:
         return self._tokens
 
-    def __contains__(self, chunk_id: int) -> bool:
-        return int(chunk_id) in self._slot_of
-
     def add(self, chunk_ids: IdArray, lengths: NDArray[np.float64], postings: Mapping[str, Postings]) -> None:
         """Add chunks (replacing any held under the same id) with their lengths and their postings by term.
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from indexes._arrays import check_k
-from indexes._keyword_mirror import KeywordMirror, phrase_tokens
+from indexes._keyword_mirror import KeywordMirror
 from indexes._sqlite_schema import (
     BM25_WEIGHTS,
     PRUNE_KEEP,
@@ -286,7 +286,7 @@ class SQLiteDocStore:
             if len(self._query_tokens) + len(new) > _CACHE_LIMIT:
                 self._query_tokens.clear()
             words = [phrase[1:-1].replace('""', '"') for phrase in new]
-            self._query_tokens.update(zip(new, phrase_tokens(conn, words), strict=True))
+            self._query_tokens.update(zip(new, _fts_tokens(conn, words), strict=True))
         return {p: self._query_tokens[p] for p in phrases}
 
     def _frequencies_of(self, conn: sqlite3.Connection, terms: set[str]) -> dict[str, int]:
@@ -344,3 +344,16 @@ class SQLiteDocStore:
                     " the site's documents"
                 ) from exc
             raise
+
+
+def _fts_tokens(conn: sqlite3.Connection, words: Sequence[str]) -> list[tuple[str, ...]]:
+    """Each word's tokens as FTS5 indexes them (porter stems included), through ``temp.query_words`` of
+    ``TEMP_SCHEMA`` on ``conn``."""
+    conn.executemany("INSERT INTO temp.query_words(rowid, word) VALUES (?, ?)", list(enumerate(words)))
+    try:
+        found: dict[int, list[tuple[int, str]]] = {}
+        for row, term, offset in conn.execute("SELECT doc, term, offset FROM temp.query_word_terms"):
+            found.setdefault(int(row), []).append((int(offset), str(term)))
+    finally:
+        conn.execute("DELETE FROM temp.query_words")
+    return [tuple(term for _, term in sorted(found.get(row, []))) for row in range(len(words))]
