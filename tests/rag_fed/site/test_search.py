@@ -39,8 +39,11 @@ WORDS = [
 faiss.omp_set_num_threads(1)  # two shared cores
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteStore]:
+@pytest.fixture(scope="module", params=["in-memory", "fts5"])
+def store(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[SiteStore]:
+    """A store whose keyword ranker is fixed for the whole module: the in-memory index, built before the
+    first query, or FTS5. Left to itself, the first keyword query would start the in-memory build and the
+    ranker would change (FTS5 with pruning, then the index) between two calls being compared."""
     rng = np.random.default_rng(7)
     store = SiteStore.open(tmp_path_factory.mktemp("site"), "test@1", DIM)
     with store.transaction() as txn:
@@ -50,6 +53,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteStore]:
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             entry = DocumentEntry(f"d{doc}", "src", f"Doc {doc}", "text", str(doc), str(doc))
             txn.put_document(entry, [ChunkDraft(text, i) for i, text in enumerate(texts)], vectors)
+    if request.param == "fts5":
+        store.docstore.keyword_mirror = False
+    else:
+        assert store.docstore.start_keyword_index(wait=None)
     yield store
     store.close()
 

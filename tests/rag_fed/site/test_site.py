@@ -52,6 +52,7 @@ def site(settings: Settings, packaged_embedder: object, corpus: Path) -> Site:  
     node = Site.open("plant-1", settings, embedder=packaged_embedder)  # type: ignore[arg-type]
     report = node.ingest([corpus])
     assert not report.failed, report.failed
+    assert node.start_keyword_index(wait=None)  # as site services do: one keyword ranker for every test
     yield node
     node.close()
 
