@@ -43,11 +43,27 @@ _PREAMBLE = struct.Struct("<8sII")
 _KINDS: tuple[IndexKind, ...] = ("flat", "hnsw")
 
 
-def set_search_threads(threads: int) -> None:
-    """OpenMP threads FAISS may use, for the whole process (FAISS keeps one setting per process)."""
-    if threads < 1:
+_search_threads: int | None = None
+
+
+def set_search_threads(threads: int | None) -> None:
+    """OpenMP threads each FAISS search may use, in every thread of the process; ``None`` leaves each
+    thread with OpenMP's setting (``OMP_NUM_THREADS`` or the number of cores).
+
+    OpenMP keeps this setting per thread: a thread started later (a web server's worker, the keyword
+    pool) reads the process default, not its creator's setting. So the value is recorded here and each
+    thread applies it at its next search.
+    """
+    global _search_threads
+    if threads is not None and threads < 1:
         raise ValueError(f"FAISS needs at least one thread, got {threads}")
-    _faiss.omp_set_num_threads(threads)
+    _search_threads = threads
+
+
+def _use_search_threads() -> None:
+    wanted = _search_threads
+    if wanted is not None and _faiss.omp_get_max_threads() != wanted:  # this thread's own setting
+        _faiss.omp_set_num_threads(wanted)
 
 
 def choose_kind(expected_count: int, hnsw_threshold: int) -> IndexKind:
@@ -121,6 +137,7 @@ class FaissVectorIndex:
         k = check_k(k)
         if not self._live or queries.shape[0] == 0:
             return empty_results(queries.shape[0], k)
+        _use_search_threads()
         if self._kind == "flat":
             scores, ids = self._faiss.search(queries, k)
         else:
