@@ -90,14 +90,18 @@ def shrink(dataset: EvalDataset, max_docs: int) -> EvalDataset:
     return replace(dataset, corpus=corpus, queries=queries)
 
 
-def site_splits(
-    dataset: EvalDataset, groups: list[list[int]], max_pairs: int, seed: int, strip_title: bool = False
-) -> dict[str, PairSplit]:
-    """Each site's (title -> abstract) pairs; ``max_pairs`` 0 = every document. Cranfield's abstracts
-    open with their title; ``strip_title`` cuts that copy from the positive."""
+def site_splits(dataset: EvalDataset, groups: list[list[int]], args: argparse.Namespace) -> dict[str, PairSplit]:
+    """Each site's (title -> abstract) pairs, plus ``--sentence-pairs`` (sentence -> rest of the abstract)
+    per document; ``--max-pairs-per-site`` 0 = all. Cranfield's abstracts open with their title;
+    ``--strip-title`` cuts that copy from the positive."""
     splits = {}
+    seed = args.seed
     mining = PairMiningSettings(
-        max_pairs=max_pairs or None, seed=seed, min_query_chars=8, strip_query_prefix=strip_title
+        max_pairs=args.max_pairs_per_site or None,
+        seed=seed,
+        min_query_chars=8,
+        strip_query_prefix=args.strip_title,
+        sentence_pairs=args.sentence_pairs,
     )
     for site, indices in zip(SITES, groups, strict=True):
         docs = [dataset.corpus[i] for i in indices]
@@ -280,6 +284,7 @@ def main() -> None:
     parser.add_argument("--local-epochs", type=int, default=1)
     parser.add_argument("--max-pairs-per-site", type=int, default=0, help="0 = every document")
     parser.add_argument("--strip-title", action="store_true", help="cut the title the abstract opens with")
+    parser.add_argument("--sentence-pairs", type=int, default=0, help="inverse cloze pairs per abstract")
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--top-layers", type=int, default=2)
     parser.add_argument("--learning-rate", type=float, default=2e-5)
@@ -339,7 +344,7 @@ def main() -> None:
     report["ndcg@10"]["base"] = retrieval.ndcg_of(vectors)
     report["seconds"]["base evaluation (with cache build)"] = time.perf_counter() - started
     groups = site_documents(dataset, args.split, vectors[: len(dataset.corpus)], args.seed)
-    splits = site_splits(dataset, groups, args.max_pairs_per_site, args.seed, args.strip_title)
+    splits = site_splits(dataset, groups, args)
     report["documents_per_site"] = {site: len(g) for site, g in zip(SITES, groups, strict=True)}
     report["train_pairs_per_site"] = {site: len(split.train) for site, split in splits.items()}
     print(

@@ -85,6 +85,11 @@ class PairMiningSettings(BaseModel):
     # pair cannot be solved by string matching. Off by default: on Cranfield (lr 2e-5, one pass over
     # 1,240 pairs) keeping the copy gave nDCG@10 0.3808 and cutting it 0.3770 (base 0.3736).
     strip_query_prefix: bool = False
+    # Inverse cloze pairs: up to this many sentences of each manual chunk, each as a query whose positive
+    # is the chunk without that sentence (Lee et al., 2019). They add query-like pairs where headings are
+    # few or vague; 0 mines headings only.
+    sentence_pairs: int = Field(default=0, ge=0)
+    min_sentence_words: int = Field(default=6, ge=1)
 
 
 def mine_pairs(chunks: Iterable[TrainingChunk], settings: PairMiningSettings | None = None) -> list[TrainingPair]:
@@ -93,22 +98,41 @@ def mine_pairs(chunks: Iterable[TrainingChunk], settings: PairMiningSettings | N
     seen: set[tuple[str, str]] = set()
     per_query: dict[str, int] = {}
     pairs: list[TrainingPair] = []
+    sentences = random.Random(settings.seed)
     for chunk in chunks:
-        pair = _pair_for(chunk)
-        if pair is None or not _long_enough(pair, settings):
-            continue
-        positive = _without_prefix(pair.positive, pair.query) if settings.strip_query_prefix else pair.positive
-        positive = positive[: settings.max_positive_chars]
-        if len(positive) < settings.min_positive_chars:
-            continue
-        key = (pair.query.casefold(), positive.casefold())
-        if key in seen or per_query.get(key[0], 0) >= settings.max_pairs_per_query:
-            continue
-        seen.add(key)
-        per_query[key[0]] = per_query.get(key[0], 0) + 1
-        pairs.append(TrainingPair(pair.query, positive))
+        for pair in _pairs_for(chunk, settings, sentences):
+            if _long_enough(pair, settings):
+                _keep(pair, settings, seen, per_query, pairs)
     random.Random(settings.seed).shuffle(pairs)
     return pairs[: settings.max_pairs] if settings.max_pairs else pairs
+
+
+def _pairs_for(chunk: TrainingChunk, settings: PairMiningSettings, rng: random.Random) -> list[TrainingPair]:
+    pair = _pair_for(chunk)
+    pairs = [] if pair is None else [pair]
+    if settings.sentence_pairs and chunk.kind.casefold() not in WORK_ORDER_KINDS:
+        pairs.extend(_sentence_pairs(_clean(chunk.text), settings, rng))
+    return pairs
+
+
+def _keep(
+    pair: TrainingPair,
+    settings: PairMiningSettings,
+    seen: set[tuple[str, str]],
+    per_query: dict[str, int],
+    pairs: list[TrainingPair],
+) -> None:
+    """Append ``pair`` (its positive trimmed) unless too short, already seen, or its query is used up."""
+    positive = _without_prefix(pair.positive, pair.query) if settings.strip_query_prefix else pair.positive
+    positive = positive[: settings.max_positive_chars]
+    if len(positive) < settings.min_positive_chars:
+        return
+    key = (pair.query.casefold(), positive.casefold())
+    if key in seen or per_query.get(key[0], 0) >= settings.max_pairs_per_query:
+        return
+    seen.add(key)
+    per_query[key[0]] = per_query.get(key[0], 0) + 1
+    pairs.append(TrainingPair(pair.query, positive))
 
 
 def split_pairs(pairs: Sequence[TrainingPair], val_fraction: float, seed: int = 0) -> PairSplit:
@@ -195,6 +219,20 @@ def _labelled_lines(text: str) -> dict[str, str]:
         if match and match.group(1).casefold() in _TEXT_LABELS:
             found.setdefault(match.group(1).casefold(), _clean(match.group(2)))
     return found
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
+
+
+def _sentence_pairs(text: str, settings: PairMiningSettings, rng: random.Random) -> list[TrainingPair]:
+    """Up to ``settings.sentence_pairs`` (sentence -> the rest of ``text``) pairs, sentences drawn at random
+    among those of at least ``min_sentence_words`` words; a text of one sentence gives none."""
+    sentences = _SENTENCE_END.split(text)
+    if len(sentences) < 2:
+        return []
+    usable = [i for i, sentence in enumerate(sentences) if len(sentence.split()) >= settings.min_sentence_words]
+    chosen = rng.sample(usable, min(settings.sentence_pairs, len(usable)))
+    return [TrainingPair(sentences[i], " ".join(sentences[:i] + sentences[i + 1 :])) for i in sorted(chosen)]
 
 
 def _last_heading(section: str) -> str:

@@ -147,3 +147,36 @@ def test_work_order_with_labelled_problem_and_action_lines_pairs_them() -> None:
     ]
     # A lone labelled description answers nothing: no pair.
     assert mine_pairs([work_order("description: Air horn stuck on")]) == []
+
+
+THREE_SENTENCES = (
+    "Close the suction valve before any work on the pump. "
+    "Open the bleed screw on top of the casing by two turns. "
+    "Run the pump until the oil flows without air bubbles."
+)
+
+
+def test_sentence_pairs_ask_with_one_sentence_for_the_rest_of_the_chunk() -> None:
+    sentences = THREE_SENTENCES.split(". ")
+    settings = PairMiningSettings(sentence_pairs=2, seed=3)
+    pairs = mine_pairs([manual("Bleeding", THREE_SENTENCES)], settings)
+    heading = [p for p in pairs if p.query == "Bleeding"]
+    cloze = [p for p in pairs if p.query != "Bleeding"]
+    assert heading == [TrainingPair("Bleeding", THREE_SENTENCES)]
+    assert len(cloze) == 2
+    for pair in cloze:
+        assert pair.query in THREE_SENTENCES and pair.query not in pair.positive
+        # the positive is every other sentence, in order
+        rest = [s.rstrip(".") for s in sentences if s.rstrip(".") not in pair.query]
+        assert [s.rstrip(".") for s in pair.positive.split(". ")] == rest
+    assert mine_pairs([manual("Bleeding", THREE_SENTENCES)], settings) == pairs  # seeded
+
+
+def test_sentence_pairs_skip_short_sentences_single_sentences_and_work_orders() -> None:
+    short = "Stop the pump. Open the bleed screw on top of the casing by two turns."
+    settings = PairMiningSettings(sentence_pairs=5, min_positive_chars=5)
+    cloze = [p for p in mine_pairs([manual("Bleeding", short)], settings) if p.query != "Bleeding"]
+    assert cloze == [TrainingPair("Open the bleed screw on top of the casing by two turns.", "Stop the pump.")]
+    assert [p.query for p in mine_pairs([manual("Bleeding")], settings)] == ["Bleeding"]  # one sentence
+    order = work_order(THREE_SENTENCES, Symptom="Air in the pump")
+    assert [p.query for p in mine_pairs([order], settings)] == ["Air in the pump"]
