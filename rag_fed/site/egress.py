@@ -65,34 +65,44 @@ class RedactionSettings(BaseModel):
 
 
 class Redactor:
-    """Replaces every match of the configured patterns with ``[redacted]``."""
+    """Replaces every match of the configured patterns with ``[redacted]``: emails and serial numbers
+    first (so that a name inside an address cannot break it up), then the extra patterns, then names."""
 
     def __init__(self, settings: RedactionSettings) -> None:
         patterns = list(settings.patterns)
-        if settings.emails:
-            patterns.append(EMAIL_PATTERN)
-        if settings.serial_numbers:
-            patterns.append(SERIAL_PATTERN)
         names = [name.strip() for name in settings.names if name.strip()]
         # Longest names first, so "Anna Berg" is removed whole before "Anna" could match inside it.
         for name in sorted(names, key=len, reverse=True):
             patterns.append(r"(?i)(?<!\w)" + re.escape(name) + r"(?!\w)")
         self._patterns = [re.compile(pattern) for pattern in patterns]
-        # A text is scanned once by all patterns together to see whether any matches (most do not).
+        # A text is scanned once by all these patterns together to see whether any matches (most do not).
         self._any = _union(patterns)
+        # The built-in patterns only match around a marker, found far faster by ``in`` than by a regex.
+        self._marked = [
+            (re.compile(pattern), markers)
+            for pattern, markers, wanted in (
+                (EMAIL_PATTERN, _EMAIL_MARKERS, settings.emails),
+                (SERIAL_PATTERN, _SERIAL_MARKERS, settings.serial_numbers),
+            )
+            if wanted
+        ]
         self._short: dict[str, str] = {}  # ids, titles and sections repeat from passage to passage
 
     @property
     def active(self) -> bool:
-        return bool(self._patterns)
+        return bool(self._patterns or self._marked)
 
     def __call__(self, text: str) -> str:
-        if not self._patterns or not text:
+        if not self.active or not text:
             return text
         if len(text) <= _SHORT and text in self._short:
             return self._short[text]
         redacted = text
-        if self._any is None or self._any.search(text):
+        lowered = text.casefold()
+        for pattern, markers in self._marked:
+            if any(marker in lowered for marker in markers):
+                redacted = pattern.sub(REDACTED, redacted)
+        if self._patterns and (self._any is None or self._any.search(redacted)):
             for pattern in self._patterns:
                 redacted = pattern.sub(REDACTED, redacted)
         if len(text) <= _SHORT:
@@ -111,6 +121,8 @@ class Redactor:
         )
 
 
+_EMAIL_MARKERS = ("@",)
+_SERIAL_MARKERS = ("s/n", "sn", "serial")  # what SERIAL_PATTERN opens with, case-folded
 _SHORT = 200
 _SHORT_CACHE = 10_000
 _LEADING_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")

@@ -87,3 +87,18 @@ def test_every_pattern_still_redacts_when_scanned_together(settings: RedactionSe
     assert redact(long) == "pump " * 100 + expected
     if len(settings.patterns) == 2:
         assert redact("code 5555 and 1234") == f"code {REDACTED} and 1234"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SERIAL NUMBER: 99-1234-X was fitted",
+        "fitted unit S/N 4471-AX today",
+        "Sn# AB12345 replaced",
+        "mail J.Doe+pumps@Plant-North.example.COM now",
+    ],
+)
+def test_emails_and_serials_are_found_in_any_case(text: str) -> None:
+    redacted = _redactor()(text)
+    assert REDACTED in redacted
+    assert not any(part in redacted for part in ("1234", "4471", "12345", "@"))
