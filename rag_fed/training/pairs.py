@@ -221,18 +221,31 @@ def _labelled_lines(text: str) -> dict[str, str]:
     return found
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A full stop after one of these (or a single letter: "J. Doe", "Fig. 3") does not end a sentence.
+_ABBREVIATION = re.compile(r"(?:^|[\s(])(?:[a-z]|e\.g|i\.e|etc|fig|figs|no|nos|vs|approx|ref|eq|min|max)\.$", re.I)
 
 
 def _sentence_pairs(text: str, settings: PairMiningSettings, rng: random.Random) -> list[TrainingPair]:
     """Up to ``settings.sentence_pairs`` (sentence -> the rest of ``text``) pairs, sentences drawn at random
     among those of at least ``min_sentence_words`` words; a text of one sentence gives none."""
-    sentences = _SENTENCE_END.split(text)
+    sentences = _sentences(text)
     if len(sentences) < 2:
         return []
     usable = [i for i, sentence in enumerate(sentences) if len(sentence.split()) >= settings.min_sentence_words]
     chosen = rng.sample(usable, min(settings.sentence_pairs, len(usable)))
     return [TrainingPair(sentences[i], " ".join(sentences[:i] + sentences[i + 1 :])) for i in sorted(chosen)]
+
+
+def _sentences(text: str) -> list[str]:
+    """``text`` cut after ``.``, ``!`` or ``?`` and a space, except after an abbreviation."""
+    sentences: list[str] = []
+    for piece in _SENTENCE_END.split(text):
+        if sentences and _ABBREVIATION.search(sentences[-1]):
+            sentences[-1] += " " + piece
+        else:
+            sentences.append(piece)
+    return sentences
 
 
 def _last_heading(section: str) -> str:
