@@ -184,7 +184,9 @@ def test_sentence_pairs_skip_short_sentences_single_sentences_and_work_orders() 
 
 def test_sentences_end_at_stops_but_not_after_abbreviations() -> None:
     text = "see fig. 3 for the pump . the seal e.g. the lip seal leaks! J. Doe wrote it. was it? yes"
-    pairs = mine_pairs([manual("Seal", text)], PairMiningSettings(sentence_pairs=9, min_sentence_words=1, min_query_chars=1))
+    pairs = mine_pairs(
+        [manual("Seal", text)], PairMiningSettings(sentence_pairs=9, min_sentence_words=1, min_query_chars=1)
+    )
     queries = {p.query for p in pairs} - {"Seal"}
     expected = {"see fig. 3 for the pump .", "the seal e.g. the lip seal leaks!", "J. Doe wrote it.", "was it?", "yes"}
     assert queries == expected
