@@ -2,7 +2,7 @@
 
 The gateway's files (keys, API keys, registry) live in its home folder: ``--home``, or ``home`` in the
 gateway config file given with ``--config``, or ``data/gateway``. ``federation remove-site`` unregisters a
-site and unlearns it; it lives with the training commands (``api/cli/train_commands.py``).
+site and unlearns it; it lives with the training commands (``api/cli/unlearning_commands.py``).
 """
 
 from __future__ import annotations

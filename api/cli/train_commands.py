@@ -1,16 +1,14 @@
-"""Operator commands for federated fine-tuning: ``ragfed train`` and ``ragfed federation remove-site``.
+"""Operator commands for federated fine-tuning: ``ragfed train`` and ``ragfed mine-pairs``.
 
 ``train`` mines pairs at every registered site whose folder is on this machine (each into its own
 folder), runs the rounds in Flower's simulation engine, prints each round's metrics as it ends, and
 registers the result as a new embedder version at the gateway. Across machines the same rounds run
-on Flower's deployment engine instead (docs/training.md). ``remove-site`` is unlearning: it
-unregisters the site, replays the last run it took part in without it, registers and rolls out the
-new version, and prints the ledger that proves the site's updates are gone.
+on Flower's deployment engine instead (docs/training.md). ``ragfed federation remove-site``
+(unlearning) is registered here too, from ``api/cli/unlearning_commands.py``.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,19 +18,18 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.cli.model_commands import coordinator_of
+from api.cli.training_common import quiet_flower, register_model, runs_dir
 from api.gateway.settings import GatewaySettings
 from rag_fed.cli.common import console, reports_errors
 from rag_fed.config import Settings, TrainingSettings, get_settings
-from rag_fed.errors import InputError, TrainingError, UnknownSiteError
+from rag_fed.errors import InputError
 from rag_fed.federation import SiteRegistry
-from rag_fed.federation.models import ModelRegistry
 from rag_fed.site import SiteLayout
-from rag_fed.training.ledger import Ledger, RoundRecord
+from rag_fed.training.ledger import RoundRecord
 from rag_fed.training.run import TrainingResult
 from rag_fed.training.settings import PrivacySettings, TrainingConfig
 
-__all__ = ["register", "remove_site", "train"]
+__all__ = ["register", "train"]
 
 HomeOption = Annotated[Path | None, typer.Option("--home", help="Gateway home folder (default: data/gateway).")]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
@@ -107,7 +104,7 @@ def train(
         adaptive=defaults.adaptive if adaptive else None,
     )
     _check_combination(training)
-    run_dir = out or _runs_dir(defaults, gateway) / time.strftime("run-%Y%m%dT%H%M%S")
+    run_dir = out or runs_dir(defaults, gateway) / time.strftime("run-%Y%m%dT%H%M%S")
     if superlink is not None:
         _train_on_superlink(training, run_dir, superlink, root_certificates, gateway, note, verbose)
         return
@@ -119,7 +116,7 @@ def train(
         pair_table.add_row(site_id, str(mined.train), str(mined.val), escape(str(mined.path)))
     console.print(pair_table)
     console.print(_describe(training, len(chosen)))
-    _quiet_flower(verbose)
+    quiet_flower(verbose)
     started = time.perf_counter()
     with console.status(f"training: round 1 of {training.rounds}") as status:
 
@@ -160,7 +157,7 @@ def _train_on_superlink(
     from rag_fed.training.deployment import run_on_superlink
 
     console.print(_describe(training, training.min_sites) + f", deployment engine at {superlink}")
-    _quiet_flower(verbose)
+    quiet_flower(verbose)
     started = time.perf_counter()
     with console.status(f"waiting for {training.min_sites} SuperNodes, then {training.rounds} rounds"):
         result = run_on_superlink(
@@ -174,64 +171,11 @@ def _train_on_superlink(
 
 
 def _finish(gateway: GatewaySettings, result: TrainingResult, note: str) -> None:
-    version = _register_model(gateway, result.model_dir, f"federated training {result.run_dir.name}", note)
+    version = register_model(gateway, result.model_dir, f"federated training {result.run_dir.name}", note)
     console.print(_evaluation_table(result.evaluation))
     console.print(f"run folder (checkpoints and ledger): {result.run_dir}")
     console.print(f"registered embedder version [bold]{escape(version)}[/]")
     console.print(f"next: roll it out to the sites with [bold]ragfed model rollout {escape(version)}[/]")
-
-
-def remove_site(
-    site_id: Annotated[str, typer.Argument(help="The site to remove and unlearn.")],
-    run: Annotated[
-        Path | None, typer.Option("--run", help="The run to unlearn from (default: the newest run with the site).")
-    ] = None,
-    min_sites: Annotated[int | None, typer.Option("--min-sites", min=1, help="Sites a replayed round needs.")] = None,
-    rollout: Annotated[bool, typer.Option("--rollout/--no-rollout", help="Re-embed the remaining sites.")] = True,
-    verbose: Annotated[bool, typer.Option("--verbose", help="Show Flower's own log.")] = False,
-    home: HomeOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """Remove a site and unlearn it: roll the embedder back before its first round and replay the rest without it."""
-    from rag_fed.training.unlearning import remove_site as unlearn
-
-    settings = get_settings()
-    gateway = GatewaySettings.load(config, home=home)
-    registry = SiteRegistry(gateway.registry_path)
-    runs_dir = _runs_dir(settings.training, gateway)
-    with_site = [run_dir for run_dir in _runs(runs_dir) if Ledger.open(run_dir).rounds_with(site_id)]
-    source = run or (with_site[-1] if with_site else None)
-    try:
-        registry.remove(site_id)
-        console.print(f"unregistered {site_id}: it is no longer queried and its replies are refused")
-    except UnknownSiteError:
-        if source is None:
-            raise  # neither registered nor in any run: a typo, not a finished removal
-        console.print(f"{site_id} was not registered (removed before); unlearning its training rounds")
-    if source is None:
-        console.print(f"no training run under {runs_dir} used {site_id}'s data: nothing to unlearn")
-        return
-    console.print(f"unlearning {site_id} from run {source} (rounds {Ledger.open(source).rounds_with(site_id)})")
-    _quiet_flower(verbose)
-    if min_sites is None:
-        # The run asked for every site it had; the replay asks for every site that remains.
-        manifest = Ledger.open(source).manifest
-        remaining = len([s for s in manifest.site_pair_paths if s != site_id])
-        min_sites = max(1, min(int(manifest.config.get("min_sites", 2)), remaining))
-    with console.status(f"replaying the rounds without {site_id}"):
-        result = unlearn(source, site_id, min_sites=min_sites)
-    if result.model_dir is None:
-        raise TrainingError("unlearning produced no model folder")
-    version = _register_model(gateway, result.model_dir, f"unlearning {site_id} from {source.name}", "")
-    console.print(_proof_table(Ledger.open(result.run_dir), site_id, result.rolled_back_to))
-    others = [str(run_dir) for run_dir in with_site if run_dir != source]
-    if others:
-        console.print(f"older runs that also used {site_id} (their models are superseded): {', '.join(others)}")
-    console.print(f"proof: {result.run_dir / 'unlearning.json'}; new embedder version [bold]{escape(version)}[/]")
-    if rollout:
-        _send_rollout(gateway, version)
-    else:
-        console.print(f"roll it out with [bold]ragfed model rollout {escape(version)}[/]")
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -302,42 +246,6 @@ def _check_combination(config: TrainingConfig) -> None:
     strategy_from_config(config)  # TrainingError naming the conflict and the fix
 
 
-def _runs_dir(defaults: TrainingSettings, gateway: GatewaySettings) -> Path:
-    return defaults.runs_dir or gateway.home / "training"
-
-
-def _runs(runs_dir: Path) -> list[Path]:
-    """Run folders, oldest first (by the time their ledger was last written)."""
-    if not runs_dir.is_dir():
-        return []
-    found = [path.parent for path in runs_dir.glob("*/ledger.json")]
-    return sorted(found, key=lambda path: (path / "ledger.json").stat().st_mtime)
-
-
-def _register_model(gateway: GatewaySettings, model_dir: Path, source: str, note: str) -> str:
-    entry = ModelRegistry(gateway.home / "models").register(model_dir, source=source, note=note)
-    return entry.version
-
-
-def _send_rollout(gateway: GatewaySettings, version: str) -> None:
-    """Ask every remaining registered site to re-embed its index with ``version``, then switch."""
-    results = coordinator_of(gateway).rollout(version, ModelRegistry(gateway.models_dir))
-    table = Table("site", "rollout", "reason", title=f"rollout of {version}", title_justify="left")
-    for result in results:
-        table.add_row(result.site_id, result.outcome, escape(result.reason or ""))
-    console.print(table)
-    if any(result.outcome != "ok" for result in results):
-        console.print(f"retry the sites that did not take it with [bold]ragfed model rollout {escape(version)}[/]")
-    else:
-        console.print("the remaining sites re-embed their index in the background, then switch")
-
-
-def _quiet_flower(verbose: bool) -> None:
-    if not verbose:
-        for name in ("flwr", "ray"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-
-
 def _describe(config: TrainingConfig, sites: int) -> str:
     parts = [f"{config.strategy}, {config.rounds} rounds, {sites} sites, top {config.train_top_layers} layers"]
     if config.privacy is not None:
@@ -381,16 +289,6 @@ def _evaluation_table(evaluation: Mapping[str, Mapping[str, float]]) -> Table:
     return table
 
 
-def _proof_table(ledger: Ledger, site_id: str, rolled_back_to: int) -> Table:
-    table = Table("round", "sites whose updates are in it", "how", "checkpoint sha256", title="ledger after unlearning")
-    for record in ledger.rounds:
-        how = "kept (before the site joined)" if record.round <= rolled_back_to else "replayed without it"
-        table.add_row(str(record.round), ", ".join(record.sites), how, record.checkpoint_sha256[:16])
-    still = [record.round for record in ledger.rounds if site_id in record.sites]
-    table.caption = f"{site_id} appears in rounds: {still or 'none'}"
-    return table
-
-
 def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
@@ -399,6 +297,7 @@ def register(app: typer.Typer) -> None:
     """``ragfed train`` and ``ragfed federation remove-site`` (registered after the federation group's
     own commands, this unlearning version replaces its plain "forget the site" one)."""
     from api.cli.federation_commands import federation_app
+    from api.cli.unlearning_commands import remove_site
 
     app.command("train")(reports_errors(train))
     app.command("mine-pairs")(reports_errors(mine_site_training_pairs))
