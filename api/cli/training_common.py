@@ -30,7 +30,7 @@ def runs(runs_dir: Path) -> list[Path]:
 
 
 def register_model(gateway: GatewaySettings, model_dir: Path, source: str, note: str) -> str:
-    entry = ModelRegistry(gateway.home / "models").register(model_dir, source=source, note=note)
+    entry = ModelRegistry(gateway.models_dir).register(model_dir, source=source, note=note)
     return entry.version
 
 

@@ -28,8 +28,7 @@ def open_responder(
 ) -> ServiceResponder:
     """Open the site named in ``settings`` under ``core.data_dir`` with its own key pair."""
     gateway_key = settings.gateway_key()
-    if core.search.faiss_threads:
-        set_search_threads(core.search.faiss_threads)
+    set_search_threads(core.search.faiss_threads or None)  # 0: FAISS's default
     site = Site.open(settings.site_id, core, embedder=embedder, generator=generator)
     try:
         site.start_keyword_index()

@@ -111,7 +111,7 @@ def mine_pairs(chunks: Iterable[TrainingChunk], settings: PairMiningSettings | N
 def _pairs_for(chunk: TrainingChunk, settings: PairMiningSettings, rng: random.Random) -> list[TrainingPair]:
     pair = _pair_for(chunk)
     pairs = [] if pair is None else [pair]
-    if settings.sentence_pairs and chunk.kind.casefold() not in WORK_ORDER_KINDS:
+    if settings.sentence_pairs and not _is_work_order(chunk):
         pairs.extend(_sentence_pairs(_clean(chunk.text), settings, rng))
     return pairs
 
@@ -184,10 +184,14 @@ def load_pairs(path: Path) -> PairSplit:
 
 def _pair_for(chunk: TrainingChunk) -> TrainingPair | None:
     text = _clean(chunk.text)
-    if chunk.kind.casefold() in WORK_ORDER_KINDS:
+    if _is_work_order(chunk):
         return _work_order_pair(chunk, text)
     query = _clean(_last_heading(chunk.section) or chunk.title)
     return TrainingPair(query, text) if query else None
+
+
+def _is_work_order(chunk: TrainingChunk) -> bool:
+    return chunk.kind.casefold() in WORK_ORDER_KINDS
 
 
 def _work_order_pair(chunk: TrainingChunk, text: str) -> TrainingPair | None:
