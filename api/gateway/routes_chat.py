@@ -65,9 +65,28 @@ def split_conversation(messages: Sequence[ChatMessageIn]) -> tuple[str, list[Cha
 
 
 def missing_sites_note(result: FederatedResult) -> str:
-    """A closing line naming the sites that were asked but did not contribute, or ``""``."""
-    missing = [f"{site.site_id} ({site.status.replace('_', ' ')})" for site in result.missing]
-    return f"\n\n(No reply from {', '.join(missing)}; this answer comes from the other sites.)" if missing else ""
+    """A closing line naming each site that was asked (or would have been, but for its open circuit)
+    and did not answer, with its reason; it says "no site replied" when none did. ``""`` when all did."""
+
+    def reason(status: str, error: str | None, limit: int = 200) -> str:
+        label = {"timed_out": "timed out", "skipped": "not asked", "failed": "failed"}.get(status, status)
+        detail = " ".join((error or "").split())
+        detail = detail if len(detail) <= limit else detail[: limit - 1] + "…"
+        return f"{label}: {detail}" if detail else label
+
+    absent = [
+        site
+        for site in result.sites
+        if site.status in ("failed", "timed_out")
+        or (site.status == "skipped" and not (site.error or "").startswith("not selected"))
+    ]
+    if not absent:
+        return ""
+    reasons = "; ".join(f"{site.site_id} ({reason(site.status, site.error)})" for site in absent)
+    answered = result.answered
+    if not answered:
+        return f"\n\n(No site replied: {reasons}. Nothing above comes from the sites' documents.)"
+    return f"\n\n(No reply from {reasons}. This answer comes from {', '.join(answered)} only.)"
 
 
 def _extra(result: FederatedResult, fused: FusedAnswer | None) -> RagFedExtra:

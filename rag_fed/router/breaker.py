@@ -4,6 +4,12 @@ Closed: calls go through; ``failure_threshold`` consecutive failures open the br
 until ``cooldown_s`` has passed. Half-open: exactly one probe call is let through; its success closes
 the breaker, its failure opens it for another cool-down. A dead site then costs one probe per cool-down
 instead of a full deadline on every query.
+
+Only a *dead* site trips a breaker: a refused or reset connection, a TLS failure, an HTTP error status,
+a reply that does not open. A site that took the request and did not answer before the deadline is
+*slow* (``record_slow``): that is neither a failure nor a success, so it neither opens nor closes the
+breaker. Counting it as a failure hid a busy but healthy site for a whole cool-down after three slow
+answers (the deadline already bounds what a slow site costs one query). ``is_slow`` tells the two apart.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ import time
 from collections.abc import Callable
 from enum import StrEnum
 
+import httpx
+
 from rag_fed.errors import ConfigError
 
-__all__ = ["BreakerState", "CircuitBreaker", "CircuitBreakers"]
+__all__ = ["BreakerState", "CircuitBreaker", "CircuitBreakers", "is_slow"]
 
 
 class BreakerState(StrEnum):
@@ -87,6 +95,21 @@ class CircuitBreaker:
                 self._opened_at = self._clock()
             self._probe_in_flight = False
 
+    def record_slow(self) -> None:
+        """The site took the call but did not answer in time: it is alive, so nothing is counted.
+        A half-open breaker stays half-open, and the next call is the next probe."""
+        with self._lock:
+            self._probe_in_flight = False
+
+    def record_error(self, error: BaseException) -> bool:
+        """Record a call that raised ``error``: slow (``is_slow``) or a failure. Returns whether it was slow."""
+        slow = is_slow(error)
+        if slow:
+            self.record_slow()
+        else:
+            self.record_failure()
+        return slow
+
     def _state(self) -> BreakerState:
         if self._opened_at is None:
             return BreakerState.CLOSED
@@ -120,3 +143,19 @@ class CircuitBreakers:
         with self._lock:
             breakers = dict(self._breakers)
         return {site_id: breaker.state for site_id, breaker in breakers.items()}
+
+
+def is_slow(error: BaseException) -> bool:
+    """Whether ``error`` (with the errors it was raised from or during) is a timeout of a call the site
+    accepted: a timeout anywhere in the chain, unless the connection itself was never made (a host that
+    drops packets times out while connecting, and is dead, not slow)."""
+    seen: set[int] = set()
+    timed_out = False
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, httpx.ConnectTimeout):
+            return False
+        timed_out = timed_out or isinstance(current, TimeoutError)
+        current = current.__cause__ or current.__context__
+    return timed_out

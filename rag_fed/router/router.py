@@ -324,44 +324,40 @@ class Router:
     async def _settle(
         self, site_id: str, task: asyncio.Task[_Reply], started: float
     ) -> tuple[SiteOutcome, SiteReply | None]:
+        """One site's outcome, and what its breaker learns from it: a reply (even one reporting the
+        site's own failure) is a success, a timeout of a call the site took is slow (not counted), and
+        anything else (refused, reset, TLS, HTTP error, a reply that does not open) is a failure."""
         breaker = self.breakers.for_site(site_id)
         if not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            breaker.record_failure()
-            deadline = self.policy.deadline_s
+            breaker.record_slow()
             outcome = SiteOutcome(
                 site_id=site_id,
                 status="timed_out",
                 latency_ms=_ms_since(started),
-                error=f"no reply within the {deadline:.1f} s deadline",
+                error=f"no reply within the {self.policy.deadline_s:.1f} s deadline (routing.deadline_s)",
             )
             return outcome, None
         error = task.exception()
         if error is not None:
-            breaker.record_failure()
-            if isinstance(error, TimeoutError):
-                return SiteOutcome(
-                    site_id=site_id,
-                    status="timed_out",
-                    latency_ms=_ms_since(started),
-                    error=str(error) or "timed out",
-                ), None
+            slow = breaker.record_error(error)
             if isinstance(error, _SiteFailure):
                 return SiteOutcome(
                     site_id=site_id,
-                    status="failed",
+                    status="timed_out" if slow else "failed",
                     latency_ms=error.latency_ms,
                     bytes_sent=error.bytes_sent,
                     bytes_received=error.bytes_received,
                     error=str(error),
                 ), None
-            _log.exception("site %s: unexpected error", site_id, exc_info=error)
+            if not slow:
+                _log.exception("site %s: unexpected error", site_id, exc_info=error)
             return SiteOutcome(
                 site_id=site_id,
-                status="failed",
+                status="timed_out" if slow else "failed",
                 latency_ms=_ms_since(started),
-                error=f"{type(error).__name__}: {error}",
+                error=(str(error) or "timed out") if slow else f"{type(error).__name__}: {error}",
             ), None
         result = task.result()
         # The site is up and speaking the protocol, even when it reports a failure of its own.

@@ -72,3 +72,46 @@ def test_breakers_are_per_site_and_settings_are_checked() -> None:
     assert board.for_site("a") is board.for_site("a")
     with pytest.raises(ConfigError, match="failure_threshold"):
         CircuitBreakers(failure_threshold=0)
+
+
+def test_slow_calls_neither_open_nor_close_the_breaker() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_s=5, clock=clock)
+    for _ in range(10):
+        breaker.record_slow()  # a busy site that took the call: not a failure
+    assert breaker.state is BreakerState.CLOSED and breaker.consecutive_failures == 0
+    breaker.record_failure()
+    clock.now += 6
+    assert breaker.allow()  # the half-open probe
+    breaker.record_slow()  # a slow probe proves nothing either way: the next call probes again
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.allow() and not breaker.allow()
+
+
+def _raised_during(outer: Exception, inner: BaseException) -> Exception:
+    try:
+        try:
+            raise inner
+        except BaseException:
+            raise outer from None
+    except Exception as error:
+        return error
+
+
+def test_is_slow_tells_a_slow_site_from_a_dead_one() -> None:
+    import httpx
+
+    from rag_fed.errors import SiteUnavailableError
+    from rag_fed.router.breaker import is_slow
+
+    read_timeout = httpx.ReadTimeout("timed out")
+    connect_timeout = httpx.ConnectTimeout("timed out")
+    assert is_slow(TimeoutError("site took too long"))
+    # As the HTTP client and the router wrap them: the cause stays in the chain.
+    assert is_slow(_raised_during(RuntimeError("site failed"), _raised_during(TimeoutError("x"), read_timeout)))
+    assert not is_slow(_raised_during(RuntimeError("site failed"), _raised_during(TimeoutError("x"), connect_timeout)))
+    assert not is_slow(SiteUnavailableError("connection refused"))
+    assert not is_slow(_raised_during(RuntimeError("site failed"), ConnectionResetError()))
+    breaker = CircuitBreaker(failure_threshold=1)
+    assert breaker.record_error(TimeoutError()) and breaker.state is BreakerState.CLOSED
+    assert not breaker.record_error(SiteUnavailableError("refused")) and breaker.state is BreakerState.OPEN

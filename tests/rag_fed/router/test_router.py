@@ -194,3 +194,16 @@ def test_unknown_sites_and_unregistered_keys(make_router: MakeRouter, three_site
     result = _ask(router)
     assert _status(result)["south"] == "failed"
     assert "no registered public key" in (result.sites[1].error or "")
+
+
+def test_a_slow_but_live_site_never_opens_its_breaker(make_router: MakeRouter, three_sites: list[FakeSite]) -> None:
+    south = three_sites[1]
+    south.delay_s = 0.5
+    router = make_router(three_sites, deadline_s=0.2, failure_threshold=1)
+    for _ in range(4):
+        result = _ask(router)
+        assert _status(result)["south"] == "timed_out"
+    assert south.calls == 4, "a slow site is still asked on every query"
+    assert router.breakers.for_site("south").state == "closed"
+    south.delay_s = 0.0
+    assert _status(_ask(router))["south"] == "answered"
