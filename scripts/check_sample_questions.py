@@ -10,6 +10,13 @@ For every gold passage: the site folder and file exist, the section exists in th
 - Work-order logs: the record. ``row N`` (1-based data row, header not counted) for a CSV without an id
   column; otherwise the value of ``wo_id``. ``contains`` must occur in one field of that record.
 
+Every question also lists 1 to 4 ``expected`` strings that a correct answer must contain: each must occur
+in the text of at least one of the question's gold passages (same whitespace rule as ``contains``; in a
+log, in one field of the record).
+
+``unanswerable.jsonl`` holds questions the documents do not answer: ``id``, ``question``, ``tags`` (one of
+``other-equipment`` / ``near-miss``) and ``why``, with no gold. Ids must be unique across both files.
+
 Also checks the question schema, that sites.json lists exactly the files present, and that the whole
 rag_fed/samples tree stays under 1.5 MB.
 
@@ -33,9 +40,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "rag_fed" / "samples"
 FEDERATION = SAMPLES / "federation"
 QUESTIONS = FEDERATION / "questions.jsonl"
+UNANSWERABLE = FEDERATION / "unanswerable.jsonl"
 MAX_TREE_BYTES = 1_500_000
 SITES = ("plant-north", "plant-south", "plant-east")
 TAGS = {"single-site", "multi-site", "manual", "work-orders", "fault-code", "part-number", "safety"}
+UNANSWERABLE_TAGS = {"other-equipment", "near-miss"}
+UNANSWERABLE_FIELDS = {"id", "question", "tags", "why"}
+MAX_EXPECTED = 4
 
 
 def norm(text: str) -> str:
@@ -209,6 +220,7 @@ def check() -> list[str]:
         if not isinstance(gold, list) or not gold:
             problems.append(f"{where} ({qid}): 'gold' must be a non-empty list")
             continue
+        gold_texts: list[str] = []
         gold_sites = {entry.get("site") for entry in gold}
         if ("multi-site" in tags) != (len(gold_sites) > 1):
             problems.append(f"{where} ({qid}): 'multi-site' tag does not match gold sites {sorted(gold_sites)}")
@@ -234,19 +246,82 @@ def check() -> list[str]:
             body = sections[section]
             if isinstance(body, list):
                 found = any(contains in value for value in body)
+                gold_texts.extend(body)
             else:
                 found = norm(contains) in norm(body)
+                gold_texts.append(body)
             if not found:
                 problems.append(f"{label}: {contains!r} not found in that section")
+        problems.extend(check_expected(f"{where} ({qid})", item.get("expected"), gold_texts))
+    answerable = sum(ids.values())
+    unanswerable = check_unanswerable(ids, problems)
     for qid, count in ids.items():
         if count > 1:
-            problems.append(f"duplicate question id {qid}")
+            problems.append(f"duplicate question id {qid} (ids must be unique across both files)")
     problems.extend(check_manifest())
     total = sum(p.stat().st_size for p in SAMPLES.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     if total > MAX_TREE_BYTES:
         problems.append(f"rag_fed/samples is {total:,} bytes, over {MAX_TREE_BYTES:,}")
-    print(f"{sum(ids.values())} questions; tags: {dict(sorted(tag_counts.items()))}; samples tree {total:,} bytes")
+    print(f"{answerable} questions; tags: {dict(sorted(tag_counts.items()))}")
+    print(f"{sum(ids.values()) - answerable} unanswerable; tags: {dict(sorted(unanswerable.items()))}")
+    print(f"samples tree {total:,} bytes")
     return problems
+
+
+def check_expected(where: str, expected: object, gold_texts: list[str]) -> list[str]:
+    """``expected`` is 1..4 non-empty strings, each found in the text of one of the gold passages.
+
+    ``gold_texts`` holds the passages that were found (a manual section, or every field of a log
+    record); a question whose gold passage is missing already has a problem of its own.
+    """
+    if not isinstance(expected, list) or not 1 <= len(expected) <= MAX_EXPECTED:
+        return [f"{where}: 'expected' must be a list of 1 to {MAX_EXPECTED} strings"]
+    problems: list[str] = []
+    texts = [norm(text) for text in gold_texts]
+    for value in expected:
+        if not isinstance(value, str) or not norm(value):
+            problems.append(f"{where}: expected values must be non-empty strings, got {value!r}")
+        elif texts and not any(norm(value) in text for text in texts):
+            problems.append(f"{where}: expected {value!r} is in none of the gold passages")
+    if len({norm(v) for v in expected if isinstance(v, str)}) != len(expected):
+        problems.append(f"{where}: duplicate expected values")
+    return problems
+
+
+def check_unanswerable(ids: Counter[str], problems: list[str]) -> Counter[str]:
+    """Check unanswerable.jsonl's schema; count its ids into ``ids`` and return its tag counts."""
+    tag_counts: Counter[str] = Counter()
+    if not UNANSWERABLE.is_file():
+        problems.append(f"{UNANSWERABLE.name} is missing")
+        return tag_counts
+    lines = UNANSWERABLE.read_text(encoding="utf-8").splitlines()
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{UNANSWERABLE.name}:{line_no}"
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{where}: not JSON ({exc})")
+            continue
+        if not isinstance(item, dict):
+            problems.append(f"{where}: not a JSON object")
+            continue
+        qid = item.get("id", "?")
+        ids[str(qid)] += 1
+        if odd := set(item) ^ UNANSWERABLE_FIELDS:
+            problems.append(f"{where} ({qid}): extra or missing fields {sorted(odd)}")
+        for name in ("id", "question", "why"):
+            if not isinstance(item.get(name), str) or not item[name].strip():
+                problems.append(f"{where} ({qid}): missing or empty {name!r}")
+        if isinstance(qid, str) and not re.fullmatch(r"u\d{2,}", qid):
+            problems.append(f"{where} ({qid}): id must look like u01")
+        tags = item.get("tags")
+        if not isinstance(tags, list) or len(tags) != 1 or tags[0] not in UNANSWERABLE_TAGS:
+            problems.append(f"{where} ({qid}): 'tags' must be one of {sorted(UNANSWERABLE_TAGS)}")
+        else:
+            tag_counts.update(tags)
+    return tag_counts
 
 
 def main() -> int:
@@ -255,7 +330,7 @@ def main() -> int:
         print(f"FAIL {problem}", file=sys.stderr)
     if problems:
         return 1
-    print("all gold passages found")
+    print("all gold passages and expected strings found")
     return 0
 
 
