@@ -1,4 +1,5 @@
-"""The ``ragfed`` commands of the service layer: keys, the site registry, serving, models, training and the demo.
+"""The ``ragfed`` commands of the service layer: the gateway's home, keys, the site registry, serving,
+models, training and the demo.
 
 Registered through the ``ragfed.commands`` entry point, so the core CLI never imports ``api``.
 """
@@ -7,12 +8,13 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import demo, federation_commands, model_commands, train_commands
+from api.cli import demo, federation_commands, gateway_commands, model_commands, train_commands
 
 __all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
+    gateway_commands.register(app)
     federation_commands.register(app)
     model_commands.register(app)
     train_commands.register(app)

@@ -1,7 +1,7 @@
 """Operator commands: API keys, the site registry, and serving a site or the gateway.
 
 The gateway's files (keys, API keys, registry) live in its home folder: ``--home``, or ``home`` in the
-gateway config file given with ``--config``, or ``data/gateway``. ``federation remove-site`` unregisters a
+gateway config file given with ``--config``, or ``<RAGFED_DATA_DIR>/gateway``. ``federation remove-site`` unregisters a
 site and unlearns it; it lives with the training commands (``api/cli/unlearning_commands.py``).
 """
 
@@ -34,7 +34,9 @@ keys_app = typer.Typer(
 federation_app = typer.Typer(help="Register sites and their keys at the gateway.", no_args_is_help=True)
 serve_app = typer.Typer(help="Run a site service or the gateway.", no_args_is_help=True)
 
-HomeOption = Annotated[Path | None, typer.Option("--home", help="Gateway home folder (default: data/gateway).")]
+HomeOption = Annotated[
+    Path | None, typer.Option("--home", help="Gateway home folder (default: <RAGFED_DATA_DIR>/gateway).")
+]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
 TlsCertOption = Annotated[
     Path | None, typer.Option("--tls-cert", help="PEM certificate: serve HTTPS (needs --tls-key).")
@@ -127,7 +129,14 @@ def keys_revoke(
 def register_site(
     site_id: Annotated[str, typer.Argument(help="The site's id.")],
     url: Annotated[str, typer.Option("--url", help="Base URL of the site service, e.g. http://10.0.0.5:8101.")],
-    public_key: Annotated[str, typer.Option("--public-key", help="The site's public key, or @path/to/public.key.")],
+    public_key: Annotated[
+        str,
+        typer.Option(
+            "--public-key",
+            help="The site's public key, or @path/to/public.key: `ragfed site init` prints it and writes it to "
+            "<RAGFED_DATA_DIR>/<site>/keys/public.key on the site's machine.",
+        ),
+    ],
     home: HomeOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -166,7 +175,13 @@ def serve_site(
     site: Annotated[str, typer.Option("--site", "-s", help="Site id.")],
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8101,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    gateway_key: Annotated[Path | None, typer.Option("--gateway-key", help="The gateway's public.key.")] = None,
+    gateway_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--gateway-key",
+            help="The gateway's public.key, printed by `ragfed gateway init` (<gateway home>/keys/public.key).",
+        ),
+    ] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: settings).")] = None,
     egress: Annotated[str | None, typer.Option("--egress", help="answer, snippets or passages.")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="Site service TOML config file.")] = None,

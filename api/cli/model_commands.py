@@ -1,6 +1,6 @@
 """Operator commands for embedder versions: the model registry, rollout to the sites, rollback, status.
 
-They act from the gateway's home (``--home``, or ``home`` in ``--config``, or ``data/gateway``): its key
+They act from the gateway's home (``--home``, or ``home`` in ``--config``, or ``<RAGFED_DATA_DIR>/gateway``): its key
 pair seals the controls, its site registry says where the sites are, its model registry holds the
 versions (``<home>/models``). A model folder must be readable by the sites (same machine or shared
 storage): a rollout sends the folder's path, never the weights.
@@ -30,7 +30,9 @@ model_app = typer.Typer(
     help="Embedder versions: register, roll out to the sites, roll back, watch.", no_args_is_help=True
 )
 
-HomeOption = Annotated[Path | None, typer.Option("--home", help="Gateway home folder (default: data/gateway).")]
+HomeOption = Annotated[
+    Path | None, typer.Option("--home", help="Gateway home folder (default: <RAGFED_DATA_DIR>/gateway).")
+]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
 SitesOption = Annotated[
     list[str] | None, typer.Option("--site", "-s", help="Only this site (repeat for several; default: all).")

@@ -31,7 +31,9 @@ from rag_fed.training.settings import PrivacySettings, TrainingConfig
 
 __all__ = ["register", "train"]
 
-HomeOption = Annotated[Path | None, typer.Option("--home", help="Gateway home folder (default: data/gateway).")]
+HomeOption = Annotated[
+    Path | None, typer.Option("--home", help="Gateway home folder (default: <RAGFED_DATA_DIR>/gateway).")
+]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
 STRATEGIES = ("fedavg", "fedprox", "fedadam", "fedmedian", "trimmed", "krum")
 

@@ -24,7 +24,9 @@ from rag_fed.training.ledger import Ledger
 
 __all__ = ["remove_site"]
 
-HomeOption = Annotated[Path | None, typer.Option("--home", help="Gateway home folder (default: data/gateway).")]
+HomeOption = Annotated[
+    Path | None, typer.Option("--home", help="Gateway home folder (default: <RAGFED_DATA_DIR>/gateway).")
+]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
 
 

@@ -7,36 +7,27 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.docs_pages import install_local_docs
 from api.errors import install_error_handlers
+from api.gateway.home import init_home, load_or_create_keys
 from api.gateway.routes_chat import chat_router
 from api.gateway.routes_ops import ops_router
 from api.gateway.routes_query import query_router
 from api.gateway.service import GatewayService
 from api.gateway.settings import GatewaySettings
-from rag_fed.crypto import KeyPair
-from rag_fed.errors import ConfigError
 from rag_fed.federation import SiteRegistry
 
 __all__ = ["build_service", "create_gateway_app", "load_or_create_keys"]
 
 
-def load_or_create_keys(settings: GatewaySettings) -> KeyPair:
-    """The gateway's key pair, generated on first start (sites need its ``public.key``)."""
-    if not (settings.keys_dir / "private.key").exists():
-        KeyPair.generate().save(settings.keys_dir)
-    return KeyPair.load(settings.keys_dir)
-
-
 def build_service(settings: GatewaySettings) -> GatewayService:
+    """The service over ``settings.home``, creating the home on first start (as ``ragfed gateway init``)."""
     from api.gateway.keystore import KeyStore
 
-    try:
-        settings.home.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(f"cannot create the gateway home {settings.home}: {error}") from None
+    home = init_home(settings)
     return GatewayService(
         settings,
-        keys=load_or_create_keys(settings),
+        keys=home.keys,
         registry=SiteRegistry(settings.registry_path),
         keystore=KeyStore(settings.database),
     )
@@ -56,9 +47,12 @@ def create_gateway_app(service: GatewayService) -> FastAPI:
         summary="Federated question answering over the sites' maintenance documents, with citations.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # served from local assets below: no CDN on a plant network
+        redoc_url=None,
     )
     app.state.service = service
     install_error_handlers(app)
+    install_local_docs(app)
     app.include_router(chat_router)
     app.include_router(query_router)
     app.include_router(ops_router)

@@ -1,7 +1,8 @@
 """Settings of the gateway, read from one TOML file (``--config``); every field has a default.
 
-Everything the gateway keeps lives under ``home``: its key pair (``keys/``), API keys and the audit
-log (``gateway.db``), the site registry (``registry.db``) and the embedder versions (``models/``).
+Everything the gateway keeps lives under ``home`` (default: ``<RAGFED_DATA_DIR>/gateway``): its key pair
+(``keys/``; sites need ``keys/public.key``), API keys and the audit log (``gateway.db``), the site registry
+(``registry.db``) and the embedder versions (``models/``). ``ragfed gateway init`` creates it.
 """
 
 from __future__ import annotations
@@ -13,13 +14,18 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, PositiveInt, ValidationError
 
 from api.serving import ServerTlsSettings
-from rag_fed.config import EmbedderSettings, GeneratorSettings
+from rag_fed.config import EmbedderSettings, GeneratorSettings, get_settings
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.errors import ConfigError
 from rag_fed.router import RoutingPolicy
 from rag_fed.types import SearchMode
 
-__all__ = ["GatewaySettings"]
+__all__ = ["GatewaySettings", "default_home"]
+
+
+def default_home() -> Path:
+    """``<data_dir>/gateway``: beside the sites of this machine, wherever the command runs from."""
+    return get_settings().data_dir / "gateway"
 
 
 class GatewaySettings(ServerTlsSettings):
@@ -29,7 +35,7 @@ class GatewaySettings(ServerTlsSettings):
     model_config = ConfigDict(extra="forbid")
 
     gateway_id: str = Field(default="gateway", pattern=NODE_ID_PATTERN)
-    home: Path = Path("data/gateway")
+    home: Path = Field(default_factory=default_home, description="Default: <RAGFED_DATA_DIR>/gateway.")
     model_id: str = Field(default="rag-fed", description="The model name clients pass and see.")
     audit_questions: Literal["hash", "text"] = Field(
         default="hash", description="Store each question's SHA-256 (default) or its text in the audit log."

@@ -23,7 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m api.site_service", description=__doc__)
     parser.add_argument("--site", help="site id (or site_id in --config)")
     parser.add_argument("--data-dir", type=Path, help="data directory holding the site's folder")
-    parser.add_argument("--gateway-key", type=Path, help="the gateway's public.key file")
+    parser.add_argument(
+        "--gateway-key", type=Path, help="the gateway's public.key file (`ragfed gateway init` prints its path)"
+    )
     parser.add_argument("--gateway-id", help="the gateway's node id (default: gateway)")
     parser.add_argument("--egress", choices=["answer", "snippets", "passages"])
     parser.add_argument("--config", type=Path, help="TOML file with the site service settings")

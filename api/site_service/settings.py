@@ -47,8 +47,10 @@ class SiteServiceSettings(ServerTlsSettings, ResponderSettings):
         if self.gateway_key_file is not None:
             return load_public_key(self.gateway_key_file)
         raise ConfigError(
-            "the site service needs the gateway's public key: pass --gateway-key PATH "
-            "(the gateway's keys/public.key) or set gateway_public_key in the config file"
+            "the site service needs the gateway's public key: pass --gateway-key PATH, or set gateway_key_file or "
+            "gateway_public_key in the config file. The key is made by `ragfed gateway init` on the gateway's "
+            "machine, which prints its path (<gateway home>/keys/public.key, by default "
+            "<RAGFED_DATA_DIR>/gateway/keys/public.key); copy that file to this machine"
         )
 
     @classmethod

@@ -1,0 +1,49 @@
+"""``ragfed gateway init``: the gateway's home and key pair, made before anything is served.
+
+The sites need the gateway's public key before they can start (they accept sealed queries from that key
+only), so an operator's first command makes it and says where it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.gateway.home import init_home
+from api.gateway.settings import GatewaySettings
+from rag_fed.cli.common import console, reports_errors
+
+__all__ = ["gateway_app", "register"]
+
+gateway_app = typer.Typer(help="The gateway's home folder and key pair.", no_args_is_help=True)
+
+HomeOption = Annotated[
+    Path | None, typer.Option("--home", help="Gateway home folder (default: <RAGFED_DATA_DIR>/gateway).")
+]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
+
+
+@gateway_app.command("init")
+@reports_errors
+def gateway_init(home: HomeOption = None, config: ConfigOption = None) -> None:
+    """Create the gateway's home, key pair and databases (an existing key pair is kept), and print the
+    public key file every site service needs (``ragfed serve site --gateway-key PATH``)."""
+    settings = GatewaySettings.load(config, home=home)
+    made = init_home(settings)
+    root = made.root.resolve()
+    key_file = made.public_key_file.resolve()
+    state = "created" if made.created_keys else "already there, key pair kept"
+    console.print(f"gateway home: {root} ({state})", highlight=False)
+    console.print(f"gateway public key file: {key_file}", highlight=False)
+    console.print(f"gateway public key: {made.keys.public_key_text} (fingerprint {made.keys.fingerprint})")
+    console.print(
+        "each site service needs this file: copy it to the site's machine and start the site with\n"
+        f"  ragfed serve site --site SITE_ID --gateway-key {key_file}",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(gateway_app, name="gateway")
