@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 __all__ = [
     "BM25_WEIGHTS",
+    "CHUNK_COLUMN_UPGRADES",
     "MAX_QUERY_TERMS",
     "PRUNE_KEEP",
     "PRUNE_SHARE",
@@ -54,7 +55,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL,
     section TEXT NOT NULL,
     page INTEGER,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL,
+    line_start INTEGER,
+    line_end INTEGER
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id, ordinal);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(
@@ -63,6 +66,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(
 );
 INSERT OR IGNORE INTO meta(key, value) VALUES ('commit_seq', '0');
 """
+
+# Columns of ``chunks`` added after the first release, as (name, declaration): opening a store for
+# writing adds those it lacks (all nullable, so old rows read as "not known"). ``line_start``/``line_end``
+# are the 1-based lines of the source file a chunk came from (plain-text sources).
+CHUNK_COLUMN_UPGRADES = (("line_start", "INTEGER"), ("line_end", "INTEGER"))
 
 # Per connection, never stored: a scratch FTS5 table that tokenises query words exactly as chunk_fts does
 # (read back through its ``instance`` vocabulary), and the document frequency of each term of chunk_fts.

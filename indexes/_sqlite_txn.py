@@ -86,9 +86,11 @@ class SQLiteTransaction:
         )
         chunk_ids: list[int] = []
         for chunk, vector in zip(chunks, vectors, strict=True):
+            first, last = chunk.lines if chunk.lines is not None else (None, None)
             cursor = self._conn.execute(
-                "INSERT INTO chunks(doc_id, ordinal, text, section, page, vector) VALUES (?, ?, ?, ?, ?, ?)",
-                (entry.doc_id, chunk.ordinal, chunk.text, chunk.section, chunk.page, vector_blob(vector)),
+                "INSERT INTO chunks(doc_id, ordinal, text, section, page, vector, line_start, line_end)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (entry.doc_id, chunk.ordinal, chunk.text, chunk.section, chunk.page, vector_blob(vector), first, last),
             )
             chunk_id = cursor.lastrowid
             assert chunk_id is not None  # an INSERT into a rowid table always sets it

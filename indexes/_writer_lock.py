@@ -10,7 +10,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from indexes.errors import IndexStoreError
+from indexes.errors import StoreLockedError
 
 __all__ = ["LOCK_FILE_NAME", "WriterLock"]
 
@@ -33,9 +33,10 @@ class WriterLock:
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
-            raise IndexStoreError(
+            raise StoreLockedError(
                 f"site store {directory} is already open for writing by process {holder}; close the store"
-                " in that process (or stop it) before opening it here"
+                " in that process (or stop it) before opening it here",
+                holder,
             ) from None
         except BaseException:
             os.close(fd)

@@ -20,6 +20,7 @@ __all__ = [
     "FloatMatrix",
     "IdArray",
     "IndexKind",
+    "LineRange",
     "StoredChunk",
     "StoredDocument",
     "VectorIndex",
@@ -55,6 +56,10 @@ class VectorIndex(Protocol):
     def save(self, path: Path) -> None: ...
 
 
+LineRange = tuple[int, int]
+"""First and last line (1-based, inclusive) of the source file a chunk came from."""
+
+
 @dataclass(frozen=True)
 class ChunkDraft:
     """A chunk about to be stored: its text and where in the document it sits."""
@@ -63,6 +68,7 @@ class ChunkDraft:
     ordinal: int
     section: str = ""
     page: int | None = None
+    lines: LineRange | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ class StoredChunk:
     section: str
     page: int | None
     metadata: Mapping[str, str]
+    lines: LineRange | None = None
 
 
 class DocStoreTransaction(Protocol):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["IndexCorruptError", "IndexMismatchError", "IndexStoreError", "UnknownRecordError"]
+__all__ = ["IndexCorruptError", "IndexMismatchError", "IndexStoreError", "StoreLockedError", "UnknownRecordError"]
 
 
 class IndexStoreError(RuntimeError):
@@ -15,6 +15,14 @@ class IndexCorruptError(IndexStoreError):
 
 class IndexMismatchError(IndexStoreError):
     """A stored index does not match what the caller expects (dimension, embedder version, counts)."""
+
+
+class StoreLockedError(IndexStoreError):
+    """Another process holds the store's writer lock; ``holder`` is its pid as it wrote it (or a note)."""
+
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class UnknownRecordError(IndexStoreError, KeyError):

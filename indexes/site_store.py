@@ -15,9 +15,14 @@
 - The index is exact (flat) below ``hnsw_threshold`` vectors and HNSW from there on; the kind changes
   at a checkpoint or rebuild, and only back to flat below half the threshold, so a store hovering near
   the threshold does not rebuild at every checkpoint.
-- One process at a time opens a store, readers included: ``open`` takes an exclusive ``flock`` on
-  ``writer.lock`` and a second opener gets ``IndexStoreError`` naming the holder's pid. Other processes
-  query the site through the process that holds it. Within the process the store is thread-safe.
+- One process at a time opens a store for writing: ``open`` takes an exclusive ``flock`` on
+  ``writer.lock`` and a second opener gets ``StoreLockedError`` naming the holder's pid. Within the
+  process the store is thread-safe.
+- Any number of processes may read beside it with ``open_read_only``: no lock, a WAL reader on the
+  docstore, and the vector index loaded from the current vector file, or built in memory (exact) when
+  the file is stale or was replaced meanwhile. Nothing is written: no checkpoint, no cleanup, no
+  rebuild on disk. The reader sees the store as committed when it opened; vectors committed later are
+  not in its index (reopen to see them).
 """
 
 from __future__ import annotations
@@ -60,12 +65,13 @@ class SiteStore:
         self,
         directory: Path,
         docstore: SQLiteDocStore,
-        lock: WriterLock,
+        lock: WriterLock | None,
         manifest: Manifest,
         threshold: int,
         hint: str,
     ) -> None:
         self._directory, self._docstore, self._writer_lock = directory, docstore, lock
+        self._read_only = lock is None
         self._manifest, self._hnsw_threshold, self._rebuild_hint = manifest, threshold, hint
         self._dim = manifest.dim
         self._index = FaissVectorIndex(manifest.dim, manifest.index_kind)
@@ -111,6 +117,47 @@ class SiteStore:
             lock.release()
             raise
 
+    @classmethod
+    def open_read_only(
+        cls,
+        directory: Path | str,
+        *,
+        embedder_name: str,
+        embedder_version: str | None = None,
+        dim: int | None = None,
+        site_id: str | None = None,
+    ) -> SiteStore:
+        """Open an existing store for reading, beside the process that may hold it for writing.
+
+        The embedder name must be the store's; its version and dim are checked when given (a caller
+        that embeds no query, such as a listing, need not load the model to learn them). Writes,
+        checkpoints and rebuilds raise ``IndexStoreError``.
+        """
+        directory = Path(directory)
+        hint = f"run `ragfed index rebuild --site {site_id or '<site-id>'}` to rebuild it from the docstore"
+        docstore = SQLiteDocStore(directory / DOCSTORE_FILE_NAME, dim=dim, read_only=True)
+        try:
+            with docstore.snapshot():  # the manifest, commit_seq and the vectors of one committed state
+                manifest = read_manifest(docstore)
+                if manifest is None:
+                    raise IndexStoreError(
+                        f"site store {directory} has no manifest yet: the process creating it has not finished;"
+                        " try again in a moment"
+                    )
+                where = f"site store {directory}"
+                version, wanted_dim = embedder_version or manifest.embedder_version, dim or manifest.dim
+                manifest.check_embedder(embedder_name, version, wanted_dim, where=where)
+                store = cls(directory, docstore, None, manifest, 0, hint)
+                store._load_for_reading()
+            return store
+        except BaseException:
+            docstore.close()
+            raise
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
     @property
     def directory(self) -> Path:
         return self._directory
@@ -140,7 +187,7 @@ class SiteStore:
     def transaction(self) -> Iterator[SQLiteTransaction]:
         """Writes that commit together; the vector index follows once the SQLite commit succeeded."""
         with self._lock:
-            self._ensure_open()
+            self._ensure_writable()
             with self._docstore.transaction() as txn:
                 yield txn
             self._mirror(txn.changes)
@@ -159,7 +206,7 @@ class SiteStore:
     def checkpoint(self) -> None:
         """Save the vector index if it changed since the last checkpoint (or must change kind)."""
         with self._lock:
-            self._ensure_open()
+            self._ensure_writable()
             wanted = self._kind_for(self._index.count)
             if wanted != self._index.kind:
                 self._index = self._build_index(wanted)
@@ -168,7 +215,7 @@ class SiteStore:
     def rebuild(self) -> None:
         """Rebuild the vector index from the vectors in SQLite and checkpoint it."""
         with self._lock:
-            self._ensure_open()
+            self._ensure_writable()
             self._index = self._build_index(self._kind_for(len(self._docstore.chunk_ids())))
             self._save_index(force=True)
 
@@ -200,16 +247,18 @@ class SiteStore:
             return problems
 
     def close(self) -> None:
-        """Checkpoint, then release the docstore and the writer lock. Safe to call twice."""
+        """Checkpoint (unless read-only), then release the docstore and the writer lock. Safe to call twice."""
         with self._lock:
             if self._closed:
                 return
             try:
-                self.checkpoint()
+                if self._writer_lock is not None:
+                    self.checkpoint()
             finally:
                 self._closed = True
                 self._docstore.close()
-                self._writer_lock.release()
+                if self._writer_lock is not None:
+                    self._writer_lock.release()
 
     def __enter__(self) -> SiteStore:
         return self
@@ -237,6 +286,20 @@ class SiteStore:
             self.rebuild()
         else:
             self._index = load_checked(self._directory, manifest, self._rebuild_hint)
+
+    def _load_for_reading(self) -> None:
+        """The current vector file, else an exact index built in memory from the docstore (read-only)."""
+        manifest, seq = self._manifest, self._docstore.commit_seq
+        if manifest.vector_file and manifest.vector_commit_seq == seq:
+            try:
+                self._index = load_checked(self._directory, manifest, self._rebuild_hint)
+                return
+            except IndexCorruptError:
+                if (self._directory / manifest.vector_file).is_file():
+                    raise  # an altered file is never used, nor silently worked around
+                # Gone: the writer checkpointed and removed it after this reader read the manifest.
+        _log.info("vector file of %s is not current; building the index in memory (read-only)", self._directory)
+        self._index = self._build_index("flat")
 
     def _build_index(self, kind: IndexKind) -> FaissVectorIndex:
         index = FaissVectorIndex(self._dim, kind)
@@ -287,3 +350,11 @@ class SiteStore:
     def _ensure_open(self) -> None:
         if self._closed:
             raise IndexStoreError(f"site store {self._directory} is closed")
+
+    def _ensure_writable(self) -> None:
+        self._ensure_open()
+        if self._read_only:
+            raise IndexStoreError(
+                f"site store {self._directory} is open read-only: write through the process that holds it"
+                " for writing (a running site service), or stop that process and open the store for writing"
+            )

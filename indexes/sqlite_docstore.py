@@ -8,6 +8,10 @@ power loss, never on a process crash; ``set_meta(durable=True)`` syncs fully, fo
 
 A damaged file (not a database, malformed pages) raises ``IndexCorruptError``. One connection is shared
 under a lock, so the store may be used from several threads of one process.
+
+``read_only=True`` opens the file as a WAL reader (``_sqlite_connect``) beside the process that writes
+it: every write is refused, keyword queries are ranked by FTS5 (the in-memory mirror is a writer's
+structure), and ``snapshot()`` pins one committed state for a series of reads.
 """
 
 from __future__ import annotations
@@ -23,19 +27,11 @@ import numpy as np
 
 from indexes._arrays import check_k
 from indexes._keyword_mirror import KeywordMirror
-from indexes._sqlite_schema import (
-    BM25_WEIGHTS,
-    PRUNE_KEEP,
-    PRUNE_SHARE,
-    SCHEMA,
-    SCHEMA_VERSION,
-    TEMP_SCHEMA,
-    prune_phrases,
-    query_phrases,
-)
+from indexes._sqlite_connect import connect_docstore, has_chunk_column
+from indexes._sqlite_schema import BM25_WEIGHTS, PRUNE_KEEP, PRUNE_SHARE, prune_phrases, query_phrases
 from indexes._sqlite_txn import ChunkChanges, SQLiteTransaction
 from indexes.base import FloatMatrix, IdArray, StoredChunk, StoredDocument
-from indexes.errors import IndexCorruptError, IndexMismatchError, IndexStoreError, UnknownRecordError
+from indexes.errors import IndexCorruptError, IndexStoreError, UnknownRecordError
 
 __all__ = ["ChunkChanges", "SQLiteDocStore", "SQLiteTransaction"]
 
@@ -59,9 +55,10 @@ class SQLiteDocStore:
     prune_share: float = PRUNE_SHARE
     keyword_mirror: bool = True  # False: FTS5 ranks every keyword query (the benchmark's baseline)
 
-    def __init__(self, path: Path, dim: int | None = None) -> None:
+    def __init__(self, path: Path, dim: int | None = None, *, read_only: bool = False) -> None:
         self._path = Path(path)
         self._dim = dim
+        self._read_only = read_only
         self._lock = threading.RLock()
         self._in_transaction = False
         self._conn: sqlite3.Connection | None = None
@@ -71,13 +68,9 @@ class SQLiteDocStore:
         self._frequency_seq = -1  # commit_seq at which _chunk_count was read
         self._chunk_count = 0
         with self._lock, self._translate_errors():
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            try:
-                self._configure(conn)
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
+            self._conn = connect_docstore(self._path, read_only=read_only)
+            # A store written by older code, opened read-only, may lack the line-range columns.
+            self._lines_sql = "c.line_start, c.line_end" if has_chunk_column(self._conn, "line_end") else "NULL, NULL"
 
     @property
     def path(self) -> Path:
@@ -87,10 +80,29 @@ class SQLiteDocStore:
     def commit_seq(self) -> int:
         return int(self.get_meta("commit_seq") or 0)
 
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads in the block (from this thread) all see one committed state, whatever is committed meanwhile."""
+        with self._guard() as conn:
+            if self._in_transaction:
+                raise IndexStoreError("a transaction is already open on this docstore; read inside it")
+            conn.execute("BEGIN")
+            self._in_transaction = True
+            try:
+                yield
+            finally:
+                self._in_transaction = False
+                conn.execute("COMMIT")
+
     @contextmanager
     def transaction(self) -> Iterator[SQLiteTransaction]:
         """All writes of the block commit together, or none (the block raised, or the commit failed)."""
         with self._guard() as conn:
+            self._refuse_if_read_only()
             if self._in_transaction:
                 raise IndexStoreError("a transaction is already open on this docstore; do the work in it")
             self._in_transaction = True
@@ -140,13 +152,16 @@ class SQLiteDocStore:
             for start in range(0, len(wanted), _ID_BATCH):
                 batch = wanted[start : start + _ID_BATCH]
                 rows = conn.execute(
-                    "SELECT c.chunk_id, c.doc_id, d.title, c.ordinal, c.text, c.section, c.page, d.metadata"
-                    " FROM chunks c JOIN documents d ON d.doc_id = c.doc_id"
+                    "SELECT c.chunk_id, c.doc_id, d.title, c.ordinal, c.text, c.section, c.page, d.metadata,"
+                    f" {self._lines_sql} FROM chunks c JOIN documents d ON d.doc_id = c.doc_id"
                     f" WHERE c.chunk_id IN ({','.join('?' * len(batch))})",
                     batch,
                 )
-                for cid, doc_id, title, ordinal, text, section, page, metadata in rows:
-                    found[cid] = StoredChunk(cid, doc_id, title, ordinal, text, section, page, json.loads(metadata))
+                for cid, doc_id, title, ordinal, text, section, page, metadata, first, last in rows:
+                    lines = (int(first), int(last)) if first is not None and last is not None else None
+                    found[cid] = StoredChunk(
+                        cid, doc_id, title, ordinal, text, section, page, json.loads(metadata), lines
+                    )
         missing = [cid for cid in wanted if cid not in found]
         if missing:
             raise UnknownRecordError(f"no chunk stored with id(s) {missing[:10]}")
@@ -185,7 +200,8 @@ class SQLiteDocStore:
             return []
         with self._guard() as conn:
             tokens = self._tokens_of(conn, phrases)
-            self._mirror.start()
+            if not self._read_only:
+                self._mirror.start()
         ranked = self._mirror.search([(p, tokens[p]) for p in phrases], k) if self.keyword_mirror else None
         if ranked is not None:
             return ranked
@@ -197,8 +213,11 @@ class SQLiteDocStore:
 
     def start_keyword_index(self, wait: float | None = 0.0) -> bool:
         """Start building the in-memory keyword index (``KeywordMirror``) in the background, as the first
-        keyword query would; ``wait`` seconds for it (``None``: until built). Whether it is ready."""
+        keyword query would; ``wait`` seconds for it (``None``: until built). Whether it is ready. A read-only
+        docstore has no mirror (FTS5 ranks its keyword queries): ``False``."""
         with self._guard():
+            if self._read_only:
+                return False
             self._mirror.start()
         return self._mirror.wait(wait) if wait != 0.0 else self._mirror.ready
 
@@ -215,6 +234,7 @@ class SQLiteDocStore:
     def set_meta(self, key: str, value: str, *, durable: bool = False) -> None:
         """Write one meta entry in its own transaction; ``durable`` fsyncs the WAL before returning."""
         with self._guard() as conn:
+            self._refuse_if_read_only()
             if self._in_transaction:
                 raise IndexStoreError("set_meta() cannot run inside an open transaction")
             if durable:
@@ -233,7 +253,8 @@ class SQLiteDocStore:
             if checks != ["ok"]:
                 problems.extend(f"sqlite quick_check: {line}" for line in checks[:10])
             try:
-                conn.execute("INSERT INTO chunk_fts(chunk_fts) VALUES ('integrity-check')")
+                if not self._read_only:  # FTS5 runs its check as a write command
+                    conn.execute("INSERT INTO chunk_fts(chunk_fts) VALUES ('integrity-check')")
             except sqlite3.DatabaseError as exc:
                 problems.append(f"keyword index integrity-check failed: {exc}")
             unindexed = conn.execute(
@@ -306,21 +327,10 @@ class SQLiteDocStore:
             self._frequencies[term] = 0 if row is None else int(row[0])
         return {term: self._frequencies[term] for term in terms}
 
-    def _configure(self, conn: sqlite3.Connection) -> None:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise IndexStoreError(f"docstore {self._path} cannot use WAL journaling (got {mode!r})")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 5000")
-        conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
-        conn.executescript(TEMP_SCHEMA)
-        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise IndexMismatchError(
-                f"docstore {self._path} has schema version {version}, this code reads up to {SCHEMA_VERSION};"
-                " upgrade rag-fed"
+    def _refuse_if_read_only(self) -> None:
+        if self._read_only:
+            raise IndexStoreError(
+                f"docstore {self._path} is open read-only: writes go through the process that holds the store"
             )
 
     @contextmanager
