@@ -21,21 +21,21 @@ from eval.datasets import load_dataset
 from eval.embedding_cache import CachingEmbedder
 from eval.report import write_report
 from eval.runner import run_eval
-from eval.site_systems import CentralizedSystem, LocalBestSystem, SystemSetup
+from eval.site_systems import CentralizedSystem, LocalBestSystem, SystemSetup, TopPassageSystem
 from eval.splits import split_corpus
 from eval.systems import RetrievalSystem
+from rag_fed.answers.settings import AnswerStrategy
 from rag_fed.config import GeneratorSettings, Settings, get_settings
 from rag_fed.embedders import load_embedder
 from rag_fed.errors import InputError, RagFedError
 from rag_fed.generators import Generator, clear_generator_cache, load_generator
 from rag_fed.types import SearchMode
 
-__all__ = ["CENTRAL_MAX_TOKENS", "CONFIGS", "FUSION_PASSAGES", "eval_app", "register"]
+__all__ = ["ANSWER_PASSAGES", "CONFIGS", "eval_app", "register"]
 
-# The gateway's defaults (``central_max_tokens``, ``default_k`` in api/gateway/settings.py), so that the
-# answers measured here are fused as the gateway fuses them; tests/eval/test_cli_defaults.py keeps them equal.
-CENTRAL_MAX_TOKENS = 300
-FUSION_PASSAGES = 5
+# The gateway's default k (``default_k`` in api/gateway/settings.py): a site composes its evidence from
+# that many passages, whatever depth the benchmark ranks to; tests/eval/test_cli_defaults.py keeps them equal.
+ANSWER_PASSAGES = 5
 
 eval_app = typer.Typer(help="Benchmark retrieval and answers: federated vs centralized.", no_args_is_help=True)
 console = Console()
@@ -57,6 +57,7 @@ CONFIGS: dict[str, SystemFactory] = {
     "federated": _federated("all"),
     "routed": _federated("sketch"),
     "local-best": LocalBestSystem,
+    "top-passage": TopPassageSystem,
 }
 
 
@@ -83,6 +84,12 @@ def _search_mode(mode: str) -> SearchMode:
     raise InputError(f"mode must be dense, keyword or hybrid, not {mode!r}")
 
 
+def _answer_strategy(strategy: str) -> AnswerStrategy:
+    if strategy not in ("extractive", "grounded", "generative"):
+        raise InputError(f"unknown answer strategy {strategy!r}; choose extractive, grounded or generative")
+    return cast(AnswerStrategy, strategy)
+
+
 def _set_torch_threads(threads: int | None) -> str:
     import torch  # loaded by the embedder anyway
 
@@ -91,20 +98,16 @@ def _set_torch_threads(threads: int | None) -> str:
     return str(torch.get_num_threads())
 
 
-def _generator_note(settings: Settings, site_answers: bool) -> str:
+def _generator_note(settings: Settings, strategy: AnswerStrategy, site_answers: bool) -> str:
     model = settings.generator
-    where = f"{model.backend} {model.model_path}, {model.threads} thread(s), "
-    if not site_answers:
-        return where + (
-            f"central model only in the federated configs (fast path: up to {CENTRAL_MAX_TOKENS} tokens from the "
-            f"top {FUSION_PASSAGES} fused passages); local configs: the site's model from its top "
-            f"{settings.search.answer_passages} passages"
-        )
-    return where + (
-        f"one instance per site and one central; site answers up to {settings.search.answer_max_tokens} tokens "
-        f"from the site's top {settings.search.answer_passages} passages; central answer up to "
-        f"{CENTRAL_MAX_TOKENS} tokens from the site answers and each site's top {FUSION_PASSAGES} passages"
+    if strategy == "extractive":
+        return "none: extractive answers (evidence only); top-passage quotes the best passage"
+    where = f"{model.backend} {model.model_path}, {model.threads} thread(s): "
+    what = (
+        f"{strategy} answers over the evidence of each site's top {ANSWER_PASSAGES} passages, composed by the "
+        "central model in the federated configs and by the site's model in the local ones"
     )
+    return where + what + ("; site models phrase their own evidence too" if site_answers else "")
 
 
 @eval_app.command("run")
@@ -126,10 +129,13 @@ def run(
     answers: Annotated[
         bool, typer.Option(help="Generate and score answers for queries that have a reference answer.")
     ] = True,
+    strategy: Annotated[
+        str, typer.Option(help="How answers are composed from evidence: extractive, grounded or generative.")
+    ] = "grounded",
     site_answers: Annotated[
         bool,
-        typer.Option(help="Federated configs: sites answer and the central model fuses (default), or the fast path."),
-    ] = True,
+        typer.Option(help="Federated configs: each site's model also phrases a checked answer over its evidence."),
+    ] = False,
     deadline_s: Annotated[float, typer.Option(min=1.0, help="The router's deadline per query, seconds.")] = 300.0,
     torch_threads: Annotated[
         int | None, typer.Option(min=1, help="Threads of the query embedder (torch); default: torch's.")
@@ -146,6 +152,7 @@ def run(
         if unknown or not names:
             raise InputError(f"unknown configs {unknown}; choose from {', '.join(CONFIGS)}")
         search_mode = _search_mode(mode)
+        answer_strategy = _answer_strategy(strategy)
         data = _limit(load_dataset(dataset, seed=seed), max_queries)
         sites = split_corpus(data, split, seed=seed)
         settings = get_settings()
@@ -157,7 +164,9 @@ def run(
         config = {
             "search mode": search_mode,
             "embedder": f"{settings.embedder.model} ({embedder.model_version}), torch threads {threads}",
-            "generator": _generator_note(settings, site_answers) if answering else "none (no answers generated)",
+            "generator": _generator_note(settings, answer_strategy, site_answers)
+            if answering
+            else "none (no answers generated)",
             "router deadline s": f"{deadline_s:g}",
             "indexing": "documents embedded once, vectors reused by every configuration"
             + (f"; {cached} vectors loaded from {embedding_cache}" if embedding_cache is not None else ""),
@@ -170,10 +179,12 @@ def run(
                     embedder=embedder,
                     mode=search_mode,
                     index_embedder=index_embedder,
-                    generator_factory=_generator_factory(settings.generator) if answering else None,
+                    generator_factory=_generator_factory(settings.generator)
+                    if answering and answer_strategy != "extractive"
+                    else None,
+                    strategy=answer_strategy if answering else None,
                     deadline_s=deadline_s,
-                    central_max_tokens=CENTRAL_MAX_TOKENS,
-                    fusion_passages=FUSION_PASSAGES,
+                    answer_passages=ANSWER_PASSAGES,
                     site_answers=site_answers,
                 )
                 systems.append(CONFIGS[name](setup))

@@ -4,7 +4,7 @@ Each site is a real :class:`~rag_fed.site.Site` with its own keys and (when answ
 queries and replies are sealed and opened exactly as in deployment, and the bytes counted are those of
 the sealed envelopes. Only the HTTP hop is left out (the site's handler is called in process), so
 latency here is the federation's own cost; ``bench/query.py`` measures the same path over HTTP.
-Answers are fused by the central model as the gateway fuses them.
+Answers are composed from the sites' evidence as the gateway composes them.
 
 ``federated`` asks every site; ``routed`` asks the sites whose sketch (k-means centroids of their
 vectors, no text) is closest to the query, at most a quarter of them (at least one).
@@ -20,9 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from eval._records import EvalDoc
-from eval.site_systems import SystemSetup, build_sites, chunk_depth, doc_ranking
+from eval.site_systems import SystemSetup, build_sites, chunk_depth, composed_answer, doc_ranking
 from eval.systems import SystemAnswer, SystemResult
-from rag_fed.answer_fusion import AnswerFusion
+from rag_fed.answers.compose import AnswerComposer
+from rag_fed.answers.ranking import evidence_for_answer
 from rag_fed.crypto import EnvelopeOpener, KeyPair
 from rag_fed.protocol import SiteReply
 from rag_fed.router import FederatedResult, InProcessSiteClient, Router, RoutingPolicy
@@ -109,7 +110,7 @@ class FederatedSystem:
         self._sites: dict[str, Site] = {}
         self._taps: list[SiteTap] = []
         self._router: Router | None = None
-        self._fusion: AnswerFusion | None = None
+        self._composer: AnswerComposer | None = None
         self._loop = asyncio.new_event_loop()
 
     @property
@@ -139,15 +140,18 @@ class FederatedSystem:
         self._router = Router(
             keys=gateway_keys, gateway_id=GATEWAY_ID, site_keys=site_keys, clients=clients, policy=policy
         )
-        if setup.generator_factory is not None:
-            self._fusion = AnswerFusion(setup.generator_factory(), max_tokens=setup.central_max_tokens)
+        if setup.answers_enabled:
+            central = setup.generator_factory() if setup.generator_factory is not None else None
+            self._composer = AnswerComposer(setup.settings.answers, central)
         if self._selection == "sketch":
             failures = self._loop.run_until_complete(self._router.refresh_sketches())
             broken = {site: error for site, error in failures.items() if error}
             if broken:
                 raise RuntimeError(f"sketches could not be fetched: {broken}")
 
-    def _query(self, query: str, k: int, want_answer: bool) -> tuple[FederatedResult, SystemResult]:
+    def _query(
+        self, query: str, k: int, want_answer: bool, phrase: bool = False
+    ) -> tuple[FederatedResult, SystemResult]:
         if self._router is None:
             raise RuntimeError("index() must be called before search()")
         embedder = self._setup.embedder
@@ -163,6 +167,7 @@ class FederatedSystem:
                 k=chunk_depth(k),
                 mode=self._setup.mode,
                 want_answer=want_answer,
+                phrase=phrase,
             )
         )
         calls = [call for tap in self._taps for call in tap.take()]
@@ -181,31 +186,28 @@ class FederatedSystem:
         return self._query(query, k, want_answer=False)[1]
 
     def answer(self, query: str, k: int) -> SystemAnswer:
-        if self._fusion is None:
-            raise RuntimeError(f"{self.name} was built without a model; pass generator_factory to answer")
-        site_answers = self._setup.site_answers
-        result, retrieved = self._query(query, k, want_answer=site_answers)
-        # The benchmark ranks deep (up to 100 passages a site); a gateway asks for its default k, so the
-        # central model sees each site answer with that many passages, as it would in a deployment.
-        depth = self._setup.fusion_passages
-        answers = [a.model_copy(update={"passages": a.passages[:depth]}) for a in result.ranked_answers()]
+        if self._composer is None:
+            raise RuntimeError(f"{self.name} was built without answers; set SystemSetup.strategy or a model")
+        result, retrieved = self._query(query, k, want_answer=True, phrase=self._setup.site_answers)
         started = time.perf_counter()
-        if site_answers:
-            fused = self._fusion.fuse(query, answers)
-        else:  # the gateway's fast path: the central model answers from the fused passages
-            fused = self._fusion.fuse_passages(query, result.passages[:depth])
-        fusion_ms = (time.perf_counter() - started) * 1000
+        asked = [outcome.site_id for outcome in result.sites if outcome.status != "skipped"]
+        evidence = evidence_for_answer(result.evidence, result.answers)
+        stream = self._composer.stream(query, evidence, sites=asked, strategy=self._setup.strategy)
+        first_ms: float | None = None
+        for _ in stream:
+            first_ms = first_ms if first_ms is not None else (time.perf_counter() - started) * 1000
+        composed = stream.collect()
+        compose_ms = (time.perf_counter() - started) * 1000
         timed = SystemResult(
             retrieved.doc_ids,
             retrieved.scores,
-            {**retrieved.timings_ms, "answer_fusion": fusion_ms},
+            {**retrieved.timings_ms, "compose_first": first_ms or compose_ms, "compose": compose_ms},
             bytes_sent=retrieved.bytes_sent,
             bytes_received=retrieved.bytes_received,
             sites_contacted=retrieved.sites_contacted,
             sites_failed=retrieved.sites_failed,
         )
-        cited = list(dict.fromkeys(citation.doc_id for citation in fused.citations))
-        return SystemAnswer(timed, fused.text, cited)
+        return composed_answer(timed, composed)
 
     def close(self) -> None:
         for site in self._sites.values():

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from eval._records import EvalDataset, EvalDoc, EvalQuery
 from eval._text import strip_citations
+from eval.answer_metrics import citation_recall, invented_values, supported_share
 from eval.metrics import (
     RETRIEVAL_METRICS,
     answer_contains,
@@ -34,7 +35,16 @@ from rag_fed.errors import InputError
 
 __all__ = ["ANSWER_METRICS", "run_eval"]
 
-ANSWER_METRICS = ("exact_match", "token_f1", "answer_contains", "citation_precision")
+ANSWER_METRICS = (
+    "exact_match",
+    "token_f1",
+    "answer_contains",
+    "citation_precision",
+    "citation_recall",
+    "supported_share",
+    "invented_values",
+    "refused",
+)
 _CUTOFF = re.compile(r"@(\d+)$")
 
 
@@ -95,24 +105,32 @@ def _run_query(
     if answer and query.answer is not None and isinstance(system, AnsweringSystem):
         answered = system.answer(query.text, k)
         record = _record(query, answered.result, k, (time.perf_counter() - started) * 1000.0)
-        _score_answer(record, answered, query.answer, docs)
+        _score_answer(record, answered, query, docs)
         return record
     result = system.search(query.text, k)
     return _record(query, result, k, (time.perf_counter() - started) * 1000.0)
 
 
-def _score_answer(record: QueryRecord, answered: SystemAnswer, gold: str, docs: Mapping[str, EvalDoc]) -> None:
+def _score_answer(record: QueryRecord, answered: SystemAnswer, query: EvalQuery, docs: Mapping[str, EvalDoc]) -> None:
+    gold = query.answer or ""
     record.answer = answered.text
     record.cited_doc_ids = list(answered.cited_doc_ids)
     # Text metrics read the words, not the citation tags; a citation of an unknown document supports
     # nothing, so it counts against precision.
     words = strip_citations(answered.text)
     cited_texts = [docs[doc_id].text if doc_id in docs else "" for doc_id in answered.cited_doc_ids]
+    # What the answer's values are checked against: the spans it quotes where the system reports them
+    # (what the reader sees beside the claim), else the cited documents.
+    backing = list(answered.cited_texts) or cited_texts
     record.metrics.update(
         exact_match=exact_match(words, gold),
         token_f1=token_f1(words, gold),
         answer_contains=answer_contains(words, gold),
         citation_precision=citation_precision(cited_texts, gold),
+        citation_recall=citation_recall(answered.cited_doc_ids, query.gold_doc_ids),
+        supported_share=0.0 if answered.refused else supported_share(answered.text, backing),
+        invented_values=0.0 if answered.refused else float(len(invented_values(answered.text, backing))),
+        refused=float(answered.refused),
     )
 
 

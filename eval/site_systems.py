@@ -20,22 +20,30 @@ from connectors import Document, Section
 from eval._records import EvalDoc
 from eval._text import cited_doc_ids
 from eval.systems import SystemAnswer, SystemResult
+from rag_fed.answers.compose import ComposedAnswer
+from rag_fed.answers.settings import AnswerStrategy
 from rag_fed.config import Settings
 from rag_fed.embedders.base import Embedder
 from rag_fed.generators.base import Generator
 from rag_fed.protocol import MAX_K
 from rag_fed.site import Site
-from rag_fed.types import Passage, SearchMode
+from rag_fed.types import Passage, SearchMode, SiteAnswer
 
 __all__ = [
     "CentralizedSystem",
     "LocalBestSystem",
     "SystemSetup",
+    "TopPassageSystem",
     "build_sites",
     "chunk_depth",
+    "composed_answer",
     "doc_ranking",
+    "site_answer",
     "to_document",
 ]
+
+TOP_PASSAGE_WORDS = 60
+"""The top-passage baseline quotes this many words: the baseline the answers issue measured (F1 0.61 on S10)."""
 
 CHUNK_DEPTH_FACTOR = 4
 """Chunks fetched per wanted document: a long document has several chunks in the ranking."""
@@ -49,13 +57,11 @@ class SystemSetup:
 
     ``embedder`` embeds the queries (its time is the ``embed`` stage); ``index_embedder`` embeds the
     documents at indexing (e.g. an :class:`~eval.embedding_cache.CachingEmbedder` shared by all
-    configurations; default: ``embedder``). ``generator_factory`` makes one model per site and one
-    central model; ``None`` means the systems only retrieve. ``deadline_s`` is the router's deadline and
-    ``central_max_tokens`` the central model's answer length; ``fusion_passages`` how many of each
-    site's passages the central model is shown with that site's answer (both the gateway's defaults:
-    the gateway asks sites for its default k, whatever depth the benchmark ranks to). ``site_answers``
-    false is the gateway's fast path for the federated configurations: no site model runs, the central
-    model answers from the fused passages.
+    configurations; default: ``embedder``). ``strategy`` is how answers are composed from evidence
+    (``None``: the systems only retrieve); ``generator_factory`` makes one model per site and one central
+    model for the strategies that use one. ``deadline_s`` is the router's deadline; ``site_answers``
+    true has each federated site's local model phrase a checked answer over its evidence as well.
+    ``answer_passages`` is how many passages a site composes from (the gateway's default k).
     """
 
     settings: Settings
@@ -63,10 +69,15 @@ class SystemSetup:
     mode: SearchMode = "dense"
     index_embedder: Embedder | None = None
     generator_factory: GeneratorFactory | None = None
+    strategy: AnswerStrategy | None = None
     deadline_s: float = 300.0
-    central_max_tokens: int = 300
-    fusion_passages: int = 5
-    site_answers: bool = True
+    answer_passages: int = 5
+    site_answers: bool = False
+
+    @property
+    def answers_enabled(self) -> bool:
+        """Whether the systems answer: a strategy is set, and a model exists when it needs one."""
+        return self.strategy is not None and (self.strategy == "extractive" or self.generator_factory is not None)
 
     @property
     def documents_embedder(self) -> Embedder:
@@ -84,7 +95,7 @@ def to_document(doc: EvalDoc, source: str) -> Document:
     metadata = {key: str(value) for key, value in doc.metadata.items()}
     return Document(
         source=source,
-        title=doc.title or doc.doc_id,
+        title=doc.title,
         kind="manual",
         sections=(Section(text=doc.text),),
         key=doc.doc_id,
@@ -170,13 +181,13 @@ class _SiteSystem:
         passages = site.search(query, chunk_depth(k), self._setup.mode, query_vector=vector)
         return passages, _ms_since(started)
 
-    def _answer_at(self, site: Site, query: str, passages: Sequence[Passage]) -> tuple[str, float]:
-        """The site's local answer from its own top passages (as a site of the federation writes it)."""
-        if self._setup.generator_factory is None:
-            raise RuntimeError(f"{self._name} was built without a model; pass generator_factory to answer")
+    def _answer_at(self, site: Site, query: str, passages: Sequence[Passage]) -> tuple[SiteAnswer, float]:
+        """The site's own answer from its top passages (evidence, then what the strategy adds)."""
+        if not self._setup.answers_enabled:
+            raise RuntimeError(f"{self._name} was built without answers; set SystemSetup.strategy or a model")
         started = time.perf_counter()
-        answer = site.answer(query, passages=passages[: site.settings.search.answer_passages])
-        return answer.answer, _ms_since(started)
+        answer = site.answer(query, passages=passages[: self._setup.answer_passages], strategy=self._setup.strategy)
+        return answer, _ms_since(started)
 
     def close(self) -> None:
         for site in self._sites.values():
@@ -205,8 +216,8 @@ class CentralizedSystem(_SiteSystem):
 
     def answer(self, query: str, k: int) -> SystemAnswer:
         passages, result = self._retrieve(query, k)
-        text, answer_ms = self._answer_at(self._sites["central"], query, passages)
-        return SystemAnswer(_with_answer_time(result, answer_ms), text, cited_doc_ids(text))
+        answer, answer_ms = self._answer_at(self._sites["central"], query, passages)
+        return site_answer(_with_answer_time(result, answer_ms), answer)
 
 
 class LocalBestSystem(_SiteSystem):
@@ -247,6 +258,37 @@ class LocalBestSystem(_SiteSystem):
     def answer(self, query: str, k: int) -> SystemAnswer:
         best_site, passages, result = self._retrieve(query, k)
         if not best_site:
-            return SystemAnswer(result, "", ())
-        text, answer_ms = self._answer_at(self._sites[best_site], query, passages)
-        return SystemAnswer(_with_answer_time(result, answer_ms), text, cited_doc_ids(text))
+            return SystemAnswer(result, "", (), refused=True)
+        answer, answer_ms = self._answer_at(self._sites[best_site], query, passages)
+        return site_answer(_with_answer_time(result, answer_ms), answer)
+
+
+class TopPassageSystem(CentralizedSystem):
+    """The baseline every answer must beat: the first ``words`` words of the best pooled passage, no model."""
+
+    def __init__(self, setup: SystemSetup, words: int = TOP_PASSAGE_WORDS) -> None:
+        super().__init__(setup)
+        self._name = "top-passage"
+        self._words = words
+
+    def answer(self, query: str, k: int) -> SystemAnswer:
+        passages, result = self._retrieve(query, k)
+        if not passages:
+            return SystemAnswer(result, "", (), refused=True)
+        best = passages[0]
+        text = " ".join(best.text.split()[: self._words])
+        return SystemAnswer(result, f"{text} {best.citation.label}", (best.citation.doc_id,), (best.text,))
+
+
+def composed_answer(result: SystemResult, composed: ComposedAnswer) -> SystemAnswer:
+    """A system answer from a composed one: it cites the evidence it shows, by document."""
+    cited = list(dict.fromkeys(citation.doc_id for citation in composed.citations))
+    texts = [item.text for item in composed.evidence]
+    return SystemAnswer(result, composed.text, cited, texts, composed.refused)
+
+
+def site_answer(result: SystemResult, answer: SiteAnswer) -> SystemAnswer:
+    """A system answer from one site's own answer (its evidence is what it cites)."""
+    cited = list(dict.fromkeys([*(item.citation.doc_id for item in answer.evidence), *cited_doc_ids(answer.answer)]))
+    texts = [item.text for item in answer.evidence]
+    return SystemAnswer(result, answer.answer, cited, texts, refused=not answer.evidence)

@@ -44,12 +44,16 @@ class SystemAnswer:
     """One pass of the whole query path: the ranking it retrieved (with every stage's cost) and the answer.
 
     ``cited_doc_ids`` are ids of documents given to ``index``; ``text`` is the answer as the user sees it
-    (citation tags included: the runner strips them before scoring the text).
+    (citation tags included: the runner strips them before scoring the text); ``cited_texts`` the text
+    of what it cites as the system saw it (evidence spans, passages), where the system knows it;
+    ``refused``: the system said the documents do not cover the question.
     """
 
     result: SystemResult
     text: str
     cited_doc_ids: Sequence[str] = ()
+    cited_texts: Sequence[str] = ()
+    refused: bool = False
 
 
 @runtime_checkable

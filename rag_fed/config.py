@@ -19,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from rag_fed.answers.settings import AnswerSettings
 from rag_fed.training.pairs import PairMiningSettings
 from rag_fed.training.settings import (
     AdaptiveSettings,
@@ -155,6 +156,7 @@ class Settings(BaseSettings):
     generator: GeneratorSettings = GeneratorSettings()
     ingest: IngestSettings = IngestSettings()
     search: SearchSettings = SearchSettings()
+    answers: AnswerSettings = AnswerSettings()
     training: TrainingSettings = TrainingSettings()
 
     @classmethod

@@ -31,7 +31,7 @@ from pydantic import (
 from rag_fed.crypto.b64 import decode_b64, encode_b64
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.errors import InputError
-from rag_fed.types import Passage, SearchMode, SiteStatus
+from rag_fed.types import Evidence, Passage, SearchMode, SiteStatus
 
 __all__ = [
     "MAX_EMBEDDING_DIM",
@@ -123,6 +123,8 @@ class SiteQuery(_Message):
     embedder_version: _ShortText
     mode: SearchMode = "hybrid"
     want_answer: bool = True
+    phrase: bool = False
+    """With ``want_answer``: the site's local model also writes a checked lead over its evidence."""
     request_id: _RequestId = Field(default_factory=_new_request_id)
 
     def require_dim(self, dim: int) -> None:
@@ -153,6 +155,7 @@ class SiteReply(_Message):
     status: SiteStatus
     answer: str | None = None
     passages: list[Passage] = Field(default_factory=list, max_length=MAX_K)
+    evidence: list[Evidence] = Field(default_factory=list, max_length=MAX_K)
     embedder_version: _ShortText
     timings_ms: dict[str, _Millis] = Field(default_factory=dict)
     error: str | None = None
@@ -165,7 +168,8 @@ class SiteReply(_Message):
         if self.status != "answered" and not self.error:
             raise ValueError(f"a reply with status {self.status!r} must say why in 'error'")
         # A site speaks only for itself: a passage citing another site would be a forged citation.
-        foreign = {p.citation.site_id for p in self.passages} - {self.site_id}
+        cited = [p.citation for p in self.passages] + [e.citation for e in self.evidence]
+        foreign = {citation.site_id for citation in cited} - {self.site_id}
         if foreign:
             raise ValueError(f"site {self.site_id!r} returned passages citing other sites: {sorted(foreign)}")
         return self

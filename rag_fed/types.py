@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CITATION_TAG", "Citation", "Passage", "SearchMode", "SiteAnswer", "SiteStatus"]
+__all__ = ["CITATION_TAG", "Citation", "Evidence", "Passage", "SearchMode", "SiteAnswer", "SiteStatus"]
 
 SearchMode = Literal["dense", "keyword", "hybrid"]
 SiteStatus = Literal["answered", "failed", "timed_out", "skipped"]
@@ -27,6 +27,8 @@ class Citation(BaseModel):
     title: str
     section: str = ""
     page: int | None = None
+    lines: tuple[int, int] | None = None
+    """First and last line (1-based) of the source file the passage came from, where known (plain text)."""
 
     @property
     def anchor(self) -> str:
@@ -66,10 +68,33 @@ class Passage(BaseModel):
     keyword_score: float | None = None
 
 
+class Evidence(BaseModel):
+    """Consecutive sentences or steps of one passage that answer the question, with their citation.
+
+    ``score`` (0..1) is how well the span answers the question: the mean of ``similarity`` (the best
+    cosine between the question and one of its sentences, by the embedder version of the query, so it
+    compares across the sites of a federation) and ``coverage`` (the share of the question's content
+    terms, weighted by rarity, that the span and its heading contain). ``missing`` lists the question's
+    codes and part numbers that the span does not contain.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    citation: Citation
+    text: str = Field(max_length=4000)
+    score: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
+    similarity: float = Field(ge=-1.0, le=1.0, allow_inf_nan=False)
+    coverage: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
+    passage_rank: int = Field(ge=1)
+    chunk_id: int
+    missing: list[str] = Field(default_factory=list, max_length=20)
+
+
 class SiteAnswer(BaseModel):
     """One site's answer to a question, written by its local model from its own passages."""
 
     site_id: str
     answer: str
     passages: list[Passage] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
     model: str = ""

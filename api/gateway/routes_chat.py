@@ -32,8 +32,10 @@ from api.gateway.schemas import (
     RagFedExtra,
     ReplyMessage,
     SiteBrief,
+    SupportBrief,
 )
-from rag_fed.answer_fusion import FusedAnswer, FusionStream
+from rag_fed.answers.compose import AnswerStream, ComposedAnswer
+from rag_fed.answers.rewrite import standalone_question
 from rag_fed.errors import InputError, NotFoundError, RagFedError
 from rag_fed.generators.base import ChatMessage
 from rag_fed.router import FederatedResult
@@ -42,12 +44,12 @@ __all__ = ["chat_router", "missing_sites_note", "split_conversation"]
 
 chat_router = APIRouter(tags=["chat"])
 _STARTED = int(time.time())
-# A follow-up this short ("and the torque?") says little alone: retrieval adds the previous question.
-_SHORT_FOLLOW_UP_WORDS = 6
 
 
 def split_conversation(messages: Sequence[ChatMessageIn]) -> tuple[str, list[ChatMessage], str]:
-    """``(question, earlier turns, text to retrieve with)`` from an OpenAI message list."""
+    """``(question, earlier turns, standalone question)`` from an OpenAI message list: the last user
+    message, the user and assistant turns before it, and the question made standalone from the
+    earlier user questions (what retrieval and the answer use)."""
     users = [index for index, message in enumerate(messages) if message.role == "user" and message.text.strip()]
     if not users:
         raise InputError("the conversation has no user message to answer")
@@ -58,10 +60,8 @@ def split_conversation(messages: Sequence[ChatMessageIn]) -> tuple[str, list[Cha
         for m in messages[:last]
         if m.role in ("user", "assistant") and m.text.strip()
     ]
-    retrieval = question
-    if len(users) > 1 and len(question.split()) < _SHORT_FOLLOW_UP_WORDS:
-        retrieval = f"{messages[users[-2]].text.strip()}\n{question}"
-    return question, history, retrieval
+    earlier = [messages[index].text.strip() for index in users[:-1]]
+    return question, history, standalone_question(question, earlier)
 
 
 def missing_sites_note(result: FederatedResult) -> str:
@@ -89,9 +89,9 @@ def missing_sites_note(result: FederatedResult) -> str:
     return f"\n\n(No reply from {reasons}. This answer comes from {', '.join(answered)} only.)"
 
 
-def _extra(result: FederatedResult, fused: FusedAnswer | None) -> RagFedExtra:
+def _extra(result: FederatedResult, answer: ComposedAnswer | None, question: str) -> RagFedExtra:
     return RagFedExtra(
-        citations=fused.citations if fused is not None else [],
+        citations=answer.citations if answer is not None else [],
         sites=[
             SiteBrief(
                 site_id=site.site_id,
@@ -102,7 +102,15 @@ def _extra(result: FederatedResult, fused: FusedAnswer | None) -> RagFedExtra:
             )
             for site in result.sites
         ],
-        fallback=fused.fallback if fused is not None else False,
+        question=question,
+        strategy=answer.strategy if answer is not None else "grounded",
+        refused=answer.refused if answer is not None else False,
+        evidence=answer.evidence if answer is not None else [],
+        more=answer.more if answer is not None else [],
+        support=[
+            SupportBrief(sentence=v.sentence, supported=v.supported, unsupported=v.unsupported)
+            for v in (answer.support if answer is not None else [])
+        ],
     )
 
 
@@ -119,19 +127,14 @@ async def list_models(caller: AnyCaller, service: Service) -> ModelList:
 async def chat_completions(
     body: ChatCompletionRequest, caller: Asker, service: Service
 ) -> ChatCompletion | EventSourceResponse:
-    """Answer the last user message from the federation, citing ``[site:doc#section]``."""
+    """Answer the last user message from the federation's evidence, citing ``[site:doc#section]``."""
     if body.model != service.settings.model_id:
         raise NotFoundError(f"unknown model {body.model!r}; this gateway serves {service.settings.model_id!r}")
-    question, history, retrieval = split_conversation(body.messages)
+    question, history, standalone = split_conversation(body.messages)
     options = body.rag_fed
-    site_answers = service.settings.site_answers if options.site_answers is None else options.site_answers
+    phrase = service.settings.site_answers if options.site_answers is None else options.site_answers
     result = await service.retrieve(
-        question,
-        k=options.k,
-        mode=options.mode,
-        sites=options.sites,
-        want_answer=site_answers,
-        retrieval_text=retrieval,
+        standalone, k=options.k, mode=options.mode, sites=options.sites, want_answer=True, phrase=phrase
     )
     await run_in_threadpool(
         service.keystore.audit,
@@ -145,22 +148,22 @@ async def chat_completions(
     max_tokens = body.max_completion_tokens or body.max_tokens
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
+    stream = await service.answer_stream(standalone, result, history, strategy=options.strategy, max_tokens=max_tokens)
     if body.stream:
-        stream = await service.fusion_stream(question, result, history, max_tokens, site_answers=site_answers)
-        events = _events(stream, result, completion_id, created, body.model)
+        events = _events(stream, result, completion_id, created, body.model, standalone)
         return EventSourceResponse(events, headers={"Cache-Control": "no-cache"})
-    fused = await service.fuse(question, result, history, max_tokens, site_answers=site_answers)
+    answer = await run_in_threadpool(stream.collect)
     return ChatCompletion(
         id=completion_id,
         created=created,
         model=body.model,
-        choices=[Choice(message=ReplyMessage(content=fused.text + missing_sites_note(result)))],
-        rag_fed=_extra(result, fused),
+        choices=[Choice(message=ReplyMessage(content=answer.text + missing_sites_note(result)))],
+        rag_fed=_extra(result, answer, standalone),
     )
 
 
 async def _events(
-    stream: FusionStream, result: FederatedResult, completion_id: str, created: int, model: str
+    stream: AnswerStream, result: FederatedResult, completion_id: str, created: int, model: str, question: str
 ) -> AsyncIterator[bytes]:
     def event(delta: Delta, finish: bool = False, extra: RagFedExtra | None = None) -> bytes:
         chunk = ChatCompletionChunk(
@@ -184,5 +187,5 @@ async def _events(
     note = missing_sites_note(result)
     if note:
         yield event(Delta(content=note))
-    yield event(Delta(), finish=True, extra=_extra(result, stream.result))
+    yield event(Delta(), finish=True, extra=_extra(result, stream.result, question))
     yield format_sse_event(data_str="[DONE]")

@@ -15,13 +15,18 @@ query_router = APIRouter(tags=["query"])
 
 @query_router.post("/v1/query")
 async def query(body: QueryRequest, caller: Asker, service: Service) -> QueryResponse:
-    """Ask the federation. ``want_answer=false`` is retrieval only (no site or central model runs);
-    ``site_answers=false`` has only the central model answer, from the passages."""
-    site_answers = service.settings.site_answers if body.site_answers is None else body.site_answers
+    """Ask the federation. ``want_answer=false`` is retrieval only (no evidence is cut, no model runs);
+    otherwise the sites send evidence and the answer is composed with ``strategy``."""
+    phrase = service.settings.site_answers if body.site_answers is None else body.site_answers
     result = await service.retrieve(
-        body.question, k=body.k, mode=body.mode, sites=body.sites, want_answer=body.want_answer and site_answers
+        body.question,
+        k=body.k,
+        mode=body.mode,
+        sites=body.sites,
+        want_answer=body.want_answer,
+        phrase=body.want_answer and phrase,
     )
-    answer = await service.fuse(body.question, result, site_answers=site_answers) if body.want_answer else None
+    answer = await service.answer(body.question, result, strategy=body.strategy) if body.want_answer else None
     asked = [site.site_id for site in result.sites if site.status != "skipped"]
     await run_in_threadpool(
         service.keystore.audit,
@@ -37,6 +42,7 @@ async def query(body: QueryRequest, caller: Asker, service: Service) -> QueryRes
         answer=answer,
         passages=result.passages,
         site_answers=result.answers,
+        evidence=result.evidence,
         sites=result.sites,
         bytes_total=result.bytes_total,
         elapsed_ms=result.elapsed_ms,

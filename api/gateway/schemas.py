@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rag_fed.answer_fusion import FusedAnswer
+from rag_fed.answers.compose import ComposedAnswer
+from rag_fed.answers.settings import AnswerStrategy
+from rag_fed.protocol import MAX_QUESTION_CHARS
 from rag_fed.router import SiteOutcome
-from rag_fed.types import Citation, Passage, SearchMode, SiteAnswer, SiteStatus
+from rag_fed.types import Citation, Evidence, Passage, SearchMode, SiteAnswer, SiteStatus
 
 __all__ = [
     "ChatCompletion",
@@ -27,15 +29,21 @@ __all__ = [
     "ReplyMessage",
     "SiteBrief",
     "SiteView",
+    "SupportBrief",
     "TextPart",
 ]
+
+_MAX_MESSAGES = 200
+_MAX_SITES = 1000
+_MAX_TOKENS = 8192  # a bound on what a client may ask for; the central model stops at its context anyway
+_SiteId = Annotated[str, Field(max_length=200)]
 
 
 class TextPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     type: Literal["text"] = "text"
-    text: str
+    text: str = Field(max_length=MAX_QUESTION_CHARS)
 
 
 class ChatMessageIn(BaseModel):
@@ -43,6 +51,15 @@ class ChatMessageIn(BaseModel):
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _not_too_long(cls, content: str | list[TextPart] | None) -> str | list[TextPart] | None:
+        # The sites get the question as it is (protocol limit), and every turn goes into the central prompt.
+        size = len(content) if isinstance(content, str) else sum(len(part.text) for part in content or [])
+        if size > MAX_QUESTION_CHARS:
+            raise ValueError(f"a message may hold at most {MAX_QUESTION_CHARS} characters, this one has {size}")
+        return content
 
     @property
     def text(self) -> str:
@@ -58,11 +75,16 @@ class RagFedOptions(BaseModel):
 
     k: int | None = Field(default=None, ge=1, le=100)
     mode: SearchMode | None = None
-    sites: list[str] | None = None
+    sites: list[_SiteId] | None = Field(default=None, max_length=_MAX_SITES)
+    strategy: AnswerStrategy | None = Field(
+        default=None,
+        description="extractive (evidence only, no model) | grounded (a short checked lead over the evidence) | "
+        "generative (the model writes freely over the evidence, still cited and checked); default: the gateway's.",
+    )
     site_answers: bool | None = Field(
         default=None,
-        description="False: the central model answers from the sites' passages, without site answers "
-        "(fast); default: the gateway's site_answers setting.",
+        description="True: each site's local model also phrases a checked answer over its evidence (slower); "
+        "default: the gateway's site_answers setting.",
     )
 
 
@@ -71,11 +93,11 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    model: str
-    messages: list[ChatMessageIn] = Field(min_length=1)
+    model: str = Field(max_length=200)
+    messages: list[ChatMessageIn] = Field(min_length=1, max_length=_MAX_MESSAGES)
     stream: bool = False
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=_MAX_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=_MAX_TOKENS)
     n: int = Field(default=1, ge=1, le=1, description="Only one choice is produced.")
     rag_fed: RagFedOptions = RagFedOptions()
 
@@ -88,12 +110,26 @@ class SiteBrief(BaseModel):
     error: str | None = None
 
 
-class RagFedExtra(BaseModel):
-    """What the gateway adds to an OpenAI response: the citations and how each site fared."""
+class SupportBrief(BaseModel):
+    """The check of one sentence a model wrote: kept (supported) or dropped, and why."""
 
-    citations: list[Citation]
+    sentence: str
+    supported: bool
+    unsupported: list[str] = Field(default_factory=list)
+
+
+class RagFedExtra(BaseModel):
+    """What the gateway adds to an OpenAI response: what the answer cites and rests on, what else was
+    found, the question as retrieved (follow-ups made standalone) and how each site fared."""
+
+    citations: list[Citation] = Field(description="The sources the answer uses, in order.")
     sites: list[SiteBrief]
-    fallback: bool = False
+    question: str = Field(default="", description="The standalone question retrieval used.")
+    strategy: AnswerStrategy = "grounded"
+    refused: bool = Field(default=False, description="The documents of the sites asked do not cover the question.")
+    evidence: list[Evidence] = Field(default_factory=list, description="The evidence the answer quotes.")
+    more: list[Citation] = Field(default_factory=list, description="Further sources found but not used.")
+    support: list[SupportBrief] = Field(default_factory=list)
 
 
 class ReplyMessage(BaseModel):
@@ -151,23 +187,25 @@ class ModelList(BaseModel):
 class QueryRequest(BaseModel):
     """A native question: retrieval settings, and whether the sites and the gateway should answer."""
 
-    question: str = Field(min_length=1, max_length=8000)
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     k: int | None = Field(default=None, ge=1, le=100)
     mode: SearchMode | None = None
-    sites: list[str] | None = None
+    sites: list[_SiteId] | None = Field(default=None, max_length=_MAX_SITES)
     want_answer: bool = True
+    strategy: AnswerStrategy | None = Field(default=None, description="As rag_fed.strategy in chat.")
     site_answers: bool | None = Field(
         default=None,
-        description="With want_answer: false answers from the passages without site answers (fast); "
+        description="With want_answer: each site's local model also phrases a checked answer (slower); "
         "default: the gateway's site_answers setting.",
     )
 
 
 class QueryResponse(BaseModel):
     request_id: str
-    answer: FusedAnswer | None
+    answer: ComposedAnswer | None
     passages: list[Passage]
     site_answers: list[SiteAnswer]
+    evidence: list[Evidence] = Field(default_factory=list, description="Every answering site's evidence.")
     sites: list[SiteOutcome]
     bytes_total: int
     elapsed_ms: float

@@ -20,8 +20,11 @@ from api.gateway.embedders import EmbedderPool
 from api.gateway.keystore import Caller, KeyStore, Role
 from api.gateway.schemas import SiteView
 from api.gateway.settings import GatewaySettings
-from rag_fed.answer_fusion import AnswerFusion, FusedAnswer, FusionStream
+from rag_fed.answers.compose import AnswerComposer, AnswerStream, ComposedAnswer
+from rag_fed.answers.ranking import evidence_for_answer
+from rag_fed.answers.settings import AnswerStrategy
 from rag_fed.crypto import KeyPair
+from rag_fed.embedders import set_embedding_threads
 from rag_fed.embedders.base import Embedder
 from rag_fed.errors import ModelError, RagFedError
 from rag_fed.federation import SiteRegistry
@@ -86,6 +89,7 @@ class GatewayService:
         return self.embedders.default
 
     async def start(self) -> None:
+        set_embedding_threads(self.settings.embedding_threads)
         await run_in_threadpool(self.embedders.load_default)
         self.sync_clients()
         # In the background: learn which version each site serves and load those embedders, so the
@@ -139,6 +143,7 @@ class GatewayService:
         mode: SearchMode | None = None,
         sites: Sequence[str] | None = None,
         want_answer: bool = True,
+        phrase: bool = False,
         retrieval_text: str | None = None,
     ) -> FederatedResult:
         """Embed (``retrieval_text`` or the question) with the version most of the sites serve, and ask
@@ -164,6 +169,7 @@ class GatewayService:
             k=k or self.settings.default_k,
             mode=mode or self.settings.default_mode,
             want_answer=want_answer,
+            phrase=phrase,
             site_ids=sites,
             encode=encode,
         )
@@ -187,32 +193,38 @@ class GatewayService:
                 return _Unavailable(str(error))
         return self._generator
 
-    async def fusion_stream(
+    async def answer_stream(
         self,
         question: str,
         result: FederatedResult,
         history: Sequence[ChatMessage] = (),
-        max_tokens: int | None = None,
         *,
-        site_answers: bool = True,
-    ) -> FusionStream:
-        """The central model's answer: from the site answers, or (``site_answers=False``, the fast path
-        where sites were asked for passages only) from the fused passages."""
-        fusion = AnswerFusion(await self.central_model(), max_tokens=max_tokens or self.settings.central_max_tokens)
-        if not site_answers:
-            return fusion.stream_passages(question, result.passages, history)
-        return fusion.stream(question, result.ranked_answers(), history)
+        strategy: AnswerStrategy | None = None,
+        max_tokens: int | None = None,
+    ) -> AnswerStream:
+        """The answer composed from the sites' evidence (and the sites' phrased answers, where a site
+        sends no evidence text); the central model is loaded only for a strategy that uses it."""
+        settings = self.settings.answers
+        chosen = strategy or settings.strategy
+        if max_tokens is not None:
+            settings = settings.model_copy(update={"lead_max_tokens": max_tokens, "generative_max_tokens": max_tokens})
+        generator = await self.central_model() if chosen != "extractive" else None
+        evidence = evidence_for_answer(result.evidence, result.answers)
+        asked = [site.site_id for site in result.sites if site.status != "skipped"]
+        return AnswerComposer(settings, generator).stream(
+            question, evidence, sites=asked, history=history, strategy=chosen
+        )
 
-    async def fuse(
+    async def answer(
         self,
         question: str,
         result: FederatedResult,
         history: Sequence[ChatMessage] = (),
-        max_tokens: int | None = None,
         *,
-        site_answers: bool = True,
-    ) -> FusedAnswer:
-        stream = await self.fusion_stream(question, result, history, max_tokens, site_answers=site_answers)
+        strategy: AnswerStrategy | None = None,
+        max_tokens: int | None = None,
+    ) -> ComposedAnswer:
+        stream = await self.answer_stream(question, result, history, strategy=strategy, max_tokens=max_tokens)
         return await run_in_threadpool(stream.collect)
 
     async def site_views(self, caller: Caller) -> list[SiteView]:

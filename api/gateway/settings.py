@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, PositiveInt, ValidationError
 
 from api.serving import ServerTlsSettings
+from rag_fed.answers.settings import AnswerSettings
 from rag_fed.config import EmbedderSettings, GeneratorSettings, get_settings
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.errors import ConfigError
@@ -42,15 +43,22 @@ class GatewaySettings(ServerTlsSettings):
     )
     default_k: PositiveInt = 5
     default_mode: SearchMode = "hybrid"  # federated hybrid kept 0.98-1.01 of centralized hybrid (docs/benchmarks.md)
-    central_max_tokens: PositiveInt = 300
+    answers: AnswerSettings = Field(
+        default_factory=AnswerSettings,
+        description="How the gateway composes answers from the sites' evidence: strategy (extractive | "
+        "grounded | generative), refusal threshold, lead length (docs/answers.md). Per request: rag_fed.strategy.",
+    )
     site_answers: bool = Field(
-        default=True,
+        default=False,
         description=(
-            "Sites write answers with their local model and the central model fuses them (the design). "
-            "False: sites return passages only and the central model answers from them, which is much "
-            "faster on CPUs; sites under 'answer' egress then contribute nothing. Per request: "
-            "rag_fed.site_answers (chat) or site_answers (/v1/query)."
+            "True: every site's local model also phrases a checked answer over its own evidence (slower: "
+            "a model runs at each site before it replies). Default false: sites reply with evidence at "
+            "once and only the gateway's model phrases. Sites under 'answer' egress always phrase. Per "
+            "request: rag_fed.site_answers (chat) or site_answers (/v1/query)."
         ),
+    )
+    embedding_threads: int = Field(
+        default=1, ge=0, description="CPU threads of the gateway's query embedder (0: torch's default)."
     )
     sketch_refresh_s: float = Field(default=300.0, gt=0)
     health_timeout_s: float = Field(default=2.0, gt=0)

@@ -17,6 +17,7 @@ __all__ = [
     "clear_embedder_cache",
     "load_embedder",
     "packaged_minilm_path",
+    "set_embedding_threads",
 ]
 
 _CacheKey = tuple[Path, int, int]
@@ -46,3 +47,16 @@ def clear_embedder_cache() -> None:
     """Forget loaded embedders, e.g. after a new model version was rolled out under the same path."""
     with _loading:
         _loaded.clear()
+
+
+def set_embedding_threads(threads: int) -> None:
+    """Run the embedders of this process on ``threads`` CPU threads (0: leave torch's default).
+
+    Services set one: several site processes and a gateway share a machine's cores, and torch's
+    threads then spin against each other (measured under load on 2 cores: 10 sentences in 87 ms on one
+    thread, 868 ms on two). Process-wide, like torch's setting itself.
+    """
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)

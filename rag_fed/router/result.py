@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from rag_fed.types import Passage, SearchMode, SiteAnswer, SiteStatus
+from rag_fed.types import Evidence, Passage, SearchMode, SiteAnswer, SiteStatus
 
 __all__ = ["FederatedResult", "SiteOutcome"]
 
@@ -38,6 +38,8 @@ class FederatedResult(BaseModel):
     k: int
     passages: list[Passage] = Field(default_factory=list)
     answers: list[SiteAnswer] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    """Every answering site's evidence (sites in id order); the answer composer ranks it."""
     sites: list[SiteOutcome] = Field(default_factory=list)
     elapsed_ms: float = 0.0
     embedder_version: str = ""

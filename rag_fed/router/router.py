@@ -129,6 +129,7 @@ class Router:
         k: int = 5,
         mode: SearchMode = "dense",
         want_answer: bool = True,
+        phrase: bool = False,
         site_ids: Sequence[str] | None = None,
         encode: QueryEncoder | None = None,
     ) -> FederatedResult:
@@ -136,6 +137,7 @@ class Router:
 
         ``embedding`` is the question embedded with ``embedder_version``; ``encode`` embeds it with any
         other version a site serves (without it, such a site's own version-mismatch refusal is reported).
+        ``want_answer``: sites send evidence; ``phrase``: their local models also phrase a checked answer.
         """
         started = time.perf_counter()
         query = SiteQuery(
@@ -145,6 +147,7 @@ class Router:
             embedder_version=embedder_version,
             mode=mode,
             want_answer=want_answer,
+            phrase=phrase,
         )
         vectors = QueryVectors({embedder_version: query.embedding}, encode)
         outcomes, chosen, scores = await self._select(query, vectors, site_ids)
@@ -164,7 +167,7 @@ class Router:
         rankings = {site_id: replies[site_id].passages[:k] for site_id in chosen if site_id in replies}
         versions = {site_id: reply.embedder_version for site_id, reply in replies.items()}
         answers = [
-            SiteAnswer(site_id=site_id, answer=reply.answer, passages=list(reply.passages))
+            SiteAnswer(site_id=site_id, answer=reply.answer, passages=list(reply.passages), evidence=reply.evidence)
             for site_id, reply in replies.items()
             if reply.answer
         ]
@@ -175,6 +178,7 @@ class Router:
             k=k,
             passages=merge_passages(rankings, k, mode, versions),
             answers=answers,
+            evidence=[item for site_id in sorted(replies) for item in replies[site_id].evidence],
             sites=[outcomes[site_id] for site_id in sorted(outcomes)],
             elapsed_ms=(time.perf_counter() - started) * 1000,
             embedder_version=embedder_version,
@@ -280,6 +284,7 @@ class Router:
                 embedder_version=version,
                 mode=base.mode,
                 want_answer=base.want_answer,
+                phrase=base.phrase,
                 request_id=base.request_id,
             )
         except (RagFedError, ValueError) as error:

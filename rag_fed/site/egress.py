@@ -2,10 +2,11 @@
 
 Policies, from least to most shared:
 
-- ``answer``: the local model's answer and the citations it rests on (document id, title, section,
-  page, score, rank), no passage text;
-- ``snippets``: the answer and the first 300 characters of each passage;
-- ``passages``: the answer and the passages in full.
+- ``answer``: the local model's checked answer and the citations it rests on (document id, title,
+  section, page, score, rank), no passage text, evidence spans included;
+- ``snippets``: the answer, the evidence spans (the sentences that answer the question, at most
+  ``answers.evidence.span_words`` words each) and the first 300 characters of each passage;
+- ``passages``: the answer, the evidence and the passages in full.
 
 Redaction runs on every string that leaves (answer, passage text, document ids, titles, sections), after
 the policy has cut the text, so a pattern cannot be split across the cut and leak half a match.
@@ -19,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from rag_fed.types import Citation, Passage
+from rag_fed.types import Citation, Evidence, Passage
 
 __all__ = [
     "EMAIL_PATTERN",
@@ -30,6 +31,7 @@ __all__ = [
     "RedactionSettings",
     "Redactor",
     "apply_egress",
+    "release_evidence",
 ]
 
 EgressPolicy = Literal["answer", "snippets", "passages"]
@@ -161,3 +163,17 @@ def apply_egress(
             passage.model_copy(update={"text": redactor(text), "citation": redactor.citation(passage.citation)})
         )
     return (redactor(answer) if answer is not None else None), released
+
+
+def release_evidence(evidence: Sequence[Evidence], policy: EgressPolicy, redactor: Redactor) -> list[Evidence]:
+    """Evidence as it may leave under ``policy``: its spans are the site's answer and leave under
+    ``snippets`` and ``passages``; under ``answer`` only their citations and scores do. Redacted."""
+    return [
+        item.model_copy(
+            update={
+                "text": "" if policy == "answer" else redactor(item.text),
+                "citation": redactor.citation(item.citation),
+            }
+        )
+        for item in evidence
+    ]

@@ -14,21 +14,25 @@ from numpy.typing import NDArray
 
 from connectors import Document
 from indexes import IndexStoreError, SiteStore, StoredDocument, UnknownRecordError
+from indexes.site_store import DOCSTORE_FILE_NAME
+from rag_fed.answers.compose import AnswerComposer
+from rag_fed.answers.evidence import EvidenceSelector
+from rag_fed.answers.settings import AnswerStrategy
 from rag_fed.config import Settings
 from rag_fed.embedders import load_embedder
 from rag_fed.embedders.base import Embedder
-from rag_fed.errors import ConfigError, InputError, from_leaf_error
+from rag_fed.errors import ConfigError, InputError, NotFoundError, from_leaf_error
 from rag_fed.generators import load_generator
 from rag_fed.generators.base import Generator
 from rag_fed.protocol import ReembedProgress
-from rag_fed.site.answer import answer_messages, resolve_citations
+from rag_fed.site.deferred import DeferredEmbedder
 from rag_fed.site.ingest import FileResult, IngestPipeline, IngestReport
 from rag_fed.site.layout import SiteLayout
 from rag_fed.site.reembed import ReembedJob
 from rag_fed.site.search import HYBRID_DEPTH, RankedChunk, rank_chunks
 from rag_fed.site.serving import Serving, StoreVersions, VectorSnapshot, embedder_settings
 from rag_fed.site.versions import LEGACY_STORE, StoreRecord, read_pointer
-from rag_fed.types import Citation, Passage, SearchMode, SiteAnswer
+from rag_fed.types import Citation, Evidence, Passage, SearchMode, SiteAnswer
 
 __all__ = ["HYBRID_DEPTH", "Site", "VectorSnapshot"]
 
@@ -106,32 +110,62 @@ class Site:
         embedder: Embedder | None = None,
         generator: Generator | None = None,
         rebuild: bool = False,
+        read_only: bool = False,
     ) -> Site:
         """Open an existing site's store with the configured (or given) embedder.
 
         ``rebuild`` rebuilds the vector index from the committed vectors instead of loading its file
-        (the repair for a corrupt vector file).
+        (the repair for a corrupt vector file). ``read_only`` opens it beside the process that holds it
+        for writing (a running site service): no lock is taken and nothing is written, ingest and
+        delete raise, and without an ``embedder`` the model is loaded only when a query is embedded.
+        A site that was never ingested into has nothing to read: ``NotFoundError``.
         """
         layout = SiteLayout.for_site(settings.data_dir, site_id).require()
         pointer = read_pointer(layout)
         record = pointer.active if pointer is not None else None
         model = record.model if record is not None else settings.embedder.model
+        directory = layout.root / (record.directory if record is not None else LEGACY_STORE)
+        if read_only and rebuild:
+            raise ConfigError("a site opened read-only cannot rebuild its index: open it for writing")
         # After a rollout the site serves the model its pointer names, whatever the settings say.
-        embedder = embedder or load_embedder(embedder_settings(settings, model))
+        model_settings = embedder_settings(settings, model)
         try:
-            store = SiteStore.open(
-                layout.root / (record.directory if record is not None else LEGACY_STORE),
-                embedder_version=embedder.model_version,
-                dim=embedder.dim,
-                embedder_name=model,
-                hnsw_threshold=settings.ingest.hnsw_threshold,
-                site_id=site_id,
-                force_rebuild=rebuild,
-            )
+            if read_only:
+                store = cls._open_read_only(site_id, directory, model, embedder)
+                manifest = store.manifest
+                embedder = embedder or DeferredEmbedder(
+                    model_settings, manifest.embedder_version, manifest.dim, where=f"site {site_id} ({directory})"
+                )
+            else:
+                embedder = embedder or load_embedder(model_settings)
+                store = SiteStore.open(
+                    directory,
+                    embedder_version=embedder.model_version,
+                    dim=embedder.dim,
+                    embedder_name=model,
+                    hnsw_threshold=settings.ingest.hnsw_threshold,
+                    site_id=site_id,
+                    force_rebuild=rebuild,
+                )
         except IndexStoreError as error:
             raise from_leaf_error(error) from error
         previous = pointer.previous if pointer is not None else None
         return cls(layout, settings, embedder, store, generator, record=record, previous=previous)
+
+    @staticmethod
+    def _open_read_only(site_id: str, directory: Path, model: str, embedder: Embedder | None) -> SiteStore:
+        if not (directory / DOCSTORE_FILE_NAME).is_file():
+            raise NotFoundError(
+                f"site {site_id} holds no documents yet (nothing was ever ingested): ingest some with "
+                f"`ragfed ingest PATH --site {site_id}`"
+            )
+        return SiteStore.open_read_only(
+            directory,
+            embedder_name=model,
+            embedder_version=embedder.model_version if embedder is not None else None,
+            dim=embedder.dim if embedder is not None else None,
+            site_id=site_id,
+        )
 
     def close(self) -> None:
         """Cancel a running re-embed (the serving store stays as it was), then close the store."""
@@ -245,6 +279,7 @@ class Site:
                     title=chunk.title,
                     section=chunk.section,
                     page=chunk.page,
+                    lines=chunk.lines,
                 ),
                 chunk_id=chunk.chunk_id,
                 text=chunk.text,
@@ -262,24 +297,41 @@ class Site:
             self._generator = load_generator(self.settings.generator)
         return self._generator
 
+    def evidence(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        query_vector: NDArray[np.float32] | None = None,
+    ) -> list[Evidence]:
+        """The sentences and steps of ``passages`` that answer ``question``, best first (no model runs;
+        the embedder of the serving store scores them, so ``query_vector`` must be of its version)."""
+        with self._stores.use() as serving:
+            selector = EvidenceSelector(self.settings.answers.evidence, serving.embedder)
+            return selector.select(question, passages, query_vector)
+
     def answer(
         self,
         question: str,
         passages: Sequence[Passage] | None = None,
         mode: SearchMode | None = None,
+        strategy: AnswerStrategy | None = None,
     ) -> SiteAnswer:
-        """The local model's answer from this site's own top passages, with explicit citations."""
+        """This site's answer from its own top passages: evidence first, a model phrases only what the
+        evidence supports (``strategy``, default ``settings.answers.strategy``); a refusal when the
+        documents do not cover the question."""
         if passages is None:
-            passages = self.search(question, self.settings.search.answer_passages, mode)
-        if not passages:
-            return SiteAnswer(site_id=self.site_id, answer="This site has no documents that match.", model="")
-        messages = answer_messages(self.site_id, question, passages)
-        raw = self.generator.generate(messages, max_tokens=self.settings.search.answer_max_tokens)
+            passages = self.search(question, self.settings.search.top_k, mode)
+        chosen = strategy or self.settings.answers.strategy
+        generator = self.generator if chosen != "extractive" else None
+        composed = AnswerComposer(self.settings.answers, generator).compose(
+            question, self.evidence(question, passages), sites=[self.site_id], strategy=chosen
+        )
         return SiteAnswer(
             site_id=self.site_id,
-            answer=resolve_citations(raw, passages),
+            answer=composed.text,
             passages=list(passages),
-            model=self.generator.name,
+            evidence=composed.evidence,
+            model=composed.model,
         )
 
     # -- embedder versions -----------------------------------------------------------------------

@@ -17,16 +17,17 @@ from typing import Generic, TypeVar
 from nacl.public import PublicKey
 from pydantic import BaseModel, Field, PositiveInt
 
+from rag_fed.answers.compose import AnswerComposer
 from rag_fed.crypto import EnvelopeOpener, KeyPair, ReplayGuard, seal
 from rag_fed.crypto.ids import NODE_ID_PATTERN
-from rag_fed.embedders import load_embedder
+from rag_fed.embedders import load_embedder, set_embedding_threads
 from rag_fed.errors import InputError, NotFoundError, RagFedError
 from rag_fed.protocol import ControlStatus, ModelControl, ModelControlReply, SiteQuery, SiteReply
 from rag_fed.router.sketch import build_sketch
-from rag_fed.site.egress import EgressPolicy, RedactionSettings, Redactor, apply_egress
+from rag_fed.site.egress import EgressPolicy, RedactionSettings, Redactor, apply_egress, release_evidence
 from rag_fed.site.node import Site
 from rag_fed.site.serving import embedder_settings
-from rag_fed.types import Passage
+from rag_fed.types import Evidence
 
 __all__ = ["ResponderSettings", "SiteResponder"]
 
@@ -41,6 +42,9 @@ class ResponderSettings(BaseModel):
     redaction: RedactionSettings = RedactionSettings()
     envelope_max_age_s: float = Field(default=60.0, gt=0)
     sketch_centroids: PositiveInt = 16
+    embedding_threads: int = Field(
+        default=1, ge=0, description="CPU threads of the site's embedder in the service (0: torch's default)."
+    )
     accept_model_rollouts: bool = Field(
         default=True,
         description="Whether the coordinator may make this site re-embed for a new embedder version (or roll back).",
@@ -57,6 +61,7 @@ class SiteResponder(Generic[SettingsT]):
     def __init__(self, site: Site, settings: SettingsT, keys: KeyPair, gateway_key: PublicKey) -> None:
         self.site = site
         self.settings: SettingsT = settings
+        set_embedding_threads(settings.embedding_threads)
         self._keys = keys
         self._gateway_key = gateway_key
         window = settings.envelope_max_age_s + 5.0
@@ -174,9 +179,15 @@ class SiteResponder(Generic[SettingsT]):
         )
         timings = {"search": _ms_since(started)}
         answer: str | None = None
-        if query.want_answer:
-            answer = self._local_answer(query, passages)
-            timings["answer"] = _ms_since(started) - timings["search"]
+        evidence: list[Evidence] = []
+        if query.want_answer and passages:
+            evidence = self.site.evidence(query.question, passages, query.embedding)
+            timings["evidence"] = _ms_since(started) - timings["search"]
+            # Under 'answer' egress no passage text leaves, evidence included: the site's own model
+            # phrases what its evidence supports, and that checked text is what it sends.
+            if query.phrase or self.settings.egress == "answer":
+                answer = self._local_answer(query, evidence)
+                timings["answer"] = _ms_since(started) - timings["search"] - timings["evidence"]
         answer, released = apply_egress(answer, passages, self.settings.egress, self._redactor)
         return SiteReply(
             request_id=query.request_id,
@@ -184,22 +195,22 @@ class SiteResponder(Generic[SettingsT]):
             status="answered",
             answer=answer,
             passages=released,
+            evidence=release_evidence(evidence, self.settings.egress, self._redactor),
             embedder_version=self.embedder_version,
             timings_ms=timings,
             egress=self.settings.egress,
         )
 
-    def _local_answer(self, query: SiteQuery, passages: list[Passage]) -> str | None:
-        if not passages:
-            return None
-        own = passages[: self.site.settings.search.answer_passages]
+    def _local_answer(self, query: SiteQuery, evidence: list[Evidence]) -> str | None:
         try:
             with self._model_lock:
-                return self.site.answer(query.question, passages=own).answer
+                composer = AnswerComposer(self.site.settings.answers, self.site.generator)
+                composed = composer.compose(query.question, evidence, sites=[self.site.site_id], strategy="grounded")
         except RagFedError as error:
-            # The passages are still worth sending; the gateway fuses what it gets.
+            # The evidence is still worth sending; the gateway composes from what it gets.
             _log.error("local model failed on query %s: %s", query.request_id, error)
             return None
+        return composed.lead or None  # the evidence itself travels beside it, under the egress policy
 
     def _failed(self, query: SiteQuery, reason: str) -> SiteReply:
         return SiteReply(

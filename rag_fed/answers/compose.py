@@ -1,0 +1,293 @@
+"""Composing the answer an engineer reads from evidence: refuse, quote, and let a model phrase only
+what the evidence supports.
+
+Strategies (``AnswerSettings.strategy``, per site or gateway and per request):
+
+- ``extractive``: the selected evidence itself, each item cited; no model runs.
+- ``grounded`` (default): a model writes at most ``lead_sentences`` short sentences over the selected
+  evidence; each is checked (:func:`~rag_fed.answers.support.check_sentence`) and dropped unless
+  supported; the evidence follows. A model that fails or writes nothing supported leaves the evidence.
+- ``generative``: a (strong) model writes freely over the evidence, cited; every sentence is still
+  checked and the verdicts travel with the answer, but nothing is dropped.
+
+Whatever the strategy, when no evidence supports an answer (the best item scores under
+``min_support``, or a code of the question is in no item) the answer says that the documents of the
+sites asked do not cover the question and names the nearest documents; no model is asked.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+
+from pydantic import BaseModel, Field
+
+from rag_fed.answers.prompts import generative_messages, lead_messages
+from rag_fed.answers.ranking import rank_evidence, select_for_answer
+from rag_fed.answers.settings import AnswerSettings, AnswerStrategy
+from rag_fed.answers.support import SentenceSupport, check_sentence
+from rag_fed.generators.base import ChatMessage, Generator
+from rag_fed.types import CITATION_TAG, Citation, Evidence
+
+__all__ = ["AnswerComposer", "AnswerStream", "ComposedAnswer", "refusal_text"]
+
+_log = logging.getLogger(__name__)
+
+_NUMBERED = re.compile(r"\[(\d{1,2})\]")
+_SENTENCE_END = re.compile(r"(?<=[^\d\s][.!?])\s+|\n+")
+
+
+class ComposedAnswer(BaseModel):
+    """The answer as shown, what it rests on and how it was made.
+
+    ``citations``: the sources the answer uses, in order; ``more``: further evidence that was found but
+    not used (the "more results" of a user interface); ``support``: the verdict on every sentence a
+    model wrote (kept or dropped); ``refused``: the documents do not cover the question.
+    """
+
+    text: str
+    strategy: AnswerStrategy
+    lead: str = Field(default="", description="The checked sentences a model wrote (grounded), with their tags.")
+    citations: list[Citation] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    more: list[Citation] = Field(default_factory=list)
+    refused: bool = False
+    support: list[SentenceSupport] = Field(default_factory=list)
+    model: str = ""
+    error: str | None = None
+
+    @property
+    def dropped(self) -> list[str]:
+        return [verdict.sentence for verdict in self.support if not verdict.supported]
+
+
+class AnswerStream:
+    """Text deltas of a composed answer; :attr:`result` is set once the iteration has finished."""
+
+    def __init__(self, produce: Callable[[AnswerStream], Iterator[str]]) -> None:
+        self.result: ComposedAnswer | None = None
+        self._deltas = produce(self)  # a generator: nothing runs until the first delta is asked for
+
+    def __iter__(self) -> Iterator[str]:
+        return self._deltas
+
+    def collect(self) -> ComposedAnswer:
+        """Run the stream to its end and return the result."""
+        for _ in self._deltas:
+            pass
+        if self.result is None:
+            raise RuntimeError("the answer stream ended without a result")
+        return self.result
+
+
+def refusal_text(sites: Sequence[str], nearest: Sequence[Evidence]) -> str:
+    """What an answer says when the documents do not cover the question."""
+    asked = ", ".join(sites) if sites else "asked"
+    text = f"The documents of the sites asked ({asked}) do not cover this question."
+    if nearest:
+        listed = "; ".join(f"{item.citation.heading} {item.citation.label}" for item in nearest)
+        text += f" Nearest documents: {listed}."
+    return text
+
+
+class AnswerComposer:
+    """Composes answers from evidence with ``generator`` (``None``: extractive only)."""
+
+    def __init__(self, settings: AnswerSettings | None = None, generator: Generator | None = None) -> None:
+        self.settings = settings or AnswerSettings()
+        self._generator = generator
+
+    def compose(
+        self,
+        question: str,
+        evidence: Sequence[Evidence],
+        *,
+        sites: Sequence[str] = (),
+        history: Sequence[ChatMessage] = (),
+        strategy: AnswerStrategy | None = None,
+    ) -> ComposedAnswer:
+        return self.stream(question, evidence, sites=sites, history=history, strategy=strategy).collect()
+
+    def stream(
+        self,
+        question: str,
+        evidence: Sequence[Evidence],
+        *,
+        sites: Sequence[str] = (),
+        history: Sequence[ChatMessage] = (),
+        strategy: AnswerStrategy | None = None,
+    ) -> AnswerStream:
+        """``evidence`` from any number of sites, in any order. ``sites``: the sites asked (named in a
+        refusal)."""
+        chosen = strategy or self.settings.strategy
+        ranked = rank_evidence(evidence)
+        selected, refused = select_for_answer(question, ranked, self.settings)
+        more = [item.citation for item in ranked if item not in selected]
+        if refused:
+            text = refusal_text(sites, _nearest(ranked))
+            result = ComposedAnswer(text=text, strategy=chosen, evidence=[], more=more, refused=True)
+            return _fixed(text, result)
+        if chosen == "extractive" or self._generator is None:
+            body = _body(selected)
+            return _fixed(
+                body,
+                ComposedAnswer(text=body, strategy=chosen, citations=_cites(selected), evidence=selected, more=more),
+            )
+        if chosen == "generative":
+            return AnswerStream(lambda holder: self._generative(holder, question, selected, more, history))
+        return AnswerStream(lambda holder: self._grounded(holder, question, selected, more))
+
+    # -- grounded ------------------------------------------------------------------------------
+
+    def _grounded(
+        self, holder: AnswerStream, question: str, selected: list[Evidence], more: list[Citation]
+    ) -> Iterator[str]:
+        assert self._generator is not None
+        texts = [item.text for item in selected]
+        verdicts: list[SentenceSupport] = []
+        lead: list[str] = []
+        shown: list[str] = []
+        used: list[Citation] = []
+        error: str | None = None
+        try:
+            for sentence, cited in self._sentences(lead_messages(question, selected), self.settings.lead_max_tokens):
+                verdict = check_sentence(sentence, texts, cited, min_overlap=self.settings.min_overlap)
+                verdicts.append(verdict)
+                if not verdict.supported or any(_same(sentence, kept) for kept in lead):
+                    continue
+                backing = [selected[index].citation for index in (cited or verdict.evidence[:1])]
+                piece = f"{sentence} {' '.join(c.label for c in _unique(backing))}".strip()
+                piece = (" " if lead else "") + piece
+                lead.append(sentence)
+                used.extend(backing)
+                shown.append(piece)
+                yield piece
+                if len(lead) >= self.settings.lead_sentences:
+                    break
+        except Exception as exc:  # a failing model leaves the evidence, which is the answer anyway
+            _log.warning("the model could not phrase a lead (%s); the answer is the evidence", exc)
+            error = f"{type(exc).__name__}: {exc}"
+        lead_text = "".join(shown)
+        body = ("\n\n" if lead else "") + _body(selected)
+        shown.append(body)
+        yield body
+        holder.result = ComposedAnswer(
+            text="".join(shown),
+            lead=lead_text,
+            strategy="grounded",
+            citations=_unique([*used, *_cites(selected)]),
+            evidence=selected,
+            more=more,
+            support=verdicts,
+            model=self._generator.name,
+            error=error,
+        )
+
+    def _sentences(self, messages: list[ChatMessage], max_tokens: int) -> Iterator[tuple[str, list[int]]]:
+        """The model's sentences as they complete, each with the evidence numbers it cites (0-based)."""
+        assert self._generator is not None
+        tokens = iter(self._generator.stream(messages, max_tokens=max_tokens))
+        pending = ""
+        try:
+            for token in tokens:
+                pending += token
+                while (end := _SENTENCE_END.search(pending)) is not None:
+                    sentence, pending = pending[: end.start()], pending[end.end() :]
+                    if (parsed := _parse_sentence(sentence)) is not None:
+                        yield parsed
+            if (parsed := _parse_sentence(pending)) is not None:
+                yield parsed
+        finally:
+            close = getattr(tokens, "close", None)
+            if close is not None:
+                close()  # stop generating as soon as enough was read
+
+    # -- generative ----------------------------------------------------------------------------
+
+    def _generative(
+        self,
+        holder: AnswerStream,
+        question: str,
+        selected: list[Evidence],
+        more: list[Citation],
+        history: Sequence[ChatMessage],
+    ) -> Iterator[str]:
+        assert self._generator is not None
+        texts = [item.text for item in selected]
+        verdicts: list[SentenceSupport] = []
+        shown: list[str] = []
+        used: list[Citation] = []
+        error: str | None = None
+        messages = generative_messages(question, selected, history)
+        try:
+            for sentence, cited in self._sentences(messages, self.settings.generative_max_tokens):
+                verdicts.append(check_sentence(sentence, texts, cited, min_overlap=self.settings.min_overlap))
+                used.extend(selected[index].citation for index in cited)
+                labels = " ".join(selected[index].citation.label for index in cited)
+                piece = (" " if shown else "") + f"{sentence} {labels}".strip()
+                shown.append(piece)
+                yield piece
+        except Exception as exc:
+            _log.warning("the model failed while answering (%s); the evidence follows", exc)
+            error = f"{type(exc).__name__}: {exc}"
+        if not shown or not used:
+            tail = "Sources: " + " ".join(c.label for c in _cites(selected)) if shown else _body(selected)
+            tail = ("\n\n" if shown else "") + tail
+            shown.append(tail)
+            yield tail
+            used.extend(_cites(selected))
+        holder.result = ComposedAnswer(
+            text="".join(shown),
+            strategy="generative",
+            citations=_unique(used),
+            evidence=selected,
+            more=more,
+            support=verdicts,
+            model=self._generator.name,
+            error=error,
+        )
+
+
+def _parse_sentence(raw: str) -> tuple[str, list[int]] | None:
+    cited = [int(number) - 1 for number in _NUMBERED.findall(raw)]
+    text = CITATION_TAG.sub("", _NUMBERED.sub("", raw))
+    text = " ".join(text.replace(" .", ".").split()).strip(" -*")
+    return (text, list(dict.fromkeys(n for n in cited if n >= 0))) if text else None
+
+
+def _body(items: Sequence[Evidence]) -> str:
+    return "\n\n".join(f"{item.text} {item.citation.label}" for item in items)
+
+
+def _cites(items: Sequence[Evidence]) -> list[Citation]:
+    return _unique([item.citation for item in items])
+
+
+def _unique(citations: Sequence[Citation]) -> list[Citation]:
+    return list({citation.label: citation for citation in citations}.values())
+
+
+def _nearest(ranked: Sequence[Evidence], count: int = 3) -> list[Evidence]:
+    seen: set[tuple[str, str]] = set()
+    nearest = []
+    for item in ranked:
+        key = (item.citation.site_id, item.citation.doc_id)
+        if key not in seen:
+            seen.add(key)
+            nearest.append(item)
+        if len(nearest) == count:
+            break
+    return nearest
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.lower().split()) == " ".join(b.lower().split())
+
+
+def _fixed(text: str, result: ComposedAnswer) -> AnswerStream:
+    def produce(holder: AnswerStream) -> Iterator[str]:
+        holder.result = result
+        yield text
+
+    return AnswerStream(produce)

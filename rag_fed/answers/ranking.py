@@ -1,0 +1,89 @@
+"""Evidence from many sites as one ranking, and the choice of what an answer shows (or that it refuses).
+
+Scores compare across sites: every site scores with the query's embedder version and the same
+formula. Ties break by a stable key (site, document, chunk), so two runs and two topologies give the
+same list. Near-identical spans (the same text from two sites, or a section repeated in two
+documents) are shown once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rag_fed.answers.evidence import question_codes
+from rag_fed.answers.settings import AnswerSettings
+from rag_fed.answers.text import content_terms, fact_values, normalise
+from rag_fed.types import CITATION_TAG, Evidence, SiteAnswer
+
+__all__ = ["evidence_for_answer", "rank_evidence", "select_for_answer"]
+
+_DUPLICATE_JACCARD = 0.8
+
+
+def rank_evidence(evidence: Sequence[Evidence]) -> list[Evidence]:
+    """Best first, ties by (site, document, chunk); near duplicates of a better item dropped."""
+    ordered = sorted(
+        evidence, key=lambda e: (-e.score, e.citation.site_id, e.citation.doc_id, e.chunk_id, e.passage_rank)
+    )
+    kept: list[Evidence] = []
+    kept_terms: list[set[str]] = []
+    for item in ordered:
+        terms = set(content_terms(item.text))
+        if item.text and any(_jaccard(terms, other) >= _DUPLICATE_JACCARD for other in kept_terms):
+            continue
+        kept.append(item)
+        kept_terms.append(terms)
+    return kept
+
+
+def select_for_answer(
+    question: str, ranked: Sequence[Evidence], settings: AnswerSettings
+) -> tuple[list[Evidence], bool]:
+    """``(items to show, refused)``. Refused when there is no evidence, the best scores under
+    ``settings.min_support``, or none of the question's codes and part numbers is in any item. Shown:
+    the best, and the next items that score at least ``secondary_ratio`` of it, up to ``max_items``."""
+    if not ranked:
+        return [], True
+    best = ranked[0]
+    if best.score < settings.min_support:
+        return [], True
+    codes = question_codes(question)
+    if codes and not any(code not in item.missing for item in ranked for code in codes):
+        return [], True  # the question is about codes no document mentions
+    floor = best.score * settings.secondary_ratio
+    selected = [item for item in ranked[: settings.max_items] if item.score >= floor]
+    return selected, False
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def mentions(text: str, value: str) -> bool:
+    """Whether ``value`` (a code or number) occurs in ``text`` as the support check reads it."""
+    return value in fact_values(text) or f" {value} " in f" {normalise(text)} "
+
+
+def evidence_for_answer(evidence: Sequence[Evidence], answers: Sequence[SiteAnswer]) -> list[Evidence]:
+    """The evidence an answer can quote: items with text as they are; a site that sent its items
+    without text ('answer' egress) but a phrased answer is quoted by that answer, under its best item's
+    citation and score. Items with neither are dropped (nothing to show)."""
+    phrased = {answer.site_id: answer.answer for answer in answers if answer.answer.strip()}
+    usable: list[Evidence] = []
+    stood_in: set[str] = set()
+    for item in sorted(evidence, key=lambda e: -e.score):
+        if item.text.strip():
+            usable.append(item)
+        elif item.citation.site_id in phrased and item.citation.site_id not in stood_in:
+            stood_in.add(item.citation.site_id)
+            text = " ".join(CITATION_TAG.sub("", phrased[item.citation.site_id]).split())
+            usable.append(item.model_copy(update={"text": text[:4000]}))
+    return usable
+
+
+def unmatched_codes(question: str, shown: Sequence[Evidence]) -> list[str]:
+    """The question's codes that none of the shown items holds (the answer names them)."""
+    codes = question_codes(question)
+    return [code for code in codes if all(code in item.missing for item in shown)]

@@ -1,0 +1,56 @@
+"""The support check: is a sentence a model wrote backed by the evidence it was given?
+
+A sentence is supported when every number, unit and code in it appears in the evidence (a value given
+in another unit than the evidence gives it is not supported), and when most of its content terms
+(``min_overlap``) occur in the evidence. Sentences that carry fewer than two content terms say
+nothing checkable and are not kept either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+from rag_fed.answers.text import content_terms, fact_values, facts, quantities
+
+__all__ = ["SentenceSupport", "check_sentence"]
+
+
+class SentenceSupport(BaseModel):
+    """The verdict on one written sentence. ``evidence``: indices (0-based) of the items that back it."""
+
+    sentence: str
+    supported: bool
+    overlap: float = Field(ge=0.0, le=1.0)
+    unsupported: list[str] = Field(default_factory=list, description="Values or codes no evidence holds.")
+    evidence: list[int] = Field(default_factory=list)
+
+
+def check_sentence(
+    sentence: str, evidence_texts: Sequence[str], cited: Sequence[int] = (), *, min_overlap: float = 0.6
+) -> SentenceSupport:
+    """Check ``sentence`` against the items it cites (``cited``, indices into ``evidence_texts``), or
+    against all items when it cites none."""
+    pool = [index for index in cited if 0 <= index < len(evidence_texts)] or list(range(len(evidence_texts)))
+    joined = " ".join(evidence_texts[index] for index in pool)
+    values = fact_values(joined)
+    given_in = quantities(joined)
+    unsupported = []
+    for fact in sorted(facts(sentence), key=str):
+        if fact.value not in values or (
+            fact.unit is not None and fact.value in given_in and fact.unit not in given_in[fact.value]
+        ):
+            unsupported.append(str(fact))
+    terms = set(content_terms(sentence))
+    evidence_terms = set(content_terms(joined))
+    overlap = len(terms & evidence_terms) / len(terms) if terms else 0.0
+    backing = [index for index in pool if set(content_terms(evidence_texts[index])) & terms]
+    supported = not unsupported and len(terms) >= 2 and overlap >= min_overlap
+    return SentenceSupport(
+        sentence=sentence,
+        supported=supported,
+        overlap=round(overlap, 4),
+        unsupported=unsupported,
+        evidence=backing,
+    )
