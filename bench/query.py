@@ -12,8 +12,9 @@ not come from the router's own embedding space). For each split, in one run:
 - site selection (10 sites): the router's sketch rules (top-m, score margin, chunk cover) as a curve of
   the share of sites asked against the nDCG@10 kept (over centralized), in process and over HTTP;
 - chat (3 sites): time to first token and to the full answer of ``/v1/chat/completions`` streamed with
-  the official openai client, on the embedded models: site answers + central fusion (``chat``), and the
-  fast path where the central model answers from the passages (``chat-fast``).
+  the official openai client, on the embedded models: the default evidence-first path (``chat``) and
+  with every site's local model phrasing its evidence too (``chat-site-answers``). Answer quality is
+  measured by ``bench/answers.py``.
 
 Retrieval asks 30 chunks and ranks documents by their best chunk; latency excludes the question's
 embedding except in ``gateway-http`` and ``central+embed``. Bytes are those of the sealed envelopes
@@ -29,13 +30,10 @@ import asyncio
 import dataclasses
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -48,6 +46,7 @@ sys.path.insert(0, str(REPO))
 from api.gateway.keystore import KeyStore, Role  # noqa: E402
 from api.gateway.settings import GatewaySettings  # noqa: E402
 from api.site_service import SiteResponder, SiteServiceSettings  # noqa: E402
+from bench._services import services  # noqa: E402
 from eval.datasets import EvalDataset, load_beir  # noqa: E402
 from eval.metrics import retrieval_metrics  # noqa: E402
 from eval.site_systems import build_sites, doc_ranking  # noqa: E402
@@ -172,19 +171,18 @@ def bench_gateway(url: str, key: str, queries: Sequence[Query], dataset: EvalDat
 
 
 def bench_chat(url: str, key: str, questions: Sequence[str], site_answers: bool = True) -> Row:
-    """Streamed chat: site answers fused by the central model, or (``site_answers=False``) the fast path."""
+    """Streamed chat on the default path, or with the sites' models phrasing their evidence too."""
     from openai import OpenAI
 
     client = OpenAI(base_url=f"{url}/v1", api_key=key, timeout=600, max_retries=0)
-    first, total, characters, fallbacks = [], [], [], []
+    first, total, characters, refusals = [], [], [], []
     for question in questions:
         started = time.perf_counter()
-        ttft, text, fallback = None, "", True
+        ttft, text, refused = None, "", False
         stream = client.chat.completions.create(
             model="rag-fed",
             messages=[{"role": "user", "content": question}],
             stream=True,
-            max_tokens=128,
             extra_body={"rag_fed": {"site_answers": site_answers}},
         )
         for chunk in stream:
@@ -193,66 +191,19 @@ def bench_chat(url: str, key: str, questions: Sequence[str], site_answers: bool 
                 ttft = ttft if ttft is not None else time.perf_counter() - started
             extras = (chunk.model_extra or {}).get("rag_fed")
             if isinstance(extras, dict):
-                fallback = bool(extras.get("fallback", False))
+                refused = bool(extras.get("refused", False))
         total.append(time.perf_counter() - started)
         first.append(ttft if ttft is not None else total[-1])
         characters.append(len(text))
-        fallbacks.append(fallback)
+        refusals.append(refused)
     return {
         "ttft_p50_s": float(np.percentile(first, 50)),
         "ttft_max_s": float(max(first)),
         "total_p50_s": float(np.percentile(total, 50)),
         "total_max_s": float(max(total)),
         "answer_chars_mean": float(np.mean(characters)),
-        "fallback_share": float(np.mean(fallbacks)),
+        "refused_share": float(np.mean(refusals)),
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def services(specs: Sequence[tuple[str, list[str]]], log_dir: Path) -> Iterator[list[str]]:
-    """Start ``python -m <args> --port P`` for each spec on loopback, wait for /health, always stop."""
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        "PYTHONPATH": str(REPO),
-    }
-    procs, urls = [], []
-    try:
-        for name, args in specs:
-            port = _free_port()
-            with (log_dir / f"{name}.log").open("wb") as log:
-                cmd = [sys.executable, "-m", *args, "--port", str(port), "--log-level", "warning"]
-                procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT))
-            urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 600
-        for (name, _), proc, url in zip(specs, procs, urls, strict=True):
-            while True:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not start: {(log_dir / f'{name}.log').read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.5)
-        yield urls
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def make_router(
@@ -308,7 +259,7 @@ async def run_split(
     registry = SiteRegistry(gateway_settings.registry_path)
     config = home / "gateway.toml"
     config.write_text(
-        f'home = "{home}"\ndefault_mode = "dense"\ncentral_max_tokens = 128\n[routing]\ndeadline_s = 120\n'
+        f'home = "{home}"\ndefault_mode = "dense"\n[routing]\ndeadline_s = 120\n'
     )
     site_specs = [
         (
@@ -345,8 +296,8 @@ async def run_split(
             results["gateway-http"] = bench_gateway(gateway_url, key, queries, dataset)
             if n_sites == 3 and args.chat_questions:
                 questions = [q[1] for q in queries[: args.chat_questions]]
-                results["chat"] = bench_chat(gateway_url, key, questions)
-                results["chat-fast"] = bench_chat(gateway_url, key, questions, site_answers=False)
+                results["chat"] = bench_chat(gateway_url, key, questions, site_answers=False)
+                results["chat-site-answers"] = bench_chat(gateway_url, key, questions)
     for row in results.values():
         if "ndcg@10" in row:
             row["ndcg_kept"] = row["ndcg@10"] / central_ndcg

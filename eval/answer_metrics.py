@@ -44,7 +44,7 @@ def invented_values(answer: str, cited_texts: Sequence[str]) -> list[str]:
     return sorted({str(fact) for fact in facts(strip_citations(answer)) if fact.value not in known})
 
 
-def supported_share(answer: str, cited_texts: Sequence[str], min_overlap: float = 0.6) -> float:
+def supported_share(answer: str, cited_texts: Sequence[str], min_overlap: float = 0.75) -> float:
     """Share of the answer's sentences that the cited passages support (the composer's own check,
     applied from outside to the text as shown); 0.0 for an answer without sentences."""
     sentences = [unit.text for unit in split_units(strip_citations(answer)) if len(unit.text.split()) >= 3]

@@ -20,7 +20,7 @@ from api.gateway.embedders import EmbedderPool
 from api.gateway.keystore import Caller, KeyStore, Role
 from api.gateway.schemas import SiteView
 from api.gateway.settings import GatewaySettings
-from rag_fed.answers.compose import AnswerComposer, AnswerStream, ComposedAnswer
+from rag_fed.answers.compose import AnswerComposer, AnswerStream, ComposedAnswer, LeadHealth
 from rag_fed.answers.ranking import evidence_for_answer
 from rag_fed.answers.settings import AnswerStrategy
 from rag_fed.crypto import KeyPair
@@ -80,6 +80,7 @@ class GatewayService:
             clients=[],
             policy=settings.routing,
         )
+        self.lead_health = LeadHealth()
         self._refresher: asyncio.Task[None] | None = None
         self._version_scan: asyncio.Task[dict[str, str]] | None = None
 
@@ -211,7 +212,7 @@ class GatewayService:
         generator = await self.central_model() if chosen != "extractive" else None
         evidence = evidence_for_answer(result.evidence, result.answers)
         asked = [site.site_id for site in result.sites if site.status != "skipped"]
-        return AnswerComposer(settings, generator).stream(
+        return AnswerComposer(settings, generator, lead_health=self.lead_health).stream(
             question, evidence, sites=asked, history=history, strategy=chosen
         )
 

@@ -19,22 +19,25 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 from pydantic import BaseModel, Field
 
 from rag_fed.answers.prompts import generative_messages, lead_messages
-from rag_fed.answers.ranking import rank_evidence, select_for_answer
+from rag_fed.answers.ranking import rank_evidence, select_for_answer, unmatched_codes
 from rag_fed.answers.settings import AnswerSettings, AnswerStrategy
 from rag_fed.answers.support import SentenceSupport, check_sentence
+from rag_fed.answers.timed import LeadHealth, TimedTokens
 from rag_fed.generators.base import ChatMessage, Generator
 from rag_fed.types import CITATION_TAG, Citation, Evidence
 
-__all__ = ["AnswerComposer", "AnswerStream", "ComposedAnswer", "refusal_text"]
+__all__ = ["AnswerComposer", "AnswerStream", "ComposedAnswer", "LeadHealth", "refusal_text"]
 
 _log = logging.getLogger(__name__)
 
 _NUMBERED = re.compile(r"\[(\d{1,2})\]")
+_ENUMERATION = re.compile(r"^(?:\d{1,2}[.)]|[-*\u2022])\s*")
 _SENTENCE_END = re.compile(r"(?<=[^\d\s][.!?])\s+|\n+")
 
 
@@ -94,9 +97,16 @@ def refusal_text(sites: Sequence[str], nearest: Sequence[Evidence]) -> str:
 class AnswerComposer:
     """Composes answers from evidence with ``generator`` (``None``: extractive only)."""
 
-    def __init__(self, settings: AnswerSettings | None = None, generator: Generator | None = None) -> None:
+    def __init__(
+        self,
+        settings: AnswerSettings | None = None,
+        generator: Generator | None = None,
+        *,
+        lead_health: LeadHealth | None = None,
+    ) -> None:
         self.settings = settings or AnswerSettings()
         self._generator = generator
+        self._lead_health = lead_health
 
     def compose(
         self,
@@ -123,25 +133,26 @@ class AnswerComposer:
         chosen = strategy or self.settings.strategy
         ranked = rank_evidence(evidence)
         selected, refused = select_for_answer(question, ranked, self.settings)
+        note = _unmatched_note(question, selected)
         more = [item.citation for item in ranked if item not in selected]
         if refused:
             text = refusal_text(sites, _nearest(ranked))
             result = ComposedAnswer(text=text, strategy=chosen, evidence=[], more=more, refused=True)
             return _fixed(text, result)
         if chosen == "extractive" or self._generator is None:
-            body = _body(selected)
+            body = _body(selected, note)
             return _fixed(
                 body,
                 ComposedAnswer(text=body, strategy=chosen, citations=_cites(selected), evidence=selected, more=more),
             )
         if chosen == "generative":
-            return AnswerStream(lambda holder: self._generative(holder, question, selected, more, history))
-        return AnswerStream(lambda holder: self._grounded(holder, question, selected, more))
+            return AnswerStream(lambda holder: self._generative(holder, question, selected, more, history, note))
+        return AnswerStream(lambda holder: self._grounded(holder, question, selected, more, note))
 
     # -- grounded ------------------------------------------------------------------------------
 
     def _grounded(
-        self, holder: AnswerStream, question: str, selected: list[Evidence], more: list[Citation]
+        self, holder: AnswerStream, question: str, selected: list[Evidence], more: list[Citation], note: str
     ) -> Iterator[str]:
         assert self._generator is not None
         texts = [item.text for item in selected]
@@ -150,26 +161,43 @@ class AnswerComposer:
         shown: list[str] = []
         used: list[Citation] = []
         error: str | None = None
+        budget = self.settings.lead_budget_s
+        deadline = [time.monotonic() + budget]
+        if self._lead_health is not None and not self._lead_health.should_try():
+            yield from self._evidence_only(holder, selected, more, note, "the model missed its lead budget recently")
+            return
+        timed_out = False
         try:
-            for sentence, cited in self._sentences(lead_messages(question, selected), self.settings.lead_max_tokens):
-                verdict = check_sentence(sentence, texts, cited, min_overlap=self.settings.min_overlap)
-                verdicts.append(verdict)
-                if not verdict.supported or any(_same(sentence, kept) for kept in lead):
-                    continue
-                backing = [selected[index].citation for index in (cited or verdict.evidence[:1])]
-                piece = f"{sentence} {' '.join(c.label for c in _unique(backing))}".strip()
-                piece = (" " if lead else "") + piece
-                lead.append(sentence)
-                used.extend(backing)
-                shown.append(piece)
-                yield piece
-                if len(lead) >= self.settings.lead_sentences:
-                    break
+            with TimedTokens(
+                self._generator, lead_messages(question, selected), self.settings.lead_max_tokens
+            ) as tokens:
+                for sentence, cited in _sentences(tokens, lambda: deadline[0]):
+                    verdict = self._check(sentence, texts, cited)
+                    verdicts.append(verdict)
+                    if not verdict.supported or any(_same(sentence, kept) for kept in lead):
+                        continue
+                    backing = [selected[index].citation for index in (cited or verdict.evidence[:1])]
+                    piece = f"{sentence} {' '.join(c.label for c in _unique(backing))}".strip()
+                    piece = (" " if lead else "") + piece
+                    lead.append(sentence)
+                    used.extend(backing)
+                    shown.append(piece)
+                    yield piece
+                    if len(lead) >= self.settings.lead_sentences:
+                        break
+                    deadline[0] = time.monotonic() + budget  # the next sentence gets a budget of its own
+                if tokens.error is not None:
+                    raise tokens.error
+                timed_out = not tokens.exhausted and len(lead) < self.settings.lead_sentences
+                if timed_out:
+                    _log.info("the model did not finish a lead sentence within %.1f s; evidence follows", budget)
         except Exception as exc:  # a failing model leaves the evidence, which is the answer anyway
             _log.warning("the model could not phrase a lead (%s); the answer is the evidence", exc)
             error = f"{type(exc).__name__}: {exc}"
+        if self._lead_health is not None:
+            self._lead_health.record(late=timed_out and not lead)
         lead_text = "".join(shown)
-        body = ("\n\n" if lead else "") + _body(selected)
+        body = ("\n\n" if lead else "") + _body(selected, note)
         shown.append(body)
         yield body
         holder.result = ComposedAnswer(
@@ -184,24 +212,29 @@ class AnswerComposer:
             error=error,
         )
 
-    def _sentences(self, messages: list[ChatMessage], max_tokens: int) -> Iterator[tuple[str, list[int]]]:
-        """The model's sentences as they complete, each with the evidence numbers it cites (0-based)."""
-        assert self._generator is not None
-        tokens = iter(self._generator.stream(messages, max_tokens=max_tokens))
-        pending = ""
-        try:
-            for token in tokens:
-                pending += token
-                while (end := _SENTENCE_END.search(pending)) is not None:
-                    sentence, pending = pending[: end.start()], pending[end.end() :]
-                    if (parsed := _parse_sentence(sentence)) is not None:
-                        yield parsed
-            if (parsed := _parse_sentence(pending)) is not None:
-                yield parsed
-        finally:
-            close = getattr(tokens, "close", None)
-            if close is not None:
-                close()  # stop generating as soon as enough was read
+    def _evidence_only(
+        self, holder: AnswerStream, selected: list[Evidence], more: list[Citation], note: str, reason: str
+    ) -> Iterator[str]:
+        body = _body(selected, note)
+        holder.result = ComposedAnswer(
+            text=body,
+            strategy="grounded",
+            citations=_cites(selected),
+            evidence=selected,
+            more=more,
+            model=self._generator.name if self._generator is not None else "",
+            error=reason,
+        )
+        yield body
+
+    def _check(self, sentence: str, texts: Sequence[str], cited: Sequence[int]) -> SentenceSupport:
+        return check_sentence(
+            sentence,
+            texts,
+            cited,
+            min_overlap=self.settings.min_overlap,
+            min_bigram_overlap=self.settings.min_bigram_overlap,
+        )
 
     # -- generative ----------------------------------------------------------------------------
 
@@ -212,6 +245,7 @@ class AnswerComposer:
         selected: list[Evidence],
         more: list[Citation],
         history: Sequence[ChatMessage],
+        note: str,
     ) -> Iterator[str]:
         assert self._generator is not None
         texts = [item.text for item in selected]
@@ -221,8 +255,12 @@ class AnswerComposer:
         error: str | None = None
         messages = generative_messages(question, selected, history)
         try:
-            for sentence, cited in self._sentences(messages, self.settings.generative_max_tokens):
-                verdicts.append(check_sentence(sentence, texts, cited, min_overlap=self.settings.min_overlap))
+            with TimedTokens(self._generator, messages, self.settings.generative_max_tokens) as tokens:
+                sentences = list(_sentences(tokens, lambda: time.monotonic() + self.settings.generative_timeout_s))
+                if tokens.error is not None:
+                    raise tokens.error
+            for sentence, cited in sentences:
+                verdicts.append(self._check(sentence, texts, cited))
                 used.extend(selected[index].citation for index in cited)
                 labels = " ".join(selected[index].citation.label for index in cited)
                 piece = (" " if shown else "") + f"{sentence} {labels}".strip()
@@ -232,7 +270,7 @@ class AnswerComposer:
             _log.warning("the model failed while answering (%s); the evidence follows", exc)
             error = f"{type(exc).__name__}: {exc}"
         if not shown or not used:
-            tail = "Sources: " + " ".join(c.label for c in _cites(selected)) if shown else _body(selected)
+            tail = "Sources: " + " ".join(c.label for c in _cites(selected)) if shown else _body(selected, note)
             tail = ("\n\n" if shown else "") + tail
             shown.append(tail)
             yield tail
@@ -249,15 +287,43 @@ class AnswerComposer:
         )
 
 
+def _sentences(tokens: TimedTokens, deadline: Callable[[], float]) -> Iterator[tuple[str, list[int]]]:
+    """The model's sentences as they complete before ``deadline()`` (asked again after each sentence),
+    each with the evidence numbers it cites (0-based); a sentence cut off by the deadline is dropped."""
+    pending = ""
+    while True:
+        arrived = False
+        for token in tokens.until(deadline()):
+            arrived = True
+            pending += token
+            if _SENTENCE_END.search(pending):
+                break
+        while (end := _SENTENCE_END.search(pending)) is not None:
+            sentence, pending = pending[: end.start()], pending[end.end() :]
+            if (parsed := _parse_sentence(sentence)) is not None:
+                yield parsed
+        if tokens.exhausted:
+            if (parsed := _parse_sentence(pending)) is not None:
+                yield parsed
+            return
+        if not arrived:
+            return  # the deadline passed
+
+
 def _parse_sentence(raw: str) -> tuple[str, list[int]] | None:
     cited = [int(number) - 1 for number in _NUMBERED.findall(raw)]
     text = CITATION_TAG.sub("", _NUMBERED.sub("", raw))
-    text = " ".join(text.replace(" .", ".").split()).strip(" -*")
+    text = _ENUMERATION.sub("", " ".join(text.replace(" .", ".").split())).strip(" -*:")
     return (text, list(dict.fromkeys(n for n in cited if n >= 0))) if text else None
 
 
-def _body(items: Sequence[Evidence]) -> str:
-    return "\n\n".join(f"{item.text} {item.citation.label}" for item in items)
+def _body(items: Sequence[Evidence], note: str = "") -> str:
+    return "\n\n".join([*(f"{item.text} {item.citation.label}" for item in items), *([note] if note else [])])
+
+
+def _unmatched_note(question: str, shown: Sequence[Evidence]) -> str:
+    codes = unmatched_codes(question, shown)
+    return f"(The evidence shown does not mention {', '.join(c.upper() for c in codes)}.)" if codes else ""
 
 
 def _cites(items: Sequence[Evidence]) -> list[Citation]:

@@ -46,8 +46,20 @@ class AnswerSettings(BaseModel):
     max_items: PositiveInt = Field(default=3, description="Evidence items in an answer at most.")
     lead_sentences: PositiveInt = 2
     lead_max_tokens: PositiveInt = 80
+    lead_budget_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest wait for each checked lead sentence; past it the evidence is sent without a lead.",
+    )
     generative_max_tokens: PositiveInt = 300
+    generative_timeout_s: float = Field(default=60.0, gt=0, description="Longest wait for a generative answer.")
     min_overlap: float = Field(
-        default=0.6, ge=0.0, le=1.0, description="Share of a written sentence's content terms the evidence must hold."
+        default=0.75, ge=0.0, le=1.0, description="Share of a written sentence's content terms the evidence must hold."
+    )
+    min_bigram_overlap: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Share of a written sentence's adjacent content-term pairs that must occur in the evidence.",
     )
     evidence: EvidenceSettings = EvidenceSettings()

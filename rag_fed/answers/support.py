@@ -1,13 +1,16 @@
 """The support check: is a sentence a model wrote backed by the evidence it was given?
 
 A sentence is supported when every number, unit and code in it appears in the evidence (a value given
-in another unit than the evidence gives it is not supported), and when most of its content terms
-(``min_overlap``) occur in the evidence. Sentences that carry fewer than two content terms say
-nothing checkable and are not kept either.
+in another unit than the evidence gives it is not supported), when most of its content terms
+(``min_overlap``) occur in the evidence, and when at least ``min_bigram_overlap`` of its pairs of
+adjacent content terms occur adjacent in the evidence too: words of the evidence recombined into a
+new claim ("no other loads on the lift") fail that test, a copy or a close paraphrase passes it.
+Sentences that carry fewer than two content terms say nothing checkable and are not kept either.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
@@ -28,7 +31,12 @@ class SentenceSupport(BaseModel):
 
 
 def check_sentence(
-    sentence: str, evidence_texts: Sequence[str], cited: Sequence[int] = (), *, min_overlap: float = 0.6
+    sentence: str,
+    evidence_texts: Sequence[str],
+    cited: Sequence[int] = (),
+    *,
+    min_overlap: float = 0.75,
+    min_bigram_overlap: float = 0.5,
 ) -> SentenceSupport:
     """Check ``sentence`` against the items it cites (``cited``, indices into ``evidence_texts``), or
     against all items when it cites none."""
@@ -42,11 +50,15 @@ def check_sentence(
             fact.unit is not None and fact.value in given_in and fact.unit not in given_in[fact.value]
         ):
             unsupported.append(str(fact))
-    terms = set(content_terms(sentence))
+    sequence = content_terms(sentence)
+    terms = set(sequence)
     evidence_terms = set(content_terms(joined))
     overlap = len(terms & evidence_terms) / len(terms) if terms else 0.0
+    pairs = set(itertools.pairwise(sequence))
+    evidence_pairs = {pair for index in pool for pair in _pairs(evidence_texts[index])}
+    pair_share = len(pairs & evidence_pairs) / len(pairs) if pairs else 1.0
     backing = [index for index in pool if set(content_terms(evidence_texts[index])) & terms]
-    supported = not unsupported and len(terms) >= 2 and overlap >= min_overlap
+    supported = not unsupported and len(terms) >= 2 and overlap >= min_overlap and pair_share >= min_bigram_overlap
     return SentenceSupport(
         sentence=sentence,
         supported=supported,
@@ -54,3 +66,8 @@ def check_sentence(
         unsupported=unsupported,
         evidence=backing,
     )
+
+
+def _pairs(text: str) -> set[tuple[str, str]]:
+    sequence = content_terms(text)
+    return set(itertools.pairwise(sequence))

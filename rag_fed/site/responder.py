@@ -18,6 +18,7 @@ from nacl.public import PublicKey
 from pydantic import BaseModel, Field, PositiveInt
 
 from rag_fed.answers.compose import AnswerComposer
+from rag_fed.answers.timed import LeadHealth
 from rag_fed.crypto import EnvelopeOpener, KeyPair, ReplayGuard, seal
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.embedders import load_embedder, set_embedding_threads
@@ -78,6 +79,7 @@ class SiteResponder(Generic[SettingsT]):
         self._model_lock = threading.Lock()
         self._sketch_lock = threading.Lock()
         self._sketch: tuple[str, int, bytes] | None = None
+        self._lead_health = LeadHealth()
 
     @property
     def embedder_version(self) -> str:
@@ -204,7 +206,9 @@ class SiteResponder(Generic[SettingsT]):
     def _local_answer(self, query: SiteQuery, evidence: list[Evidence]) -> str | None:
         try:
             with self._model_lock:
-                composer = AnswerComposer(self.site.settings.answers, self.site.generator)
+                composer = AnswerComposer(
+                    self.site.settings.answers, self.site.generator, lead_health=self._lead_health
+                )
                 composed = composer.compose(query.question, evidence, sites=[self.site.site_id], strategy="grounded")
         except RagFedError as error:
             # The evidence is still worth sending; the gateway composes from what it gets.
