@@ -33,7 +33,7 @@ class RoutingPolicy(BaseModel):
     usable sketch are always asked: nothing says they are irrelevant. With no rule set, all are asked.
     """
 
-    deadline_s: float = Field(default=20.0, gt=0)
+    deadline_s: float = Field(default=15.0, gt=0)  # measured: docs/architecture.md, "One deadline per query"
     selection: Literal["all", "sketch"] = "all"
     max_sites: PositiveInt | None = None
     min_score: float | None = Field(default=None, ge=-1.0, le=1.0)

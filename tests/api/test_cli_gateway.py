@@ -71,3 +71,14 @@ def test_gateway_init_with_an_explicit_home(cli: typer.Typer, data_dir: Path, tm
 def test_a_site_without_the_gateway_key_is_told_how_to_get_it() -> None:
     with pytest.raises(ConfigError, match=r"ragfed gateway init.*keys/public\.key"):
         SiteServiceSettings(site_id="north").gateway_key()
+
+
+def test_the_demo_runs_on_the_deadline_an_operator_gets(tmp_path: Path) -> None:
+    """The demo used to write deadline_s = 90 into its config, which hid a default too short for sites."""
+    import tomllib
+
+    from api.cli.demo import _GATEWAY_CONFIG
+
+    demo = GatewaySettings.model_validate(tomllib.loads(_GATEWAY_CONFIG.format(home=tmp_path)))
+    assert demo.routing == GatewaySettings().routing
+    assert demo.routing.deadline_s == 15.0  # measured, docs/architecture.md ("One deadline per query")
