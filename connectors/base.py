@@ -10,7 +10,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from connectors.errors import FileTooLargeError
 
-__all__ = ["Connector", "Document", "DocumentKind", "Section", "SourceData"]
+__all__ = ["Connector", "Document", "DocumentKind", "LineRange", "Section", "SourceData"]
 
 DocumentKind = Literal["manual", "work_order"]
 
@@ -39,13 +39,22 @@ class SourceData:
         return hashlib.sha256(self.data).hexdigest()
 
 
+LineRange = tuple[int, int]
+"""First and last line (1-based, inclusive) of the source file."""
+
+
 @dataclass(frozen=True)
 class Section:
-    """A run of text under one heading (manuals) or one page (PDF), the unit a citation points at."""
+    """A run of text under one heading (manuals) or one page (PDF), the unit a citation points at.
+
+    ``lines`` is where ``text`` lies in the file when the loader knows it (plain text, whose section
+    text is those lines as they are, so chunks can be placed too).
+    """
 
     text: str
     heading: str = ""
     page: int | None = None
+    lines: LineRange | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,8 @@ class Document:
             digest.update(f"{name}={self.metadata[name]}".encode() + b"\0")
         for section in self.sections:
             digest.update(f"{section.heading}\0{section.page}\0{section.text}".encode() + b"\0")
+            if section.lines is not None:  # moved lines must be re-cited; hashes without them stay as they were
+                digest.update(f"lines {section.lines[0]}-{section.lines[1]}".encode() + b"\0")
         return digest.hexdigest()
 
 

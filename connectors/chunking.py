@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from connectors.base import Document
+from connectors.base import Document, LineRange, Section
 
 if TYPE_CHECKING:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -19,12 +19,16 @@ DEFAULT_OVERLAP_CHARS = 120
 
 @dataclass(frozen=True)
 class Chunk:
-    """A passage to embed: its text, its position in the document, and the section and page it cites."""
+    """A passage to embed: its text, its position in the document, and the section and page it cites.
+
+    ``lines`` are the lines of the source file the chunk came from, when its section knows its own.
+    """
 
     text: str
     ordinal: int
     section: str
     page: int | None
+    lines: LineRange | None = None
 
 
 def chunk_document(
@@ -53,10 +57,26 @@ def chunk_document(
             continue
         # A section that fits is kept whole rather than handed to the splitter, which could re-space it.
         pieces = [text] if len(text) <= chunk_chars else splitter.split_text(text)
+        cursor = 0
         for piece in pieces:
             if piece.strip():
-                chunks.append(Chunk(text=piece, ordinal=len(chunks), section=section.heading, page=section.page))
+                lines, cursor = _lines_of(section, piece, cursor)
+                chunk = Chunk(text=piece, ordinal=len(chunks), section=section.heading, page=section.page, lines=lines)
+                chunks.append(chunk)
     return chunks
+
+
+def _lines_of(section: Section, piece: str, cursor: int) -> tuple[LineRange | None, int]:
+    """The file lines of ``piece``, found in the section's text at or after ``cursor`` (pieces come in
+    order and may overlap), and where to look for the next one. The section's range when not found."""
+    if section.lines is None:
+        return None, cursor
+    found = section.text.find(piece, cursor)
+    if found < 0:
+        return section.lines, cursor
+    first = section.lines[0] + section.text.count("\n", 0, found)
+    last = first + piece.count("\n")
+    return (first, min(last, section.lines[1])), found + 1
 
 
 @functools.lru_cache(maxsize=8)

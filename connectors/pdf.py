@@ -1,4 +1,9 @@
-"""Loader for PDF manuals (.pdf) with pypdf: one section per page, so citations can name the page."""
+"""Loader for PDF manuals (.pdf) with pypdf: one section per page, so citations can name the page.
+
+The title is the metadata title unless that is a tool's artefact (``_is_artefact``): then the first
+line of the first page that reads like a title, else the file name. The metadata title is kept as the
+``pdf_title`` metadata field either way.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,22 @@ _PAGE_NUMBER = re.compile(r"^(?:page\s+)?[-–\s]*\d+[-–\s]*(?:(?:of|/)\s*\d+)
 _MAX_HEADING_CHARS = 80
 _MAX_HEADING_WORDS = 12
 _HEADING_LOOKAHEAD = 3
+_TITLE_LOOKAHEAD = 6  # a cover page may open with a logo line or a date before its title
+# Titles that authoring tools write when the author gave none: "Untitled-1", "Document1", "Slide 1".
+_PLACEHOLDER = re.compile(
+    r"^(?:untitled|no title|title|document|doc|new document|presentation|slide|book|sheet|page|draft"
+    r"|unknown|none|null)\W*\d*$",
+    re.IGNORECASE,
+)
+# "Microsoft Word - report.doc", "PowerPoint - deck": the application's name before the file's.
+_APPLICATION_PREFIX = re.compile(r"^(?:microsoft\s+)?(?:word|excel|powerpoint|publisher|visio)\s+-\s", re.IGNORECASE)
+# A file name anywhere in the title: documents, desktop publishing, drawings, images, TeX, web pages.
+_FILE_NAME = re.compile(
+    r"[\w~$-]\.(?:docx?|dotx?|rtf|odt|wpd|wps|pdf|ps|eps|ai|indd?|qxd|qxp|p65|pm[56d]|fm|mif|chp|cdr|pub"
+    r"|txt|tex|dvi|xlsx?|pptx?|vsd|dwg|dxf|tiff?|jpe?g|png|bmp|gif|html?|xml|sgml?)(?![\w])",
+    re.IGNORECASE,
+)
+_MIN_TITLE_LETTERS = 3
 
 
 @dataclass
@@ -43,12 +64,17 @@ class PdfConnector:
                 "the PDF has no extractable text (probably scanned images); OCR is not supported, "
                 "so run OCR first (for example `ocrmypdf in.pdf out.pdf`) and load the result",
             )
+        metadata_title = _metadata_title(reader)
+        metadata = {"pages": str(len(reader.pages))}
+        if metadata_title:
+            metadata["pdf_title"] = metadata_title
+        usable = metadata_title and not _is_artefact(metadata_title, _tool_names(reader))
         yield Document(
             source=source.name,
-            title=_metadata_title(reader) or sections[0].heading or file_stem(source.name),
+            title=metadata_title if usable else _first_title_line(sections[0].text) or file_stem(source.name),
             kind="manual",
             sections=sections,
-            metadata={"pages": str(len(reader.pages))},
+            metadata=metadata,
         )
 
 
@@ -118,6 +144,41 @@ def _reads_like_heading(line: str) -> bool:
     if line[-1] in ".,;:" or sum(character.isalpha() for character in line) < 2:
         return False
     return line[0].isupper() or line[0].isdigit()
+
+
+def _first_title_line(page_text: str) -> str:
+    """The first of the page's opening lines that reads like a heading (page numbers skipped), or ""."""
+    lines = [line.strip() for line in page_text.split("\n") if line.strip()]
+    for line in lines[:_TITLE_LOOKAHEAD]:
+        if not _PAGE_NUMBER.match(line) and _reads_like_heading(line) and not _is_artefact(line, ()):
+            return line
+    return ""
+
+
+def _is_artefact(title: str, tool_names: tuple[str, ...]) -> bool:
+    """Whether a metadata title was written by a tool rather than by the author.
+
+    Artefacts: fewer than three letters; a placeholder ("Untitled", "Document1"); an application's name
+    before a file's ("Microsoft Word - ..."); a file name anywhere in it ("2062covr.chp:Corel VENTURA",
+    "manual_v3.pdf"); a file stem (one word joined by underscores); or (part of) the name of the tool
+    that made the file, as its Creator or Producer entry gives it.
+    """
+    letters = sum(character.isalpha() for character in title)
+    if letters < _MIN_TITLE_LETTERS or _PLACEHOLDER.match(title.strip()) or _APPLICATION_PREFIX.match(title):
+        return True
+    if _FILE_NAME.search(title) or (" " not in title.strip() and "_" in title):
+        return True
+    folded = " ".join(title.casefold().split())
+    return any(folded in tool.casefold() for tool in tool_names)
+
+
+def _tool_names(reader: PdfReader) -> tuple[str, ...]:
+    try:
+        metadata = reader.metadata
+        names = (metadata.creator, metadata.producer) if metadata is not None else ()
+    except Exception:
+        return ()
+    return tuple(" ".join(str(name).split()) for name in names if name)
 
 
 def _metadata_title(reader: PdfReader) -> str:

@@ -12,13 +12,21 @@ FIXTURES = Path(__file__).parent / "fixtures"
 MakePdf = Callable[..., bytes]
 
 
-def build_pdf(pages: Sequence[Sequence[str]], title: str | None = None, user_password: str | None = None) -> bytes:
-    """A PDF with one page per entry; each string is one paragraph. An empty entry is a blank page."""
+def build_pdf(
+    pages: Sequence[Sequence[str]],
+    title: str | None = None,
+    user_password: str | None = None,
+    creator: str | None = None,
+) -> bytes:
+    """A PDF with one page per entry; each string is one paragraph. An empty entry is a blank page.
+    ``title`` and ``creator`` go into its metadata (the document information dictionary)."""
     fpdf = pytest.importorskip("fpdf", reason="fpdf2 makes the test PDFs: pip install fpdf2")
     pdf = fpdf.FPDF()
     pdf.set_auto_page_break(auto=True, margin=15)
     if title is not None:
         pdf.set_title(title)
+    if creator is not None:
+        pdf.set_creator(creator)
     for paragraphs in pages:
         pdf.add_page()
         pdf.set_font("Helvetica", size=12)

@@ -86,3 +86,48 @@ def test_password_protected_pdf_is_refused_as_encrypted(make_pdf: MakePdf) -> No
 def test_pdf_with_only_an_owner_password_is_read(make_pdf: MakePdf) -> None:
     restricted = make_pdf([["Pump", "Restricted but readable."]], user_password="")
     assert "Restricted but readable." in load(restricted).text
+
+
+PUMP_PAGES = [["Slurry Pump SP-150 Service Instructions", "Isolate the pump at MCC-4 before any work."]]
+
+
+@pytest.mark.parametrize(
+    ("title", "creator"),
+    [
+        ("Microsoft Word - 10002805_A_Improved_A4_.doc", None),
+        ("2062covr.chp:Corel VENTURA", None),
+        ("untitled", None),
+        ("Untitled-1", None),
+        ("Document1", None),
+        ("Presentation 2", None),
+        ("PowerPoint - service deck", None),
+        ("sp150_service_manual_rev_a", None),
+        ("C:\\manuals\\pump cover.indd", None),
+        ("pump manual v3.pdf", None),
+        ("- 1 -", None),
+        ("   ", None),
+        ("QuarkXPress(R) 8.1", "QuarkXPress(R) 8.1"),
+        ("Acrobat PDFMaker", "Acrobat PDFMaker 9.0 for Word"),
+    ],
+)
+def test_a_tool_artefact_title_gives_way_to_the_first_heading(make_pdf: MakePdf, title: str, creator: str) -> None:
+    document = load(make_pdf(PUMP_PAGES, title=title, creator=creator))
+    assert document.title == "Slurry Pump SP-150 Service Instructions"
+    assert document.metadata.get("pdf_title", "") == " ".join(title.split())
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["Excavator Service Manual", "GX-400 Gearbox - Rev. 2.1", "Vol. II Maintenance", "SP150 Manual", "Word Processing"],
+)
+def test_an_author_title_is_kept_and_recorded(make_pdf: MakePdf, title: str) -> None:
+    document = load(make_pdf(PUMP_PAGES, title=title, creator="Microsoft Word 2016"))
+    assert document.title == title and document.metadata["pdf_title"] == title
+
+
+def test_the_file_name_is_the_title_when_page_one_opens_with_body_text(make_pdf: MakePdf) -> None:
+    body = [["Isolate the pump at MCC-4 before any work, then drain the casing and flush it with water."]]
+    document = load(make_pdf(body, title="Microsoft Word - pump.doc"), name="manuals/sp150-service.pdf")
+    assert document.title == "sp150-service"
+    assert document.metadata["pdf_title"] == "Microsoft Word - pump.doc"
+    assert "pdf_title" not in load(make_pdf(body), name="manuals/sp150-service.pdf").metadata

@@ -6,10 +6,11 @@ import codecs
 
 import pytest
 
-from connectors import SourceData
+from connectors import SourceData, chunk_document
 from connectors.base import Document
 from connectors.errors import CorruptFileError, EmptyFileError
 from connectors.text import TextConnector
+from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.unit
 
@@ -90,3 +91,44 @@ def test_sentences_in_capitals_are_not_headings() -> None:
     text = "NOTE.\n\nDO NOT RUN DRY.\n\nThe pump needs oil.\n"
     document = load_one("caps.txt", text.encode())
     assert len(document.sections) == 1
+
+
+def test_underlined_headings_split_sections_and_every_section_knows_its_lines() -> None:
+    text = (
+        "PUMP SERVICE - INSTRUCTIONS\nDocument PN-4, revision A.\n\n\n"
+        "1. PUMP DATA\n------------\n\nType ..... end-suction\nHead ..... 38 m\n\n\n"
+        "2. TROUBLESHOOTING\n==================\nSymptom        Probable cause        Action\n"
+        "-------------  --------------------  ------\nLow flow       Clearance too large   Adjust\n"
+    )
+    document = load_one("pump.txt", text.encode())
+    lines = text.split("\n")
+    assert [(s.heading, s.lines) for s in document.sections] == [
+        ("", (1, 2)),
+        ("1. PUMP DATA", (8, 9)),
+        ("2. TROUBLESHOOTING", (14, 16)),  # the table's header and rule stay in its body
+    ]
+    for section in document.sections:
+        assert section.lines is not None
+        assert section.text == "\n".join(lines[section.lines[0] - 1 : section.lines[1]])
+
+
+def test_the_sample_manual_is_cut_at_its_numbered_underlined_headings() -> None:
+    path = SAMPLES / "plant-north" / "manuals" / "sp150-slurry-pump.txt"
+    document = load_one(path.name, path.read_bytes())
+    assert [section.heading for section in document.sections] == [
+        "",
+        "1. PUMP DATA",
+        "2. ISOLATION BEFORE WORK",
+        "3. GLAND SEAL WATER",
+        "4. IMPELLER CLEARANCE ADJUSTMENT",
+        "5. BEARING CARTRIDGE LUBRICATION",
+        "6. WET-END WEAR PARTS",
+        "7. PUMP PROTECTION FAULT CODES (relay PR-12 in MCC-4)",
+        "8. TROUBLESHOOTING",
+    ]
+    source = path.read_text().split("\n")
+    for chunk in chunk_document(document, 300, 60):
+        assert chunk.lines is not None
+        first, last = chunk.lines
+        assert " ".join(chunk.text.split()) in " ".join(" ".join(source[first - 1 : last]).split())
+        assert source[first - 1].strip() and source[last - 1].strip()
