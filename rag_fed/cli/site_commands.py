@@ -1,20 +1,24 @@
-"""Site admin commands: create a site, ingest, list and delete documents, search, ask, index checks."""
+"""Site admin commands: create a site, ingest, list and delete documents, search, ask, index checks.
+
+Reading commands open the site read-only (``rag_fed.cli.opening``), so they work beside a running site
+service. The site code, the models and their libraries are imported inside the commands that use them:
+``ragfed --help`` and ``ragfed docs list`` must not wait for torch.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from rag_fed.cli.common import console, error_console, reports_errors
-from rag_fed.config import get_settings
-from rag_fed.site import FileResult, Site
-from rag_fed.site.ingest import expand_paths
-from rag_fed.types import SearchMode
+from rag_fed.cli.ingest_command import ingest
+from rag_fed.cli.opening import open_for_reading, open_for_writing
+from rag_fed.errors import NotFoundError, UnknownSiteError
+
+if TYPE_CHECKING:
+    from rag_fed.types import Passage, SearchMode
 
 __all__ = ["docs_app", "index_app", "register", "site_app"]
 
@@ -26,10 +30,11 @@ SiteOption = Annotated[str, typer.Option("--site", "-s", help="Site id, e.g. acm
 ModeOption = Annotated[
     str | None, typer.Option("--mode", "-m", help="dense, keyword or hybrid (default: search.mode setting).")
 ]
+_MODES = ("dense", "keyword", "hybrid")
 
 
 def _mode(value: str | None) -> SearchMode | None:
-    if value is not None and value not in ("dense", "keyword", "hybrid"):
+    if value is not None and value not in _MODES:
         raise typer.BadParameter(f"mode must be dense, keyword or hybrid, not {value!r}")
     return value  # type: ignore[return-value]
 
@@ -38,6 +43,9 @@ def _mode(value: str | None) -> SearchMode | None:
 @reports_errors
 def site_init(site_id: Annotated[str, typer.Argument(help="New site id.")]) -> None:
     """Create a site's data directory and key pair."""
+    from rag_fed.config import get_settings
+    from rag_fed.site.node import Site
+
     layout = Site.init(site_id, get_settings())
     console.print(f"created site [bold]{site_id}[/] at {layout.root}")
     console.print(f"public key: {(layout.keys_dir / 'public.key').read_text().strip()}")
@@ -47,6 +55,8 @@ def site_init(site_id: Annotated[str, typer.Argument(help="New site id.")]) -> N
 @reports_errors
 def site_list() -> None:
     """List the sites under the data directory."""
+    from rag_fed.config import get_settings
+
     data_dir = get_settings().data_dir
     sites = sorted(p.parent.name for p in data_dir.glob("*/site.json")) if data_dir.is_dir() else []
     if not sites:
@@ -55,52 +65,36 @@ def site_list() -> None:
         console.print(site_id)
 
 
-def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
-    site: SiteOption,
-) -> None:
-    """Ingest manuals (PDF, HTML, Markdown, text) and work-order logs (CSV, JSON, JSONL)."""
-    with Site.open(site, get_settings()) as node:
-        total = sum(1 for _ in expand_paths(paths))
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=False) as progress:
-            task = progress.add_task(f"ingesting into {site}", total=total)
-
-            def on_file(result: FileResult) -> None:
-                progress.advance(task)
-                if result.status == "failed":
-                    progress.console.print(f"[red]failed[/] {escape(result.error or '')}", highlight=False)
-
-            report = node.ingest(paths, on_file)
-        _print_ingest_summary(report.files, report.seconds, node.chunk_count)
-    if report.failed:
-        raise typer.Exit(code=1 if len(report.failed) == len(report.files) else 0)
-
-
-def _print_ingest_summary(files: list[FileResult], seconds: float, total_chunks: int) -> None:
-    counts = {
-        status: sum(1 for f in files if f.status == status) for status in ("added", "updated", "unchanged", "failed")
-    }
-    chunks = sum(f.chunks for f in files)
-    removed = sum(f.removed for f in files)
-    console.print(
-        f"{len(files)} files: {counts['added']} added, {counts['updated']} updated, "
-        f"{counts['unchanged']} unchanged, {counts['failed']} failed; "
-        f"{chunks} chunks written, {removed} documents removed in {seconds:.1f} s; "
-        f"the site now holds {total_chunks} chunks"
-    )
-
-
 @docs_app.command("list")
 @reports_errors
-def docs_list(site: SiteOption) -> None:
-    """List documents with chunk counts and when they were added."""
-    with Site.open(site, get_settings()) as node:
-        documents = node.list_documents()
-    table = Table("document", "kind", "chunks", "added (UTC)", "title")
-    for doc in documents:
-        table.add_row(escape(doc.doc_id), doc.kind, str(doc.chunk_count), doc.added_at, escape(doc.title))
-    console.print(table)
+def docs_list(
+    site: SiteOption,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="Tab-separated lines (doc_id, kind, chunks, added_at, title), for scripts.")
+    ] = False,
+) -> None:
+    """List documents with chunk counts and when they were added; ids are shown whole (`docs delete` takes them).
+
+    Works while a site service serves the site (the site is read, never written).
+    """
+    from rag_fed.cli.listing import document_lines, plain_lines
+
+    try:
+        with open_for_reading(site) as node:
+            documents = node.list_documents()
+    except UnknownSiteError:
+        raise
+    except NotFoundError as nothing:  # a site that was never ingested into
+        documents = []
+        if not plain:
+            console.print(str(nothing), markup=False, highlight=False)
+    if plain:
+        for line in plain_lines(documents):
+            typer.echo(line)
+        return
+    if documents:
+        for line in document_lines(documents, console.width):
+            console.print(line, markup=False, highlight=False, crop=False, overflow="ignore", soft_wrap=True)
     console.print(f"{len(documents)} documents")
 
 
@@ -108,9 +102,9 @@ def docs_list(site: SiteOption) -> None:
 @reports_errors
 def docs_delete(doc_id: Annotated[str, typer.Argument(help="Document id from `docs list`.")], site: SiteOption) -> None:
     """Delete a document: its chunks, vectors and keyword entries are removed."""
-    with Site.open(site, get_settings()) as node:
+    with open_for_writing(site, "delete") as node:
         removed = node.delete_document(doc_id)
-    console.print(f"deleted {doc_id}: {removed} chunks removed")
+    console.print(f"deleted {doc_id}: {removed} chunks removed", markup=False, highlight=False)
 
 
 def search(
@@ -119,14 +113,20 @@ def search(
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=100)] = 5,
     mode: ModeOption = None,
 ) -> None:
-    """Ranked passages with their citations."""
-    with Site.open(site, get_settings()) as node:
+    """Ranked passages with their citations (works while a site service serves the site)."""
+    with open_for_reading(site) as node:
         passages = node.search(query, k, _mode(mode))
     if not passages:
         console.print("no matching passages")
     for passage in passages:
-        console.print(f"[bold]{passage.rank}.[/] {escape(passage.citation.label)}  score {passage.score:.3f}")
+        console.print(f"[bold]{passage.rank}.[/] {escape(_where(passage))}  score {passage.score:.3f}")
         console.print("   " + " ".join(passage.text.split())[:300], markup=False, highlight=False)
+
+
+def _where(passage: Passage) -> str:
+    """The citation tag, and the source lines when the passage knows them."""
+    lines = passage.citation.lines
+    return passage.citation.label + (f" lines {lines[0]}-{lines[1]}" if lines else "")
 
 
 def ask(
@@ -134,8 +134,9 @@ def ask(
     site: SiteOption,
     mode: ModeOption = None,
 ) -> None:
-    """An answer written by the site's local model from its own top passages, with citations."""
-    with Site.open(site, get_settings()) as node:
+    """An answer written by the site's local model from its own top passages, with citations (works while a site
+    service serves the site)."""
+    with open_for_reading(site) as node:
         answer = node.answer(question, mode=_mode(mode))
     console.print(answer.answer, markup=False, highlight=False)
 
@@ -144,11 +145,11 @@ def ask(
 @reports_errors
 def index_verify(site: SiteOption) -> None:
     """Check that vectors, chunks and the keyword index agree."""
-    with Site.open(site, get_settings()) as node:
+    with open_for_writing(site, "index") as node:
         problems = node.verify()
     if problems:
         for problem in problems:
-            error_console.print(f"[red]problem:[/] {problem}")
+            error_console.print(f"[red]problem:[/] {escape(problem)}")
         raise typer.Exit(code=1)
     console.print("index is consistent")
 
@@ -157,7 +158,7 @@ def index_verify(site: SiteOption) -> None:
 @reports_errors
 def index_rebuild(site: SiteOption) -> None:
     """Rebuild the vector index from the committed vectors in the docstore."""
-    with Site.open(site, get_settings(), rebuild=True) as node:
+    with open_for_writing(site, "index", rebuild=True) as node:
         console.print(f"rebuilt: {node.chunk_count} vectors")
 
 

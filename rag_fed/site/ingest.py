@@ -15,19 +15,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
-from connectors import (
-    SUPPORTED_SUFFIXES,
-    ConnectorError,
-    Document,
-    SourceData,
-    chunk_document,
-    default_connectors,
-    load_documents,
-)
+# The loaders (bs4, pypdf, markdown-it) are imported where files are read: a site opened to list or
+# search its documents never needs them.
+from connectors import ConnectorError, Document, SourceData, chunk_document
 from connectors import WorkOrderColumns as LoaderColumns
 from indexes import ChunkDraft, DocumentEntry, SiteStore, UnknownRecordError
 from rag_fed.config import IngestSettings
@@ -40,7 +34,11 @@ FileStatus = Literal["added", "updated", "unchanged", "failed"]
 
 @dataclass(frozen=True)
 class FileResult:
-    """What happened to one file. ``documents``/``chunks`` count what was written."""
+    """What happened to one file. ``documents``/``chunks`` count what was written.
+
+    A failed file has ``error`` (naming the file) and ``reason`` (the same without the name, for a
+    report that shows the name itself).
+    """
 
     source: str
     status: FileStatus
@@ -49,10 +47,13 @@ class FileResult:
     unchanged: int = 0
     removed: int = 0
     error: str | None = None
+    reason: str | None = None
 
 
 @dataclass
 class IngestReport:
+    """Every file of a batch in the order it was done, and how long the batch took."""
+
     files: list[FileResult] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -67,6 +68,19 @@ class IngestReport:
     @property
     def documents(self) -> int:
         return sum(result.documents for result in self.files)
+
+    @property
+    def removed(self) -> int:
+        """Documents deleted because their file no longer holds them (records gone from a log)."""
+        return sum(result.removed for result in self.files)
+
+    @property
+    def counts(self) -> dict[FileStatus, int]:
+        """How many files ended in each status, every status present (0 when none did)."""
+        counts: dict[FileStatus, int] = dict.fromkeys(get_args(FileStatus), 0)
+        for result in self.files:
+            counts[result.status] += 1
+        return counts
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,8 @@ def expand_paths(paths: Sequence[Path]) -> Iterator[tuple[Path, Path]]:
     folder. Unsupported files inside folders are skipped; a named unsupported file is yielded so the
     caller reports it.
     """
+    from connectors.registry import SUPPORTED_SUFFIXES
+
     for path in paths:
         if path.is_dir():
             for found in sorted(path.rglob("*")):
@@ -113,6 +129,8 @@ class IngestPipeline:
         self._store = store
         self._embedder = embedder
         self._settings = settings
+        from connectors.registry import default_connectors
+
         columns = settings.work_orders
         self._connectors = default_connectors(
             LoaderColumns(
@@ -144,7 +162,8 @@ class IngestPipeline:
         """Ingest an upload. Its source is ``upload:<name>`` and its documents are named by ``name``."""
         if len(data) > self._settings.max_file_bytes:
             limit = self._settings.max_file_bytes
-            return FileResult(name, "failed", error=f"{name}: upload is {len(data)} bytes, over the limit of {limit}")
+            reason = f"upload is {len(data)} bytes, over the limit of {limit}"
+            return FileResult(name, "failed", error=f"{name}: {reason}", reason=reason)
         safe_name = Path(name).name or "upload"
         result = self._ingest_one(lambda: SourceData(name=safe_name, data=data), f"upload:{safe_name}", safe_name)
         self._flush()
@@ -156,13 +175,16 @@ class IngestPipeline:
         return SourceData.from_path(path, self._settings.max_file_bytes)
 
     def _ingest_one(self, read: Callable[[], SourceData], source: str, relative: str) -> FileResult:
+        from connectors.registry import load_documents
+
         try:
             data = read()
             documents = load_documents(data, self._connectors)
         except ConnectorError as error:
-            return FileResult(source, "failed", error=str(error))
+            return FileResult(source, "failed", error=str(error), reason=error.reason)
         except OSError as error:
-            return FileResult(source, "failed", error=f"{source}: {error.strerror or error}")
+            reason = str(error.strerror or error)
+            return FileResult(source, "failed", error=f"{source}: {reason}", reason=reason)
         named = [(document_id(relative, doc, len(documents)), doc) for doc in documents]
         return self._write(named, source, data.content_hash)
 
@@ -203,7 +225,7 @@ class IngestPipeline:
 
     def _prepare(self, doc_id: str, doc: Document, source: str, source_hash: str) -> _PendingDocument:
         pieces = chunk_document(doc, self._settings.chunk_chars, self._settings.chunk_overlap_chars)
-        drafts = [ChunkDraft(text=p.text, ordinal=p.ordinal, section=p.section, page=p.page) for p in pieces]
+        drafts = [ChunkDraft(p.text, p.ordinal, section=p.section, page=p.page, lines=p.lines) for p in pieces]
         entry = DocumentEntry(
             doc_id=doc_id,
             source=source,
