@@ -11,25 +11,23 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, cast, get_args
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
 
-from eval._records import EvalDataset
-from eval.datasets import load_dataset
-from eval.embedding_cache import CachingEmbedder
-from eval.report import write_report
-from eval.runner import run_eval
-from eval.site_systems import CentralizedSystem, LocalBestSystem, SystemSetup, TopPassageSystem
-from eval.splits import split_corpus
-from eval.systems import RetrievalSystem
-from rag_fed.answers.settings import AnswerStrategy
-from rag_fed.config import GeneratorSettings, Settings, get_settings
-from rag_fed.embedders import load_embedder
 from rag_fed.errors import InputError, RagFedError
-from rag_fed.generators import Generator, clear_generator_cache, load_generator
-from rag_fed.types import SearchMode
+
+if TYPE_CHECKING:  # the harness is imported by the command itself: `ragfed --help` must not load it
+    from eval._records import EvalDataset
+    from eval.site_systems import SystemSetup
+    from eval.systems import RetrievalSystem
+    from rag_fed.answers.settings import AnswerStrategy
+    from rag_fed.config import GeneratorSettings, Settings
+    from rag_fed.generators import Generator
+    from rag_fed.types import SearchMode
+
+    SystemFactory = Callable[[SystemSetup], RetrievalSystem]
 
 __all__ = ["ANSWER_PASSAGES", "CONFIGS", "eval_app", "register"]
 
@@ -40,7 +38,15 @@ ANSWER_PASSAGES = 5
 eval_app = typer.Typer(help="Benchmark retrieval and answers: federated vs centralized.", no_args_is_help=True)
 console = Console()
 
-SystemFactory = Callable[[SystemSetup], RetrievalSystem]
+
+def _local(name: str) -> SystemFactory:
+    def build(setup: SystemSetup) -> RetrievalSystem:
+        from eval import site_systems
+
+        system: RetrievalSystem = getattr(site_systems, name)(setup)
+        return system
+
+    return build
 
 
 def _federated(selection: str) -> SystemFactory:
@@ -53,15 +59,17 @@ def _federated(selection: str) -> SystemFactory:
 
 
 CONFIGS: dict[str, SystemFactory] = {
-    "centralized": CentralizedSystem,
+    "centralized": _local("CentralizedSystem"),
     "federated": _federated("all"),
     "routed": _federated("sketch"),
-    "local-best": LocalBestSystem,
-    "top-passage": TopPassageSystem,
+    "local-best": _local("LocalBestSystem"),
+    "top-passage": _local("TopPassageSystem"),
 }
 
 
 def _limit(dataset: EvalDataset, max_queries: int | None) -> EvalDataset:
+    from eval._records import EvalDataset
+
     if max_queries is None:
         return dataset
     judged = [q for q in dataset.queries if q.gold_doc_ids][:max_queries]
@@ -69,6 +77,8 @@ def _limit(dataset: EvalDataset, max_queries: int | None) -> EvalDataset:
 
 
 def _generator_factory(settings: GeneratorSettings) -> Callable[[], Generator]:
+    from rag_fed.generators import clear_generator_cache, load_generator
+
     def fresh() -> Generator:
         # A model instance of its own for every site and for the centre, as in a deployment: the
         # factory caches one instance per settings, so forget it before each load.
@@ -79,6 +89,10 @@ def _generator_factory(settings: GeneratorSettings) -> Callable[[], Generator]:
 
 
 def _search_mode(mode: str) -> SearchMode:
+    from typing import get_args
+
+    from rag_fed.types import SearchMode
+
     if mode in get_args(SearchMode):
         return cast(SearchMode, mode)
     raise InputError(f"mode must be dense, keyword or hybrid, not {mode!r}")
@@ -145,6 +159,15 @@ def run(
     ] = None,
 ) -> None:
     """Index the dataset once per configuration, run every query, write the report."""
+    from eval.datasets import load_dataset
+    from eval.embedding_cache import CachingEmbedder
+    from eval.report import write_report
+    from eval.runner import run_eval
+    from eval.site_systems import SystemSetup
+    from eval.splits import split_corpus
+    from rag_fed.config import get_settings
+    from rag_fed.embedders import load_embedder
+
     command = shlex.join(["ragfed", *sys.argv[1:]])
     try:
         names = [name.strip() for name in configs.split(",") if name.strip()]

@@ -18,20 +18,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 
 import rag_fed
-from api.gateway.keystore import KeyStore
 from rag_fed.cli.common import console, error_console, reports_errors, set_offline_defaults
-from rag_fed.config import Settings, get_settings
-from rag_fed.crypto import KeyPair
-from rag_fed.embedders import load_embedder
 from rag_fed.errors import RagFedError
-from rag_fed.federation import SiteRegistry
-from rag_fed.site import Site, SiteLayout
+
+if TYPE_CHECKING:  # the rest is imported by the command itself: `ragfed --help` must not load it
+    from rag_fed.config import Settings
+    from rag_fed.federation import SiteRegistry
 
 __all__ = ["SAMPLE_QUESTION", "SAMPLE_SITES", "demo", "register"]
 
@@ -65,6 +62,9 @@ def _free_port() -> int:
 
 
 def _prepare_sites(settings: Settings) -> None:
+    from rag_fed.embedders import load_embedder
+    from rag_fed.site import Site, SiteLayout
+
     embedder = None
     for site_id in SAMPLE_SITES:
         if not SiteLayout.for_site(settings.data_dir, site_id).exists():
@@ -95,6 +95,8 @@ def _spawn(name: str, args: list[str], logs: Path) -> _Process:
 
 
 def _wait_healthy(processes: list[_Process], timeout_s: float) -> None:
+    import httpx
+
     deadline = time.monotonic() + timeout_s
     pending = list(processes)
     while pending:
@@ -125,6 +127,8 @@ def _stop(processes: list[_Process]) -> None:
 
 
 def _register(registry: SiteRegistry, sites: dict[str, _Process], data_dir: Path) -> None:
+    from rag_fed.crypto import KeyPair
+
     for site_id, process in sites.items():
         key = KeyPair.load(data_dir / site_id / "keys").public_key_text
         known = {site.site_id: site for site in registry.list()}
@@ -181,6 +185,11 @@ def demo(
     timeout_s: Annotated[float, typer.Option("--startup-timeout", help="Seconds to wait for the services.")] = 600,
 ) -> None:
     """Start three sample sites and a gateway on loopback, print how to query them; Ctrl-C stops all."""
+    from api.gateway.keystore import KeyStore
+    from rag_fed.config import get_settings
+    from rag_fed.crypto import KeyPair
+    from rag_fed.federation import SiteRegistry
+
     set_offline_defaults()
     root = Path(tempfile.mkdtemp(prefix="ragfed-demo-")) if temp else data_dir.resolve()
     processes: list[_Process] = []

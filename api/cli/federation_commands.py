@@ -10,21 +10,17 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from api.gateway.__main__ import main as gateway_main
-from api.gateway.keystore import KeyStore
-from api.gateway.settings import GatewaySettings
-from api.site_service.__main__ import main as site_main
-from api.site_service.settings import ADMIN_KEYS_FILE
 from rag_fed.cli.common import console, reports_errors
-from rag_fed.config import get_settings
 from rag_fed.errors import ConfigError
-from rag_fed.federation import SiteRegistry
-from rag_fed.site import SiteLayout
+
+if TYPE_CHECKING:  # the rest is imported by the commands that use it: `ragfed --help` must not load it
+    from api.gateway.settings import GatewaySettings
+    from rag_fed.federation import SiteRegistry
 
 __all__ = ["federation_app", "keys_app", "register", "serve_app"]
 
@@ -45,10 +41,14 @@ TlsKeyOption = Annotated[Path | None, typer.Option("--tls-key", help="PEM privat
 
 
 def _gateway_settings(config: Path | None, home: Path | None) -> GatewaySettings:
+    from api.gateway.settings import GatewaySettings
+
     return GatewaySettings.load(config, home=home)
 
 
 def _registry(config: Path | None, home: Path | None) -> SiteRegistry:
+    from rag_fed.federation import SiteRegistry
+
     return SiteRegistry(_gateway_settings(config, home).registry_path)
 
 
@@ -77,6 +77,11 @@ def keys_create(
     A site-admin key also works at its site's admin API when the site's folder is on this machine
     (under RAGFED_DATA_DIR): its hash is added to the site's admin-keys file.
     """
+    from api.gateway.keystore import KeyStore
+    from api.site_service.settings import ADMIN_KEYS_FILE
+    from rag_fed.config import get_settings
+    from rag_fed.site.layout import SiteLayout
+
     issued = KeyStore(_gateway_settings(config, home).database).create(role, site, label)
     console.print(f"created {role} key {issued.key_id}" + (f" for site {site}" if site else ""))
     if site:
@@ -99,6 +104,8 @@ def keys_create(
 @reports_errors
 def keys_list(home: HomeOption = None, config: ConfigOption = None) -> None:
     """List API keys (ids, roles and sites; never the keys)."""
+    from api.gateway.keystore import KeyStore
+
     table = Table("key id", "role", "site", "label", "created (UTC)", "revoked")
     for key in KeyStore(_gateway_settings(config, home).database).list_keys():
         table.add_row(
@@ -120,6 +127,8 @@ def keys_revoke(
     config: ConfigOption = None,
 ) -> None:
     """Revoke an API key at once."""
+    from api.gateway.keystore import KeyStore
+
     KeyStore(_gateway_settings(config, home).database).revoke(key_id)
     console.print(f"revoked {key_id}")
 
@@ -192,6 +201,8 @@ def serve_site(
     argv = ["--site", site, "--port", str(port), "--host", host]
     argv += _flags(("--gateway-key", gateway_key), ("--data-dir", data_dir), ("--egress", egress), ("--config", config))
     argv += _flags(("--tls-cert", tls_cert), ("--tls-key", tls_key))
+    from api.site_service.__main__ import main as site_main
+
     sys.exit(site_main(argv))
 
 
@@ -212,6 +223,8 @@ def serve_gateway(
     HTTPS with --tls-cert/--tls-key; https:// sites are verified against --tls-ca (or tls_ca_file)."""
     argv = ["--port", str(port), "--host", host, *_flags(("--home", home), ("--config", config))]
     argv += _flags(("--tls-cert", tls_cert), ("--tls-key", tls_key), ("--tls-ca", tls_ca))
+    from api.gateway.__main__ import main as gateway_main
+
     sys.exit(gateway_main(argv))
 
 

@@ -11,8 +11,6 @@ from typing import Annotated
 
 import typer
 
-from api.gateway.home import init_home
-from api.gateway.settings import GatewaySettings
 from rag_fed.cli.common import console, reports_errors
 
 __all__ = ["gateway_app", "register"]
@@ -30,6 +28,9 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOM
 def gateway_init(home: HomeOption = None, config: ConfigOption = None) -> None:
     """Create the gateway's home, key pair and databases (an existing key pair is kept), and print the
     public key file every site service needs (``ragfed serve site --gateway-key PATH``)."""
+    from api.gateway.home import init_home  # the gateway package loads FastAPI: only for this command
+    from api.gateway.settings import GatewaySettings
+
     settings = GatewaySettings.load(config, home=home)
     made = init_home(settings)
     root = made.root.resolve()

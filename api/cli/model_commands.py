@@ -11,18 +11,17 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.gateway.settings import GatewaySettings
 from rag_fed.cli.common import console, reports_errors
-from rag_fed.crypto import KeyPair
-from rag_fed.federation import SiteRegistry
-from rag_fed.federation.models import ModelRegistry
-from rag_fed.federation.rollout import Coordinator, SiteControlResult
+
+if TYPE_CHECKING:  # the rest is imported by the commands that use it: `ragfed --help` must not load it
+    from api.gateway.settings import GatewaySettings
+    from rag_fed.federation.rollout import Coordinator, SiteControlResult
 
 __all__ = ["coordinator_of", "model_app", "register"]
 
@@ -43,12 +42,18 @@ _POLL_S = 1.0
 
 def coordinator_of(settings: GatewaySettings) -> Coordinator:
     """The gateway as the sender of model controls: its registry, key pair, id and CA for https:// sites."""
+    from rag_fed.crypto import KeyPair
+    from rag_fed.federation import SiteRegistry
+    from rag_fed.federation.rollout import Coordinator
+
     return Coordinator(
         SiteRegistry(settings.registry_path), KeyPair.load(settings.keys_dir), settings.gateway_id, settings.tls_ca_file
     )
 
 
 def _settings(config: Path | None, home: Path | None) -> GatewaySettings:
+    from api.gateway.settings import GatewaySettings
+
     return GatewaySettings.load(config, home=home)
 
 
@@ -66,6 +71,8 @@ def model_register(
     config: ConfigOption = None,
 ) -> None:
     """Add a model folder to the registry (copied under <home>/models); prints its version."""
+    from rag_fed.federation.models import ModelRegistry
+
     entry = ModelRegistry(_settings(config, home).models_dir).register(path, source="registered by hand", note=note)
     console.print(f"registered [bold]{escape(entry.version)}[/] at {escape(str(entry.path))}")
 
@@ -74,6 +81,8 @@ def model_register(
 @reports_errors
 def model_list(home: HomeOption = None, config: ConfigOption = None, timeout: TimeoutOption = 10.0) -> None:
     """Registered versions, and which registered sites serve which (asked live)."""
+    from rag_fed.federation.models import ModelRegistry
+
     settings, coordinator = _coordinator(config, home)
     statuses = coordinator.status(timeout_s=timeout)
     serving: dict[str, list[str]] = {}
@@ -104,6 +113,8 @@ def model_rollout(
     timeout: TimeoutOption = 120.0,
 ) -> None:
     """Make the sites re-embed for VERSION in the background and switch to it; they keep answering."""
+    from rag_fed.federation.models import ModelRegistry
+
     settings, coordinator = _coordinator(config, home)
     results = coordinator.rollout(version, ModelRegistry(settings.models_dir), sites=site, timeout_s=timeout)
     _report(coordinator, results, wait, timeout)

@@ -12,22 +12,23 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from api.cli.training_common import quiet_flower, register_model, runs_dir
-from api.gateway.settings import GatewaySettings
 from rag_fed.cli.common import console, reports_errors
-from rag_fed.config import Settings, TrainingSettings, get_settings
 from rag_fed.errors import InputError
-from rag_fed.federation import SiteRegistry
-from rag_fed.site import SiteLayout
-from rag_fed.training.ledger import RoundRecord
-from rag_fed.training.run import TrainingResult
-from rag_fed.training.settings import PrivacySettings, TrainingConfig
+
+if TYPE_CHECKING:  # the rest is imported by the commands that use it: `ragfed --help` must not load it
+    from api.gateway.settings import GatewaySettings
+    from rag_fed.config import Settings, TrainingSettings
+    from rag_fed.federation import SiteRegistry
+    from rag_fed.training.ledger import RoundRecord
+    from rag_fed.training.run import TrainingResult
+    from rag_fed.training.settings import PrivacySettings, TrainingConfig
 
 __all__ = ["register", "train"]
 
@@ -82,6 +83,9 @@ def train(
 
     Without --superlink every site runs on this machine in Flower's simulation engine; with it the
     rounds run on the SuperNodes that joined that SuperLink (see docs/training.md)."""
+    from api.gateway.settings import GatewaySettings
+    from rag_fed.config import get_settings
+    from rag_fed.federation import SiteRegistry
     from rag_fed.training.run import run_federated_training
     from rag_fed.training.site_pairs import mine_site_pairs
 
@@ -135,6 +139,7 @@ def mine_site_training_pairs(
     site: Annotated[str, typer.Option("--site", "-s", help="Site id (its folder is under the data dir).")],
 ) -> None:
     """Mine this site's training pairs into its own folder (what a SuperNode trains on)."""
+    from rag_fed.config import get_settings
     from rag_fed.training.site_pairs import mine_site_pairs
 
     settings = get_settings()
@@ -196,6 +201,8 @@ def _chosen_sites(registry: SiteRegistry, wanted: str | None) -> list[str]:
 
 def _local_sites(settings: Settings, registry: SiteRegistry, wanted: str | None) -> list[str]:
     """The registered sites to train over; every one must have its folder under the data dir."""
+    from rag_fed.site.layout import SiteLayout
+
     chosen = _chosen_sites(registry, wanted)
     remote = [site_id for site_id in chosen if not SiteLayout.for_site(settings.data_dir, site_id).exists()]
     if remote:
@@ -217,6 +224,7 @@ def _privacy(
     rounds: int,
 ) -> PrivacySettings | None:
     from rag_fed.training.privacy import noise_for_epsilon
+    from rag_fed.training.settings import PrivacySettings
 
     if not dp and target_epsilon is None and clip is None and noise is None and delta is None:
         return None
@@ -231,6 +239,8 @@ def _privacy(
 
 
 def _training_config(defaults: TrainingSettings, **overrides: object) -> TrainingConfig:
+    from rag_fed.training.settings import TrainingConfig
+
     values = defaults.model_dump(exclude={"runs_dir", "pairs", "dp", "adaptive"})
     values.update({key: value for key, value in overrides.items() if value is not None})
     values["privacy"], values["adaptive"] = overrides["privacy"], overrides["adaptive"]

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 
 from api.cli.model_commands import coordinator_of
-from api.gateway.settings import GatewaySettings
 from rag_fed.cli.common import console
-from rag_fed.config import TrainingSettings
-from rag_fed.federation.models import ModelRegistry
+
+if TYPE_CHECKING:  # the rest is imported by the functions that use it: `ragfed --help` must not load it
+    from api.gateway.settings import GatewaySettings
+    from rag_fed.config import TrainingSettings
 
 __all__ = ["quiet_flower", "register_model", "runs", "runs_dir", "send_rollout"]
 
@@ -30,12 +32,16 @@ def runs(runs_dir: Path) -> list[Path]:
 
 
 def register_model(gateway: GatewaySettings, model_dir: Path, source: str, note: str) -> str:
+    from rag_fed.federation.models import ModelRegistry
+
     entry = ModelRegistry(gateway.models_dir).register(model_dir, source=source, note=note)
     return entry.version
 
 
 def send_rollout(gateway: GatewaySettings, version: str) -> None:
     """Ask every remaining registered site to re-embed its index with ``version``, then switch."""
+    from rag_fed.federation.models import ModelRegistry
+
     results = coordinator_of(gateway).rollout(version, ModelRegistry(gateway.models_dir))
     table = Table("site", "rollout", "reason", title=f"rollout of {version}", title_justify="left")
     for result in results:

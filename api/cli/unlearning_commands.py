@@ -8,19 +8,18 @@ ledger that proves the site's updates are gone.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from api.cli.training_common import quiet_flower, register_model, runs, runs_dir, send_rollout
-from api.gateway.settings import GatewaySettings
 from rag_fed.cli.common import console
-from rag_fed.config import get_settings
 from rag_fed.errors import TrainingError, UnknownSiteError
-from rag_fed.federation import SiteRegistry
-from rag_fed.training.ledger import Ledger
+
+if TYPE_CHECKING:  # the rest is imported by the command itself: `ragfed --help` must not load it
+    from rag_fed.training.ledger import Ledger
 
 __all__ = ["remove_site"]
 
@@ -42,6 +41,10 @@ def remove_site(
     config: ConfigOption = None,
 ) -> None:
     """Remove a site and unlearn it: roll the embedder back before its first round and replay the rest without it."""
+    from api.gateway.settings import GatewaySettings
+    from rag_fed.config import get_settings
+    from rag_fed.federation import SiteRegistry
+    from rag_fed.training.ledger import Ledger
     from rag_fed.training.unlearning import remove_site as unlearn
 
     settings = get_settings()
