@@ -71,11 +71,11 @@ class Passage(BaseModel):
 class Evidence(BaseModel):
     """Consecutive sentences or steps of one passage that answer the question, with their citation.
 
-    ``score`` (0..1) is how well the span answers the question: the mean of ``similarity`` (the best
-    cosine between the question and one of its sentences, by the embedder version of the query, so it
-    compares across the sites of a federation) and ``coverage`` (the share of the question's content
-    terms, weighted by rarity, that the span and its heading contain). ``missing`` lists the question's
-    codes and part numbers that the span does not contain.
+    ``score`` (0..1) is how well the span answers the question, from ``similarity`` (the best cosine
+    between the question and one of its sentences, by the embedder version of the query, so it compares
+    across the sites of a federation) and ``coverage`` (the share of the question's content terms,
+    weighted by rarity, that the span and its heading contain): ``(2 similarity + coverage) / 3``.
+    ``missing`` lists the question's codes and part numbers that the span does not contain.
     """
 
     model_config = ConfigDict(frozen=True)

@@ -39,7 +39,12 @@ class AnswerSettings(BaseModel):
     """How answers are composed, at a site (``[answers]`` in ragfed.toml) and at the gateway."""
 
     strategy: AnswerStrategy = "grounded"
-    min_support: float = Field(default=0.5, ge=0.0, le=1.0, description="Refuse below this best evidence score.")
+    min_support: float = Field(
+        default=0.49,
+        ge=0.0,
+        le=1.0,
+        description="Refuse below this best evidence score (chosen from the curve of bench/refusal_curve.py).",
+    )
     secondary_ratio: float = Field(
         default=0.9, ge=0.0, le=1.0, description="Further evidence is shown when it scores this share of the best."
     )
