@@ -8,7 +8,8 @@ Configs, each on both topologies, in one run:
 - ``extractive``: the evidence the sites cut from their passages, ranked across sites, no model;
 - ``grounded`` (the default path): a model's checked lead, within its time budget, over that evidence.
 
-Question sets: the sample federation's maintenance questions (answerable, with expected strings and gold
+Token F1 and answer-contains count a refused answerable question as 0; citation and support metrics
+are over the answers given. Question sets: the sample federation's maintenance questions (answerable, with expected strings and gold
 sections) and its unanswerable ones; the Galaxy S10 manual (``../shared/datasets/emanual_s10``, split
 ``cluster:3``) with its 50 questions and ``eval_sets/s10_unanswerable.jsonl``. Metrics per config:
 token F1 and answer-contains (answerable), citation precision and recall (against gold sections or
@@ -80,12 +81,15 @@ class Tally:
         self.first.append(outcome.first_s)
         self.total.append(outcome.total_s)
         self.refusals.add(case.answerable, outcome.refused)
-        if not case.answerable or outcome.refused:
+        if not case.answerable:
             return
-        words = strip_citations(outcome.text)
-        self.f1.append(token_f1(words, case.answer))
+        # A refused answerable question is a miss, not a question left out: it scores 0.
+        words = "" if outcome.refused else strip_citations(outcome.text)
+        self.f1.append(token_f1(words, case.answer) if words else 0.0)
         if case.expected:
-            self.contains.append(contains_all(outcome.text, case.expected))
+            self.contains.append(contains_all(words, case.expected) if words else 0.0)
+        if outcome.refused:
+            return
         correct = [case.cites_gold(citation) for citation in outcome.citations]
         self.precision.append(sum(correct) / len(correct) if correct else 0.0)
         self.recall.append(case.gold_recall(outcome.citations))
