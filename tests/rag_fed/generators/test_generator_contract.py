@@ -3,28 +3,23 @@ loopback (llama-cpp-python's own server, a real process), and transformers on th
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from rag_fed.config import GeneratorSettings
 from rag_fed.generators import ChatMessage, Generator, load_generator, packaged_smollm2_path
 from rag_fed.generators.llama_cpp_backend import LlamaCppGenerator
 from rag_fed.generators.openai_backend import OpenAICompatibleGenerator
+from tests.llama_server import llama_cpp_server
 
 # A small window keeps the overflow test cheap: evaluating the kept prompt dominates its run time.
 _CONTEXT_TOKENS = 512
 # One thread: with CPUs oversubscribed (parallel test runs, CI), ggml's spinning barriers made two
 # threads 20x slower than one on our 2-core machines.
 _THREADS = 1
-_SERVER_START_TIMEOUT_S = 120.0
 
 _QUESTION = [
     ChatMessage("system", "You are a maintenance assistant. Answer in one or two sentences."),
@@ -114,47 +109,12 @@ class TestLlamaCpp(GeneratorContract):
         assert llama_cpp_generator.count_tokens(_long_conversation()) > 4 * _CONTEXT_TOKENS
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def llama_server(smollm2: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real llama-cpp-python OpenAI-compatible server on loopback; yields its ``/v1`` base URL."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
-    command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2),
-        "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", str(_CONTEXT_TOKENS), "--seed", "1234",
-        "--n_threads", str(_THREADS), "--n_threads_batch", str(_THREADS),
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + _SERVER_START_TIMEOUT_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {server.returncode}:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{base_url}/models", timeout=2.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not answer in time:\n{log_path.read_text()}")
-            time.sleep(0.5)
+    log_dir = tmp_path_factory.mktemp("llama-server")
+    with llama_cpp_server(smollm2, log_dir, context_tokens=_CONTEXT_TOKENS, threads=_THREADS) as base_url:
         yield base_url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 @pytest.mark.integration
