@@ -33,6 +33,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -153,7 +154,9 @@ def _stats(values: Sequence[float]) -> dict[str, float]:
     }
 
 
-async def run(urls: dict[str, str], keys: dict[str, KeyPair], gateway: KeyPair, embedder: Embedder, n: int) -> dict:
+async def run(
+    urls: dict[str, str], keys: dict[str, KeyPair], gateway: KeyPair, embedder: Embedder, n: int
+) -> dict[str, Any]:
     questions = [json.loads(line)["question"] for line in (SAMPLES / "questions.jsonl").read_text().splitlines()][:n]
     clients = [HttpSiteClient(site_id, url) for site_id, url in urls.items()]
     router = Router(
@@ -163,7 +166,7 @@ async def run(urls: dict[str, str], keys: dict[str, KeyPair], gateway: KeyPair, 
         clients=clients,
         policy=RoutingPolicy(deadline_s=600),
     )
-    report: dict[str, dict] = {}
+    report: dict[str, Any] = {}
     try:
         await measure(router, embedder, questions[:1], True, True)  # warm-up: connections, models, caches
         for mode, want_answer, phrase in (

@@ -36,14 +36,15 @@ def gateway_init(home: HomeOption = None, config: ConfigOption = None) -> None:
     root = made.root.resolve()
     key_file = made.public_key_file.resolve()
     state = "created" if made.created_keys else "already there, key pair kept"
-    console.print(f"gateway home: {root} ({state})", highlight=False)
-    console.print(f"gateway public key file: {key_file}", highlight=False)
-    console.print(f"gateway public key: {made.keys.public_key_text} (fingerprint {made.keys.fingerprint})")
-    console.print(
-        "each site service needs this file: copy it to the site's machine and start the site with\n"
+    lines = [
+        f"gateway home: {root} ({state})",
+        f"gateway public key file: {key_file}",
+        f"gateway public key: {made.keys.public_key_text} (fingerprint {made.keys.fingerprint})",
+        "each site service needs this file: copy it to the site's machine and start the site with",
         f"  ragfed serve site --site SITE_ID --gateway-key {key_file}",
-        highlight=False,
-    )
+    ]
+    for line in lines:  # never wrapped: paths and keys are copied from here
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

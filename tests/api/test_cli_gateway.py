@@ -24,7 +24,7 @@ pytestmark = pytest.mark.unit
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("RAGFED_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("COLUMNS", "300")
+    monkeypatch.setenv("COLUMNS", "40")  # a narrow terminal must not break paths and keys across lines
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     yield tmp_path / "data"
