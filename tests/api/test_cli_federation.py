@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from api.apikeys import hash_key
 from api.cli import federation_commands, train_commands
 from api.gateway.keystore import KeyStore
+from rag_fed.config import get_settings
 from rag_fed.crypto import KeyPair
 from rag_fed.federation import SiteRegistry
 
@@ -19,12 +21,15 @@ pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+def cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps table cells to the terminal width
+    # The tests set RAGFED_DATA_DIR; settings read before (the gateway home defaults under it) are stale.
+    get_settings.cache_clear()
     app = typer.Typer()
     federation_commands.register(app)
     train_commands.register(app)  # federation remove-site (with unlearning) lives there
-    return app
+    yield app
+    get_settings.cache_clear()
 
 
 def _run(cli: typer.Typer, *args: str) -> str:
