@@ -17,7 +17,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from nacl.public import PublicKey
@@ -29,6 +28,7 @@ from rag_fed.protocol import SiteQuery, SiteReply
 from rag_fed.router.breaker import CircuitBreakers
 from rag_fed.router.clients import SiteClient, SketchClient
 from rag_fed.router.merge import merge_passages
+from rag_fed.router.replies import SentReply, SiteFailure, check_reply, wait_for_replies
 from rag_fed.router.result import FederatedResult, SiteOutcome
 from rag_fed.router.selection import RoutingPolicy, SketchScores, choose_by_sketch, score_sites
 from rag_fed.router.sketch import SiteSketch
@@ -38,22 +38,6 @@ from rag_fed.types import SearchMode, SiteAnswer
 __all__ = ["Router"]
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class _Reply:
-    reply: SiteReply
-    latency_ms: float
-    bytes_sent: int
-    bytes_received: int
-
-
-class _SiteFailure(Exception):
-    def __init__(self, message: str, latency_ms: float, bytes_sent: int, bytes_received: int = 0) -> None:
-        super().__init__(message)
-        self.latency_ms = latency_ms
-        self.bytes_sent = bytes_sent
-        self.bytes_received = bytes_received
 
 
 class Router:
@@ -156,11 +140,18 @@ class Router:
             for site_id in chosen
         }
         replies: dict[str, SiteReply] = {}
-        if tasks:
-            remaining = max(0.0, self.policy.deadline_s - (time.perf_counter() - started))
-            await asyncio.wait(tasks.values(), timeout=remaining)
+        grace = None if phrase else self.policy.straggler_grace_s
+        cut_by_grace = await wait_for_replies(tasks, started + self.policy.deadline_s, grace) if tasks else False
         for site_id, task in tasks.items():
+            late = cut_by_grace and not task.done()
             outcome, reply = await self._settle(site_id, task, started)
+            if late:
+                outcome = outcome.model_copy(
+                    update={
+                        "error": f"no reply within {grace:.1f} s of the first site's (routing.straggler_grace_s); "
+                        "the answer did not wait for it"
+                    }
+                )
             outcomes[site_id] = outcome.model_copy(update={"sketch_score": scores.get(site_id)})
             if reply is not None:
                 replies[site_id] = reply
@@ -238,7 +229,7 @@ class Router:
             merged.chunks_ahead.update(part.chunks_ahead)
         return merged
 
-    async def _ask(self, client: SiteClient, base: SiteQuery, vectors: QueryVectors, started: float) -> _Reply:
+    async def _ask(self, client: SiteClient, base: SiteQuery, vectors: QueryVectors, started: float) -> SentReply:
         site_id = client.site_id
         first_sent = time.perf_counter()
         # Without an embedding of the version the site was seen serving, ask with the base version:
@@ -257,15 +248,15 @@ class Router:
         _log.info("site %s now serves %s, not %s: asking again with that version", site_id, served, known)
         try:
             second = await self._send(client, retry, started)
-        except _SiteFailure as failure:
-            raise _SiteFailure(
+        except SiteFailure as failure:
+            raise SiteFailure(
                 str(failure),
                 _ms_since(first_sent),
                 first.bytes_sent + failure.bytes_sent,
                 first.bytes_received + failure.bytes_received,
             ) from None
         self._versions[site_id] = second.reply.embedder_version
-        return _Reply(
+        return SentReply(
             second.reply,
             _ms_since(first_sent),
             first.bytes_sent + second.bytes_sent,
@@ -293,7 +284,7 @@ class Router:
             )
             return None
 
-    async def _send(self, client: SiteClient, query: SiteQuery, started: float) -> _Reply:
+    async def _send(self, client: SiteClient, query: SiteQuery, started: float) -> SentReply:
         site_id = client.site_id
         sent_at = time.perf_counter()
         try:
@@ -305,19 +296,19 @@ class Router:
                 recipient_key=self._site_keys[site_id],
             ).to_bytes()
         except KeyError:
-            raise _SiteFailure(f"site {site_id!r} has no registered public key", 0.0, 0) from None
+            raise SiteFailure(f"site {site_id!r} has no registered public key", 0.0, 0) from None
         timeout = max(0.001, self.policy.deadline_s - (sent_at - started))
         try:
             data = await client.search(sealed, timeout)
         except (RagFedError, OSError) as error:
-            raise _SiteFailure(str(error), _ms_since(sent_at), len(sealed)) from None
+            raise SiteFailure(str(error), _ms_since(sent_at), len(sealed)) from None
         try:
             reply = SiteReply.from_bytes(self._open_from(data, site_id))
-            _check_reply(reply, query, site_id)
+            check_reply(reply, query, site_id)
         except RagFedError as error:
             message = f"reply rejected ({type(error).__name__}): {error}"
-            raise _SiteFailure(message, _ms_since(sent_at), len(sealed), len(data)) from None
-        return _Reply(reply, _ms_since(sent_at), len(sealed), len(data))
+            raise SiteFailure(message, _ms_since(sent_at), len(sealed), len(data)) from None
+        return SentReply(reply, _ms_since(sent_at), len(sealed), len(data))
 
     def _open_from(self, data: bytes, site_id: str) -> bytes:
         envelope = SealedEnvelope.from_bytes(data)
@@ -327,7 +318,7 @@ class Router:
         return payload
 
     async def _settle(
-        self, site_id: str, task: asyncio.Task[_Reply], started: float
+        self, site_id: str, task: asyncio.Task[SentReply], started: float
     ) -> tuple[SiteOutcome, SiteReply | None]:
         """One site's outcome, and what its breaker learns from it: a reply (even one reporting the
         site's own failure) is a success, a timeout of a call the site took is slow (not counted), and
@@ -347,7 +338,7 @@ class Router:
         error = task.exception()
         if error is not None:
             slow = breaker.record_error(error)
-            if isinstance(error, _SiteFailure):
+            if isinstance(error, SiteFailure):
                 return SiteOutcome(
                     site_id=site_id,
                     status="timed_out" if slow else "failed",
@@ -380,19 +371,6 @@ class Router:
             embedder_version=reply.embedder_version,
         )
         return outcome, reply if reply.status == "answered" else None
-
-
-def _check_reply(reply: SiteReply, query: SiteQuery, site_id: str) -> None:
-    if reply.site_id != site_id:
-        raise InputError(f"reply names site {reply.site_id!r}")
-    if reply.request_id != query.request_id:
-        raise InputError(f"reply is for request {reply.request_id!r}, not {query.request_id!r}")
-    if reply.status == "answered" and reply.embedder_version != query.embedder_version:
-        # Its scores would come from comparing vectors of two embedders: never use them.
-        raise InputError(
-            f"site answered a query of embedder version {query.embedder_version!r} from an index of "
-            f"{reply.embedder_version!r}"
-        )
 
 
 def _ms_since(start: float) -> float:

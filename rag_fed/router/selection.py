@@ -34,6 +34,12 @@ class RoutingPolicy(BaseModel):
     """
 
     deadline_s: float = Field(default=15.0, gt=0)  # measured: docs/architecture.md, "One deadline per query"
+    straggler_grace_s: float | None = Field(
+        default=2.0,
+        gt=0,
+        description="Once one site answered, wait at most this long for the others (evidence only; not when "
+        "the sites' models phrase answers). None: wait for every site up to the deadline.",
+    )
     selection: Literal["all", "sketch"] = "all"
     max_sites: PositiveInt | None = None
     min_score: float | None = Field(default=None, ge=-1.0, le=1.0)
