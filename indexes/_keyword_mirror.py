@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from indexes._sqlite_schema import BM25_WEIGHTS, TOKENIZER
-from indexes.keyword_index import KeywordIndex, Postings, Scored
+from indexes.keyword_index import CorpusStats, KeywordIndex, Postings, Scored
 
 __all__ = ["KeywordMirror"]
 
@@ -87,9 +87,12 @@ class KeywordMirror:
             if self._index is not None or self._building is not None:
                 self._pending.append((seq, list(added), list(removed)))
 
-    def search(self, phrases: Sequence[tuple[str, tuple[str, ...]]], k: int) -> list[tuple[int, float]] | None:
+    def search(
+        self, phrases: Sequence[tuple[str, tuple[str, ...]]], k: int, stats: CorpusStats | None = None
+    ) -> list[tuple[int, float]] | None:
         """FTS5's BM25 ranking for the FTS5 phrases given with their tokens, or ``None`` when the index is
-        not ready (the caller asks FTS5)."""
+        not ready (the caller asks FTS5). With ``stats`` (a federation's: every token of ``phrases`` in its
+        frequencies) BM25 is computed with them instead of the index's own (``_with_own_counts``)."""
         with self._lock:
             if self._index is None:
                 return None
@@ -97,13 +100,18 @@ class KeywordMirror:
                 if not self._catch_up():
                     return None
                 index = self._index
+                tokens = {token for _, words in phrases for token in words}
+                used = _with_own_counts(index, stats, tokens) if stats is not None else None
                 query: list[str | Scored] = []
                 for phrase, words in phrases:
                     if len(words) == 1:
                         query.append(words[0])
                     elif words:
-                        query.append(self._phrase_scores(phrase))
-                return index.search(query, k)
+                        scored = self._phrase_scores(phrase)
+                        if used is not None:
+                            scored = index.rescore(scored, used, _phrase_hits(index, words, len(scored[0]), used))
+                        query.append(scored)
+                return index.search(query, k, used)
             except Exception:
                 _log.exception("in-memory keyword index failed; FTS5 answers until it is rebuilt")
                 self._index = None
@@ -203,6 +211,29 @@ class KeywordMirror:
         conn.execute("PRAGMA busy_timeout = 5000")
         conn.executescript(_SCRATCH_SCHEMA)
         return conn
+
+
+def _with_own_counts(index: KeywordIndex, stats: CorpusStats, tokens: set[str]) -> CorpusStats:
+    """``stats`` for ``tokens``, each count raised to at least this store's own: a federation's count of a
+    term includes this site's, so it is never lower unless a floor or noise lowered it (docs/term-statistics.md)."""
+    frequencies = {token: max(float(stats.frequencies[token]), index.frequency(token)) for token in tokens}
+    rows = max(stats.rows, index.rows)
+    tokens_total = stats.tokens if stats.rows >= index.rows else index.total_tokens
+    return CorpusStats(rows, tokens_total, frequencies)
+
+
+def _phrase_hits(index: KeywordIndex, words: Sequence[str], local_hits: int, stats: CorpusStats) -> float:
+    """How many chunks of the federation a phrase of several tokens occurs in, estimated: the federation
+    counts single terms only (a phrase's count would need its positions). The phrase is taken to hold the
+    same share of its rarest token's chunks everywhere as it does here, which is exact when the phrase
+    occurs wherever that token does (the usual case for codes such as ``F-217``); never fewer than here,
+    never more than the chunks holding any of its tokens."""
+    rarest = min(words, key=lambda word: stats.frequencies[word])
+    here = index.frequency(rarest)
+    if local_hits == 0 or here == 0:
+        return float(local_hits)
+    estimate = local_hits * float(stats.frequencies[rarest]) / here
+    return max(min(estimate, min(float(stats.frequencies[word]) for word in words)), float(local_hits))
 
 
 def _read_postings(

@@ -18,6 +18,7 @@ __all__ = [
     "MAX_QUERY_TERMS",
     "PRUNE_KEEP",
     "PRUNE_SHARE",
+    "QUERY_WORDS_SCHEMA",
     "SCHEMA",
     "SCHEMA_VERSION",
     "STOP_WORDS",
@@ -74,11 +75,13 @@ CHUNK_COLUMN_UPGRADES = (("line_start", "INTEGER"), ("line_end", "INTEGER"))
 
 # Per connection, never stored: a scratch FTS5 table that tokenises query words exactly as chunk_fts does
 # (read back through its ``instance`` vocabulary), and the document frequency of each term of chunk_fts.
-TEMP_SCHEMA = f"""
+QUERY_WORDS_SCHEMA = f"""
 CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words USING fts5(word, tokenize = '{TOKENIZER}');
 CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_word_terms USING fts5vocab(temp, query_words, instance);
-CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunk_terms USING fts5vocab(main, chunk_fts, row);
 """
+TEMP_SCHEMA = (
+    QUERY_WORDS_SCHEMA + "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunk_terms USING fts5vocab(main, chunk_fts, row);\n"
+)
 
 # Column weights for bm25(chunk_fts, text, section, title): the passage itself counts most; a section
 # heading is a strong hint in manuals; the title is shared by every chunk of a document, so it mostly

@@ -12,6 +12,11 @@ where ``f`` is the weighted frequency, ``D`` the chunk's length, ``N`` the chunk
 phrase occurs in. Its input comes from FTS5 itself (``indexes/_keyword_mirror.py`` reads FTS5's own
 tokens), so terms, stems and lengths are FTS5's, and the contract test checks that both rank alike.
 
+``search`` may be given a federation's statistics instead of the index's own (``CorpusStats``: ``N``, the
+total length and each term's ``n`` over all sites' chunks): the scores are then those of one index over
+all those chunks, which is what makes keyword scores of different sites comparable
+(docs/term-statistics.md).
+
 Chunks live in *slots*, numbered as they are added; a removed chunk's slot is marked dead and its
 postings are dropped the next time a query reads that term. Not thread-safe: the mirror locks it.
 """
@@ -20,13 +25,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from indexes.base import IdArray
 
-__all__ = ["K1", "B", "KeywordIndex", "Postings"]
+__all__ = ["K1", "B", "CorpusStats", "KeywordIndex", "KeywordRanking", "Postings", "bm25_idf"]
 
 K1 = 1.2
 B = 0.75
@@ -37,6 +43,35 @@ Postings = tuple[IdArray, NDArray[np.float64]]
 
 Scored = tuple[IdArray, NDArray[np.float64]]
 """(chunk ids, BM25 contribution) of one phrase scored elsewhere, aligned."""
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """The statistics BM25 is computed with: ``rows`` chunks of ``tokens`` tokens in all (all columns, as
+    FTS5 counts a chunk's length), and ``frequencies``: the chunks that hold each term (FTS5's ``n``)."""
+
+    rows: int
+    tokens: float
+    frequencies: Mapping[str, float]
+
+    @property
+    def avgdl(self) -> float:
+        return self.tokens / self.rows if self.rows else 0.0
+
+
+@dataclass(frozen=True)
+class KeywordRanking:
+    """``hits``: ``[(chunk_id, score)]`` best first; ``global_stats``: whether BM25 used the statistics given
+    (a federation's) rather than the store's own."""
+
+    hits: list[tuple[int, float]]
+    global_stats: bool
+
+
+def bm25_idf(rows: float, hits: float) -> float:
+    """FTS5's idf: ``ln((N - n + 0.5) / (n + 0.5))``, raised to 1e-6 when not positive."""
+    idf = math.log((rows - hits + 0.5) / (hits + 0.5)) if rows > 0 else 0.0
+    return idf if idf > 0 else _MIN_IDF
 
 
 class KeywordIndex:
@@ -104,13 +139,25 @@ class KeywordIndex:
         slots, freqs = self._slot_postings(term)
         return self._chunk_ids[slots], freqs
 
-    def search(self, phrases: Sequence[str | Scored], k: int) -> list[tuple[int, float]]:
+    @property
+    def stats(self) -> CorpusStats:
+        """The index's own statistics (frequencies are read per term: see ``frequency``)."""
+        return CorpusStats(self._rows, self._tokens, {})
+
+    def frequency(self, term: str) -> int:
+        """Live chunks holding ``term``."""
+        return int(self._slot_postings(term)[0].size)
+
+    def search(
+        self, phrases: Sequence[str | Scored], k: int, stats: CorpusStats | None = None
+    ) -> list[tuple[int, float]]:
         """``[(chunk_id, score)]``, best first, ties by chunk id. A phrase is a term of this index, or a
         phrase scored elsewhere: its chunk ids and its BM25 contribution in each (``Scored``; FTS5 scores
-        phrases of several tokens, which need token positions). Scores are FTS5's ``-bm25()``."""
+        phrases of several tokens, which need token positions). Scores are FTS5's ``-bm25()``, computed
+        with ``stats`` when given (every term must be in its ``frequencies``), else with the index's own."""
         if self._rows == 0 or k <= 0:
             return []
-        avgdl = self._tokens / self._rows
+        avgdl = stats.avgdl if stats is not None else self._tokens / self._rows
         scores = np.zeros(self._size, np.float64)
         for phrase in phrases:
             if not isinstance(phrase, str):
@@ -122,8 +169,10 @@ class KeywordIndex:
             slots, freqs = self._slot_postings(phrase)
             if not slots.size:
                 continue
-            idf = math.log((self._rows - slots.size + 0.5) / (slots.size + 0.5))
-            idf = idf if idf > 0 else _MIN_IDF
+            if stats is None:
+                idf = bm25_idf(self._rows, slots.size)
+            else:
+                idf = bm25_idf(stats.rows, stats.frequencies[phrase])
             norm = K1 * (1 - B + B * self._lengths[slots] / avgdl)
             scores[slots] += idf * freqs * (K1 + 1) / (freqs + norm)  # a term's slots are distinct
         matched = np.flatnonzero(scores > 0)
@@ -134,6 +183,22 @@ class KeywordIndex:
         found, best = self._chunk_ids[matched], scores[matched]
         order = np.lexsort((found, -best))[:k]
         return [(int(found[i]), float(best[i])) for i in order]
+
+    def rescore(self, scored: Scored, stats: CorpusStats, hits: float) -> Scored:
+        """A phrase's FTS5 contributions (computed with this index's statistics) recomputed with ``stats``,
+        the phrase occurring in ``hits`` chunks overall. FTS5's contribution is ``idf * g(f, D, avgdl)``
+        and its idf follows from the rows it matched, so the weighted frequency ``f`` of the phrase in
+        each chunk is recovered exactly (up to rounding) from it, and scored again."""
+        ids, contributions = scored
+        slots = np.fromiter((self._slot_of.get(int(i), -1) for i in ids), np.int64, count=len(ids))
+        held = slots >= 0
+        ids, slots = np.asarray(ids, np.int64)[held], slots[held]
+        saturation = np.asarray(contributions, np.float64)[held] / bm25_idf(self._rows, len(ids))
+        lengths = self._lengths[slots]
+        local_norm = K1 * (1 - B + B * lengths / (self._tokens / self._rows))
+        freqs = saturation * local_norm / np.maximum(K1 + 1 - saturation, 1e-12)
+        norm = K1 * (1 - B + B * lengths / stats.avgdl)
+        return ids, bm25_idf(stats.rows, hits) * freqs * (K1 + 1) / (freqs + norm)
 
     def _slot_postings(self, term: str) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         parts = self._terms.get(term)

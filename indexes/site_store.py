@@ -49,6 +49,7 @@ from indexes._writer_lock import WriterLock
 from indexes.base import FloatMatrix, IdArray, IndexKind
 from indexes.errors import IndexCorruptError, IndexStoreError
 from indexes.faiss_index import FaissVectorIndex, choose_kind
+from indexes.keyword_index import CorpusStats, KeywordRanking
 from indexes.manifest import Manifest, read_manifest, write_manifest
 from indexes.sqlite_docstore import ChunkChanges, SQLiteDocStore, SQLiteTransaction
 
@@ -202,6 +203,11 @@ class SiteStore:
         """BM25 ranking of the chunks (``SQLiteDocStore.keyword_search``); runs beside ``search`` without
         waiting for it, as the two take different locks."""
         return self._docstore.keyword_search(query, k, prune=prune)
+
+    def keyword_ranking(self, query: str, k: int, *, stats: CorpusStats | None = None) -> KeywordRanking:
+        """``keyword_search`` with BM25 from a federation's ``stats`` where possible
+        (``SQLiteDocStore.keyword_ranking``)."""
+        return self._docstore.keyword_ranking(query, k, stats=stats)
 
     def checkpoint(self) -> None:
         """Save the vector index if it changed since the last checkpoint (or must change kind)."""

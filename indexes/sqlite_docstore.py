@@ -32,6 +32,8 @@ from indexes._sqlite_schema import BM25_WEIGHTS, PRUNE_KEEP, PRUNE_SHARE, prune_
 from indexes._sqlite_txn import ChunkChanges, SQLiteTransaction
 from indexes.base import FloatMatrix, IdArray, StoredChunk, StoredDocument
 from indexes.errors import IndexCorruptError, IndexStoreError, UnknownRecordError
+from indexes.keyword_index import CorpusStats, KeywordRanking
+from indexes.term_counts import TermCounts, fts_tokens, keyword_seq, read_term_counts
 
 __all__ = ["ChunkChanges", "SQLiteDocStore", "SQLiteTransaction"]
 
@@ -67,6 +69,7 @@ class SQLiteDocStore:
         self._frequencies: dict[str, int] = {}  # index term -> chunks that contain it
         self._frequency_seq = -1  # commit_seq at which _chunk_count was read
         self._chunk_count = 0
+        self._term_counts: TermCounts | None = None
         with self._lock, self._translate_errors():
             self._conn = connect_docstore(self._path, read_only=read_only)
             # A store written by older code, opened read-only, may lack the line-range columns.
@@ -79,6 +82,13 @@ class SQLiteDocStore:
     @property
     def commit_seq(self) -> int:
         return int(self.get_meta("commit_seq") or 0)
+
+    @property
+    def keyword_seq(self) -> int:
+        """The ``commit_seq`` of the last commit that added or removed chunks: the version of the keyword
+        index's term counts (``term_counts``). A store written before it was kept reports ``commit_seq``."""
+        with self._guard() as conn:
+            return keyword_seq(conn)
 
     @property
     def read_only(self) -> bool:
@@ -113,6 +123,8 @@ class SQLiteDocStore:
                 if txn.wrote:
                     conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commit_seq'")
                 seq = int(conn.execute("SELECT value FROM meta WHERE key = 'commit_seq'").fetchone()[0])
+                if not txn.changes.empty:  # the version of the term counts moves with them, atomically
+                    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('keyword_seq', ?)", (str(seq),))
                 conn.execute("COMMIT")
                 if not txn.changes.empty:
                     self._mirror.committed(seq, txn.changes.added, txn.changes.removed)
@@ -194,22 +206,51 @@ class SQLiteDocStore:
         then FTS5 ranks it, and with ``prune`` drops the query's common terms first (``prune_phrases``):
         they add little to BM25 and make most of FTS5's cost on a large store.
         """
+        return self.keyword_ranking(query, k, prune=prune).hits
+
+    def keyword_ranking(
+        self, query: str, k: int, *, prune: bool = True, stats: CorpusStats | None = None
+    ) -> KeywordRanking:
+        """``keyword_search``, with BM25 computed from ``stats`` (a federation's, docs/term-statistics.md)
+        when they are given and cover every token of the query, and the in-memory index ranks: FTS5 can
+        only score with its own counts. ``KeywordRanking.global_stats`` says which happened. When FTS5
+        ranks, ``stats`` still decide which common terms are pruned, so every site drops the same ones."""
         k = check_k(k)
         phrases = query_phrases(query)
         if not phrases:
-            return []
+            return KeywordRanking([], stats is not None)
         with self._guard() as conn:
             tokens = self._tokens_of(conn, phrases)
             if not self._read_only:
                 self._mirror.start()
-        ranked = self._mirror.search([(p, tokens[p]) for p in phrases], k) if self.keyword_mirror else None
+        wanted = {token for p in phrases for token in tokens[p]}
+        if stats is not None and not wanted <= stats.frequencies.keys():
+            stats = None  # a token the gateway did not count (another tokenizer version): own counts
+        ranked = self._mirror.search([(p, tokens[p]) for p in phrases], k, stats) if self.keyword_mirror else None
         if ranked is not None:
-            return ranked
+            return KeywordRanking(ranked, stats is not None)
         with self._guard() as conn:
             if prune and len(phrases) > PRUNE_KEEP and self.prune_share < 1.0:
-                phrases = self._pruned(conn, phrases, tokens)
+                phrases = self._pruned(conn, phrases, tokens, stats)
             rows = conn.execute(_KEYWORD_SQL, (" OR ".join(phrases), k)).fetchall()
-        return [(int(rowid), -float(score)) for rowid, score in rows]
+        return KeywordRanking([(int(rowid), -float(score)) for rowid, score in rows], False)
+
+    def term_counts(self, *, max_terms: bool = False) -> TermCounts:
+        """The keyword index's counts (``TermCounts``) as of one committed state; cached per ``keyword_seq``.
+        ``max_terms`` also finds how many distinct terms the largest chunk holds (a walk of every token)."""
+        with self._guard() as conn:
+            if self._in_transaction:
+                raise IndexStoreError("term_counts() reads its own snapshot: call it outside a transaction")
+            conn.execute("BEGIN")
+            try:
+                version = keyword_seq(conn)
+                cached = self._term_counts
+                if cached is None or cached.version != version or (max_terms and cached.max_terms_per_chunk is None):
+                    cached = read_term_counts(conn, version, max_terms=max_terms)
+                    self._term_counts = cached
+            finally:
+                conn.execute("COMMIT")
+            return cached
 
     def start_keyword_index(self, wait: float | None = 0.0) -> bool:
         """Start building the in-memory keyword index (``KeywordMirror``) in the background, as the first
@@ -293,10 +334,19 @@ class SQLiteDocStore:
             for doc_id, source, title, kind, content, src, meta, added_at, n_chunks in rows
         ]
 
-    def _pruned(self, conn: sqlite3.Connection, phrases: list[str], tokens: dict[str, tuple[str, ...]]) -> list[str]:
+    def _pruned(
+        self,
+        conn: sqlite3.Connection,
+        phrases: list[str],
+        tokens: dict[str, tuple[str, ...]],
+        stats: CorpusStats | None = None,
+    ) -> list[str]:
         # A code (several tokens, or a token with a digit) has no term: it is never dropped.
         terms = {p: t[0] if len(t) == 1 and not any(c.isdigit() for c in t[0]) else None for p, t in tokens.items()}
         wanted = {term for term in terms.values() if term is not None}
+        if stats is not None:  # the federation's counts: every site prunes the same terms
+            shared = {term: int(stats.frequencies[term]) for term in wanted}
+            return prune_phrases(phrases, terms, shared, stats.rows, max_share=self.prune_share)
         frequencies = self._frequencies_of(conn, wanted)
         return prune_phrases(phrases, terms, frequencies, self._chunk_count, max_share=self.prune_share)
 
@@ -307,7 +357,7 @@ class SQLiteDocStore:
             if len(self._query_tokens) + len(new) > _CACHE_LIMIT:
                 self._query_tokens.clear()
             words = [phrase[1:-1].replace('""', '"') for phrase in new]
-            self._query_tokens.update(zip(new, _fts_tokens(conn, words), strict=True))
+            self._query_tokens.update(zip(new, fts_tokens(conn, words), strict=True))
         return {p: self._query_tokens[p] for p in phrases}
 
     def _frequencies_of(self, conn: sqlite3.Connection, terms: set[str]) -> dict[str, int]:
@@ -354,16 +404,3 @@ class SQLiteDocStore:
                     " the site's documents"
                 ) from exc
             raise
-
-
-def _fts_tokens(conn: sqlite3.Connection, words: Sequence[str]) -> list[tuple[str, ...]]:
-    """Each word's tokens as FTS5 indexes them (porter stems included), through ``temp.query_words`` of
-    ``TEMP_SCHEMA`` on ``conn``."""
-    conn.executemany("INSERT INTO temp.query_words(rowid, word) VALUES (?, ?)", list(enumerate(words)))
-    try:
-        found: dict[int, list[tuple[int, str]]] = {}
-        for row, term, offset in conn.execute("SELECT doc, term, offset FROM temp.query_word_terms"):
-            found.setdefault(int(row), []).append((int(offset), str(term)))
-    finally:
-        conn.execute("DELETE FROM temp.query_words")
-    return [tuple(term for _, term in sorted(found.get(row, []))) for row in range(len(words))]
