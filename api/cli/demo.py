@@ -159,15 +159,32 @@ def _instructions(url: str, key: str) -> None:
 
 
 def _ask_once(url: str, key: str) -> None:
+    """Ask the sample question on the default (evidence-first, streamed) path and show what came back."""
     from openai import OpenAI
 
     client = OpenAI(base_url=f"{url}/v1", api_key=key, timeout=600, max_retries=0)
     console.print(f"[bold]Question[/] {SAMPLE_QUESTION}", highlight=False)
-    reply = client.chat.completions.create(model="rag-fed", messages=[{"role": "user", "content": SAMPLE_QUESTION}])
     console.print("[bold]Answer[/]")
-    # markup=False: the answer's [site:doc#section] citations are not rich markup.
-    console.print(reply.choices[0].message.content or "", markup=False, highlight=False)
-    for site in (reply.model_extra or {}).get("rag_fed", {}).get("sites", []):
+    started = time.perf_counter()
+    first: float | None = None
+    extras: dict[str, object] = {}
+    stream = client.chat.completions.create(
+        model="rag-fed", messages=[{"role": "user", "content": SAMPLE_QUESTION}], stream=True
+    )
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            first = first if first is not None else time.perf_counter() - started
+            # markup=False: the answer's [site:doc#section] citations are not rich markup.
+            console.print(chunk.choices[0].delta.content, end="", markup=False, highlight=False)
+        found = (chunk.model_extra or {}).get("rag_fed")
+        if isinstance(found, dict):
+            extras = found
+    total = time.perf_counter() - started
+    console.print(
+        f"\n\n  first token {first or total:.2f} s, full answer {total:.2f} s, strategy {extras.get('strategy')}"
+    )
+    sites = extras.get("sites")
+    for site in sites if isinstance(sites, list) else []:
         console.print(f"  {site['site_id']}: {site['status']} in {site['latency_ms']:.0f} ms, {site['bytes']} bytes")
 
 

@@ -213,7 +213,7 @@ class GatewayService:
         evidence = evidence_for_answer(result.evidence, result.answers)
         asked = [site.site_id for site in result.sites if site.status != "skipped"]
         return AnswerComposer(settings, generator, lead_health=self.lead_health).stream(
-            question, evidence, sites=asked, history=history, strategy=chosen
+            question, evidence, sites=asked, history=history, strategy=chosen, answered=result.answered
         )
 
     async def answer(

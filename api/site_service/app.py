@@ -12,9 +12,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.docs_pages import install_local_docs
 from api.errors import ErrorBody, error_response, install_error_handlers
 from api.site_service.admin import Responder, admin_router
+from api.site_service.admin_search import admin_search_router
 from api.site_service.responder import ServiceResponder
+from api.web import install_pages
 from rag_fed.crypto import SealedEnvelope
 from rag_fed.crypto.envelope import MAX_ENVELOPE_BYTES
 from rag_fed.errors import DocumentTooLargeError
@@ -91,10 +94,15 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
         summary="Answers sealed queries from the gateway; admin API for this site's documents.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_local_docs(app)  # Swagger UI and ReDoc served by the app itself: no CDN on a plant network
     app.state.responder = responder
     install_error_handlers(app)
     app.include_router(admin_router)
+    app.include_router(admin_search_router)
+    install_pages(app, {"/admin": "admin"})  # the site admin's page over the admin API
 
     app.add_middleware(RefuseLargeUploads, max_upload_bytes=responder.settings.max_upload_bytes)
 

@@ -127,10 +127,20 @@ class AnswerComposer:
         sites: Sequence[str] = (),
         history: Sequence[ChatMessage] = (),
         strategy: AnswerStrategy | None = None,
+        answered: Sequence[str] | None = None,
     ) -> AnswerStream:
         """``evidence`` from any number of sites, in any order. ``sites``: the sites asked (named in a
-        refusal)."""
+        refusal); ``answered``: those that replied, when known (none replied: the answer says so rather
+        than that the documents do not cover the question)."""
         chosen = strategy or self.settings.strategy
+        if answered is not None and not answered:
+            text = (
+                f"None of the sites asked ({', '.join(sites)}) replied, so there is no evidence to answer from."
+                if sites
+                else "No site could be asked (none is registered, or every site's circuit is open), so there is "
+                "no evidence to answer from."
+            )
+            return _fixed(text, ComposedAnswer(text=text, strategy=chosen, refused=True))
         ranked = rank_evidence(evidence)
         selected, refused = select_for_answer(question, ranked, self.settings)
         note = _unmatched_note(question, selected)

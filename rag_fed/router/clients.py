@@ -23,6 +23,9 @@ import httpx
 
 from rag_fed.errors import ConfigError, SiteUnavailableError
 
+CONNECT_TIMEOUT_S = 5.0
+"""Longest wait for a site's TCP (and TLS) connection; the rest of a call gets the query's deadline."""
+
 __all__ = [
     "HEALTH_PATH",
     "MODEL_PATH",
@@ -149,7 +152,9 @@ class HttpSiteClient:
         url = f"{self._base_url}{path}"
         headers = {"content-type": _ENVELOPE_TYPE} if body is not None else {}
         try:
-            response = await self._http.request(method, url, content=body, headers=headers, timeout=timeout_s)
+            # A short connect timeout: a host that drops packets fails fast and counts as dead, not slow.
+            timeout = httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s))
+            response = await self._http.request(method, url, content=body, headers=headers, timeout=timeout)
         except httpx.TimeoutException:
             raise TimeoutError(f"site {self._site_id} did not answer within {timeout_s:.1f} s") from None
         except httpx.HTTPError as error:
