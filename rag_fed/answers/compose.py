@@ -116,8 +116,10 @@ class AnswerComposer:
         sites: Sequence[str] = (),
         history: Sequence[ChatMessage] = (),
         strategy: AnswerStrategy | None = None,
+        answered: Sequence[str] | None = None,
     ) -> ComposedAnswer:
-        return self.stream(question, evidence, sites=sites, history=history, strategy=strategy).collect()
+        stream = self.stream(question, evidence, sites=sites, history=history, strategy=strategy, answered=answered)
+        return stream.collect()
 
     def stream(
         self,
