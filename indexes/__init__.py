@@ -20,6 +20,7 @@ from indexes.errors import (
 )
 
 if TYPE_CHECKING:
+    from indexes._writer_lock import writer_holder
     from indexes.base import (
         ChunkDraft,
         DocStore,
@@ -65,6 +66,7 @@ __all__ = [
     "VectorIndex",
     "choose_kind",
     "set_search_threads",
+    "writer_holder",
 ]
 
 _HOMES = {
@@ -89,6 +91,7 @@ _HOMES = {
     "ExactNumpyIndex": "indexes.numpy_index",
     "SiteStore": "indexes.site_store",
     **dict.fromkeys(("ChunkChanges", "SQLiteDocStore", "SQLiteTransaction"), "indexes.sqlite_docstore"),
+    "writer_holder": "indexes._writer_lock",
 }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from indexes.errors import StoreLockedError
 
-__all__ = ["LOCK_FILE_NAME", "WriterLock"]
+__all__ = ["LOCK_FILE_NAME", "WriterLock", "writer_holder"]
 
 LOCK_FILE_NAME = "writer.lock"
 
@@ -55,3 +55,16 @@ class WriterLock:
 def _read_holder(fd: int) -> str:
     text = os.pread(fd, 32, 0).decode(errors="replace").strip()
     return text if text.isdigit() else "unknown (pid not written yet)"
+
+
+def writer_holder(directory: Path) -> str | None:
+    """Who holds the writer lock of the store in ``directory`` now (its pid as written), ``None`` when
+    nobody does. A hint, for refusing early and clearly before slow work: it may change right after, and
+    only ``WriterLock.acquire`` decides."""
+    if not directory.is_dir():
+        return None
+    try:
+        WriterLock.acquire(directory).release()
+    except StoreLockedError as locked:
+        return locked.holder
+    return None

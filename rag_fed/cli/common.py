@@ -9,6 +9,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rag_fed.errors import RagFedError
 
@@ -40,7 +41,8 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except RagFedError as error:
-            error_console.print(f"[bold red]error:[/] {error}", highlight=False)
+            # soft_wrap: a long path or command in the message must not be broken up by rich.
+            error_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from error
 
     return wrapper

@@ -39,7 +39,8 @@ def ingest(
     total = sum(1 for _ in expand_paths(paths))
     if total == 0:
         raise InputError(f"nothing to ingest: no supported files ({', '.join(SUPPORTED_SUFFIXES)}) in the paths given")
-    with open_for_writing(site, "ingest") as node:
+    single = str(paths[0]) if len(paths) == 1 and paths[0].is_file() else ""
+    with open_for_writing(site, "ingest", target=single) as node:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task(f"ingesting into {site}", total=total)

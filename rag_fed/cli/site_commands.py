@@ -102,7 +102,7 @@ def docs_list(
 @reports_errors
 def docs_delete(doc_id: Annotated[str, typer.Argument(help="Document id from `docs list`.")], site: SiteOption) -> None:
     """Delete a document: its chunks, vectors and keyword entries are removed."""
-    with open_for_writing(site, "delete") as node:
+    with open_for_writing(site, "delete", target=doc_id) as node:
         removed = node.delete_document(doc_id)
     console.print(f"deleted {doc_id}: {removed} chunks removed", markup=False, highlight=False)
 

@@ -112,6 +112,7 @@ def test_writing_commands_say_what_to_do_and_what_they_say_works(cli_env: Served
     assert f"open for writing by process {pid}" in message
     assert "POST /v1/admin/documents" in message and "ragfed keys create --role site-admin --site north" in message
     assert f"kill {pid}" in message and "run this command again" in message
+    assert f"-F file=@{gearbox} {cli_env.service.url}/v1/admin/documents" in message
 
     # Doing what the message says: the upload goes through the service, and the CLI reads the result.
     headers = {"Authorization": f"Bearer {cli_env.admin_key}"}
@@ -127,7 +128,11 @@ def test_writing_commands_say_what_to_do_and_what_they_say_works(cli_env: Served
 
     refused = ragfed("docs", "delete", "gearbox.md", "--site", SITE)
     assert refused.exit_code == 1
-    assert "DELETE /v1/admin/documents/<document id>" in " ".join(refused.output.split())
+    message = " ".join(refused.output.split())
+    assert (
+        f"curl -X DELETE -H 'Authorization: Bearer <key>' {cli_env.service.url}/v1/admin/documents/gearbox.md"
+        in message
+    )
     response = httpx.delete(f"{cli_env.service.url}/v1/admin/documents/gearbox.md", headers=headers, timeout=60)
     assert response.status_code == 200, response.text
     assert "gearbox.md" not in ragfed("docs", "list", "--site", SITE, "--plain").output
