@@ -13,7 +13,7 @@ asks for something this node does not understand gets an error instead of a sile
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,14 +36,18 @@ from rag_fed.types import Evidence, Passage, SearchMode, SiteStatus
 __all__ = [
     "MAX_EMBEDDING_DIM",
     "MAX_K",
+    "MAX_QUERY_TERM_STATS",
     "MAX_QUESTION_CHARS",
     "ControlStatus",
+    "HybridDepth",
     "ModelAction",
     "ModelControl",
     "ModelControlReply",
+    "QueryTermStats",
     "ReembedProgress",
     "SiteQuery",
     "SiteReply",
+    "TermStatsUse",
 ]
 
 MAX_EMBEDDING_DIM = 8192
@@ -96,9 +100,14 @@ def _new_request_id() -> str:
 class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
 
+    _omitted_when_unset: ClassVar[frozenset[str]] = frozenset()
+    """Fields added after the first release: left out of the JSON while ``None``, so a peer of the
+    version before them (which refuses unknown fields) still reads every message that does not use them."""
+
     def to_bytes(self) -> bytes:
         """Compact JSON, ready to seal."""
-        return self.model_dump_json().encode("utf-8")
+        unset = {name for name in self._omitted_when_unset if getattr(self, name) is None}
+        return self.model_dump_json(exclude=unset or None).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
@@ -111,6 +120,62 @@ class _Message(BaseModel):
                 for issue in error.errors(include_input=False, include_url=False)[:5]
             )
             raise InputError(f"invalid {cls.__name__} from peer: {details}") from None
+
+
+MAX_QUERY_TERM_STATS = 512
+TermStatsUse = Literal["global", "stale", "unusable"]
+"""``global``: BM25 used the federation's statistics; ``stale``: they counted another version of this site's
+index, so the site used its own; ``unusable``: they could not be applied (the in-memory keyword index was
+not ready, or a term of the question was not counted), so the site used its own."""
+
+
+class QueryTermStats(BaseModel):
+    """The federation's BM25 statistics for one question (docs/term-statistics.md): ``chunks`` (``N``) and
+    ``tokens`` (their total length) over every site's published counts, and the chunks holding each of the
+    question's terms (as the FTS5 tokenizer makes them) over all sites. ``site_version`` is the version of
+    the receiving site's own counts inside these sums: a site whose index has moved on uses its own."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    site_version: _ShortText
+    chunks: int = Field(ge=0)
+    tokens: int = Field(ge=0)
+    frequencies: dict[Annotated[str, Field(max_length=200)], Annotated[int, Field(ge=0)]] = Field(
+        max_length=MAX_QUERY_TERM_STATS
+    )
+
+
+def _to_scores(value: object) -> NDArray[np.float64]:
+    if isinstance(value, str):
+        raw = decode_b64(value, what="scores")
+        if len(raw) % 8:
+            raise ValueError(f"scores have {len(raw)} bytes, not a whole number of float64 values")
+        scores = np.frombuffer(raw, dtype="<f8").astype(np.float64)
+    elif isinstance(value, np.ndarray | list | tuple):
+        scores = np.asarray(value, dtype=np.float64)
+    else:
+        raise ValueError("scores must be a float array or base64 text of little-endian float64")
+    if scores.ndim != 1 or scores.shape[0] > MAX_K or not np.isfinite(scores).all():
+        raise ValueError(f"scores must be at most {MAX_K} finite values")
+    scores.setflags(write=False)
+    return scores
+
+
+Scores = Annotated[
+    NDArray[np.float64],
+    PlainValidator(_to_scores),
+    PlainSerializer(lambda scores: encode_b64(np.asarray(scores, "<f8").tobytes()), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "contentEncoding": "base64url", "description": "little-endian float64"}),
+]
+
+
+class HybridDepth(BaseModel):
+    """A site's best dense and keyword scores, best first, down to the hybrid depth (``HYBRID_DEPTH``)."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid", arbitrary_types_allowed=True)
+
+    dense: Scores
+    keyword: Scores
 
 
 class SiteQuery(_Message):
@@ -126,6 +191,11 @@ class SiteQuery(_Message):
     phrase: bool = False
     """With ``want_answer``: the site's local model also writes a checked lead over its evidence."""
     request_id: _RequestId = Field(default_factory=_new_request_id)
+    term_stats: QueryTermStats | None = None
+    """Keyword and hybrid modes: the federation's BM25 statistics for this question's terms, to score with
+    instead of the site's own (docs/term-statistics.md). Sent only to sites that published theirs."""
+
+    _omitted_when_unset = frozenset({"term_stats"})
 
     def require_dim(self, dim: int) -> None:
         """``InputError`` unless the embedding has ``dim`` values (the site's embedder dimension)."""
@@ -160,6 +230,15 @@ class SiteReply(_Message):
     timings_ms: dict[str, _Millis] = Field(default_factory=dict)
     error: str | None = None
     egress: _ShortText
+    term_stats: TermStatsUse | None = None
+    """What BM25 was computed with, when the query carried the federation's statistics (``TermStatsUse``)."""
+    term_stats_version: _ShortText | None = None
+    """The version of the site's keyword index now: a gateway holding another refreshes the site's counts."""
+    hybrid_depth: HybridDepth | None = None
+    """Hybrid mode with the federation's statistics: the site's dense and keyword scores down to the depth
+    a central index scales over, so the router scales the global rankings exactly as it would."""
+
+    _omitted_when_unset = frozenset({"term_stats", "term_stats_version", "hybrid_depth"})
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from connectors import Document
 from indexes import IndexStoreError, SiteStore, StoredDocument, UnknownRecordError
 from indexes.site_store import DOCSTORE_FILE_NAME
+from indexes.term_counts import TermCounts
 from rag_fed.answers.compose import AnswerComposer
 from rag_fed.answers.evidence import EvidenceSelector
 from rag_fed.answers.settings import AnswerStrategy
@@ -24,13 +25,14 @@ from rag_fed.embedders.base import Embedder
 from rag_fed.errors import ConfigError, InputError, NotFoundError, from_leaf_error
 from rag_fed.generators import load_generator
 from rag_fed.generators.base import Generator
-from rag_fed.protocol import ReembedProgress
+from rag_fed.protocol import QueryTermStats, ReembedProgress
 from rag_fed.site.deferred import DeferredEmbedder
 from rag_fed.site.ingest import FileResult, IngestPipeline, IngestReport
 from rag_fed.site.layout import SiteLayout
 from rag_fed.site.reembed import ReembedJob
-from rag_fed.site.search import HYBRID_DEPTH, RankedChunk, rank_chunks
+from rag_fed.site.search import HYBRID_DEPTH, RankedChunk, rank_chunks_with
 from rag_fed.site.serving import Serving, StoreVersions, VectorSnapshot, embedder_settings
+from rag_fed.site.stats_search import StatsSearch, corpus_stats
 from rag_fed.site.versions import LEGACY_STORE, StoreRecord, read_pointer
 from rag_fed.types import Citation, Evidence, Passage, SearchMode, SiteAnswer
 
@@ -254,6 +256,20 @@ class Site:
         version it was made with, and a store of another version refuses it (``InputError``) rather
         than compare vectors of two embedders. Without a vector the question is embedded here.
         """
+        return self.search_with_stats(question, k, mode, query_vector, embedder_version=embedder_version).passages
+
+    def search_with_stats(
+        self,
+        question: str,
+        k: int | None = None,
+        mode: SearchMode | None = None,
+        query_vector: NDArray[np.float32] | None = None,
+        *,
+        embedder_version: str | None = None,
+        term_stats: QueryTermStats | None = None,
+    ) -> StatsSearch:
+        """``search``, with BM25 from the federation's ``term_stats`` when they count the serving store's
+        current keyword index (``site_version`` equals ``term_stats_version``; else ``stale``)."""
         k = k or self.settings.search.top_k
         mode = mode or self.settings.search.mode
         with self._stores.use() as serving:
@@ -266,8 +282,25 @@ class Site:
             vector = None
             if mode != "keyword":
                 vector = query_vector if query_vector is not None else serving.embedder.embed([question])[0]
-            ranked = rank_chunks(store, question, vector, k, mode)
-            return self._passages(store, ranked)
+            version = _term_stats_version(serving)
+            stats, use = corpus_stats(term_stats, version, mode)
+            ranking = rank_chunks_with(store, question, vector, k, mode, stats=stats)
+            if stats is not None:
+                use = "global" if ranking.global_stats else "unusable"
+            passages = self._passages(store, ranking.chunks)
+            return StatsSearch(passages, use, version, ranking.dense_depth, ranking.keyword_depth)
+
+    @property
+    def term_stats_version(self) -> str:
+        """The version of the serving store's keyword index: its folder and ``keyword_seq``."""
+        with self._stores.use() as serving:
+            return _term_stats_version(serving)
+
+    def term_counts(self, *, max_terms: bool = False) -> tuple[str, TermCounts]:
+        """The serving store's term counts and their version (``term_stats_version``), from one snapshot."""
+        with self._stores.use() as serving:
+            counts = serving.store.docstore.term_counts(max_terms=max_terms)
+            return f"{serving.record.directory}@{counts.version}", counts
 
     def _passages(self, store: SiteStore, ranked: Sequence[RankedChunk]) -> list[Passage]:
         chunks = store.docstore.get_chunks([item.chunk_id for item in ranked])
@@ -373,3 +406,7 @@ class Site:
                 serving.store.checkpoint()
             except IndexStoreError as error:
                 raise from_leaf_error(error) from error
+
+
+def _term_stats_version(serving: Serving) -> str:
+    return f"{serving.record.directory}@{serving.store.docstore.keyword_seq}"

@@ -28,6 +28,9 @@ from rag_fed.router.sketch import build_sketch
 from rag_fed.site.egress import EgressPolicy, RedactionSettings, Redactor, apply_egress, release_evidence
 from rag_fed.site.node import Site
 from rag_fed.site.serving import embedder_settings
+from rag_fed.site.stats_search import hybrid_depth
+from rag_fed.site.term_stats import TermStatsPublisher
+from rag_fed.term_stats.publication import PublicationPolicy, TermStatsRequest
 from rag_fed.types import Evidence
 
 __all__ = ["ResponderSettings", "SiteResponder"]
@@ -49,6 +52,11 @@ class ResponderSettings(BaseModel):
     accept_model_rollouts: bool = Field(
         default=True,
         description="Whether the coordinator may make this site re-embed for a new embedder version (or roll back).",
+    )
+    term_stats: PublicationPolicy = Field(
+        default=PublicationPolicy(),
+        description="What the site publishes of its term counts for the federation's BM25 (floor, noise; "
+        "docs/term-statistics.md).",
     )
 
 
@@ -80,6 +88,7 @@ class SiteResponder(Generic[SettingsT]):
         self._sketch_lock = threading.Lock()
         self._sketch: tuple[str, int, bytes] | None = None
         self._lead_health = LeadHealth()
+        self._term_stats = TermStatsPublisher(site, settings.term_stats)
 
     @property
     def embedder_version(self) -> str:
@@ -176,9 +185,15 @@ class SiteResponder(Generic[SettingsT]):
         query.require_dim(self.site.embedder.dim)
         started = time.perf_counter()
         # The version is checked again against the store the search uses: the site may switch between.
-        passages = self.site.search(
-            query.question, query.k, query.mode, query_vector=query.embedding, embedder_version=query.embedder_version
+        searched = self.site.search_with_stats(
+            query.question,
+            query.k,
+            query.mode,
+            query_vector=query.embedding,
+            embedder_version=query.embedder_version,
+            term_stats=query.term_stats,
         )
+        passages = searched.passages
         timings = {"search": _ms_since(started)}
         answer: str | None = None
         evidence: list[Evidence] = []
@@ -201,7 +216,17 @@ class SiteResponder(Generic[SettingsT]):
             embedder_version=self.embedder_version,
             timings_ms=timings,
             egress=self.settings.egress,
+            # Only to a gateway that sent statistics: an older one refuses fields it does not know.
+            term_stats=searched.term_stats,
+            term_stats_version=searched.version if query.term_stats is not None else None,
+            hybrid_depth=hybrid_depth(searched) if released else None,
         )
+
+    def handle_term_stats(self, sealed: bytes) -> bytes:
+        """Answer a sealed ``TermStatsRequest`` with the site's sealed ``TermStatsPublication``."""
+        request = TermStatsRequest.from_bytes(self._opener.open_bytes(sealed))
+        publication = self._term_stats.publish(request.key_bytes(), request.request_id)
+        return self._seal(publication.to_bytes())
 
     def _local_answer(self, query: SiteQuery, evidence: list[Evidence]) -> str | None:
         try:

@@ -20,10 +20,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from indexes import SiteStore
+from indexes.keyword_index import CorpusStats, KeywordRanking
 from rag_fed.fusion import HYBRID_DEPTH, fuse_min_max
 from rag_fed.types import SearchMode
 
-__all__ = ["HYBRID_DEPTH", "KEYWORD_WORKERS", "RankedChunk", "rank_chunks"]
+__all__ = ["HYBRID_DEPTH", "KEYWORD_WORKERS", "RankedChunk", "SiteRanking", "rank_chunks", "rank_chunks_with"]
 
 
 KEYWORD_WORKERS = 4
@@ -44,6 +45,19 @@ class RankedChunk:
     keyword_score: float | None = None
 
 
+@dataclass(frozen=True)
+class SiteRanking:
+    """A ranking with what it was computed from: ``global_stats`` whether BM25 used the federation's
+    statistics (``None``: none were given, or dense mode); in hybrid mode ``dense_depth`` and
+    ``keyword_depth`` are the scores of both rankings down to ``HYBRID_DEPTH``, best first (the router
+    needs them to scale the global rankings as a central index would)."""
+
+    chunks: list[RankedChunk]
+    global_stats: bool | None = None
+    dense_depth: list[float] | None = None
+    keyword_depth: list[float] | None = None
+
+
 def rank_chunks(
     store: SiteStore,
     question: str,
@@ -59,26 +73,58 @@ def rank_chunks(
     Do not call it inside a transaction of ``store`` held by this thread: the pool thread would wait for
     the docstore lock that this thread holds.
     """
+    return rank_chunks_with(store, question, vector, k, mode, concurrent=concurrent).chunks
+
+
+def rank_chunks_with(
+    store: SiteStore,
+    question: str,
+    vector: NDArray[np.float32] | None,
+    k: int,
+    mode: SearchMode,
+    *,
+    stats: CorpusStats | None = None,
+    concurrent: bool = True,
+) -> SiteRanking:
+    """``rank_chunks``, with BM25 computed from a federation's ``stats`` where the store can
+    (``SQLiteDocStore.keyword_ranking``), and what the ranking was computed from."""
     if mode == "keyword":
-        return [RankedChunk(cid, score, keyword_score=score) for cid, score in store.keyword_search(question, k)]
+        ranking = _keyword(store, question, k, stats)
+        chunks = [RankedChunk(cid, score, keyword_score=score) for cid, score in ranking.hits]
+        return SiteRanking(chunks, ranking.global_stats if stats is not None else None)
     if vector is None:
         raise ValueError(f"{mode} search needs the query vector")
     query = np.asarray(vector, np.float32).reshape(1, -1)
     if mode == "dense":
-        return [RankedChunk(cid, score, dense_score=score) for cid, score in _dense(store, query, k)]
+        return SiteRanking([RankedChunk(cid, score, dense_score=score) for cid, score in _dense(store, query, k)])
     depth = max(k, HYBRID_DEPTH)
     if concurrent:
-        keyword_future = _keyword_pool().submit(store.keyword_search, question, depth)
+        keyword_future = _keyword_pool().submit(_keyword, store, question, depth, stats)
         try:
             dense = _dense(store, query, depth)
         finally:
-            keyword = keyword_future.result()  # never leave the keyword search running on its own
+            ranking = keyword_future.result()  # never leave the keyword search running on its own
     else:
         dense = _dense(store, query, depth)
-        keyword = store.keyword_search(question, depth)
+        ranking = _keyword(store, question, depth, stats)
+    keyword = ranking.hits
     dense_scores, keyword_scores = dict(dense), dict(keyword)
     fused = fuse_min_max([dense, keyword])[:k]
-    return [RankedChunk(cid, score, dense_scores.get(cid), keyword_scores.get(cid)) for cid, score in fused]
+    chunks = [RankedChunk(cid, score, dense_scores.get(cid), keyword_scores.get(cid)) for cid, score in fused]
+    if stats is None:
+        return SiteRanking(chunks)
+    return SiteRanking(
+        chunks,
+        ranking.global_stats,
+        [score for _, score in dense[:HYBRID_DEPTH]],
+        [score for _, score in keyword[:HYBRID_DEPTH]],
+    )
+
+
+def _keyword(store: SiteStore, question: str, k: int, stats: CorpusStats | None) -> KeywordRanking:
+    if stats is None:
+        return KeywordRanking(store.keyword_search(question, k), False)
+    return store.keyword_ranking(question, k, stats=stats)
 
 
 def _dense(store: SiteStore, query: NDArray[np.float32], k: int) -> list[tuple[int, float]]:

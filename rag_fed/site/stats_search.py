@@ -1,0 +1,46 @@
+"""A site's search with the federation's BM25 statistics: which statistics apply, and what the search
+reports back (docs/term-statistics.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexes.keyword_index import CorpusStats
+from rag_fed.protocol import HybridDepth, QueryTermStats, TermStatsUse
+from rag_fed.types import Passage, SearchMode
+
+__all__ = ["StatsSearch", "corpus_stats", "hybrid_depth"]
+
+
+@dataclass(frozen=True)
+class StatsSearch:
+    """Passages, and what their keyword scores were computed with: ``term_stats`` (``None``: the query
+    carried no statistics, or dense mode), the version of the keyword index searched, and in hybrid mode
+    with statistics each ranking's scores down to the hybrid depth."""
+
+    passages: list[Passage]
+    term_stats: TermStatsUse | None
+    version: str
+    dense_depth: list[float] | None = None
+    keyword_depth: list[float] | None = None
+
+
+def corpus_stats(
+    term_stats: QueryTermStats | None, version: str, mode: SearchMode
+) -> tuple[CorpusStats | None, TermStatsUse | None]:
+    """The statistics to score BM25 with (``None``: the site's own) and, when they cannot apply, why:
+    ``stale`` when they count another version of this site's keyword index than ``version``."""
+    if term_stats is None or mode == "dense":
+        return None, None
+    if term_stats.site_version != version:
+        return None, "stale"
+    return CorpusStats(term_stats.chunks, float(term_stats.tokens), term_stats.frequencies), None
+
+
+def hybrid_depth(searched: StatsSearch) -> HybridDepth | None:
+    """The reply's ``hybrid_depth`` for a hybrid search with the federation's statistics, else ``None``."""
+    if searched.term_stats != "global" or searched.dense_depth is None or searched.keyword_depth is None:
+        return None
+    return HybridDepth(dense=np.asarray(searched.dense_depth), keyword=np.asarray(searched.keyword_depth))

@@ -1,0 +1,112 @@
+"""The gateway's sum of its sites' term statistics, and the statistics each query carries.
+
+It keeps each site's latest publication and the running sum over sites of every hashed term's count, so
+a query costs one HMAC and one dictionary look-up per term (well under a millisecond), whatever the
+vocabulary. The gateway holds the key, counts and hashes, never a site's vocabulary in clear; it hashes
+only the terms of the questions it is asked (docs/term-statistics.md).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+
+from rag_fed.protocol import QueryTermStats
+from rag_fed.term_stats.publication import KEY_BYTES, TermStatsPublication, key_id, term_hashes
+
+__all__ = ["FederationTermStats"]
+
+
+class FederationTermStats:
+    """Publications by site and their sums. ``key`` is the federation's term key (random when not given:
+    every site re-hashes with whatever key the gateway sends). Thread-safe."""
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self.key = key if key is not None else secrets.token_bytes(KEY_BYTES)
+        if len(self.key) != KEY_BYTES:
+            raise ValueError(f"a federation term key has {KEY_BYTES} bytes, got {len(self.key)}")
+        self.key_id = key_id(self.key)
+        self._lock = threading.Lock()
+        self._sites: dict[str, TermStatsPublication] = {}
+        self._by_site: dict[str, dict[int, int]] = {}
+        self._totals: dict[int, int] = {}
+        self._chunks = 0
+        self._tokens = 0
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """The version of each site's counts in the sums."""
+        with self._lock:
+            return {site_id: publication.version for site_id, publication in self._sites.items()}
+
+    @property
+    def publications(self) -> dict[str, TermStatsPublication]:
+        with self._lock:
+            return dict(self._sites)
+
+    @property
+    def chunks(self) -> int:
+        return self._chunks
+
+    def update(self, publication: TermStatsPublication) -> None:
+        """Put a site's publication in place of its previous one."""
+        if publication.key_id != self.key_id:
+            raise ValueError(f"site {publication.site_id} hashed its terms with another key ({publication.key_id})")
+        hashes, counts = publication.arrays()
+        counted = dict(zip(hashes.tolist(), counts.tolist(), strict=True))
+        with self._lock:
+            self._drop(publication.site_id)
+            for term, count in counted.items():
+                self._totals[term] = self._totals.get(term, 0) + count
+            self._by_site[publication.site_id] = counted
+            self._sites[publication.site_id] = publication
+            self._chunks += publication.chunks
+            self._tokens += publication.tokens
+
+    def remove(self, site_id: str) -> None:
+        """Take a site's counts out of the sums (it left the federation)."""
+        with self._lock:
+            self._drop(site_id)
+
+    def retain(self, site_ids: Iterable[str]) -> None:
+        """Keep only these sites' counts."""
+        keep = set(site_ids)
+        with self._lock:
+            for site_id in [s for s in self._sites if s not in keep]:
+                self._drop(site_id)
+
+    def for_query(self, terms: Sequence[str]) -> tuple[int, int, dict[str, int]] | None:
+        """``(N, total tokens, {term: chunks holding it})`` over every site's counts, or ``None`` when no
+        site has published."""
+        hashes = term_hashes(self.key, terms).tolist()
+        with self._lock:
+            if not self._sites:
+                return None
+            frequencies = {term: self._totals.get(h, 0) for term, h in zip(terms, hashes, strict=True)}
+            return self._chunks, self._tokens, frequencies
+
+    def query_stats(self, terms: Sequence[str]) -> Mapping[str, QueryTermStats]:
+        """What each site that published gets with a question of these ``terms`` (empty: none published)."""
+        totals = self.for_query(terms)
+        if totals is None:
+            return {}
+        chunks, tokens, frequencies = totals
+        return {
+            site_id: QueryTermStats(site_version=version, chunks=chunks, tokens=tokens, frequencies=frequencies)
+            for site_id, version in self.versions.items()
+        }
+
+    def _drop(self, site_id: str) -> None:
+        old = self._by_site.pop(site_id, None)
+        publication = self._sites.pop(site_id, None)
+        if old is not None:
+            for term, count in old.items():
+                left = self._totals[term] - count
+                if left:
+                    self._totals[term] = left
+                else:
+                    del self._totals[term]
+        if publication is not None:
+            self._chunks -= publication.chunks
+            self._tokens -= publication.tokens
