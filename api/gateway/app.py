@@ -10,11 +10,14 @@ from fastapi import FastAPI
 from api.docs_pages import install_local_docs
 from api.errors import install_error_handlers
 from api.gateway.home import init_home, load_or_create_keys
+from api.gateway.routes_audit import audit_router
 from api.gateway.routes_chat import chat_router
+from api.gateway.routes_feedback import feedback_router
 from api.gateway.routes_ops import ops_router
 from api.gateway.routes_query import query_router
 from api.gateway.service import GatewayService
 from api.gateway.settings import GatewaySettings
+from api.web import install_pages
 from rag_fed.federation import SiteRegistry
 
 __all__ = ["build_service", "create_gateway_app", "load_or_create_keys"]
@@ -56,4 +59,7 @@ def create_gateway_app(service: GatewayService) -> FastAPI:
     app.include_router(chat_router)
     app.include_router(query_router)
     app.include_router(ops_router)
+    app.include_router(feedback_router)
+    app.include_router(audit_router)
+    install_pages(app, {"/": "engineer", "/ops": "ops"})  # static pages over the APIs above
     return app
