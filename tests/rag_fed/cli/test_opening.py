@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +22,10 @@ def fake_service() -> Iterator[subprocess.Popen[bytes]]:
     """A process whose command line reads like a site service's (it only sleeps)."""
     argv = [sys.executable, "-c", "import time; time.sleep(60)", "-m", "api.site_service", "--site", "north"]
     process = subprocess.Popen([*argv, "--host", "0.0.0.0", "--port", "9123", "--tls-cert", "site.crt"])
+    cmdline = Path(f"/proc/{process.pid}/cmdline")
+    deadline = time.monotonic() + 10
+    while cmdline.exists() and not cmdline.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)  # just after exec the kernel may show an empty command line for a moment
     yield process
     process.kill()
     process.wait()
