@@ -107,6 +107,7 @@ def _extra(result: FederatedResult, answer: ComposedAnswer | None, question: str
         refused=answer.refused if answer is not None else False,
         evidence=answer.evidence if answer is not None else [],
         more=answer.more if answer is not None else [],
+        not_found=answer.not_found if answer is not None else [],
         support=[
             SupportBrief(sentence=v.sentence, supported=v.supported, unsupported=v.unsupported)
             for v in (answer.support if answer is not None else [])

@@ -129,6 +129,9 @@ class RagFedExtra(BaseModel):
     refused: bool = Field(default=False, description="The documents of the sites asked do not cover the question.")
     evidence: list[Evidence] = Field(default_factory=list, description="The evidence the answer quotes.")
     more: list[Citation] = Field(default_factory=list, description="Further sources found but not used.")
+    not_found: list[str] = Field(
+        default_factory=list, description="Codes of the question (compact form) that no evidence shown mentions."
+    )
     support: list[SupportBrief] = Field(default_factory=list)
 
 

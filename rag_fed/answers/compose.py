@@ -56,6 +56,9 @@ class ComposedAnswer(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     more: list[Citation] = Field(default_factory=list)
     refused: bool = False
+    not_found: list[str] = Field(
+        default_factory=list, description="Codes of the question that no evidence shown mentions (compact form)."
+    )
     support: list[SentenceSupport] = Field(default_factory=list)
     model: str = ""
     error: str | None = None
@@ -145,17 +148,24 @@ class AnswerComposer:
             return _fixed(text, ComposedAnswer(text=text, strategy=chosen, refused=True))
         ranked = rank_evidence(evidence)
         selected, refused = select_for_answer(question, ranked, self.settings)
-        note = _unmatched_note(question, selected)
+        note = unmatched_codes(question, selected)
         more = [item.citation for item in ranked if item not in selected]
         if refused:
             text = refusal_text(sites, _nearest(ranked))
             result = ComposedAnswer(text=text, strategy=chosen, evidence=[], more=more, refused=True)
             return _fixed(text, result)
         if chosen == "extractive" or self._generator is None:
-            body = _body(selected, note)
+            body = _body(selected)
             return _fixed(
                 body,
-                ComposedAnswer(text=body, strategy=chosen, citations=_cites(selected), evidence=selected, more=more),
+                ComposedAnswer(
+                    text=body,
+                    strategy=chosen,
+                    citations=_cites(selected),
+                    evidence=selected,
+                    more=more,
+                    not_found=note,
+                ),
             )
         if chosen == "generative":
             return AnswerStream(lambda holder: self._generative(holder, question, selected, more, history, note))
@@ -164,7 +174,7 @@ class AnswerComposer:
     # -- grounded ------------------------------------------------------------------------------
 
     def _grounded(
-        self, holder: AnswerStream, question: str, selected: list[Evidence], more: list[Citation], note: str
+        self, holder: AnswerStream, question: str, selected: list[Evidence], more: list[Citation], note: list[str]
     ) -> Iterator[str]:
         assert self._generator is not None
         texts = [item.text for item in selected]
@@ -209,7 +219,7 @@ class AnswerComposer:
         if self._lead_health is not None:
             self._lead_health.record(late=timed_out and not lead)
         lead_text = "".join(shown)
-        body = ("\n\n" if lead else "") + _body(selected, note)
+        body = ("\n\n" if lead else "") + _body(selected)
         shown.append(body)
         yield body
         holder.result = ComposedAnswer(
@@ -219,21 +229,23 @@ class AnswerComposer:
             citations=_unique([*used, *_cites(selected)]),
             evidence=selected,
             more=more,
+            not_found=note,
             support=verdicts,
             model=self._generator.name,
             error=error,
         )
 
     def _evidence_only(
-        self, holder: AnswerStream, selected: list[Evidence], more: list[Citation], note: str, reason: str
+        self, holder: AnswerStream, selected: list[Evidence], more: list[Citation], note: list[str], reason: str
     ) -> Iterator[str]:
-        body = _body(selected, note)
+        body = _body(selected)
         holder.result = ComposedAnswer(
             text=body,
             strategy="grounded",
             citations=_cites(selected),
             evidence=selected,
             more=more,
+            not_found=note,
             model=self._generator.name if self._generator is not None else "",
             error=reason,
         )
@@ -257,7 +269,7 @@ class AnswerComposer:
         selected: list[Evidence],
         more: list[Citation],
         history: Sequence[ChatMessage],
-        note: str,
+        note: list[str],
     ) -> Iterator[str]:
         assert self._generator is not None
         texts = [item.text for item in selected]
@@ -282,7 +294,7 @@ class AnswerComposer:
             _log.warning("the model failed while answering (%s); the evidence follows", exc)
             error = f"{type(exc).__name__}: {exc}"
         if not shown or not used:
-            tail = "Sources: " + " ".join(c.label for c in _cites(selected)) if shown else _body(selected, note)
+            tail = "Sources: " + " ".join(c.label for c in _cites(selected)) if shown else _body(selected)
             tail = ("\n\n" if shown else "") + tail
             shown.append(tail)
             yield tail
@@ -293,6 +305,7 @@ class AnswerComposer:
             citations=_unique(used),
             evidence=selected,
             more=more,
+            not_found=note,
             support=verdicts,
             model=self._generator.name,
             error=error,
@@ -329,13 +342,8 @@ def _parse_sentence(raw: str) -> tuple[str, list[int]] | None:
     return (text, list(dict.fromkeys(n for n in cited if n >= 0))) if text else None
 
 
-def _body(items: Sequence[Evidence], note: str = "") -> str:
-    return "\n\n".join([*(f"{item.text} {item.citation.label}" for item in items), *([note] if note else [])])
-
-
-def _unmatched_note(question: str, shown: Sequence[Evidence]) -> str:
-    codes = unmatched_codes(question, shown)
-    return f"(The evidence shown does not mention {', '.join(c.upper() for c in codes)}.)" if codes else ""
+def _body(items: Sequence[Evidence]) -> str:
+    return "\n\n".join(f"{item.text} {item.citation.label}" for item in items)
 
 
 def _cites(items: Sequence[Evidence]) -> list[Citation]:

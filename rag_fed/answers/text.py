@@ -29,10 +29,16 @@ _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 _SPACES = re.compile(r"\s+")
 
 
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
+
+
 def normalise(text: str) -> str:
-    """NFKC, one kind of dash, lower case, whitespace runs as one space: the form facts are compared in."""
+    """NFKC, one kind of dash, lower case, whitespace runs as one space, numbers written one way
+    ("2,000" is 2000, "0,5" is 0.5): the form facts are compared in."""
     text = unicodedata.normalize("NFKC", text)
     text = _DASHES.sub("-", text).replace("\u00b0", " deg ")
+    text = _DECIMAL_COMMA.sub(".", _THOUSANDS.sub("", text))
     return _SPACES.sub(" ", text.lower()).strip()
 
 
@@ -175,7 +181,9 @@ _NUMBER = r"\d+(?:[.,]\d+)?"
 _QUANTITY = re.compile(rf"(?<![\w.-])({_NUMBER})\s?({_UNIT_PATTERN})(?![a-z0-9])")
 # A token with a digit: a value (90, 0.5), a code (f-217, alm 401 as "alm" + number), a part number.
 _CODE = re.compile(r"(?<![\w.])[a-z]*\d[a-z0-9]*(?:[-/.][a-z0-9]+)*(?![\w])")
-_SPELLED_CODE = re.compile(r"\b([a-z]{1,5})[ -](\d{2,5})\b")  # "ALM 401", "F 217" written apart
+
+
+_UPPER_SPELLED = re.compile(r"\b([A-Z]{1,5})[ -](\d{2,5})\b")  # "ALM 401", "F 217" written apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,12 +203,12 @@ def facts(text: str) -> set[Fact]:
     found: set[Fact] = set()
     with_units: set[str] = set()
     for match in _QUANTITY.finditer(norm):
-        value = match.group(1).replace(",", ".")
+        value = match.group(1)
         found.add(Fact(value, _UNIT_ALIASES[match.group(2)]))
         with_units.add(value)
     for match in _CODE.finditer(norm):
         token = match.group(0).rstrip(".-/")
-        value = token.replace(",", ".")
+        value = token
         if value and value not in with_units:
             found.add(Fact(value))
     return found
@@ -212,16 +220,13 @@ def fact_values(text: str) -> set[str]:
     norm = normalise(text)
     values: set[str] = set()
     for match in _CODE.finditer(norm):
-        token = match.group(0).rstrip(".-/").replace(",", ".")
+        token = match.group(0).rstrip(".-/")
         values.add(token)
         values.update(part for part in re.split(r"[-/]", token) if part)
-    for match in _SPELLED_CODE.finditer(norm):
-        values.add(f"{match.group(1)}-{match.group(2)}")
-        values.add(f"{match.group(1)}{match.group(2)}")
+    for match in _UPPER_SPELLED.finditer(unicodedata.normalize("NFKC", text)):
+        letters, digits = match.group(1).lower(), match.group(2)
+        values.update((f"{letters}-{digits}", f"{letters}{digits}"))
     return values
-
-
-_UPPER_SPELLED = re.compile(r"\b([A-Z]{1,5})[ -](\d{2,5})\b")
 
 
 def code_forms(text: str, *, whole_only: bool = False) -> set[str]:
@@ -253,5 +258,5 @@ def quantities(text: str) -> dict[str, set[str]]:
     """``value -> units`` it is given in within ``text`` (a value may appear in several units)."""
     found: dict[str, set[str]] = {}
     for match in _QUANTITY.finditer(normalise(text)):
-        found.setdefault(match.group(1).replace(",", "."), set()).add(_UNIT_ALIASES[match.group(2)])
+        found.setdefault(match.group(1), set()).add(_UNIT_ALIASES[match.group(2)])
     return found
