@@ -29,10 +29,13 @@ from rag_fed.protocol import SiteReply
 from rag_fed.router import FederatedResult, InProcessSiteClient, Router, RoutingPolicy
 from rag_fed.site import Site
 from rag_fed.site.responder import ResponderSettings, SiteResponder
+from rag_fed.term_stats import PublicationPolicy
 
 __all__ = ["FederatedSystem", "SiteTap"]
 
 GATEWAY_ID = "gateway"
+EXACT_TERM_STATS = PublicationPolicy()
+"""Every site publishes exact counts, no floor: BM25 at every site is the central index's."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,8 @@ def stage_timings(
 ) -> dict[str, float]:
     """The query's stages in ms from the router's start time, its result and the sites' calls.
 
-    ``route``: start to the first site call (selection, sealing); ``site_search`` / ``site_answer``: the
-    slowest site's own search and answer times; ``fuse``: the last reply to the fused ranking (opening
+    ``route``: start to the first site call (selection, sealing); ``site_search`` / ``site_evidence`` /
+    ``site_answer``: the slowest site's own search, evidence and (phrased) answer times; ``fuse``: the last reply to the fused ranking (opening
     replies, merging). Sites work concurrently, so the stages overlap and do not add up to the total.
     """
     if not calls:
@@ -93,20 +96,26 @@ def stage_timings(
         "site_search": max(call[2].get("search", 0.0) for call in calls),
         "fuse": max(0.0, result.elapsed_ms - (last_reply - started) * 1000),
     }
-    answers = [call[2]["answer"] for call in calls if "answer" in call[2]]
-    if answers:
-        timings["site_answer"] = max(answers)
+    for stage, name in (("evidence", "site_evidence"), ("answer", "site_answer")):
+        spent = [call[2][stage] for call in calls if stage in call[2]]
+        if spent:
+            timings[name] = max(spent)
     return timings
 
 
 class FederatedSystem:
     """All sites (``selection="all"``) or the sketch-selected quarter (``selection="sketch"``)."""
 
-    def __init__(self, setup: SystemSetup, *, selection: str = "all") -> None:
+    def __init__(
+        self, setup: SystemSetup, *, selection: str = "all", term_stats: PublicationPolicy | None = EXACT_TERM_STATS
+    ) -> None:
+        """``term_stats``: what every site publishes of its term counts for the federation's BM25
+        (docs/term-statistics.md); ``None``: nothing, each site scores with its own counts."""
         if selection not in ("all", "sketch"):
             raise ValueError(f"selection must be 'all' or 'sketch', not {selection!r}")
         self._setup = setup
         self._selection = selection
+        self._term_stats = term_stats
         self._sites: dict[str, Site] = {}
         self._taps: list[SiteTap] = []
         self._router: Router | None = None
@@ -126,16 +135,17 @@ class FederatedSystem:
         tap_opener = EnvelopeOpener(gateway_keys, GATEWAY_ID, site_keys, max_age_s=setup.deadline_s + 60.0)
         clients = []
         for site_id, site in self._sites.items():
-            service = ResponderSettings(gateway_id=GATEWAY_ID)
+            service = ResponderSettings(gateway_id=GATEWAY_ID, term_stats=self._term_stats or PublicationPolicy())
             responder = SiteResponder(site, service, KeyPair.load(site.layout.keys_dir), gateway_keys.public_key)
             tap = SiteTap(responder.handle, tap_opener)
             self._taps.append(tap)
-            clients.append(InProcessSiteClient(site_id, tap, responder.sketch))
+            clients.append(InProcessSiteClient(site_id, tap, responder.sketch, responder.handle_term_stats))
         count = len(self._sites)
         policy = RoutingPolicy(
             deadline_s=setup.deadline_s,
             selection="all" if self._selection == "all" else "sketch",
             max_sites=None if self._selection == "all" else max(1, math.ceil(count / 4)),
+            term_stats=self._term_stats is not None,
         )
         self._router = Router(
             keys=gateway_keys, gateway_id=GATEWAY_ID, site_keys=site_keys, clients=clients, policy=policy
@@ -143,6 +153,11 @@ class FederatedSystem:
         if setup.answers_enabled:
             central = setup.generator_factory() if setup.generator_factory is not None else None
             self._composer = AnswerComposer(setup.settings.answers, central)
+        if self._term_stats is not None and setup.mode != "dense":
+            failures = self._loop.run_until_complete(self._router.refresh_term_stats())
+            broken = {site: error for site, error in failures.items() if error}
+            if broken:
+                raise RuntimeError(f"term statistics could not be fetched: {broken}")
         if self._selection == "sketch":
             failures = self._loop.run_until_complete(self._router.refresh_sketches())
             broken = {site: error for site, error in failures.items() if error}

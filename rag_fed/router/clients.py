@@ -31,6 +31,7 @@ __all__ = [
     "MODEL_PATH",
     "QUERY_PATH",
     "SKETCH_PATH",
+    "TERM_STATS_PATH",
     "HttpSiteClient",
     "InProcessSiteClient",
     "SiteClient",
@@ -42,6 +43,8 @@ __all__ = [
 
 QUERY_PATH = "/v1/site/query"
 SKETCH_PATH = "/v1/site/sketch"
+TERM_STATS_PATH = "/v1/site/term-stats"
+"""Sealed ``TermStatsRequest`` in, the site's sealed ``TermStatsPublication`` out (docs/term-statistics.md)."""
 MODEL_PATH = "/v1/site/model"
 """Sealed ``ModelControl`` messages from the coordinator (``rag_fed.federation.rollout``)."""
 HEALTH_PATH = "/health"
@@ -130,6 +133,9 @@ class HttpSiteClient:
     async def fetch_sketch(self, timeout_s: float) -> bytes:
         return await self._call("GET", SKETCH_PATH, None, timeout_s)
 
+    async def fetch_term_stats(self, sealed: bytes, timeout_s: float) -> bytes:
+        return await self._call("POST", TERM_STATS_PATH, sealed, timeout_s)
+
     async def health(self, timeout_s: float) -> bool:
         """Whether ``GET /health`` answers 200 in time."""
         return await self.health_info(timeout_s) is not None
@@ -170,7 +176,8 @@ class InProcessSiteClient:
     """Calls a site handler in this process (in a worker thread, so the event loop is never blocked).
 
     ``handler`` takes the sealed query and returns the sealed reply; ``sketch`` (optional) returns the
-    sealed sketch. Exceptions they raise reach the router as failures of this site.
+    sealed sketch, ``term_stats`` (optional) answers a sealed term-statistics request. Exceptions they
+    raise reach the router as failures of this site.
     """
 
     def __init__(
@@ -178,10 +185,12 @@ class InProcessSiteClient:
         site_id: str,
         handler: Callable[[bytes], bytes],
         sketch: Callable[[], bytes] | None = None,
+        term_stats: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self._site_id = site_id
         self._handler = handler
         self._sketch = sketch
+        self._term_stats = term_stats
 
     @property
     def site_id(self) -> str:
@@ -194,6 +203,11 @@ class InProcessSiteClient:
         if self._sketch is None:
             raise SiteUnavailableError(f"site {self._site_id} publishes no sketch")
         return await asyncio.wait_for(asyncio.to_thread(self._sketch), timeout_s)
+
+    async def fetch_term_stats(self, sealed: bytes, timeout_s: float) -> bytes:
+        if self._term_stats is None:
+            raise SiteUnavailableError(f"site {self._site_id} publishes no term statistics")
+        return await asyncio.wait_for(asyncio.to_thread(self._term_stats, sealed), timeout_s)
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -23,6 +23,10 @@ class SiteOutcome(BaseModel):
     egress: str | None = None
     passages: int = 0
     embedder_version: str | None = None
+    term_stats: str | None = None
+    """Keyword and hybrid modes: what the site's BM25 used: ``global`` (the federation's statistics, so
+    its scores are a central index's), ``stale`` (the gateway's counts of this site were out of date),
+    ``unusable`` (they could not be applied) or ``own`` (none were sent: the site has not published)."""
 
     @property
     def bytes_total(self) -> int:
@@ -44,6 +48,9 @@ class FederatedResult(BaseModel):
     elapsed_ms: float = 0.0
     embedder_version: str = ""
     """The version the question was embedded with first (sites serving another got their own)."""
+    term_stats: str | None = None
+    """Keyword and hybrid modes: ``global`` when every answering site scored BM25 with the federation's
+    statistics (keyword scores compare across sites as in one central index), ``mixed``, or ``own``."""
 
     @property
     def answered(self) -> list[str]:

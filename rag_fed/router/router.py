@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from rag_fed.crypto import EnvelopeOpener, KeyPair, SealedEnvelope, seal
 from rag_fed.errors import InputError, RagFedError
-from rag_fed.protocol import SiteQuery, SiteReply
+from rag_fed.protocol import QueryTermStats, SiteQuery, SiteReply
 from rag_fed.router.breaker import CircuitBreakers
 from rag_fed.router.clients import SiteClient, SketchClient
 from rag_fed.router.merge import merge_passages
@@ -32,6 +32,7 @@ from rag_fed.router.replies import SentReply, SiteFailure, check_reply, wait_for
 from rag_fed.router.result import FederatedResult, SiteOutcome
 from rag_fed.router.selection import RoutingPolicy, SketchScores, choose_by_sketch, score_sites
 from rag_fed.router.sketch import SiteSketch
+from rag_fed.router.term_stats import GatewayTermStats, summarise, term_stats_of, with_term_stats
 from rag_fed.router.versions import QueryEncoder, QueryVectors
 from rag_fed.types import SearchMode, SiteAnswer
 
@@ -63,6 +64,7 @@ class Router:
         self.breakers = breakers or CircuitBreakers(self.policy.failure_threshold, self.policy.cooldown_s)
         self._sketches: dict[str, SiteSketch] = {}
         self._versions: dict[str, str] = {}
+        self.term_stats = GatewayTermStats(self._seal_to, self._open_from) if self.policy.term_stats else None
 
     @property
     def clients(self) -> dict[str, SiteClient]:
@@ -104,6 +106,13 @@ class Router:
         self._sketches[client.site_id] = sketch
         return None
 
+    async def refresh_term_stats(self, timeout_s: float = 10.0) -> dict[str, str | None]:
+        """Fetch every site's term statistics (docs/term-statistics.md); ``site_id -> error`` as for sketches."""
+        if self.term_stats is None:
+            return {}
+        self.term_stats.federation.retain(self._clients)
+        return await self.term_stats.refresh(self._clients.values(), timeout_s)
+
     async def query(
         self,
         question: str,
@@ -135,8 +144,9 @@ class Router:
         )
         vectors = QueryVectors({embedder_version: query.embedding}, encode)
         outcomes, chosen, scores = await self._select(query, vectors, site_ids)
+        stats = self.term_stats.for_query(question, mode) if self.term_stats is not None else {}
         tasks = {
-            site_id: asyncio.create_task(self._ask(self._clients[site_id], query, vectors, started))
+            site_id: asyncio.create_task(self._ask(self._clients[site_id], query, vectors, started, stats.get(site_id)))
             for site_id in chosen
         }
         replies: dict[str, SiteReply] = {}
@@ -155,6 +165,9 @@ class Router:
             outcomes[site_id] = outcome.model_copy(update={"sketch_score": scores.get(site_id)})
             if reply is not None:
                 replies[site_id] = reply
+                outcomes[site_id] = outcomes[site_id].model_copy(update={"term_stats": term_stats_of(reply, mode)})
+        if self.term_stats is not None and (outdated := self.term_stats.outdated(replies)):
+            self.term_stats.refresh_later(self._clients[site_id] for site_id in outdated)
         rankings = {site_id: replies[site_id].passages[:k] for site_id in chosen if site_id in replies}
         versions = {site_id: reply.embedder_version for site_id, reply in replies.items()}
         answers = [
@@ -167,12 +180,13 @@ class Router:
             question=question,
             mode=mode,
             k=k,
-            passages=merge_passages(rankings, k, mode, versions),
+            passages=merge_passages(rankings, k, mode, versions, {s: r.hybrid_depth for s, r in replies.items()}),
             answers=answers,
             evidence=[item for site_id in sorted(replies) for item in replies[site_id].evidence],
             sites=[outcomes[site_id] for site_id in sorted(outcomes)],
             elapsed_ms=(time.perf_counter() - started) * 1000,
             embedder_version=embedder_version,
+            term_stats=summarise(outcomes[site_id].term_stats for site_id in replies),
         )
 
     async def _select(
@@ -229,9 +243,17 @@ class Router:
             merged.chunks_ahead.update(part.chunks_ahead)
         return merged
 
-    async def _ask(self, client: SiteClient, base: SiteQuery, vectors: QueryVectors, started: float) -> SentReply:
+    async def _ask(
+        self,
+        client: SiteClient,
+        base: SiteQuery,
+        vectors: QueryVectors,
+        started: float,
+        stats: QueryTermStats | None = None,
+    ) -> SentReply:
         site_id = client.site_id
         first_sent = time.perf_counter()
+        base = with_term_stats(base, stats)
         # Without an embedding of the version the site was seen serving, ask with the base version:
         # the site has perhaps switched to it, and if not its own refusal is what gets reported.
         known = self._versions.get(site_id, base.embedder_version)
@@ -277,6 +299,7 @@ class Router:
                 want_answer=base.want_answer,
                 phrase=base.phrase,
                 request_id=base.request_id,
+                term_stats=base.term_stats,
             )
         except (RagFedError, ValueError) as error:
             _log.warning(
@@ -309,6 +332,15 @@ class Router:
             message = f"reply rejected ({type(error).__name__}): {error}"
             raise SiteFailure(message, _ms_since(sent_at), len(sealed), len(data)) from None
         return SentReply(reply, _ms_since(sent_at), len(sealed), len(data))
+
+    def _seal_to(self, payload: bytes, site_id: str) -> bytes:
+        try:
+            key = self._site_keys[site_id]
+        except KeyError:
+            raise InputError(f"site {site_id!r} has no registered public key") from None
+        return seal(
+            payload, sender=self._keys, sender_id=self._gateway_id, recipient_id=site_id, recipient_key=key
+        ).to_bytes()
 
     def _open_from(self, data: bytes, site_id: str) -> bytes:
         envelope = SealedEnvelope.from_bytes(data)

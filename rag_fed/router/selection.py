@@ -47,6 +47,11 @@ class RoutingPolicy(BaseModel):
     cover_chunks: PositiveInt | None = None
     failure_threshold: PositiveInt = 3
     cooldown_s: float = Field(default=30.0, gt=0)
+    term_stats: bool = Field(
+        default=True,
+        description="Send keyword and hybrid queries the federation's BM25 statistics, from the counts the "
+        "sites publish (docs/term-statistics.md); false: every site scores with its own.",
+    )
 
 
 class SketchScores(dict[str, float]):

@@ -1,0 +1,220 @@
+"""Federation-wide term statistics: federated / centralized nDCG@10 in keyword and hybrid mode, with the
+sites' own BM25 statistics (as before), with the federation's exact ones, with a floor and with noise,
+and what the statistics cost in bytes and latency (docs/term-statistics.md, docs/benchmarks.md).
+
+For each dataset and split, every configuration runs through the evaluation harness (``eval.run_eval``:
+real sites, the real router in process, sealed envelopes):
+
+- ``centralized``: one site holding every document (the baseline);
+- ``own``: federated, each site scores BM25 with its own counts (no statistics published);
+- ``exact``: federated with the federation's statistics, exact counts, no floor;
+- ``floor-F``: exact counts, but terms held by fewer than F chunks of a site are not published;
+- ``noise-E``: every count noised (discrete Laplace, epsilon E per count) and floored at ``--noise-floor``.
+
+Bytes: the sealed queries and replies (``exact`` minus ``own``: what the statistics add per query) and
+the sealed publications (per site). Latency: p50 of the query path without the embedding (route + sites
++ fuse), ``exact`` beside ``own``, and the router's own work for the statistics (hashing the query's
+terms and building each site's query), timed alone.
+
+    .venv/bin/python bench/term_stats.py --out reports/term-stats.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from eval.datasets import load_dataset
+from eval.embedding_cache import CachingEmbedder
+from eval.federated_systems import FederatedSystem
+from eval.results import SystemReport
+from eval.runner import run_eval
+from eval.site_systems import CentralizedSystem, SystemSetup
+from eval.splits import split_corpus
+from eval.systems import RetrievalSystem
+from rag_fed.config import Settings
+from rag_fed.embedders import load_embedder, set_embedding_threads
+from rag_fed.embedders.base import Embedder
+from rag_fed.term_stats import PublicationPolicy, publication_cost
+from rag_fed.types import SearchMode
+
+DATASETS = {
+    "cranfield": ("cranfield", ("cluster:3", "random:3")),
+    "s10": ("emanual_s10", ("cluster:3", "random:3")),
+    "maintnorm": ("maintnorm", ("field:company", "cluster:3", "random:3")),
+    "nist": ("nist_excavators_mwo", ("field:asset", "cluster:3", "random:3")),
+}
+K = 10
+METRIC = "ndcg@10"
+
+
+class _Federated(FederatedSystem):
+    """A federated configuration under its own name (the harness wants distinct names)."""
+
+    def __init__(self, setup: SystemSetup, label: str, policy: PublicationPolicy | None) -> None:
+        super().__init__(setup, term_stats=policy)
+        self._label = label
+
+    @property
+    def name(self) -> str:
+        return self._label
+
+    def publication_bytes(self) -> list[int]:
+        router = self._router
+        if router is None or router.term_stats is None:
+            return []
+        return [len(p.to_bytes()) for p in router.term_stats.federation.publications.values()]
+
+    def stats_overhead_ms(self, questions: Sequence[str]) -> float:
+        """p50 of the router's own work for the statistics of one question: tokenise, hash, look up,
+        and give every site its copy of the query."""
+        router = self._router
+        if router is None or router.term_stats is None:
+            return 0.0
+        timings = []
+        for question in questions:
+            started = time.perf_counter()
+            stats = router.term_stats.for_query(question, "keyword")
+            for per_site in stats.values():
+                per_site.model_dump()
+            timings.append((time.perf_counter() - started) * 1000)
+        return statistics.median(timings)
+
+
+def _configs(setup_for: Callable[[str], SystemSetup], args: argparse.Namespace) -> list[RetrievalSystem]:
+    floor, epsilon = args.floor, args.epsilon
+    return [
+        CentralizedSystem(setup_for("centralized")),
+        _Federated(setup_for("own"), "own", None),
+        _Federated(setup_for("exact"), "exact", PublicationPolicy()),
+        _Federated(setup_for("floor"), f"floor-{floor}", PublicationPolicy(floor=floor)),
+        _Federated(
+            setup_for("noise"), f"noise-{epsilon:g}", PublicationPolicy(floor=args.noise_floor, epsilon=epsilon)
+        ),
+    ]
+
+
+def _path_p50(report: SystemReport) -> float:
+    """p50 ms of one query without its embedding: the runner's wall clock around the call, less ``embed``."""
+    paths = [r.timings_ms.get("total", 0.0) - r.timings_ms.get("embed", 0.0) for r in report.queries]
+    return float(statistics.median(paths)) if paths else 0.0
+
+
+def run_one(
+    name: str,
+    folder: Path,
+    split: str,
+    mode: SearchMode,
+    embedder: Embedder,
+    cache: CachingEmbedder,
+    args: argparse.Namespace,
+) -> dict[str, object]:
+    data = load_dataset(folder, seed=0)
+    sites = split_corpus(data, split, seed=0)
+    with tempfile.TemporaryDirectory(prefix="ragfed-term-stats-") as scratch:
+
+        def setup_for(label: str) -> SystemSetup:
+            settings = Settings(data_dir=Path(scratch) / label)  # each configuration its own sites
+            return SystemSetup(settings=settings, embedder=embedder, mode=mode, index_embedder=cache, deadline_s=300.0)
+
+        systems = _configs(setup_for, args)
+        try:
+            result = run_eval(data, systems, k=K, sites=sites, split_spec=split, seed=0, progress=False, answers=False)
+            reports = {report.name: report for report in result.systems}
+            central = reports["centralized"].retrieval[METRIC]
+            row: dict[str, object] = {
+                "dataset": name,
+                "split": split,
+                "mode": mode,
+                "sites": {site: len(docs) for site, docs in sites.items()},
+                "centralized": central,
+            }
+            for label, report in reports.items():
+                row[f"{label} {METRIC}"] = report.retrieval[METRIC]
+                row[f"{label} ratio"] = report.retrieval[METRIC] / central if central else None
+                row[f"{label} bytes up p50"] = report.bytes_sent.get("p50")
+                row[f"{label} bytes down p50"] = report.bytes_received.get("p50")
+                row[f"{label} path p50 ms"] = _path_p50(report)
+            exact = next(s for s in systems if s.name == "exact")
+            assert isinstance(exact, _Federated)
+            row["publication bytes"] = exact.publication_bytes()
+            row["stats overhead p50 ms"] = exact.stats_overhead_ms([q.text for q in data.queries])
+            noisy = next(s for s in systems if s.name.startswith("noise-"))
+            assert isinstance(noisy, _Federated)
+            row["noisy publication bytes"] = noisy.publication_bytes()
+        finally:
+            for system in systems:
+                close = getattr(system, "close", None)
+                if callable(close):
+                    close()
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    parser.add_argument("--only", nargs="*", choices=sorted(DATASETS), default=sorted(DATASETS))
+    parser.add_argument("--modes", nargs="*", choices=("keyword", "hybrid"), default=["keyword", "hybrid"])
+    parser.add_argument("--floor", type=int, default=5)
+    parser.add_argument("--epsilon", type=float, default=1.0)
+    parser.add_argument("--noise-floor", type=int, default=10)
+    parser.add_argument("--cache", type=Path, default=Path("data/eval-cache"), help="folder of embedding caches")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    set_embedding_threads(1)
+    embedder = load_embedder(Settings().embedder)
+    rows = []
+    args.cache.mkdir(parents=True, exist_ok=True)
+    for name in args.only:
+        folder, splits = DATASETS[name]
+        cache = CachingEmbedder(embedder)
+        cache_file = args.cache / f"{name}.npz"
+        if cache_file.is_file():
+            cache.load(cache_file)
+        for split in splits:
+            for mode in args.modes:
+                started = time.perf_counter()
+                row = run_one(name, args.datasets / folder, split, mode, embedder, cache, args)
+                row["seconds"] = time.perf_counter() - started
+                rows.append(row)
+                print(_line(row), flush=True)
+                cache.save(cache_file)
+                if args.out is not None:
+                    args.out.parent.mkdir(parents=True, exist_ok=True)
+                    args.out.write_text(json.dumps({"rows": rows, "args": _args(args)}, indent=1, default=str))
+    cost = publication_cost(args.epsilon, args.noise_floor, 100, 1)
+    print(
+        f"noise-{args.epsilon:g}: epsilon {cost.epsilon_per_count:g} per (term, chunk) count; for a chunk of 100 "
+        f"distinct terms {cost.epsilon_per_chunk:g} with delta {cost.delta_per_chunk:.2g} (floor {args.noise_floor})"
+    )
+
+
+def _args(args: argparse.Namespace) -> dict[str, object]:
+    return {key: str(value) for key, value in vars(args).items()}
+
+
+def _line(row: dict[str, object]) -> str:
+    labels = [key.removesuffix(" ratio") for key in row if key.endswith(" ratio")]
+    ratios = "  ".join(f"{label} {row[label + ' ratio']:.4f}" for label in labels if label != "centralized")
+    return (
+        f"{row['dataset']:<9} {row['split']:<13} {row['mode']:<7} centralized {row['centralized']:.4f}  {ratios}"
+        f"  | up +{_delta(row, 'bytes up')} B, down +{_delta(row, 'bytes down')} B, path p50 exact "
+        f"{row['exact path p50 ms']:.1f} vs own {row['own path p50 ms']:.1f} ms, router stats "
+        f"{row['stats overhead p50 ms']:.3f} ms, publications {row['publication bytes']} B"
+    )
+
+
+def _delta(row: dict[str, object], what: str) -> str:
+    exact, own = row.get(f"exact {what} p50"), row.get(f"own {what} p50")
+    if not isinstance(exact, float | int) or not isinstance(own, float | int):
+        return "?"
+    return f"{exact - own:.0f}"
+
+
+if __name__ == "__main__":
+    main()

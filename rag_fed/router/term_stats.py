@@ -1,0 +1,130 @@
+"""The gateway's side of federation-wide BM25 statistics (docs/term-statistics.md): fetching the sites'
+sealed publications, summing them (``FederationTermStats``), giving each keyword or hybrid query the
+statistics of its own terms, and noticing from the replies which sites' counts are out of date.
+
+A site gets statistics only once it has published: a site of an older version (which refuses unknown
+query fields) never publishes, so it is asked as before and scores with its own counts; the result says
+so for every site (``SiteOutcome.term_stats``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Literal, Protocol, runtime_checkable
+
+from indexes.term_counts import QueryTerms
+from rag_fed.errors import InputError, RagFedError
+from rag_fed.protocol import QueryTermStats, SiteQuery, SiteReply
+from rag_fed.term_stats import FederationTermStats, TermStatsPublication, TermStatsRequest
+from rag_fed.types import SearchMode
+
+__all__ = ["GatewayTermStats", "TermStatsClient", "TermStatsSummary", "summarise", "term_stats_of", "with_term_stats"]
+
+_log = logging.getLogger(__name__)
+
+TermStatsSummary = Literal["global", "mixed", "own"]
+"""Over the answering sites of a keyword or hybrid query: all scored with the federation's statistics,
+some did, or none did."""
+
+
+@runtime_checkable
+class TermStatsClient(Protocol):
+    """A site that hands out its term statistics for a sealed ``TermStatsRequest``."""
+
+    @property
+    def site_id(self) -> str: ...
+
+    async def fetch_term_stats(self, sealed: bytes, timeout_s: float) -> bytes: ...
+
+
+class GatewayTermStats:
+    """Publications of the sites, their sums and the query terms' statistics. ``seal`` seals a payload to
+    a site; ``open_from`` opens a site's sealed payload (checking it came from that site)."""
+
+    def __init__(
+        self,
+        seal: Callable[[bytes, str], bytes],
+        open_from: Callable[[bytes, str], bytes],
+        federation: FederationTermStats | None = None,
+    ) -> None:
+        self.federation = federation or FederationTermStats()
+        self._seal = seal
+        self._open_from = open_from
+        self._tokenizer = QueryTerms()
+        self._refreshing: set[str] = set()
+        self._background: set[asyncio.Task[dict[str, str | None]]] = set()
+
+    async def refresh(self, clients: Iterable[object], timeout_s: float = 10.0) -> dict[str, str | None]:
+        """Fetch the publications of these clients' sites; ``site_id -> error`` (``None``: updated). A site
+        whose publication cannot be fetched keeps its previous one (its replies say when it is stale)."""
+        sources = [c for c in clients if isinstance(c, TermStatsClient)]
+        errors = await asyncio.gather(*(self._fetch(c, timeout_s) for c in sources))
+        return {client.site_id: error for client, error in zip(sources, errors, strict=True)}
+
+    def refresh_later(self, clients: Iterable[object], timeout_s: float = 10.0) -> None:
+        """Refresh these sites in the background (once at a time per site)."""
+        wanted = [c for c in clients if isinstance(c, TermStatsClient) and c.site_id not in self._refreshing]
+        if not wanted:
+            return
+        self._refreshing.update(c.site_id for c in wanted)
+        task = asyncio.get_running_loop().create_task(self.refresh(wanted, timeout_s))
+        self._background.add(task)
+
+        def done(finished: asyncio.Task[dict[str, str | None]]) -> None:
+            self._background.discard(finished)
+            self._refreshing.difference_update(c.site_id for c in wanted)
+
+        task.add_done_callback(done)
+
+    def for_query(self, question: str, mode: SearchMode) -> Mapping[str, QueryTermStats]:
+        """What each site that published gets with this question (nothing in dense mode)."""
+        if mode == "dense" or not self.federation.versions:
+            return {}
+        return self.federation.query_stats(self._tokenizer.terms(question))
+
+    def outdated(self, replies: Mapping[str, SiteReply]) -> list[str]:
+        """Sites whose replies name another version of their keyword index than the sums hold."""
+        held = self.federation.versions
+        return sorted(
+            site_id
+            for site_id, reply in replies.items()
+            if reply.term_stats_version is not None and reply.term_stats_version != held.get(site_id)
+        )
+
+    async def _fetch(self, client: TermStatsClient, timeout_s: float) -> str | None:
+        request = TermStatsRequest.for_key(self.federation.key, uuid.uuid4().hex)
+        try:
+            data = await client.fetch_term_stats(self._seal(request.to_bytes(), client.site_id), timeout_s)
+            publication = TermStatsPublication.from_bytes(self._open_from(data, client.site_id))
+            if publication.site_id != client.site_id or publication.request_id != request.request_id:
+                raise InputError(f"publication names site {publication.site_id!r}, request {publication.request_id!r}")
+            self.federation.update(publication)
+        except (RagFedError, TimeoutError, ValueError) as error:
+            _log.warning("term statistics of site %s not refreshed: %s", client.site_id, error)
+            return str(error) or type(error).__name__
+        return None
+
+
+def with_term_stats(query: SiteQuery, stats: QueryTermStats | None) -> SiteQuery:
+    """``query`` carrying ``stats`` (for one site)."""
+    return query if stats is None else query.model_copy(update={"term_stats": stats})
+
+
+def term_stats_of(reply: SiteReply, mode: SearchMode) -> str | None:
+    """What a site's keyword scores were computed with, as the result reports it: ``global``, ``stale``,
+    ``unusable`` or ``own`` (no statistics were sent); ``None`` in dense mode."""
+    if mode == "dense":
+        return None
+    return reply.term_stats or "own"
+
+
+def summarise(uses: Iterable[str | None]) -> TermStatsSummary | None:
+    seen = [use for use in uses if use is not None]
+    if not seen:
+        return None
+    if all(use == "global" for use in seen):
+        return "global"
+    return "mixed" if "global" in seen else "own"
