@@ -84,8 +84,9 @@ def stage_timings(
     """The query's stages in ms from the router's start time, its result and the sites' calls.
 
     ``route``: start to the first site call (selection, sealing); ``site_search`` / ``site_evidence`` /
-    ``site_answer``: the slowest site's own search, evidence and (phrased) answer times; ``fuse``: the last reply to the fused ranking (opening
-    replies, merging). Sites work concurrently, so the stages overlap and do not add up to the total.
+    ``site_answer``: the slowest site's own search, evidence and (phrased) answer times; ``fuse``: the
+    last reply to the fused ranking (opening replies, merging). Sites work concurrently, so the stages
+    overlap and do not add up to the total.
     """
     if not calls:
         return {"route": result.elapsed_ms, "fuse": 0.0}

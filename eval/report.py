@@ -29,7 +29,17 @@ def _number(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
-_STAGE_ORDER = ("embed", "route", "site_search", "site_answer", "fuse", "answer_fusion", "total")
+_STAGE_ORDER = (
+    "embed",
+    "route",
+    "site_search",
+    "site_evidence",
+    "site_answer",
+    "fuse",
+    "compose_first",
+    "compose",
+    "total",
+)
 _EXAMPLE_ANSWERS = 2
 _EXAMPLE_CHARS = 400
 
