@@ -9,8 +9,8 @@ Configs, each on both topologies, in one run:
 - ``grounded`` (the default path): a model's checked lead, within its time budget, over that evidence.
 
 Token F1 and answer-contains count a refused answerable question as 0; citation and support metrics
-are over the answers given. Question sets: the sample federation's maintenance questions (answerable, with expected strings and gold
-sections) and its unanswerable ones; the Galaxy S10 manual (``../shared/datasets/emanual_s10``, split
+are over the answers given. Question sets: the sample federation's maintenance questions (answerable,
+with expected strings and gold sections) and its unanswerable ones; the Galaxy S10 manual (``../shared/datasets/emanual_s10``, split
 ``cluster:3``) with its 50 questions and ``eval_sets/s10_unanswerable.jsonl``. Metrics per config:
 token F1 and answer-contains (answerable), citation precision and recall (against gold sections or
 documents), the share of answer sentences the cited evidence supports, values in answers that no cited
@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 from api.gateway.keystore import KeyStore, Role  # noqa: E402
 from api.gateway.settings import GatewaySettings  # noqa: E402
 from bench._answer_sets import AnswerCase, s10_cases, sample_cases  # noqa: E402
+from bench._chat import stream_chat  # noqa: E402
 from bench._services import services  # noqa: E402
 from eval._text import strip_citations  # noqa: E402
 from eval.answer_metrics import RefusalCounts, contains_all, invented_values, supported_share  # noqa: E402
@@ -119,29 +120,11 @@ class Tally:
 
 def ask_chat(client: object, question: str, strategy: str) -> Outcome:
     """Stream one chat answer with the official openai client and time it."""
-    from openai import OpenAI
-
-    assert isinstance(client, OpenAI)
-    started = time.perf_counter()
-    first: float | None = None
-    text, extras = "", {}
-    stream = client.chat.completions.create(
-        model="rag-fed",
-        messages=[{"role": "user", "content": question}],
-        stream=True,
-        extra_body={"rag_fed": {"strategy": strategy}},
-    )
-    for chunk in stream:
-        if chunk.choices and chunk.choices[0].delta.content:
-            first = first if first is not None else time.perf_counter() - started
-            text += chunk.choices[0].delta.content
-        found = (chunk.model_extra or {}).get("rag_fed")
-        if isinstance(found, dict):
-            extras = found
-    total = time.perf_counter() - started
+    streamed = stream_chat(client, question, {"strategy": strategy})
+    extras = streamed.extras
     citations = [Citation.model_validate(c) for c in extras.get("citations", [])]
     texts = [str(item.get("text", "")) for item in extras.get("evidence", [])]
-    return Outcome(text, citations, texts, bool(extras.get("refused")), first or total, total)
+    return Outcome(streamed.text, citations, texts, bool(extras.get("refused")), streamed.first_s, streamed.total_s)
 
 
 def ask_top_passage(http: httpx.Client, question: str) -> Outcome:

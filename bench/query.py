@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO))
 from api.gateway.keystore import KeyStore, Role  # noqa: E402
 from api.gateway.settings import GatewaySettings  # noqa: E402
 from api.site_service import SiteResponder, SiteServiceSettings  # noqa: E402
+from bench._chat import stream_chat  # noqa: E402
 from bench._services import services  # noqa: E402
 from eval.datasets import EvalDataset, load_beir  # noqa: E402
 from eval.metrics import retrieval_metrics  # noqa: E402
@@ -177,25 +178,11 @@ def bench_chat(url: str, key: str, questions: Sequence[str], site_answers: bool 
     client = OpenAI(base_url=f"{url}/v1", api_key=key, timeout=600, max_retries=0)
     first, total, characters, refusals = [], [], [], []
     for question in questions:
-        started = time.perf_counter()
-        ttft, text, refused = None, "", False
-        stream = client.chat.completions.create(
-            model="rag-fed",
-            messages=[{"role": "user", "content": question}],
-            stream=True,
-            extra_body={"rag_fed": {"site_answers": site_answers}},
-        )
-        for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                text += chunk.choices[0].delta.content
-                ttft = ttft if ttft is not None else time.perf_counter() - started
-            extras = (chunk.model_extra or {}).get("rag_fed")
-            if isinstance(extras, dict):
-                refused = bool(extras.get("refused", False))
-        total.append(time.perf_counter() - started)
-        first.append(ttft if ttft is not None else total[-1])
-        characters.append(len(text))
-        refusals.append(refused)
+        streamed = stream_chat(client, question, {"site_answers": site_answers})
+        first.append(streamed.first_s)
+        total.append(streamed.total_s)
+        characters.append(len(streamed.text))
+        refusals.append(bool(streamed.extras.get("refused", False)))
     return {
         "ttft_p50_s": float(np.percentile(first, 50)),
         "ttft_max_s": float(max(first)),
@@ -258,9 +245,7 @@ async def run_split(
             site.close()
     registry = SiteRegistry(gateway_settings.registry_path)
     config = home / "gateway.toml"
-    config.write_text(
-        f'home = "{home}"\ndefault_mode = "dense"\n[routing]\ndeadline_s = 120\n'
-    )
+    config.write_text(f'home = "{home}"\ndefault_mode = "dense"\n[routing]\ndeadline_s = 120\n')
     site_specs = [
         (
             f"site-{n_sites}-{sid}",

@@ -25,8 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,12 +33,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._services import services  # noqa: E402
 from rag_fed.config import Settings  # noqa: E402
 from rag_fed.crypto import KeyPair  # noqa: E402
 from rag_fed.embedders import load_embedder  # noqa: E402
@@ -51,13 +49,6 @@ from rag_fed.site import Site  # noqa: E402
 SAMPLES = REPO / "rag_fed" / "samples" / "federation"
 SAMPLE_SITES = ("plant-north", "plant-south", "plant-east")
 S10 = REPO.parent / "shared" / "datasets" / "emanual_s10" / "beir" / "corpus.jsonl"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _write_s10(folder: Path) -> Path:
@@ -90,38 +81,19 @@ def prepare(data_dir: Path, embedder: Embedder, with_s10: bool) -> dict[str, Key
 
 @contextmanager
 def site_services(data_dir: Path, site_ids: Sequence[str], gateway_key: Path) -> Iterator[dict[str, str]]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    urls: dict[str, str] = {}
-    try:
-        for site_id in site_ids:
-            port = _free_port()
-            args = ["--site", site_id, "--data-dir", str(data_dir), "--gateway-key", str(gateway_key)]
-            args += ["--egress", "passages", "--port", str(port), "--log-level", "warning"]
-            with (data_dir / f"{site_id}.log").open("wb") as log:
-                command = [sys.executable, "-m", "api.site_service", *args]
-                procs[site_id] = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-            urls[site_id] = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 600
-        for site_id, url in urls.items():
-            while True:
-                if procs[site_id].poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{site_id} did not start: {(data_dir / f'{site_id}.log').read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.5)
-        yield urls
-    finally:
-        for proc in procs.values():
-            proc.terminate()
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    """One real site service per site on loopback (``bench/_services.py``), as ``site id -> URL``."""
+    specs = [
+        (
+            site_id,
+            [
+                *("api.site_service", "--site", site_id, "--data-dir", str(data_dir)),
+                *("--gateway-key", str(gateway_key), "--egress", "passages"),
+            ],
+        )
+        for site_id in site_ids
+    ]
+    with services(specs, data_dir) as urls:
+        yield dict(zip(site_ids, urls, strict=True))
 
 
 async def measure(
