@@ -8,13 +8,14 @@ Configs, each on both topologies, in one run:
 - ``extractive``: the evidence the sites cut from their passages, ranked across sites, no model;
 - ``grounded`` (the default path): a model's checked lead, within its time budget, over that evidence.
 
-Token F1 and answer-contains count a refused answerable question as 0; citation and support metrics
-are over the answers given. Question sets: the sample federation's maintenance questions (answerable,
-with expected strings and gold sections) and its unanswerable ones; the Galaxy S10 manual (``../shared/datasets/emanual_s10``, split
-``cluster:3``) with its 50 questions and ``eval_sets/s10_unanswerable.jsonl``. Metrics per config:
-token F1 and answer-contains (answerable), citation precision and recall (against gold sections or
-documents), the share of answer sentences the cited evidence supports, values in answers that no cited
-text holds, refusal precision/recall and the answered rate, time to first token and to the full answer.
+Token F1 and answer-contains count a refused answerable question as 0; citation and support metrics are
+over the answers given. Question sets: the sample federation's maintenance questions (answerable, with
+expected strings and gold sections) and its unanswerable ones; the Galaxy S10 manual
+(``../shared/datasets/emanual_s10``, split ``cluster:3``) with its 50 questions and
+``eval_sets/s10_unanswerable.jsonl``. Metrics per config: token F1 and answer-contains (answerable),
+citation precision and recall (against gold sections or documents), the share of answer sentences the
+cited evidence supports, values in answers that no cited text holds, refusal precision/recall and the
+answered rate, time to first token and to the full answer.
 
     .venv/bin/python bench/answers.py [--sets sample s10] [--configs top-passage extractive grounded]
         [--max-questions N] [--out results.json]
