@@ -82,6 +82,7 @@ class GatewayService:
         )
         self.lead_health = LeadHealth()
         self._refresher: asyncio.Task[None] | None = None
+        self._term_stats_refresher: asyncio.Task[None] | None = None
         self._version_scan: asyncio.Task[dict[str, str]] | None = None
 
     @property
@@ -98,9 +99,15 @@ class GatewayService:
         self._version_scan = asyncio.create_task(self.learn_site_versions())
         if self.settings.routing.selection == "sketch":
             self._refresher = asyncio.create_task(self._refresh_sketches_forever())
+        if self.router.term_stats is not None:
+            self._term_stats_refresher = asyncio.create_task(self._refresh_term_stats_forever())
 
     async def stop(self) -> None:
-        tasks: list[asyncio.Task[None] | asyncio.Task[dict[str, str]] | None] = [self._refresher, self._version_scan]
+        tasks: list[asyncio.Task[None] | asyncio.Task[dict[str, str]] | None] = [
+            self._refresher,
+            self._term_stats_refresher,
+            self._version_scan,
+        ]
         for task in tasks:
             if task is not None:
                 task.cancel()
@@ -272,3 +279,14 @@ class GatewayService:
             if failed:
                 _log.warning("sketches not refreshed: %s", failed)
             await asyncio.sleep(self.settings.sketch_refresh_s)
+
+    async def _refresh_term_stats_forever(self) -> None:
+        """The sites' term statistics (docs/term-statistics.md), at start and every ``term_stats_refresh_s``;
+        a site whose reply names a newer index version is refreshed at once by the router."""
+        while True:
+            self.sync_clients()
+            errors = await self.router.refresh_term_stats()
+            failed = {site: error for site, error in errors.items() if error}
+            if failed:
+                _log.warning("term statistics not refreshed: %s", failed)
+            await asyncio.sleep(self.settings.term_stats_refresh_s)

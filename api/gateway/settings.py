@@ -61,6 +61,9 @@ class GatewaySettings(ServerTlsSettings):
         default=1, ge=0, description="CPU threads of the gateway's query embedder (0: torch's default)."
     )
     sketch_refresh_s: float = Field(default=300.0, gt=0)
+    term_stats_refresh_s: float = Field(
+        default=300.0, gt=0, description="How often the sites' term statistics are fetched again (seconds)."
+    )
     health_timeout_s: float = Field(default=2.0, gt=0)
     routing: RoutingPolicy = RoutingPolicy()
     embedder: EmbedderSettings = EmbedderSettings()

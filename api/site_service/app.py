@@ -22,7 +22,7 @@ from rag_fed.crypto import SealedEnvelope
 from rag_fed.crypto.envelope import MAX_ENVELOPE_BYTES
 from rag_fed.errors import DocumentTooLargeError
 from rag_fed.protocol import ReembedProgress
-from rag_fed.router.clients import MODEL_PATH, QUERY_PATH, SKETCH_PATH
+from rag_fed.router.clients import MODEL_PATH, QUERY_PATH, SKETCH_PATH, TERM_STATS_PATH
 
 __all__ = ["Health", "create_site_app", "read_body"]
 
@@ -138,6 +138,20 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
         """Centroids of this site's vectors (no text), sealed to the gateway."""
         sealed = await run_in_threadpool(responder.sketch)
         return Response(sealed, media_type="application/json")
+
+    @app.post(
+        TERM_STATS_PATH,
+        tags=["federation"],
+        response_class=Response,
+        responses={200: _ENVELOPE_SCHEMA, **_ERRORS},
+        openapi_extra={"requestBody": {"required": True, **_ENVELOPE_SCHEMA}},
+    )
+    async def site_term_stats(request: Request, responder: Responder) -> Response:
+        """A ``TermStatsRequest`` sealed to this site (it carries the federation's term key); the answer is the
+        site's ``TermStatsPublication`` sealed back: its counts keyed by hashed terms (docs/term-statistics.md)."""
+        sealed = await read_body(request, MAX_ENVELOPE_BYTES)
+        publication = await run_in_threadpool(responder.handle_term_stats, sealed)
+        return Response(publication, media_type="application/json")
 
     @app.get("/health", tags=["operations"])
     async def health(responder: Responder) -> Health:
