@@ -12,7 +12,7 @@ export function el(tag, props = {}, ...children) {
     else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
     else node.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     node.append(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child);
   }
@@ -22,7 +22,7 @@ export function el(tag, props = {}, ...children) {
 /** Replace the children of `node`. */
 export function fill(node, ...children) {
   node.replaceChildren();
-  for (const child of children.flat()) if (child) node.append(typeof child === "string" ? document.createTextNode(child) : child);
+  for (const child of children.flat(Infinity)) if (child) node.append(typeof child === "string" ? document.createTextNode(child) : child);
 }
 
 export function show(node, visible) {

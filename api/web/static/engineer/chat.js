@@ -21,6 +21,7 @@ const HISTORY_LIMIT = 10;
 // A tag as answers print it; only the labels of the answer's own sources become buttons.
 const CITATION_TAG = /\[[a-z0-9][a-z0-9-]{0,62}:[^[\]\n]+\]/g;
 const $ = (id) => document.getElementById(id);
+const STRATEGIES = { extractive: "evidence only", grounded: "grounded", generative: "generative" };
 
 const state = {
   key: null,
@@ -198,8 +199,9 @@ function thumbs(target, turn) {
   const box = el("span", { class: "thumbs" });
   const note = el("span", { class: "thanks hint", role: "status" });
   const send = (useful, button) => sendFeedback({ target, useful, turn, buttons: box, pressed: button, note });
-  const up = el("button", { type: "button", class: "thumb quiet", "aria-label": `Useful: ${target}`, "aria-pressed": "false", title: "Useful" }, "👍");
-  const down = el("button", { type: "button", class: "thumb quiet", "aria-label": `Not useful: ${target}`, "aria-pressed": "false", title: "Not useful" }, "👎");
+  // Words, not emoji: a shop-floor terminal may have no emoji font.
+  const up = el("button", { type: "button", class: "thumb quiet", "aria-label": `Useful: ${target}`, "aria-pressed": "false" }, "Useful");
+  const down = el("button", { type: "button", class: "thumb quiet", "aria-label": `Not useful: ${target}`, "aria-pressed": "false" }, "Not useful");
   up.addEventListener("click", () => send(true, up));
   down.addEventListener("click", () => send(false, down));
   box.append(up, down, note);
@@ -341,7 +343,7 @@ function finishView(view, turn) {
   const extras = turn.extras;
   if (!extras) return;
   if (extras.refused) fill(view.status, "The documents of the sites asked do not answer this question.");
-  else if (turn.seconds) fill(view.status, `Answered in ${turn.seconds.toFixed(1)} s.`);
+  else if (turn.seconds) fill(view.status, `Answered in ${turn.seconds.toFixed(1)} s (${STRATEGIES[extras.strategy] || extras.strategy}).`);
   const sections = [];
   if (extras.citations?.length) {
     sections.push(el("h3", { text: "Sources" }), el("ul", { class: "cite-list" }, extras.citations.map((c) => citationLine(c, turn, view))));
@@ -352,7 +354,14 @@ function finishView(view, turn) {
     return !cited.has(label) && cited.add(label);
   });
   if (more.length) {
-    sections.push(el("h3", { text: "Also found" }), el("ul", { class: "cite-list more" }, more.map((c) => citationLine(c, turn, view))));
+    sections.push(
+      el(
+        "details",
+        { class: "more" },
+        el("summary", { text: `Also found (${more.length})` }),
+        el("ul", { class: "cite-list more" }, more.map((c) => citationLine(c, turn, view))),
+      ),
+    );
   }
   fill(view.citations, sections);
   fill(view.sites, el("span", { class: "hint", text: "Sites: " }), extras.sites.map(siteSummary));
@@ -400,6 +409,7 @@ async function ask(question) {
   state.conversation.turns.push(turn);
   if (!state.conversation.title) state.conversation.title = question.slice(0, 80);
   const view = addTurnView(turn);
+  view.root.scrollIntoView({ block: "start" });
   fill(view.status, "Asking the sites…");
   const started = performance.now();
   try {

@@ -33,6 +33,13 @@ function siteRow(site) {
   );
 }
 
+/** A stored hash shortened to what tells two apart; a question kept as text, cut to a line. */
+function shortQuestion(question) {
+  if (!question) return "";
+  if (question.startsWith("sha256:")) return `${question.slice(0, 19)}…`;
+  return question.length > 80 ? `${question.slice(0, 79)}…` : question;
+}
+
 function auditRow(entry) {
   const tone = entry.outcome === "ok" ? "ok" : "bad";
   return el(
@@ -40,11 +47,11 @@ function auditRow(entry) {
     {},
     cell(formatTime(entry.at)),
     cell(entry.role),
-    cell(entry.key_id, "id"),
+    cell(entry.key_id, "nowrap"),
     cell(entry.endpoint, "id"),
     el("td", {}, el("span", { class: `pill ${tone}`, text: entry.outcome })),
     cell(entry.sites.join(", ")),
-    cell(entry.question ? entry.question.slice(0, 80) : "", "id"),
+    cell(shortQuestion(entry.question)),
   );
 }
 
