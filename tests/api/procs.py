@@ -33,8 +33,8 @@ def service_env(**extra: str) -> dict[str, str]:
             "TRANSFORMERS_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",
             "PYTHONPATH": str(REPO),
-            # Short local answers: the tests check the plumbing, not the prose of a 135M model.
-            "RAGFED_SEARCH__ANSWER_MAX_TOKENS": "40",
+            # Short leads: the tests check the plumbing, not the prose of a 135M model.
+            "RAGFED_ANSWERS__LEAD_MAX_TOKENS": "40",
             "RAGFED_GENERATOR__THREADS": "1",
             **extra,
         }

@@ -1,4 +1,5 @@
-"""The official openai client chats with the gateway over real processes, streaming and not."""
+"""The official openai client chats with the gateway over real processes, streaming and not: answers
+are composed from the sites' evidence and cite ``[site:doc#section]`` tags the extras resolve."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.api.conftest import Federation
+from rag_fed.types import Citation
+from tests.api.conftest import Federation, answer_tags, tags_resolve
 
 pytestmark = pytest.mark.integration
 
@@ -33,20 +35,21 @@ def test_chat_completion_answers_with_citations_and_site_report(federation: Fede
     )
     text = completion.choices[0].message.content or ""
     assert completion.object == "chat.completion" and completion.choices[0].finish_reason == "stop"
-    assert text.strip()
     extras = _rag_fed(completion)
     sites = {site["site_id"]: site for site in extras["sites"]}  # type: ignore[attr-defined]
     assert set(sites) == {"north", "south", "east"}
     assert all(site["status"] == "answered" and site["bytes"] > 0 for site in sites.values())
-    citations = extras["citations"]
-    assert isinstance(citations, list) and citations
-    # Every citation the text carries is a [site:doc#section] tag that the extras list.
-    labels = {
-        f"[{c['site_id']}:{c['doc_id']}#{c['section']}]" if c["section"] else f"[{c['site_id']}:{c['doc_id']}]"
-        for c in citations
-    }
-    assert any(label in text for label in labels), text
-    assert any(c["site_id"] == "north" for c in citations), "the pump manual is at north"
+    tags = tags_resolve(text, extras)
+    assert any(tag.startswith("[north:north-pump-manual.md") for tag in tags), "the pump manual is at north"
+    # Evidence first: the answer quotes the sites' evidence, and says how it was made.
+    assert extras["strategy"] == "grounded" and extras["refused"] is False
+    assert extras["question"] == QUESTION, "a first question is retrieved as asked"
+    evidence = extras["evidence"]
+    assert isinstance(evidence, list) and evidence
+    assert all(item["text"] in text for item in evidence), "every evidence item shown is quoted whole"
+    assert "MS-4471" in " ".join(item["text"] for item in evidence)
+    assert isinstance(extras["support"], list) and isinstance(extras["more"], list)
+    assert all(verdict["supported"] for verdict in extras["support"] if verdict["sentence"] in text)
 
 
 def test_streaming_chat_sends_chunks_then_extras_then_done(federation: Federation) -> None:
@@ -57,10 +60,12 @@ def test_streaming_chat_sends_chunks_then_extras_then_done(federation: Federatio
     assert chunks[0].object == "chat.completion.chunk" and chunks[0].choices[0].delta.role == "assistant"
     assert len({chunk.id for chunk in chunks}) == 1
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
-    assert text.strip()
     last = chunks[-1]
     assert last.choices[0].finish_reason == "stop"
-    assert {site["site_id"] for site in _rag_fed(last)["sites"]} == {"north", "south", "east"}  # type: ignore[attr-defined]
+    extras = _rag_fed(last)
+    assert {site["site_id"] for site in extras["sites"]} == {"north", "south", "east"}  # type: ignore[attr-defined]
+    tags_resolve(text, extras)
+    assert extras["evidence"] and not extras["refused"]
     # The wire format itself: data lines, closed by [DONE].
     with httpx.stream(
         "POST",
@@ -81,7 +86,7 @@ def test_streaming_chat_sends_chunks_then_extras_then_done(federation: Federatio
     assert events[-1] == "data: [DONE]"
 
 
-def test_multi_turn_uses_the_last_user_message_and_is_audited(federation: Federation) -> None:
+def test_a_follow_up_is_made_standalone_answered_and_audited_as_asked(federation: Federation) -> None:
     follow_up = "And what torque for the gland bolts?"
     completion = _client(federation, "evaluator").chat.completions.create(
         model="rag-fed",
@@ -95,14 +100,25 @@ def test_multi_turn_uses_the_last_user_message_and_is_audited(federation: Federa
             {"role": "user", "content": follow_up},
         ],
         max_tokens=32,
-        extra_body={"rag_fed": {"sites": ["north"], "k": 2}},
+        extra_body={"rag_fed": {"sites": ["north"], "k": 2, "strategy": "extractive"}},
     )
-    assert completion.choices[0].message.content
-    assert [site["site_id"] for site in _rag_fed(completion)["sites"]] == ["north"]  # type: ignore[index]
+    text = completion.choices[0].message.content or ""
+    extras = _rag_fed(completion)
+    assert [site["site_id"] for site in extras["sites"]] == ["north"]  # type: ignore[index]
+    # "And what torque ...?" leans on the previous question: retrieval sees both.
+    assert extras["question"] == f"{QUESTION.rstrip('?')}; and what torque for the gland bolts?"
+    assert "35 Nm" in text, "the standalone question finds the torque of the SP-40's gland bolts"
     entry = federation.keystore.audit_log(limit=1)[0]
     assert entry.endpoint == "/v1/chat/completions" and entry.role == "evaluator" and entry.outcome == "ok"
     assert entry.question == "sha256:" + hashlib.sha256(follow_up.encode()).hexdigest()
     assert entry.sites == ["north"]
+    standalone = "Which grease and how much per shot for the drive-end bearing 6310-C3?"
+    second = _client(federation).chat.completions.create(
+        model="rag-fed",
+        messages=[{"role": "user", "content": QUESTION}, {"role": "user", "content": standalone}],
+        extra_body={"rag_fed": {"strategy": "extractive"}},
+    )
+    assert _rag_fed(second)["question"] == standalone, "a question with its own code is kept as asked"
 
 
 def test_errors_reach_the_openai_client_as_its_own_exceptions(federation: Federation) -> None:
@@ -116,34 +132,58 @@ def test_errors_reach_the_openai_client_as_its_own_exceptions(federation: Federa
         _client(federation).chat.completions.create(
             model="rag-fed", messages=[{"role": "user", "content": "hi"}], extra_body={"rag_fed": {"sites": ["mars"]}}
         )
+    with pytest.raises(openai.BadRequestError, match="strategy"):
+        _client(federation).chat.completions.create(
+            model="rag-fed",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_body={"rag_fed": {"strategy": "creative"}},
+        )
     models = _client(federation).models.list()
     assert [model.id for model in models.data] == ["rag-fed"]
 
 
-def test_fast_path_answers_from_passages_without_site_answers(federation: Federation) -> None:
-    stream = _client(federation).chat.completions.create(
-        model="rag-fed",
-        messages=[{"role": "user", "content": QUESTION}],
-        max_tokens=48,
-        stream=True,
-        extra_body={"rag_fed": {"site_answers": False}},
-    )
-    chunks = list(stream)
-    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
-    extras = _rag_fed(chunks[-1])
-    assert text.strip() and extras["fallback"] is False
-    citations = extras["citations"]
-    assert isinstance(citations, list) and citations
-    # The native API shows what happened: passages came back, no site model wrote an answer.
+def _query(federation: Federation, **body: object) -> dict[str, object]:
     response = httpx.post(
         f"{federation.gateway.url}/v1/query",
         headers={"Authorization": f"Bearer {federation.api_keys['engineer']}"},
-        json={"question": QUESTION, "site_answers": False},
+        json={"question": QUESTION, **body},
         timeout=180,
     )
     assert response.status_code == 200, response.text
-    body = response.json()
+    result: dict[str, object] = response.json()
+    return result
+
+
+def test_sites_reply_with_evidence_and_the_gateway_composes_the_answer(federation: Federation) -> None:
+    body = _query(federation, strategy="extractive")
+    # By default (site_answers false) no site model writes anything: the sites send evidence at once.
     assert body["site_answers"] == [] and body["passages"]
-    passage_labels = {(p["citation"]["site_id"], p["citation"]["doc_id"]) for p in body["passages"]}
-    assert body["answer"]["citations"]
-    assert {(c["site_id"], c["doc_id"]) for c in body["answer"]["citations"]} <= passage_labels
+    evidence = body["evidence"]
+    assert isinstance(evidence, list) and {item["citation"]["site_id"] for item in evidence} == {
+        "north",
+        "south",
+        "east",
+    }
+    answer = body["answer"]
+    assert isinstance(answer, dict) and answer["strategy"] == "extractive" and not answer["refused"]
+    assert answer["support"] == [] and answer["lead"] == "" and answer["model"] == ""
+    shown = answer["evidence"]
+    assert shown and all(item in evidence for item in shown), "the answer quotes what the sites sent"
+    assert answer["text"] == "\n\n".join(
+        f"{item['text']} {Citation.model_validate(item['citation']).label}" for item in shown
+    )
+    assert answer["citations"][0]["doc_id"] == "north-pump-manual.md"
+    assert "MS-4471" in answer["text"]
+    retrieval_only = _query(federation, want_answer=False)
+    assert retrieval_only["answer"] is None and retrieval_only["evidence"] == [] and retrieval_only["passages"]
+
+
+def test_site_models_phrase_only_when_asked_and_only_for_their_own_site(federation: Federation) -> None:
+    body = _query(federation, site_answers=True, strategy="extractive", sites=["north"], k=2)
+    assert [site["site_id"] for site in body["sites"]] == ["north"]  # type: ignore[index]
+    assert body["evidence"] and body["answer"]["evidence"]  # type: ignore[index]
+    # A site's phrased lead passed its own support check and cites its own documents only.
+    for answer in body["site_answers"]:  # type: ignore[union-attr]
+        assert answer["site_id"] == "north"
+        tags = answer_tags(answer["answer"])
+        assert tags and all(tag.startswith("[north:") for tag in tags), answer

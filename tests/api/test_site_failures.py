@@ -17,6 +17,7 @@ from openai import OpenAI
 from rag_fed.config import Settings
 from rag_fed.crypto import KeyPair
 from rag_fed.embedders.base import Embedder
+from rag_fed.router import RoutingPolicy
 from tests.api.conftest import Federation, ingest_site, start_site
 from tests.api.procs import Service, wait_healthy
 
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.integration
 
 WEST_MANUAL = "# Hoist H-1\n\n## Brake\nAdjust the hoist brake gap to 0.4 mm when the load drifts.\n"
 DEADLINE_S = 30.0  # tests/api/conftest.py starts the gateway with this deadline
+GRACE_S = RoutingPolicy().straggler_grace_s or DEADLINE_S  # and the default straggler grace
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +69,16 @@ def test_a_hanging_site_times_out_and_the_others_answer(federation: Federation, 
         os.kill(west.process.pid, signal.SIGCONT)
     sites = _sites(completion)
     assert sites["west"]["status"] == "timed_out"
-    assert float(sites["west"]["latency_ms"]) == pytest.approx(DEADLINE_S * 1000, rel=0.1)  # type: ignore[arg-type]
+    # Sites send evidence in well under a second: once one has, a silent site gets the straggler grace,
+    # not the whole deadline.
+    assert float(sites["west"]["latency_ms"]) < GRACE_S * 1000 + 5000  # type: ignore[arg-type]
+    assert "straggler_grace_s" in str(sites["west"]["error"])
     assert all(sites[s]["status"] == "answered" for s in ("north", "south", "east"))
     text = completion.choices[0].message.content  # type: ignore[attr-defined]
-    assert "No reply from west (timed out)" in text
-    # One deadline for all sites, then only the central model's short answer.
-    assert elapsed < DEADLINE_S + 90
+    assert f"No reply from west (timed out: no reply within {GRACE_S:.1f} s of the first site's" in text
+    assert "This answer comes from east, north, south only." in text
+    assert "MS-4471" in text, "the answer is composed from the sites that replied"
+    assert elapsed < DEADLINE_S
 
 
 def test_a_site_killed_mid_query_is_named_and_the_others_answer(federation: Federation, west: Service) -> None:
@@ -81,9 +87,12 @@ def test_a_site_killed_mid_query_is_named_and_the_others_answer(federation: Fede
     def ask() -> None:
         result["completion"], result["elapsed"] = _ask(federation, "How do I adjust the hoist brake gap?")
 
+    # Sites answer from evidence in well under a second, too fast to be killed in the middle: west is
+    # paused first, so the query is surely in its socket when it dies.
+    os.kill(west.process.pid, signal.SIGSTOP)
     asker = threading.Thread(target=ask)
     asker.start()
-    time.sleep(1.0)  # the gateway has embedded the question and the sealed queries are out
+    time.sleep(2.0)  # the gateway has embedded the question and the sealed queries are out
     west.process.kill()
     asker.join(timeout=300)
     assert not asker.is_alive()

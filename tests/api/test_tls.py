@@ -270,7 +270,7 @@ def test_a_query_over_https_is_answered_and_an_untrusted_site_is_named(tls_feder
     fed = tls_federation
     response = httpx.post(
         f"{fed.gateway.url}/v1/query",
-        json={"question": "How do I replace the mechanical seal on the slurry pump?", "k": 3},
+        json={"question": "How do I replace the mechanical seal on the slurry pump?", "k": 3, "strategy": "extractive"},
         headers={"Authorization": f"Bearer {fed.engineer_key}"},
         verify=ssl.create_default_context(cafile=fed.pki["ca_a"]),
         timeout=240,
@@ -281,8 +281,8 @@ def test_a_query_over_https_is_answered_and_an_untrusted_site_is_named(tls_feder
     assert sites["north"]["status"] == "answered", sites["north"]
     assert body["passages"] and {p["citation"]["site_id"] for p in body["passages"]} == {"north"}
     assert "MS-4471" in " ".join(p["text"] for p in body["passages"])
-    assert [answer["site_id"] for answer in body["site_answers"]] == ["north"]
-    assert body["answer"]["text"].strip()
+    assert {item["citation"]["site_id"] for item in body["evidence"]} == {"north"}
+    assert not body["answer"]["refused"] and "MS-4471" in body["answer"]["text"]
     assert sites["south"]["status"] == "failed"
     assert TLS_MESSAGE in sites["south"]["error"], sites["south"]
     assert fed.sites["south"].url in sites["south"]["error"]

@@ -11,7 +11,7 @@ import pytest
 from eval.datasets import EvalDataset, EvalDoc, load_beir
 from eval.report import write_report
 from eval.results import source_revision
-from eval.runner import run_eval
+from eval.runner import ANSWER_METRICS, run_eval
 from eval.splits import split_corpus
 from eval.systems import AnsweringSystem, RetrievalSystem, SystemAnswer, SystemResult
 from eval.training_log import load_training_log
@@ -121,9 +121,16 @@ def test_end_to_end_report(toy: EvalDataset, tmp_path: Path) -> None:
     assert report.queries[0].metrics["ndcg@10"] == pytest.approx(1.0)
     assert set(report.retrieval) == {"ndcg@10", "recall@10", "mrr@10"}
     assert any("recall@100" in note for note in result.notes)
-    assert set(report.answers) == {"exact_match", "token_f1", "answer_contains", "citation_precision"}
+    assert set(report.answers) == set(ANSWER_METRICS)
+    assert {"citation_recall", "supported_share", "invented_values", "refused"} <= set(report.answers)
     assert report.queries[2].answer is None  # q3 has no reference answer
     assert report.answers["answer_contains"] == pytest.approx(1.0)  # both answers appear in the cited text
+    # q1 cites d1 of its gold {d1, d5}, q2 cites its one gold d3.
+    assert report.queries[0].metrics["citation_recall"] == pytest.approx(0.5)
+    assert report.queries[1].metrics["citation_recall"] == pytest.approx(1.0)
+    # Each answer quotes its cited document: every sentence supported, no value invented, none refused.
+    assert report.answers["supported_share"] == pytest.approx(1.0)
+    assert report.answers["invented_values"] == 0.0 and report.answers["refused"] == 0.0
     assert report.bytes_sent["mean"] == 200.0
     assert report.sites_contacted["mean"] == 2.0
     assert {"embed", "site_search", "site_answer", "total"} <= set(report.latency_ms)

@@ -1,5 +1,6 @@
 """The benchmarked systems: the shared index embedder, stage timings, and the four configurations on real
-sites (real MiniLM, FAISS, SQLite, sealed envelopes through the real router; SmolLM2 for answers)."""
+sites (real MiniLM, FAISS, SQLite, sealed envelopes through the real router; evidence-first answers,
+SmolLM2 for the strategies that use a model)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import pytest
 from numpy.typing import NDArray
 
 from eval._records import EvalDataset, EvalDoc, EvalQuery
+from eval.cli import ANSWER_PASSAGES
 from eval.embedding_cache import CachingEmbedder
 from eval.federated_systems import FederatedSystem, stage_timings
-from eval.runner import run_eval
-from eval.site_systems import CentralizedSystem, LocalBestSystem, SystemSetup, chunk_depth
+from eval.runner import ANSWER_METRICS, run_eval
+from eval.site_systems import CentralizedSystem, LocalBestSystem, SystemSetup, TopPassageSystem, chunk_depth
 from eval.splits import split_corpus
+from rag_fed.answers.settings import AnswerStrategy
 from rag_fed.config import Settings
 from rag_fed.embedders.base import Embedder
 from rag_fed.errors import InputError
@@ -123,10 +126,17 @@ def one_torch_thread() -> Iterator[None]:
 AnySystem = CentralizedSystem | FederatedSystem | LocalBestSystem
 
 
-def _systems(tmp_path: Path, embedder: Embedder, answering: bool, site_answers: bool = True) -> list[AnySystem]:
+def _systems(
+    tmp_path: Path,
+    embedder: Embedder,
+    strategy: AnswerStrategy | None = None,
+    site_answers: bool = False,
+    *,
+    top_passage: bool = False,
+) -> list[AnySystem]:
     cached = CachingEmbedder(embedder)
     factory = None
-    if answering:
+    if strategy is not None and strategy != "extractive":
         from rag_fed.generators.llama_cpp_backend import LlamaCppGenerator
         from rag_fed.generators.packaged import packaged_smollm2_path
 
@@ -135,26 +145,40 @@ def _systems(tmp_path: Path, embedder: Embedder, answering: bool, site_answers: 
 
     def setup(name: str) -> SystemSetup:
         settings = Settings(data_dir=tmp_path / name)
-        # Short answers keep the test fast; the path is the one a full run takes.
-        settings.search.answer_max_tokens = 32
-        settings.search.answer_passages = 2
+        # A short lead keeps the test fast; the path is the one a full run takes.
+        settings.answers.lead_max_tokens = 32
         return SystemSetup(
             settings,
             embedder,
             "dense",
             cached,
             factory,
+            strategy=strategy,
             deadline_s=120.0,
-            central_max_tokens=32,
+            answer_passages=ANSWER_PASSAGES,
             site_answers=site_answers,
         )
 
-    return [
+    systems: list[AnySystem] = [
         CentralizedSystem(setup("centralized")),
         FederatedSystem(setup("federated"), selection="all"),
         FederatedSystem(setup("routed"), selection="sketch"),
         LocalBestSystem(setup("local-best")),
     ]
+    if top_passage:
+        systems.append(TopPassageSystem(setup("top-passage")))
+    return systems
+
+
+@pytest.mark.unit
+def test_answers_are_enabled_by_a_strategy_and_the_model_it_needs() -> None:
+    settings = Settings()
+    embedder = CountingEmbedder()
+    assert not SystemSetup(settings, embedder).answers_enabled  # type: ignore[arg-type]
+    assert SystemSetup(settings, embedder, strategy="extractive").answers_enabled  # type: ignore[arg-type]
+    assert not SystemSetup(settings, embedder, strategy="grounded").answers_enabled  # type: ignore[arg-type]
+    grounded = SystemSetup(settings, embedder, generator_factory=lambda: None, strategy="grounded")  # type: ignore[arg-type,return-value]
+    assert grounded.answers_enabled
 
 
 @pytest.mark.integration
@@ -162,7 +186,7 @@ def _systems(tmp_path: Path, embedder: Embedder, answering: bool, site_answers: 
 def test_four_configurations_on_real_sites(tmp_path: Path, packaged_embedder: Embedder) -> None:
     dataset = toy_dataset()
     sites = split_corpus(dataset, "field:plant")
-    systems = _systems(tmp_path, packaged_embedder, answering=False)
+    systems = _systems(tmp_path, packaged_embedder)
     index_embedder = systems[0]._setup.index_embedder
     assert isinstance(index_embedder, CachingEmbedder)
     try:
@@ -189,12 +213,45 @@ def test_four_configurations_on_real_sites(tmp_path: Path, packaged_embedder: Em
     assert all(not report.answers for report in result.systems)
 
 
+@pytest.mark.integration
+@pytest.mark.usefixtures("one_torch_thread")
+def test_extractive_answers_quote_the_evidence_in_every_configuration(
+    tmp_path: Path, packaged_embedder: Embedder
+) -> None:
+    dataset = toy_dataset()
+    sites = split_corpus(dataset, "field:plant")
+    systems = _systems(tmp_path, packaged_embedder, "extractive", top_passage=True)
+    try:
+        result = run_eval(dataset, systems, k=10, progress=False, sites=sites)
+    finally:
+        for system in systems:
+            system.close()
+    assert [report.name for report in result.systems][-1] == "top-passage"
+    for report in result.systems:
+        assert set(report.answers) == set(ANSWER_METRICS), report.name
+        q1, q2 = report.queries[0], report.queries[1]
+        assert q1.answer and q2.answer, f"{report.name} wrote no answer"
+        assert q1.metrics["refused"] == 0.0 and q2.metrics["refused"] == 0.0, report.name
+        # The documents answer both questions: the quoted evidence holds the reference strings.
+        assert "strainer" in q1.answer and "500 hours" in q2.answer, report.name
+        assert q1.cited_doc_ids[0] == "pump-1" and q2.cited_doc_ids[0] == "engine-1", report.name
+        assert "[plant-" in q1.answer or "[central:" in q1.answer, f"{report.name} cites no tag"
+        # Quotes carry only what the documents say.
+        assert report.answers["invented_values"] == 0.0, report.name
+        assert report.answers["supported_share"] > 0.5, report.name
+        assert report.queries[2].answer is None  # q3 has no reference answer
+    federated = result.systems[1]
+    # No model runs for an extractive answer; composing is the gateway's own (fast) stage.
+    assert {"compose", "compose_first"} <= set(federated.latency_ms)
+    assert "site_answer" not in federated.latency_ms
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("one_torch_thread")
 def test_configurations_answer_with_the_local_model(tmp_path: Path, packaged_embedder: Embedder) -> None:
     dataset = toy_dataset()
     dataset = EvalDataset("toy", dataset.corpus, dataset.queries[:1])
-    systems = _systems(tmp_path, packaged_embedder, answering=True)
+    systems = _systems(tmp_path, packaged_embedder, "grounded", site_answers=True)
     try:
         result = run_eval(dataset, systems, k=10, progress=False, sites=split_corpus(dataset, "field:plant"))
     finally:
@@ -205,19 +262,23 @@ def test_configurations_answer_with_the_local_model(tmp_path: Path, packaged_emb
         record = report.queries[0]
         assert record.answer, f"{report.name} wrote no answer"
         assert record.cited_doc_ids and set(record.cited_doc_ids) <= doc_ids
-        assert set(report.answers) == {"exact_match", "token_f1", "answer_contains", "citation_precision"}
-        assert all(0.0 <= value <= 1.0 for value in report.answers.values())
+        assert set(report.answers) == set(ANSWER_METRICS)
+        assert all(0.0 <= value <= 1.0 for name, value in report.answers.items() if name != "invented_values")
+        # Whatever the model wrote, a grounded answer keeps only supported sentences and the evidence.
+        assert report.answers["invented_values"] == 0.0
+        assert "strainer" in record.answer
         assert "site_answer" in report.latency_ms
     federated = result.systems[1]
-    assert {"route", "site_search", "site_answer", "fuse", "answer_fusion"} <= set(federated.latency_ms)
+    # site_answers: every site's model phrased a lead too, then the central model composed.
+    assert {"route", "site_search", "site_answer", "fuse", "compose"} <= set(federated.latency_ms)
 
 
 @pytest.mark.integration
 @pytest.mark.usefixtures("one_torch_thread")
-def test_the_fast_path_answers_from_passages_without_site_models(tmp_path: Path, packaged_embedder: Embedder) -> None:
+def test_only_the_central_model_runs_without_site_answers(tmp_path: Path, packaged_embedder: Embedder) -> None:
     dataset = toy_dataset()
     dataset = EvalDataset("toy", dataset.corpus, dataset.queries[:1])
-    federated = _systems(tmp_path, packaged_embedder, answering=True, site_answers=False)[1]
+    federated = _systems(tmp_path, packaged_embedder, "grounded", site_answers=False)[1]
     try:
         result = run_eval(dataset, [federated], k=10, progress=False, sites=split_corpus(dataset, "field:plant"))
     finally:
@@ -226,5 +287,6 @@ def test_the_fast_path_answers_from_passages_without_site_models(tmp_path: Path,
     record = report.queries[0]
     assert record.answer and record.cited_doc_ids
     assert set(record.cited_doc_ids) <= {doc.doc_id for doc in dataset.corpus}
-    # No site model ran: the central model's answer is the only generation.
-    assert "answer_fusion" in report.latency_ms and "site_answer" not in report.latency_ms
+    assert "strainer" in record.answer and record.metrics["refused"] == 0.0
+    # No site model ran: the sites sent evidence at once; the central model's lead is the only generation.
+    assert "compose" in report.latency_ms and "site_answer" not in report.latency_ms

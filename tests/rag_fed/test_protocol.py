@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
 from rag_fed.errors import InputError
 from rag_fed.protocol import SiteQuery, SiteReply
-from rag_fed.types import Citation, Passage
+from rag_fed.types import Citation, Evidence, Passage
 
 pytestmark = pytest.mark.unit
 
@@ -38,6 +38,20 @@ def _query(**changes: object) -> SiteQuery:
 def _passage(site_id: str = "north-1", rank: int = 1) -> Passage:
     citation = Citation(site_id=site_id, doc_id="manual-7", title="Conveyor manual", section="4.2", page=31)
     return Passage(citation=citation, chunk_id=17, text="Tension the belt to 40 N.", score=0.83, rank=rank)
+
+
+def _evidence(site_id: str = "north-1") -> Evidence:
+    citation = Citation(site_id=site_id, doc_id="manual-7", title="Conveyor manual", section="4.2")
+    return Evidence(
+        citation=citation,
+        text="Tension the belt to 40 N.",
+        score=0.7,
+        similarity=0.8,
+        coverage=0.5,
+        passage_rank=1,
+        chunk_id=17,
+        missing=["c104"],
+    )
 
 
 def _reply(**changes: object) -> SiteReply:
@@ -158,6 +172,7 @@ def test_reply_round_trip_keeps_passages_and_timings() -> None:
         ({"error": "model crashed"}, "answered reply carries no error"),
         ({"status": "failed", "answer": None, "passages": []}, "must say why"),
         ({"passages": [_passage(site_id="south-2")]}, "citing other sites"),
+        ({"evidence": [_evidence(site_id="south-2")]}, "citing other sites"),
         ({"timings_ms": {"search": -1.0}}, "greater than or equal to 0"),
         ({"site_id": "North 1"}, "pattern"),
     ],
@@ -165,6 +180,24 @@ def test_reply_round_trip_keeps_passages_and_timings() -> None:
 def test_inconsistent_replies_are_refused(changes: dict[str, object], problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
         _reply(**changes)
+
+
+def test_evidence_and_the_phrase_flag_travel() -> None:
+    reply = _reply(evidence=[_evidence()])
+    back = SiteReply.from_bytes(reply.to_bytes())
+    assert back.evidence == [_evidence()] and back.evidence[0].missing == ["c104"]
+    assert SiteReply.from_bytes(_reply().to_bytes()).evidence == [], "evidence is optional"
+    assert SiteQuery.from_bytes(_query(want_answer=True, phrase=True).to_bytes()).phrase is True
+    assert _query().phrase is False, "sites phrase only when asked"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"score": 1.5}, {"similarity": -1.5}, {"coverage": float("nan")}, {"passage_rank": 0}, {"text": "x" * 4001}],
+)
+def test_out_of_range_evidence_is_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        Evidence.model_validate({**_evidence().model_dump(), **changes})
 
 
 def test_a_failed_reply_with_its_reason_is_valid() -> None:

@@ -11,9 +11,9 @@ import numpy as np
 from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
 from rag_fed.protocol import SiteQuery, SiteReply
 from rag_fed.router import InProcessSiteClient
-from rag_fed.types import Citation, Passage
+from rag_fed.types import Citation, Evidence, Passage
 
-__all__ = ["GATEWAY", "VERSION", "FakeSite", "passage", "unit_vector"]
+__all__ = ["GATEWAY", "VERSION", "FakeSite", "evidence_of", "passage", "unit_vector"]
 
 GATEWAY = "gateway"
 VERSION = "test-embedder@1"
@@ -29,14 +29,30 @@ def passage(site_id: str, chunk_id: int, score: float, rank: int, text: str = ""
     )
 
 
+def evidence_of(item: Passage, score: float | None = None) -> Evidence:
+    """A span of the whole passage, as a site's evidence selection would cut it."""
+    value = item.score if score is None else score
+    return Evidence(
+        citation=item.citation,
+        text=item.text,
+        score=value,
+        similarity=value,
+        coverage=value,
+        passage_rank=item.rank,
+        chunk_id=item.chunk_id,
+    )
+
+
 @dataclass
 class FakeSite:
-    """A site that answers with fixed passages; ``delay_s`` and ``fail`` make it slow or broken."""
+    """A site that answers with fixed passages (and, when answers are wanted, fixed evidence);
+    ``delay_s`` and ``fail`` make it slow or broken."""
 
     site_id: str
     gateway_keys: KeyPair
     passages: list[Passage] = field(default_factory=list)
     answer: str | None = None
+    evidence: list[Evidence] = field(default_factory=list)
     delay_s: float = 0.0
     fail: Exception | None = None
     keys: KeyPair = field(default_factory=KeyPair.generate)
@@ -58,6 +74,7 @@ class FakeSite:
             status="answered",
             answer=self.answer,
             passages=self.passages[: query.k],
+            evidence=self.evidence if query.want_answer else [],
             embedder_version=query.embedder_version,
             egress="passages",
         )

@@ -13,7 +13,7 @@ from rag_fed.crypto import KeyPair
 from rag_fed.errors import InputError, SiteUnavailableError
 from rag_fed.protocol import SiteReply
 from rag_fed.router import FederatedResult, InProcessSiteClient, Router, build_sketch
-from tests.rag_fed.router.fakes import VERSION, FakeSite, passage, unit_vector
+from tests.rag_fed.router.fakes import VERSION, FakeSite, evidence_of, passage, unit_vector
 
 pytestmark = pytest.mark.unit
 
@@ -51,6 +51,25 @@ def test_all_sites_answer_and_passages_are_fused_by_score(make_router: MakeRoute
     # The site got the gateway's embedding bit for bit, the version and k.
     query = three_sites[0].last_query
     assert query is not None and np.array_equal(query.embedding, unit_vector()) and query.k == 3
+
+
+def test_every_answering_sites_evidence_is_collected_in_site_order(
+    make_router: MakeRouter, three_sites: list[FakeSite]
+) -> None:
+    north, south, east = three_sites
+    north.evidence = [evidence_of(north.passages[0], 0.4), evidence_of(north.passages[1], 0.3)]
+    south.evidence = [evidence_of(south.passages[0], 0.9)]
+    east.fail = RuntimeError("disk on fire")
+    east.evidence = [evidence_of(east.passages[0], 0.99)]
+    result = _ask(make_router(three_sites), k=3)
+    # Not ranked: the composer ranks; the router only gathers, in a stable order (site ids).
+    assert [(e.citation.site_id, e.chunk_id) for e in result.evidence] == [("north", 1), ("north", 2), ("south", 7)]
+    assert {a.site_id: len(a.evidence) for a in result.answers} == {"north": 2, "south": 1}
+    assert north.last_query is not None and north.last_query.want_answer and not north.last_query.phrase
+    phrased = _ask(make_router(three_sites), k=3, phrase=True)
+    assert north.last_query.phrase and len(phrased.evidence) == 3
+    retrieval_only = _ask(make_router(three_sites), k=3, want_answer=False)
+    assert retrieval_only.evidence == [] and north.last_query is not None and not north.last_query.want_answer
 
 
 def test_a_slow_site_times_out_under_one_deadline_and_the_others_still_count(

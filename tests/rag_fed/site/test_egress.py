@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from rag_fed.site.egress import REDACTED, SNIPPET_CHARS, RedactionSettings, Redactor, apply_egress
-from rag_fed.types import Citation, Passage
+from rag_fed.site.egress import (
+    REDACTED,
+    SNIPPET_CHARS,
+    RedactionSettings,
+    Redactor,
+    apply_egress,
+    release_evidence,
+)
+from rag_fed.types import Citation, Evidence, Passage
 
 pytestmark = pytest.mark.unit
 
@@ -102,3 +109,26 @@ def test_emails_and_serials_are_found_in_any_case(text: str) -> None:
     redacted = _redactor()(text)
     assert REDACTED in redacted
     assert not any(part in redacted for part in ("1234", "4471", "12345", "@"))
+
+
+EVIDENCE = Evidence(
+    citation=PASSAGE.citation,
+    text="Call Anna Berg before replacing the seal on pump S/N 4471-AX.",
+    score=0.8,
+    similarity=0.7,
+    coverage=0.9,
+    passage_rank=1,
+    chunk_id=1,
+)
+
+
+@pytest.mark.parametrize(("policy", "leaves"), [("answer", False), ("snippets", True), ("passages", True)])
+def test_evidence_leaves_as_the_policy_allows_with_its_scores_and_redacted(policy: str, leaves: bool) -> None:
+    (released,) = release_evidence([EVIDENCE], policy, _redactor())  # type: ignore[arg-type]
+    assert (released.score, released.similarity, released.coverage) == (0.8, 0.7, 0.9)
+    if leaves:
+        assert released.text == f"Call {REDACTED} before replacing the seal on pump {REDACTED}."
+    else:
+        assert released.text == "", "under 'answer' egress no text leaves, evidence included"
+    assert released.citation.title == f"Log by {REDACTED}" and "@" not in released.citation.doc_id
+    assert EVIDENCE.text.startswith("Call Anna Berg"), "the site's own evidence is not modified"

@@ -109,6 +109,26 @@ def test_passages_carry_the_component_scores_the_router_fuses(site: Site) -> Non
     assert any(p.dense_score is not None and p.keyword_score is not None for p in hybrid)
 
 
+def test_evidence_is_the_sentence_of_the_top_passages_that_answers(site: Site) -> None:
+    question = "What torque for the gland bolts of the slurry pump?"
+    passages = site.search(question, k=5)
+    evidence = site.evidence(question, passages)
+    assert evidence and evidence[0].citation.doc_id == "pump.md"
+    assert evidence[0].text == "Torque the gland bolts to 35 Nm in a cross pattern."
+    assert {item.chunk_id for item in evidence} <= {p.chunk_id for p in passages}
+    assert site.evidence(question, []) == []
+
+
+def test_a_site_answers_from_its_evidence_or_says_its_documents_do_not_cover_it(site: Site) -> None:
+    answer = site.answer("What does fault code F-217 signal?", strategy="extractive")
+    assert answer.site_id == "plant-1" and answer.model == "" and answer.passages
+    assert answer.evidence and "overtemperature" in answer.answer
+    assert answer.evidence[0].citation.label in answer.answer
+    refused = site.answer("What does fault code X-999 mean on the palletiser robot?", strategy="extractive")
+    assert refused.evidence == []
+    assert refused.answer.startswith("The documents of the sites asked (plant-1) do not cover this question.")
+
+
 def test_reingest_skips_unchanged_and_replaces_changed(site: Site, corpus: Path) -> None:
     before = _doc_ids(site)
     again = site.ingest([corpus])

@@ -1,0 +1,183 @@
+"""Evidence selection at a site (rag_fed/answers/evidence.py): spans cut from the top passages, scored
+by sentence cosine and rarity-weighted term coverage, codes of the question fencing fault tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag_fed.answers.evidence import EvidenceSelector, question_codes, support_score
+from rag_fed.answers.settings import EvidenceSettings
+from rag_fed.embedders.base import Embedder
+from tests.rag_fed.answers.fakes import BagOfWordsEmbedder, passage
+
+PUMP = passage(
+    "The pump is centrifugal. Replace the mechanical seal when the shaft leaks oil. Torque the gland bolts "
+    "to 35 Nm. The paint of the casing is blue.",
+    doc="pump.md",
+    section="Seals",
+    chunk=11,
+    rank=1,
+    dense=0.6,
+)
+PROCEDURE = passage(
+    "To replace the seal:\n1. Isolate the pump.\n2. Drain the casing.\n3. Fit seal kit MS-4471.\n"
+    "The warranty lasts two years.",
+    doc="procedures.md",
+    section="Seal replacement",
+    chunk=12,
+    rank=2,
+    dense=0.5,
+)
+FAULTS = passage(
+    "| F-216 | Low oil pressure | Check the oil pump |\n| F-217 | High bearing temperature | Stop and cool the "
+    "bearing |\n| F-218 | Overspeed | Reset the governor |",
+    doc="faults.md",
+    section="Fault codes",
+    chunk=13,
+    rank=3,
+    dense=0.3,
+)
+PASSAGES = [PUMP, PROCEDURE, FAULTS]
+
+
+def _select(question: str, settings: EvidenceSettings | None = None) -> list:  # type: ignore[type-arg]
+    return EvidenceSelector(settings, BagOfWordsEmbedder()).select(question, PASSAGES)
+
+
+@pytest.mark.unit
+def test_one_span_per_passage_best_first_with_its_citation() -> None:
+    evidence = _select("What torque for the gland bolts?")
+    assert len(evidence) == 3
+    assert [item.score for item in evidence] == sorted((item.score for item in evidence), reverse=True)
+    best = evidence[0]
+    assert best.text == "Torque the gland bolts to 35 Nm."
+    assert (best.citation, best.chunk_id, best.passage_rank) == (PUMP.citation, 11, 1)
+    for item in evidence:
+        assert 0.0 <= item.score <= 1.0 and 0.0 <= item.coverage <= 1.0
+        assert item.score == pytest.approx(support_score(item.similarity, item.coverage), abs=1e-3)
+
+
+@pytest.mark.unit
+def test_support_score_weighs_the_cosine_twice_and_stays_in_bounds() -> None:
+    assert support_score(0.6, 0.3) == pytest.approx(0.5)
+    assert support_score(-0.4, 0.3) == pytest.approx(0.1), "a negative cosine counts as none"
+    assert support_score(1.0, 1.0) == 1.0 and support_score(0.0, 0.0) == 0.0
+
+
+@pytest.mark.unit
+def test_a_procedure_stays_together_in_order_with_its_introduction() -> None:
+    best = _select("How do I replace the seal?")[0]
+    assert best.citation == PROCEDURE.citation
+    assert best.text == "To replace the seal: 1. Isolate the pump. 2. Drain the casing. 3. Fit seal kit MS-4471."
+    assert "warranty" not in best.text
+
+
+@pytest.mark.unit
+def test_a_fault_code_of_the_question_fences_its_table_row() -> None:
+    evidence = _select("What does fault F-217 mean?")
+    best = evidence[0]
+    assert best.citation == FAULTS.citation
+    assert best.text == "F-217; High bearing temperature; Stop and cool the bearing"
+    assert best.missing == []
+    assert all(item.missing == ["f217"] for item in evidence[1:]), "the other spans do not hold the code"
+
+
+@pytest.mark.unit
+def test_the_word_budget_bounds_how_far_a_span_grows() -> None:
+    def best(words: int) -> str:
+        return str(_select("How do I replace the seal?", EvidenceSettings(span_words=words))[0].text)
+
+    assert best(8) == "To replace the seal: 1. Isolate the pump."
+    assert best(12) == "To replace the seal: 1. Isolate the pump. 2. Drain the casing."
+    # A seed longer than the budget is still shown whole: the budget only stops growth.
+    assert _select("What torque for the gland bolts?", EvidenceSettings(span_words=3))[0].text == (
+        "Torque the gland bolts to 35 Nm."
+    )
+
+
+@pytest.mark.unit
+def test_only_the_best_units_are_embedded_and_a_given_query_vector_is_reused() -> None:
+    embedder = BagOfWordsEmbedder()
+    EvidenceSelector(EvidenceSettings(embed_units=3), embedder).select("How do I replace the seal?", PASSAGES)
+    (batch,) = embedder.batches
+    assert batch[0] == "How do I replace the seal?" and len(batch) == 1 + 3
+    embedder = BagOfWordsEmbedder()
+    vector = embedder.embed(["How do I replace the seal?"])[0]
+    embedder.batches.clear()
+    selector = EvidenceSelector(EvidenceSettings(embed_units=3), embedder)
+    with_vector = selector.select("How do I replace the seal?", PASSAGES, vector)
+    assert embedder.batches and all("How do I replace" not in text for text in embedder.embedded)
+    assert with_vector == _select("How do I replace the seal?", EvidenceSettings(embed_units=3))
+
+
+@pytest.mark.unit
+def test_without_an_embedder_units_are_scored_by_terms_and_the_passage_cosine() -> None:
+    evidence = EvidenceSelector().select("What torque for the gland bolts?", PASSAGES)
+    best = evidence[0]
+    assert best.text == "Torque the gland bolts to 35 Nm."
+    assert best.similarity == pytest.approx(PUMP.dense_score)  # the passage's cosine, no unit was embedded
+    assert {item.citation.doc_id: item.similarity for item in evidence}["faults.md"] == pytest.approx(0.3)
+
+
+@pytest.mark.unit
+def test_only_the_top_passages_with_text_are_used() -> None:
+    blank = passage("   ", doc="blank.md", chunk=14, rank=1)
+    selector = EvidenceSelector(EvidenceSettings(passages=2), BagOfWordsEmbedder())
+    evidence = selector.select("How do I replace the seal?", [blank, PUMP, PROCEDURE])
+    assert [item.citation.doc_id for item in evidence] == ["pump.md"], "blank is skipped; procedures is third"
+    assert selector.select("How do I replace the seal?", []) == []
+    assert selector.select("How do I replace the seal?", [blank]) == []
+
+
+@pytest.mark.unit
+def test_selection_is_deterministic() -> None:
+    assert _select("How do I replace the seal?") == _select("How do I replace the seal?")
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("question", "codes"),
+    [
+        ("What does F-217 mean?", ["f217"]),
+        ("And F217?", ["f217"]),
+        ("Alarm ALM 452 on the filler", ["alm452"]),
+        ("Which grease for bearing 6205-2RS on pump SP-150?", ["62052rs", "sp150"]),
+        ("What changed in 2019 after 500 hours at 90 C?", []),
+        ("How do I replace the seal?", []),
+    ],
+)
+def test_question_codes(question: str, codes: list[str]) -> None:
+    assert question_codes(question) == codes
+
+
+@pytest.mark.integration
+def test_the_packaged_embedder_picks_the_sentence_that_answers() -> None:
+    from rag_fed.config import Settings
+    from rag_fed.embedders import load_embedder
+
+    embedder: Embedder = load_embedder(Settings().embedder)
+    selector = EvidenceSelector(EvidenceSettings(), embedder)
+    question = "How tight should the gland bolts be?"
+    vector = embedder.embed([question])[0]
+    dense = [
+        passage(
+            p.text,
+            doc=p.citation.doc_id,
+            section=p.citation.section,
+            chunk=p.chunk_id,
+            rank=p.rank,
+            dense=float(embedder.embed([p.text])[0] @ vector),
+        )
+        for p in PASSAGES
+    ]
+    evidence = selector.select(question, dense, vector)
+    best = evidence[0]
+    assert best.citation.doc_id == "pump.md"
+    assert "35 Nm" in best.text and "paint" not in best.text
+    assert all(-1.0 <= item.similarity <= 1.0 for item in evidence)
+    assert best.similarity > max(item.similarity for item in evidence[1:])
+    fault = selector.select("What does fault F-217 mean?", dense)
+    assert fault[0].citation.doc_id == "faults.md" and "High bearing temperature" in fault[0].text
+    assert "F-216" not in fault[0].text and "F-218" not in fault[0].text
+    assert np.isfinite([item.score for item in fault]).all()

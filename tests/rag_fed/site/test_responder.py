@@ -1,0 +1,131 @@
+"""The site side of a query without HTTP (rag_fed/site/responder.py): sealed query in, sealed reply out,
+evidence cut at the site, a local model only when asked to phrase (or under 'answer' egress)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag_fed.config import Settings
+from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
+from rag_fed.embedders.base import Embedder
+from rag_fed.errors import ModelError
+from rag_fed.protocol import SiteQuery, SiteReply
+from rag_fed.site import Site
+from rag_fed.site.egress import EgressPolicy
+from rag_fed.site.responder import ResponderSettings, SiteResponder
+from tests.rag_fed.answers.fakes import ScriptedGenerator
+
+pytestmark = pytest.mark.integration
+
+PUMP_MANUAL = """# Slurry pump SP-40 manual
+
+## Mechanical seal replacement
+Isolate the pump and lock out breaker MCC-7 before work. Replace the mechanical seal kit MS-4471
+when leakage exceeds 20 drops per minute. Torque the gland bolts to 35 Nm in a cross pattern.
+
+## Bearing lubrication
+Grease the drive-end bearing 6310-C3 every 500 running hours with lithium complex grease, 12 g per shot.
+"""
+QUESTION = "What torque do the gland bolts of the slurry pump need?"
+LEAD = "The gland bolts are torqued to 35 Nm in a cross pattern [1]. "
+GATEWAY_KEYS = KeyPair.generate()
+
+
+@pytest.fixture(scope="module")
+def site_dir(tmp_path_factory: pytest.TempPathFactory, packaged_embedder: Embedder) -> Path:
+    root = tmp_path_factory.mktemp("responder")
+    (root / "docs").mkdir()
+    (root / "docs" / "pump.md").write_text(PUMP_MANUAL)
+    settings = Settings(data_dir=root / "data")
+    Site.init("north", settings)
+    with Site.open("north", settings, embedder=packaged_embedder) as site:
+        assert not site.ingest([root / "docs"]).failed
+    return root
+
+
+@pytest.fixture()
+def open_site(site_dir: Path, packaged_embedder: Embedder) -> Iterator[tuple[Site, ScriptedGenerator]]:
+    generator = ScriptedGenerator([LEAD])
+    site = Site.open("north", Settings(data_dir=site_dir / "data"), embedder=packaged_embedder, generator=generator)
+    yield site, generator
+    site.close()
+
+
+def _ask(
+    site: Site, embedder: Embedder, egress: EgressPolicy = "snippets", **fields: object
+) -> tuple[SiteReply, SiteQuery]:
+    keys = KeyPair.load(site.layout.keys_dir)
+    responder = SiteResponder(
+        site, ResponderSettings(egress=egress, embedding_threads=0), keys, GATEWAY_KEYS.public_key
+    )
+    query = SiteQuery(
+        question=QUESTION,
+        embedding=embedder.embed([QUESTION])[0],
+        k=3,
+        embedder_version=site.serving_version,
+        **fields,  # type: ignore[arg-type]
+    )
+    sealed = seal(
+        query.to_bytes(), sender=GATEWAY_KEYS, sender_id="gateway", recipient_id="north", recipient_key=keys.public_key
+    )
+    opener = EnvelopeOpener(GATEWAY_KEYS, "gateway", {"north": keys.public_key})
+    return SiteReply.from_bytes(opener.open_bytes(responder.handle(sealed.to_bytes()))), query
+
+
+def test_retrieval_only_cuts_no_evidence(
+    open_site: tuple[Site, ScriptedGenerator], packaged_embedder: Embedder
+) -> None:
+    site, generator = open_site
+    reply, _ = _ask(site, packaged_embedder, want_answer=False)
+    assert reply.status == "answered" and reply.passages
+    assert reply.evidence == [] and reply.answer is None
+    assert "evidence" not in reply.timings_ms and generator.calls == []
+
+
+def test_evidence_is_cut_at_the_site_and_no_model_runs(
+    open_site: tuple[Site, ScriptedGenerator], packaged_embedder: Embedder
+) -> None:
+    site, generator = open_site
+    reply, _ = _ask(site, packaged_embedder, want_answer=True)
+    assert reply.evidence and all(item.citation.site_id == "north" for item in reply.evidence)
+    best = reply.evidence[0]
+    assert "35 Nm" in best.text and best.citation.doc_id == "pump.md"
+    assert best.score == max(item.score for item in reply.evidence)
+    assert reply.answer is None and generator.calls == [], "without phrase the site's model does not run"
+    assert {"search", "evidence"} <= set(reply.timings_ms) and "answer" not in reply.timings_ms
+
+
+def test_asked_to_phrase_the_site_model_writes_a_checked_lead(
+    open_site: tuple[Site, ScriptedGenerator], packaged_embedder: Embedder
+) -> None:
+    site, generator = open_site
+    reply, _ = _ask(site, packaged_embedder, want_answer=True, phrase=True)
+    assert len(generator.calls) == 1
+    assert reply.answer is not None and reply.answer.startswith("The gland bolts are torqued to 35 Nm")
+    assert "[north:pump.md#" in reply.answer
+    assert reply.evidence and "answer" in reply.timings_ms
+
+
+def test_answer_egress_sends_the_phrased_lead_and_evidence_without_text(
+    open_site: tuple[Site, ScriptedGenerator], packaged_embedder: Embedder
+) -> None:
+    site, generator = open_site
+    reply, _ = _ask(site, packaged_embedder, "answer", want_answer=True)
+    assert len(generator.calls) == 1, "under 'answer' egress the site always phrases"
+    assert reply.answer is not None and "35 Nm" in reply.answer
+    assert reply.evidence and all(item.text == "" for item in reply.evidence)
+    assert all(item.score > 0 for item in reply.evidence), "scores and citations still leave"
+    assert all(passage.text == "" for passage in reply.passages)
+
+
+def test_a_failing_site_model_still_sends_the_evidence(
+    open_site: tuple[Site, ScriptedGenerator], packaged_embedder: Embedder
+) -> None:
+    site, generator = open_site
+    generator.tokens, generator.error = [], ModelError("model file missing")
+    reply, _ = _ask(site, packaged_embedder, want_answer=True, phrase=True)
+    assert reply.status == "answered" and reply.answer is None
+    assert reply.evidence and "35 Nm" in reply.evidence[0].text
