@@ -11,6 +11,7 @@ the pages must show as text. Without a Chromium the browser tests are skipped wi
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
@@ -57,17 +58,24 @@ def find_chromium() -> str | None:
     return next((c for c in candidates if c and Path(c).is_file() and os.access(c, os.X_OK)), None)
 
 
+def why_no_browser() -> str | None:
+    """Why the browser tests cannot run here (no Chromium, no Playwright), else ``None``."""
+    if find_chromium() is None:
+        return "browser tests not run: no Chromium found (apt-get install chromium, or set RAGFED_CHROMIUM)"
+    if importlib.util.find_spec("playwright") is None:
+        return "browser tests not run: playwright is not installed (pip install -e '.[dev]')"
+    return None
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("browser tests not run: no Chromium found (apt-get install chromium, or set RAGFED_CHROMIUM)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("browser tests not run: playwright is not installed (pip install -e '.[dev]')")
+    reason = why_no_browser()
+    if reason is not None:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, headless=True)
+        launched = playwright.chromium.launch(executable_path=find_chromium(), headless=True)
         try:
             yield launched
         finally:

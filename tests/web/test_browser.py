@@ -15,9 +15,11 @@ from fpdf import FPDF
 from api.gateway.keystore import Role
 from api.web.pages import CONTENT_SECURITY_POLICY
 from rag_fed.samples import load_questions
-from tests.web.conftest import MARKUP_TEXT, PRIVATE_SITE, WebFederation
+from tests.web.conftest import MARKUP_TEXT, PRIVATE_SITE, WebFederation, why_no_browser
 
-pytestmark = pytest.mark.integration
+# Checked before any fixture: without a browser the federation is not started either.
+NO_BROWSER = why_no_browser()
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(NO_BROWSER is not None, reason=NO_BROWSER or "")]
 
 WRONG_KEY = "rfk_000000000000_" + "x" * 43
 PHONE = {"width": 390, "height": 844}
