@@ -95,14 +95,16 @@ def test_feedback_is_for_engineers_and_leaves_an_audit_line(tmp_path: Path) -> N
         [
             ("POST", "/v1/feedback", {"json": good}),
             ("POST", "/v1/feedback", {"json": good, **_bearer(keys[Role.OPERATOR])}),
+            ("POST", "/v1/feedback", {"json": good, **_bearer(keys[Role.EVALUATOR])}),
+            ("POST", "/v1/feedback", {"json": good, **_bearer(keys[Role.SITE_ADMIN])}),
             ("POST", "/v1/feedback", {"json": bad_target, **_bearer(keys[Role.ENGINEER])}),
             ("POST", "/v1/feedback", {"json": good, **_bearer(keys[Role.ENGINEER])}),
             ("POST", "/v1/feedback", {"json": {**good, "target": "answer"}, **_bearer(keys[Role.ENGINEER])}),
         ],
     )
-    assert [r.status_code for r in responses] == [401, 403, 400, 202, 202]
-    assert "target must be" in responses[2].json()["error"]["message"]
-    assert responses[3].json() == {"recorded": True, "forwarded": False}
+    assert [r.status_code for r in responses] == [401, 403, 403, 403, 400, 202, 202]
+    assert "target must be" in responses[4].json()["error"]["message"]
+    assert responses[5].json() == {"recorded": True, "forwarded": False}
     entries = KeyStore(GatewaySettings(home=home).database).audit_log(10)
     feedback = [e for e in entries if e.endpoint == "/v1/feedback"]
     assert [(e.outcome, e.role, e.sites) for e in feedback[:2]] == [
