@@ -13,8 +13,9 @@ SearchMode = Literal["dense", "keyword", "hybrid"]
 SiteStatus = Literal["answered", "failed", "timed_out", "skipped"]
 
 
-CITATION_TAG = re.compile(r"\[([a-z0-9][a-z0-9-]{0,62}):([^\[\]\s]+?)\]")
-"""A ``[site:document#section]`` tag in answer text (group 1: the site id, group 2: the rest)."""
+CITATION_TAG = re.compile(r"\[([a-z0-9][a-z0-9-]{0,62}):([^\[\]\n]+?)\]")
+"""A ``[site:document#section]`` tag in answer text (group 1: the site id, group 2: the rest, which may
+hold spaces: sections are headings such as ``4 Belt tracking``)."""
 
 
 class Citation(BaseModel):

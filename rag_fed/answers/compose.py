@@ -280,7 +280,8 @@ class AnswerComposer:
         messages = generative_messages(question, selected, history)
         try:
             with TimedTokens(self._generator, messages, self.settings.generative_max_tokens) as tokens:
-                sentences = list(_sentences(tokens, lambda: time.monotonic() + self.settings.generative_timeout_s))
+                ends_at = time.monotonic() + self.settings.generative_timeout_s  # for the whole answer
+                sentences = list(_sentences(tokens, lambda: ends_at))
                 if tokens.error is not None:
                     raise tokens.error
             for sentence, cited in sentences:

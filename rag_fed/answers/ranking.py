@@ -67,18 +67,23 @@ def mentions(text: str, value: str) -> bool:
 
 
 def evidence_for_answer(evidence: Sequence[Evidence], answers: Sequence[SiteAnswer]) -> list[Evidence]:
-    """The evidence an answer can quote: items with text as they are; a site that sent its items
-    without text ('answer' egress) but a phrased answer is quoted by that answer, under its best item's
-    citation and score. Items with neither are dropped (nothing to show)."""
+    """The evidence an answer can quote: items with text as they are. A site that sent its items without
+    text ('answer' egress) is quoted by its phrased answer, under its best item's citation and score;
+    without one, its best item still shows, saying that the site keeps the passage private, so that a
+    private site's match is never lost (the engineer can ask that site's admin for the document)."""
     phrased = {answer.site_id: answer.answer for answer in answers if answer.answer.strip()}
     usable: list[Evidence] = []
     stood_in: set[str] = set()
     for item in sorted(evidence, key=lambda e: -e.score):
+        site_id = item.citation.site_id
         if item.text.strip():
             usable.append(item)
-        elif item.citation.site_id in phrased and item.citation.site_id not in stood_in:
-            stood_in.add(item.citation.site_id)
-            text = " ".join(CITATION_TAG.sub("", phrased[item.citation.site_id]).split())
+        elif site_id not in stood_in:
+            stood_in.add(site_id)
+            if site_id in phrased:
+                text = " ".join(CITATION_TAG.sub("", phrased[site_id]).split())
+            else:
+                text = f"(Site {site_id} keeps the text of this passage private: {item.citation.heading}.)"
             usable.append(item.model_copy(update={"text": text[:4000]}))
     return usable
 

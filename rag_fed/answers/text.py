@@ -180,7 +180,7 @@ _UNIT_PATTERN = "|".join(sorted((re.escape(alias) for alias in _UNIT_ALIASES), k
 _NUMBER = r"\d+(?:[.,]\d+)?"
 _QUANTITY = re.compile(rf"(?<![\w.-])({_NUMBER})\s?({_UNIT_PATTERN})(?![a-z0-9])")
 # A token with a digit: a value (90, 0.5), a code (f-217, alm 401 as "alm" + number), a part number.
-_CODE = re.compile(r"(?<![\w.])[a-z]*\d[a-z0-9]*(?:[-/.][a-z0-9]+)*(?![\w])")
+_CODE = re.compile(r"(?<![\w.-])(?:[a-z]+-)?[a-z]*\d[a-z0-9]*(?:[-/.][a-z0-9]+)*(?![\w])")
 
 
 _UPPER_SPELLED = re.compile(r"\b([A-Z]{1,5})[ -](\d{2,5})\b")  # "ALM 401", "F 217" written apart
