@@ -40,7 +40,7 @@ from eval.systems import RetrievalSystem
 from rag_fed.config import Settings
 from rag_fed.embedders import load_embedder, set_embedding_threads
 from rag_fed.embedders.base import Embedder
-from rag_fed.term_stats import PublicationPolicy, publication_cost
+from rag_fed.term_stats import PublicationPolicy, TermStatsRequest, publication_cost
 from rag_fed.types import SearchMode
 
 DATASETS = {
@@ -70,20 +70,44 @@ class _Federated(FederatedSystem):
             return []
         return [len(p.to_bytes()) for p in router.term_stats.federation.publications.values()]
 
-    def stats_overhead_ms(self, questions: Sequence[str]) -> float:
-        """p50 of the router's own work for the statistics of one question: tokenise, hash, look up,
-        and give every site its copy of the query."""
+    def stats_overhead_ms(self, questions: Sequence[str]) -> dict[str, float]:
+        """The router's own work for the statistics of one question, p50 over ``questions``: tokenise,
+        hash, look up and copy per site (``terms``); with the sites' counts of the question's phrases of
+        several tokens, asked in one round trip (``with phrases``, over the questions that have some)."""
         router = self._router
         if router is None or router.term_stats is None:
-            return 0.0
-        timings = []
+            return {}
+        gateway = router.term_stats
+        terms, phrases = [], []
         for question in questions:
             started = time.perf_counter()
-            stats = router.term_stats.for_query(question, "keyword")
-            for per_site in stats.values():
+            for per_site in gateway.for_query(question, "keyword").values():
                 per_site.model_dump()
-            timings.append((time.perf_counter() - started) * 1000)
-        return statistics.median(timings)
+            terms.append((time.perf_counter() - started) * 1000)
+            if any(len(tokens) > 1 for _, tokens in gateway._tokenizer.phrases(question)):
+                started = time.perf_counter()
+                self._loop.run_until_complete(gateway.with_phrases(question, "keyword", router.clients, 10.0))
+                phrases.append((time.perf_counter() - started) * 1000)
+        return {
+            "terms p50 ms": statistics.median(terms),
+            "with phrases p50 ms": statistics.median(phrases) if phrases else 0.0,
+            "questions with phrases": len(phrases) / len(questions),
+        }
+
+    def phrase_round_trip_bytes(self, question: str) -> int:
+        """Sealed bytes up and down, over all sites, of one question's phrase counts."""
+        router = self._router
+        if router is None or router.term_stats is None:
+            return 0
+        gateway, total = router.term_stats, 0
+        for client in router.clients.values():
+            request = TermStatsRequest.for_key(gateway.federation.key, "bench").model_copy(
+                update={"question": question}
+            )
+            sealed = router._seal_to(request.to_bytes(), client.site_id)
+            reply = self._loop.run_until_complete(client.fetch_term_stats(sealed, 10.0))  # type: ignore[attr-defined]
+            total += len(sealed) + len(reply)
+        return total
 
 
 def _configs(setup_for: Callable[[str], SystemSetup], args: argparse.Namespace) -> list[RetrievalSystem]:
@@ -143,7 +167,10 @@ def run_one(
             exact = next(s for s in systems if s.name == "exact")
             assert isinstance(exact, _Federated)
             row["publication bytes"] = exact.publication_bytes()
-            row["stats overhead p50 ms"] = exact.stats_overhead_ms([q.text for q in data.queries])
+            overhead = exact.stats_overhead_ms([q.text for q in data.queries])
+            row.update(overhead)
+            with_phrases = [q.text for q in data.queries if "-" in q.text] or [data.queries[0].text]
+            row["phrase round trip bytes"] = exact.phrase_round_trip_bytes(with_phrases[0])
             noisy = next(s for s in systems if s.name.startswith("noise-"))
             assert isinstance(noisy, _Federated)
             row["noisy publication bytes"] = noisy.publication_bytes()
@@ -205,7 +232,9 @@ def _line(row: dict[str, object]) -> str:
         f"{row['dataset']:<9} {row['split']:<13} {row['mode']:<7} centralized {row['centralized']:.4f}  {ratios}"
         f"  | up +{_delta(row, 'bytes up')} B, down +{_delta(row, 'bytes down')} B, path p50 exact "
         f"{row['exact path p50 ms']:.1f} vs own {row['own path p50 ms']:.1f} ms, router stats "
-        f"{row['stats overhead p50 ms']:.3f} ms, publications {row['publication bytes']} B"
+        f"{row['terms p50 ms']:.3f} ms, with phrases {row['with phrases p50 ms']:.2f} ms "
+        f"({row['questions with phrases']:.0%} of questions, {row['phrase round trip bytes']} B), "
+        f"publications {row['publication bytes']} B"
     )
 
 

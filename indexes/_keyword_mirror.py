@@ -109,7 +109,13 @@ class KeywordMirror:
                     elif words:
                         scored = self._phrase_scores(phrase)
                         if used is not None:
-                            scored = index.rescore(scored, used, _phrase_hits(index, words, len(scored[0]), used))
+                            counted = used.phrase_frequencies.get(phrase)
+                            hits = len(scored[0])
+                            if counted is None:
+                                estimate = _phrase_hits(index, words, hits, used)
+                            else:
+                                estimate = max(float(counted), float(hits))
+                            scored = index.rescore(scored, used, estimate)
                         query.append(scored)
                 return index.search(query, k, used)
             except Exception:
@@ -219,12 +225,13 @@ def _with_own_counts(index: KeywordIndex, stats: CorpusStats, tokens: set[str]) 
     frequencies = {token: max(float(stats.frequencies[token]), index.frequency(token)) for token in tokens}
     rows = max(stats.rows, index.rows)
     tokens_total = stats.tokens if stats.rows >= index.rows else index.total_tokens
-    return CorpusStats(rows, tokens_total, frequencies)
+    return CorpusStats(rows, tokens_total, frequencies, stats.phrase_frequencies)
 
 
 def _phrase_hits(index: KeywordIndex, words: Sequence[str], local_hits: int, stats: CorpusStats) -> float:
-    """How many chunks of the federation a phrase of several tokens occurs in, estimated: the federation
-    counts single terms only (a phrase's count would need its positions). The phrase is taken to hold the
+    """How many chunks of the federation a phrase of several tokens occurs in, estimated, when the query
+    did not bring the federation's count (published counts are of single terms: a phrase's count needs
+    token positions, so the gateway asks the sites per query, docs/term-statistics.md). It is taken to hold the
     same share of its rarest token's chunks everywhere as it does here, which is exact when the phrase
     occurs wherever that token does (the usual case for codes such as ``F-217``); never fewer than here,
     never more than the chunks holding any of its tokens."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,11 +48,13 @@ Scored = tuple[IdArray, NDArray[np.float64]]
 @dataclass(frozen=True)
 class CorpusStats:
     """The statistics BM25 is computed with: ``rows`` chunks of ``tokens`` tokens in all (all columns, as
-    FTS5 counts a chunk's length), and ``frequencies``: the chunks that hold each term (FTS5's ``n``)."""
+    FTS5 counts a chunk's length), ``frequencies``: the chunks that hold each term (FTS5's ``n``), and
+    ``phrase_frequencies``: the chunks that hold each FTS5 phrase of several tokens, where counted."""
 
     rows: int
     tokens: float
     frequencies: Mapping[str, float]
+    phrase_frequencies: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def avgdl(self) -> float:

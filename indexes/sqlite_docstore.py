@@ -44,6 +44,7 @@ _FREQUENCY_DRIFT = 0.1  # forget cached frequencies when the chunk count moved b
 _KEYWORD_SQL = (
     "SELECT rowid, bm25(chunk_fts, {}) AS score FROM chunk_fts WHERE chunk_fts MATCH ? ORDER BY score LIMIT ?"
 ).format(", ".join(str(w) for w in BM25_WEIGHTS))
+_COUNT_SQL = "SELECT count(*) FROM chunk_fts WHERE chunk_fts MATCH ?"
 _DOC_COLUMNS = "d.doc_id, d.source, d.title, d.kind, d.content_hash, d.source_hash, d.metadata, d.added_at"
 
 
@@ -234,6 +235,18 @@ class SQLiteDocStore:
                 phrases = self._pruned(conn, phrases, tokens, stats)
             rows = conn.execute(_KEYWORD_SQL, (" OR ".join(phrases), k)).fetchall()
         return KeywordRanking([(int(rowid), -float(score)) for rowid, score in rows], False)
+
+    def phrase_counts(self, query: str) -> dict[str, int]:
+        """The chunks holding each phrase of several tokens of a keyword query (FTS5 phrase -> rows):
+        what a federation sums for the phrases' BM25 (published counts are of single terms)."""
+        phrases = query_phrases(query)
+        with self._guard() as conn:
+            tokens = self._tokens_of(conn, phrases)
+            return {
+                phrase: int(conn.execute(_COUNT_SQL, (phrase,)).fetchone()[0])
+                for phrase in phrases
+                if len(tokens[phrase]) > 1
+            }
 
     def term_counts(self, *, max_terms: bool = False) -> TermCounts:
         """The keyword index's counts (``TermCounts``) as of one committed state; cached per ``keyword_seq``.

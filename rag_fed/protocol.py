@@ -143,6 +143,11 @@ class QueryTermStats(BaseModel):
     frequencies: dict[Annotated[str, Field(max_length=200)], Annotated[int, Field(ge=0)]] = Field(
         max_length=MAX_QUERY_TERM_STATS
     )
+    phrases: dict[Annotated[str, Field(max_length=MAX_QUESTION_CHARS)], Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, max_length=MAX_QUERY_TERM_STATS
+    )
+    """The question's phrases of several tokens (as FTS5 phrases, e.g. ``"F-217"``) and the chunks holding
+    each over every site that counted it for this question; a phrase missing here is estimated."""
 
 
 def _to_scores(value: object) -> NDArray[np.float64]:

@@ -39,6 +39,7 @@ from rag_fed.types import SearchMode, SiteAnswer
 __all__ = ["Router"]
 
 _log = logging.getLogger(__name__)
+_PHRASE_TIMEOUT_S = 2.0  # the sites' counts of a question's phrases: past this, the sites estimate them
 
 
 class Router:
@@ -144,7 +145,10 @@ class Router:
         )
         vectors = QueryVectors({embedder_version: query.embedding}, encode)
         outcomes, chosen, scores = await self._select(query, vectors, site_ids)
-        stats = self.term_stats.for_query(question, mode) if self.term_stats is not None else {}
+        stats: Mapping[str, QueryTermStats] = {}
+        if self.term_stats is not None:
+            timeout = min(_PHRASE_TIMEOUT_S, self.policy.deadline_s)
+            stats = await self.term_stats.with_phrases(question, mode, self._clients, timeout)
         tasks = {
             site_id: asyncio.create_task(self._ask(self._clients[site_id], query, vectors, started, stats.get(site_id)))
             for site_id in chosen

@@ -19,12 +19,14 @@ from indexes.term_counts import QueryTerms
 from rag_fed.errors import InputError, RagFedError
 from rag_fed.protocol import QueryTermStats, SiteQuery, SiteReply
 from rag_fed.term_stats import FederationTermStats, TermStatsPublication, TermStatsRequest
+from rag_fed.term_stats.publication import PhraseCounts
 from rag_fed.types import SearchMode
 
 __all__ = ["GatewayTermStats", "TermStatsClient", "TermStatsSummary", "summarise", "term_stats_of", "with_term_stats"]
 
 _log = logging.getLogger(__name__)
 
+_PHRASE_CACHE = 10_000
 TermStatsSummary = Literal["global", "mixed", "own"]
 """Over the answering sites of a keyword or hybrid query: all scored with the federation's statistics,
 some did, or none did."""
@@ -55,6 +57,7 @@ class GatewayTermStats:
         self._open_from = open_from
         self._tokenizer = QueryTerms()
         self._refreshing: set[str] = set()
+        self._phrases: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], dict[str, int]] = {}
         self._background: set[asyncio.Task[dict[str, str | None]]] = set()
 
     async def refresh(self, clients: Iterable[object], timeout_s: float = 10.0) -> dict[str, str | None]:
@@ -80,10 +83,61 @@ class GatewayTermStats:
         task.add_done_callback(done)
 
     def for_query(self, question: str, mode: SearchMode) -> Mapping[str, QueryTermStats]:
-        """What each site that published gets with this question (nothing in dense mode)."""
+        """What each site that published gets with this question (nothing in dense mode), without the
+        counts of its phrases of several tokens (``with_phrases`` adds them)."""
         if mode == "dense" or not self.federation.versions:
             return {}
         return self.federation.query_stats(self._tokenizer.terms(question))
+
+    async def with_phrases(
+        self, question: str, mode: SearchMode, clients: Mapping[str, object], timeout_s: float
+    ) -> Mapping[str, QueryTermStats]:
+        """``for_query``, and when the question has phrases of several tokens (codes, hyphenated words),
+        their counts summed over the sites that published: asked of the sites for this question, one
+        short sealed round trip at once to all (remembered while no site's index changes). A site that
+        does not answer in ``timeout_s`` leaves the phrases to the sites' estimate."""
+        stats = self.for_query(question, mode)
+        phrases = [phrase for phrase, tokens in self._tokenizer.phrases(question) if len(tokens) > 1]
+        if not stats or not phrases:
+            return stats
+        versions = self.federation.versions
+        key = (tuple(phrases), tuple(sorted(versions.items())))
+        counted = self._phrases.get(key)
+        if counted is None:
+            sources = [clients[site_id] for site_id in sorted(versions) if site_id in clients]
+            counted = await self._count_phrases(question, phrases, sources, timeout_s)
+            if counted is not None:
+                if len(self._phrases) >= _PHRASE_CACHE:
+                    self._phrases.clear()
+                self._phrases[key] = counted
+        if not counted:
+            return stats
+        return {site_id: s.model_copy(update={"phrases": counted}) for site_id, s in stats.items()}
+
+    async def _count_phrases(
+        self, question: str, phrases: list[str], clients: list[object], timeout_s: float
+    ) -> dict[str, int] | None:
+        """The sum of the sites' counts of ``phrases``; ``None`` unless every site answered."""
+        sources = [c for c in clients if isinstance(c, TermStatsClient)]
+        if len(sources) != len(clients):
+            return None
+        replies = await asyncio.gather(*(self._phrase_counts(c, question, timeout_s) for c in sources))
+        if any(reply is None for reply in replies):
+            return None
+        return {phrase: sum(reply.get(phrase, 0) for reply in replies if reply is not None) for phrase in phrases}
+
+    async def _phrase_counts(self, client: TermStatsClient, question: str, timeout_s: float) -> dict[str, int] | None:
+        request = TermStatsRequest.for_key(self.federation.key, uuid.uuid4().hex)
+        request = request.model_copy(update={"question": question})
+        try:
+            data = await client.fetch_term_stats(self._seal(request.to_bytes(), client.site_id), timeout_s)
+            counts = PhraseCounts.from_bytes(self._open_from(data, client.site_id))
+            if counts.site_id != client.site_id or counts.request_id != request.request_id:
+                raise InputError(f"phrase counts name site {counts.site_id!r}, request {counts.request_id!r}")
+        except (RagFedError, TimeoutError, ValueError) as error:
+            _log.warning("phrase counts of site %s not had: %s", client.site_id, error)
+            return None
+        return dict(counts.counts)
 
     def outdated(self, replies: Mapping[str, SiteReply]) -> list[str]:
         """Sites whose replies name another version of their keyword index than the sums hold."""

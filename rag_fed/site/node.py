@@ -296,6 +296,11 @@ class Site:
         with self._stores.use() as serving:
             return _term_stats_version(serving)
 
+    def phrase_counts(self, question: str) -> tuple[str, dict[str, int]]:
+        """The chunks of the serving store holding each phrase of several tokens of ``question``."""
+        with self._stores.use() as serving:
+            return _term_stats_version(serving), serving.store.docstore.phrase_counts(question)
+
     def term_counts(self, *, max_terms: bool = False) -> tuple[str, TermCounts]:
         """The serving store's term counts and their version (``term_stats_version``), from one snapshot."""
         with self._stores.use() as serving:

@@ -225,6 +225,8 @@ class SiteResponder(Generic[SettingsT]):
     def handle_term_stats(self, sealed: bytes) -> bytes:
         """Answer a sealed ``TermStatsRequest`` with the site's sealed ``TermStatsPublication``."""
         request = TermStatsRequest.from_bytes(self._opener.open_bytes(sealed))
+        if request.question is not None:  # the counts of one question's phrases
+            return self._seal(self._term_stats.phrase_counts(request.question, request.request_id).to_bytes())
         publication = self._term_stats.publish(request.key_bytes(), request.request_id)
         return self._seal(publication.to_bytes())
 

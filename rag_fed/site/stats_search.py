@@ -36,7 +36,8 @@ def corpus_stats(
         return None, None
     if term_stats.site_version != version:
         return None, "stale"
-    return CorpusStats(term_stats.chunks, float(term_stats.tokens), term_stats.frequencies), None
+    stats = CorpusStats(term_stats.chunks, float(term_stats.tokens), term_stats.frequencies, term_stats.phrases)
+    return stats, None
 
 
 def hybrid_depth(searched: StatsSearch) -> HybridDepth | None:

@@ -18,7 +18,14 @@ from indexes.term_counts import TermCounts
 from rag_fed.errors import NotFoundError
 from rag_fed.site.node import Site
 from rag_fed.term_stats.privacy import LEDGER_FILE, PrivacyLedger, publication_cost
-from rag_fed.term_stats.publication import PublicationPolicy, TermStatsPublication, build_publication, key_id, noised
+from rag_fed.term_stats.publication import (
+    PhraseCounts,
+    PublicationPolicy,
+    TermStatsPublication,
+    build_publication,
+    key_id,
+    noised,
+)
 
 __all__ = ["TermStatsPublisher"]
 
@@ -68,6 +75,18 @@ class TermStatsPublisher:
                 )
                 cached = self._published = (released.version, wanted, publication)
             return cached[2].model_copy(update={"request_id": request_id})
+
+    def phrase_counts(self, question: str, request_id: str) -> PhraseCounts:
+        """The chunks holding each phrase of several tokens of ``question``. Under a floor, a count below
+        it is left out, as in publications (noise is not drawn per question: a site that adds noise
+        counts no phrases, and the gateway estimates them)."""
+        if not self.policy.publish or self.policy.epsilon is not None:
+            counts: dict[str, int] = {}
+            version = self._site.term_stats_version
+        else:
+            version, counted = self._site.phrase_counts(question)
+            counts = {phrase: n for phrase, n in counted.items() if n >= self.policy.floor}
+        return PhraseCounts(request_id=request_id, site_id=self._site.site_id, version=version, counts=counts)
 
     def _release(self) -> _Released:
         epsilon = self.policy.epsilon

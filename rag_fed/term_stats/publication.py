@@ -22,11 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from indexes.term_counts import TermCounts
 from rag_fed.crypto.b64 import decode_b64, encode_b64
 from rag_fed.crypto.ids import NODE_ID_PATTERN
-from rag_fed.protocol import _Message
+from rag_fed.protocol import MAX_QUESTION_CHARS, _Message
 from rag_fed.term_stats.privacy import add_noise
 
 __all__ = [
     "KEY_BYTES",
+    "PhraseCounts",
     "PublicationPolicy",
     "TermStatsPublication",
     "TermStatsRequest",
@@ -69,11 +70,13 @@ class PublicationPolicy(BaseModel):
 
 class TermStatsRequest(_Message):
     """The gateway asks a site for its term statistics, hashed with the federation's key (sealed, so
-    only that site reads the key)."""
+    only that site reads the key); or, with ``question``, for the counts of that question's phrases of
+    several tokens (``PhraseCounts``), which a publication of single terms cannot hold."""
 
     kind: Literal["term_stats_request"] = "term_stats_request"
     key: Annotated[str, Field(min_length=43, max_length=43)]
     request_id: _RequestId
+    question: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS)] | None = None
 
     @classmethod
     def for_key(cls, key: bytes, request_id: str) -> Self:
@@ -83,6 +86,17 @@ class TermStatsRequest(_Message):
 
     def key_bytes(self) -> bytes:
         return decode_b64(self.key, what="term key", size=KEY_BYTES)
+
+
+class PhraseCounts(_Message):
+    """A site's counts of one question's phrases of several tokens (FTS5 phrase -> chunks holding it), at
+    ``version`` of its keyword index."""
+
+    kind: Literal["phrase_counts"] = "phrase_counts"
+    request_id: _RequestId
+    site_id: Annotated[str, Field(pattern=NODE_ID_PATTERN)]
+    version: Annotated[str, Field(min_length=1, max_length=200)]
+    counts: dict[Annotated[str, Field(max_length=MAX_QUESTION_CHARS)], Annotated[int, Field(ge=0)]]
 
 
 class TermStatsPublication(_Message):

@@ -40,6 +40,8 @@ QUESTIONS = [
     "compressor unloader valve noise",
     "bearing noise F-217",
     "filter pressure MS-4471 excavator",
+    "belt-tension on the idler",  # a phrase of common words: its count comes from the sites per question
+    "pump-seal leak noise",
 ]
 EMBEDDER = HashEmbedder("hash@1")
 
