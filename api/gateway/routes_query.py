@@ -47,4 +47,5 @@ async def query(body: QueryRequest, caller: Asker, service: Service) -> QueryRes
         bytes_total=result.bytes_total,
         elapsed_ms=result.elapsed_ms,
         embedder_version=result.embedder_version,
+        term_stats=result.term_stats,
     )

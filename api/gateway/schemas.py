@@ -215,6 +215,11 @@ class QueryResponse(BaseModel):
     embedder_version: str = Field(
         description="The version the question was embedded with first; each site's own is in `sites`."
     )
+    term_stats: str | None = Field(
+        default=None,
+        description="Keyword and hybrid modes: `global` when every answering site scored BM25 with the "
+        "federation's term statistics (scores as one central index's), `mixed`, or `own`; each site's in `sites`.",
+    )
 
 
 class SiteView(BaseModel):

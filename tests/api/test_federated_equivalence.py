@@ -8,6 +8,8 @@ computed in other batches, so scores may differ in the last float bits, and only
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -59,3 +61,35 @@ def test_fused_dense_top_k_equals_the_central_top_k(federation: Federation, cent
                 # Only a near-tie may swap places; the two lists must still hold the same chunks.
                 assert abs(fed[2] - cen[2]) < TIE, (question, position, fed, cen)
         assert {f[:2] for f in federated} == {c[:2] for c in centralised}, question
+
+
+def _query(federation: Federation, question: str, mode: str) -> dict[str, object]:
+    headers = {"Authorization": f"Bearer {federation.api_keys['evaluator']}"}
+    body = {"question": question, "k": K, "mode": mode, "want_answer": False}
+    response = httpx.post(f"{federation.gateway.url}/v1/query", json=body, headers=headers, timeout=120)
+    assert response.status_code == 200, response.text
+    reply: dict[str, object] = response.json()
+    return reply
+
+
+@pytest.mark.parametrize("mode", ["keyword", "hybrid"])
+def test_fused_keyword_and_hybrid_top_k_equal_the_central_top_k(
+    federation: Federation, central: Site, mode: str
+) -> None:
+    """With the federation's term statistics (docs/term-statistics.md), which the gateway fetches from the
+    site services at start, over HTTP and sealed, every site's BM25 is the central index's."""
+    deadline = time.monotonic() + 60
+    while (reply := _query(federation, QUESTIONS[0], mode))["term_stats"] != "global":
+        assert time.monotonic() < deadline, f"the gateway never used the sites' term statistics: {reply['sites']}"
+        time.sleep(0.5)
+    for question in QUESTIONS:
+        reply = _query(federation, question, mode)
+        sites = reply["sites"]
+        assert isinstance(sites, list) and {site["term_stats"] for site in sites} == {"global"}, sites
+        passages = reply["passages"]
+        assert isinstance(passages, list)
+        federated = [(p["citation"]["doc_id"], p["text"], p["score"]) for p in passages]
+        centralised = [(p.citation.doc_id, p.text, p.score) for p in central.search(question, K, mode)]  # type: ignore[arg-type]
+        assert [f[2] for f in federated] == pytest.approx([c[2] for c in centralised], abs=TIE), question
+        last = centralised[-1][2]
+        assert {f[:2] for f in federated if f[2] > last + TIE} == {c[:2] for c in centralised if c[2] > last + TIE}
