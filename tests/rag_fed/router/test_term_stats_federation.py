@@ -212,3 +212,20 @@ def test_dense_queries_carry_no_statistics(federation: Federation) -> None:
     federation.refresh()
     result = federation.ask("pump seal leak", "dense")
     assert result.term_stats is None and {site.term_stats for site in result.sites} == {None}
+
+
+def test_a_rollout_and_a_rollback_change_the_version_but_not_the_counts(federation: Federation) -> None:
+    """After a re-embed the site serves another store: its counts are the same chunks' (same terms), but
+    the version names the new store, so the gateway's counts of the old one are detected as stale."""
+    site = federation.sites["north"]
+    version, counts = site.term_counts()
+    assert site.start_reembed(HashEmbedder("hash@2"), model="fake-2").wait(30).state == "done"
+    switched, after = site.term_counts()
+    assert switched != version and switched.split("@")[0] != version.split("@")[0]
+    assert (after.chunks, after.column_tokens, dict(after.frequencies)) == (
+        counts.chunks,
+        counts.column_tokens,
+        dict(counts.frequencies),
+    )
+    assert site.rollback(EMBEDDER).wait(30).state == "done"
+    assert site.term_stats_version.split("@")[0] == version.split("@")[0]
