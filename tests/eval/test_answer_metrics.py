@@ -30,7 +30,7 @@ def test_invented_values_are_those_no_cited_text_holds() -> None:
     answer = f"It trips at 105 C; fit kit MS-4471 {TAG}."
     assert invented_values(answer, EVIDENCE) == ["105 c"]
     assert invented_values(f"It trips at 100 C; fit kit MS-4471 {TAG}.", EVIDENCE) == []
-    assert invented_values("Fit kit MS-9999 or kit GX4471.", EVIDENCE) == ["9999", "gx4471"]
+    assert invented_values("Fit kit MS-9999 or kit GX4471.", EVIDENCE) == ["gx4471", "ms-9999"]
     assert invented_values("It trips at 100 C.", []) == ["100 c"], "nothing cited supports nothing"
 
 

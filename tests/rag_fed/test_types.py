@@ -29,12 +29,6 @@ def test_citation_tag_pattern_finds_every_label() -> None:
     assert [match.group(0) for match in CITATION_TAG.finditer(text)] == labels
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: CITATION_TAG (rag_fed/types.py) excludes whitespace inside the tag, so it misses every "
-    "label whose section has a space ('[north:pump.md#Mechanical seal replacement]'); compose and ranking strip "
-    "tags with it",
-)
 def test_citation_tag_pattern_finds_a_label_whose_section_has_spaces() -> None:
     label = Citation(site_id="north", doc_id="pump.md", title="P", section="Pump > Mechanical seal replacement").label
     assert [match.group(0) for match in CITATION_TAG.finditer(f"Replace it {label}.")] == [label]

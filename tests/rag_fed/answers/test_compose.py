@@ -252,3 +252,11 @@ def test_an_answer_stream_yields_nothing_until_asked_and_collect_returns_the_res
     assert isinstance(stream, AnswerStream) and stream.result is None and generator.calls == []
     result = stream.collect()
     assert result is stream.result and result.lead
+
+
+def test_generative_timeout_bounds_the_whole_answer() -> None:
+    generator = SlowGenerator(["Torque the gland bolts to 35 Nm [1]. "] * 8, delay_s=0.3)
+    settings = AnswerSettings(generative_timeout_s=0.5)
+    started = time.monotonic()
+    AnswerComposer(settings, generator).compose(QUESTION, EVIDENCE, strategy="generative")
+    assert time.monotonic() - started < 1.5, "a 0.5 s timeout must not wait 2.4 s for eight slow sentences"

@@ -95,27 +95,25 @@ def test_secondary_items_are_shown_by_their_ratio_to_the_best_up_to_max_items() 
     assert [e.score for e in select_for_answer("q", ranked, alone)[0]] == [0.8]
 
 
-def test_a_site_without_evidence_text_is_quoted_by_its_phrased_answer() -> None:
+def test_a_site_without_evidence_text_is_quoted_by_its_phrased_answer_or_named_private() -> None:
     hidden = [  # an 'answer'-egress site sends its evidence without text, and a checked answer
         evidence("", 0.9, site="east", doc="pump.md"),
         evidence("", 0.6, site="east", doc="pump.md", chunk=2),
     ]
     shown = evidence("Torque the gland bolts to 35 Nm.", 0.5, site="north")
-    silent = evidence("", 0.8, site="west")  # neither text nor an answer: nothing to show
+    silent = evidence("", 0.8, site="west", section="Seals")  # no text and no phrased answer
     answers = [SiteAnswer(site_id="east", answer="Use seal kit MS-4471 [east:pump.md#Seals] on the SP-40 pump.")]
     usable = evidence_for_answer([*hidden, shown, silent], answers)
-    assert [(e.citation.site_id, e.score) for e in usable] == [("east", 0.9), ("north", 0.5)]
+    assert [(e.citation.site_id, e.score) for e in usable] == [("east", 0.9), ("west", 0.8), ("north", 0.5)]
+    private = usable[1]
+    assert private.text == "(Site west keeps the text of this passage private: Pump — Seals.)"
+    assert private.citation == silent.citation, "a private site's match is not lost"
     stood_in = usable[0]
     assert "MS-4471" in stood_in.text and "[east:" not in stood_in.text, "the tag is the item's citation now"
     assert stood_in.citation == hidden[0].citation
     assert evidence_for_answer([shown], []) == [shown]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: ranking.evidence_for_answer strips tags with types.CITATION_TAG, which misses tags whose "
-    "section has a space, so the site's own tag stays in the quoted text and the answer shows it twice",
-)
 def test_a_phrased_answer_is_quoted_without_its_tags_whatever_its_section() -> None:
     hidden = evidence("", 0.9, site="east", doc="pump.md", section="Mechanical seal replacement")
     answer = SiteAnswer(site_id="east", answer=f"Use seal kit MS-4471. {hidden.citation.label}")

@@ -89,11 +89,6 @@ def test_no_evidence_supports_nothing() -> None:
     assert not check_sentence("Torque the gland bolts to 35 Nm.", []).supported
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a letter prefix before a dash is dropped from a code (text._CODE), so 'E-217' is "
-    "checked as '217' and passes against evidence that says 'F-217'",
-)
 def test_a_code_with_another_letter_is_unsupported() -> None:
     verdict = check_sentence(
         "Fault E-217 means the pump motor overheats.", ["Fault F-217 means the pump motor overheats."]

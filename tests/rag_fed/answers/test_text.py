@@ -164,7 +164,9 @@ def test_code_forms_are_compact(text: str, forms: set[str]) -> None:
 
 
 def test_f_217_and_f217_are_one_code_and_dashed_parts_count() -> None:
-    assert code_forms("F-217") == code_forms("F217") == {"f217"}
+    assert code_forms("F-217", whole_only=True) == code_forms("F217") == {"f217"}
+    assert code_forms("F-217") == {"f217", "217"}
+    assert code_forms("fault f-217", whole_only=True) == {"f217"}, "a lower-case code is the same code"
     assert {"62052rs", "6205", "2rs"} <= code_forms("6205-2RS")
     assert code_forms("6205-2RS", whole_only=True) == {"62052rs"}
 
