@@ -140,7 +140,7 @@ class QueryTermStats(BaseModel):
     site_version: _ShortText
     chunks: int = Field(ge=0)
     tokens: int = Field(ge=0)
-    frequencies: dict[Annotated[str, Field(max_length=200)], Annotated[int, Field(ge=0)]] = Field(
+    frequencies: dict[Annotated[str, Field(max_length=MAX_QUESTION_CHARS)], Annotated[int, Field(ge=0)]] = Field(
         max_length=MAX_QUERY_TERM_STATS
     )
     phrases: dict[Annotated[str, Field(max_length=MAX_QUESTION_CHARS)], Annotated[int, Field(ge=0)]] = Field(

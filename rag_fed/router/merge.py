@@ -69,7 +69,7 @@ def merge_passages(
             keys.append(key)
         ordered.append(keys)
     position = {key: (site, rank) for site, keys in enumerate(ordered) for rank, key in enumerate(keys)}
-    exact = mode == "hybrid" and depths is not None and all(depths.get(site) is not None for site in rankings)
+    exact = mode == "hybrid" and bool(rankings) and depths is not None and all(depths.get(site) for site in rankings)
     if exact and not mixed and depths is not None:
         scored = _fuse_at_depth(by_key, position, [d for site in rankings if (d := depths[site]) is not None])
     else:

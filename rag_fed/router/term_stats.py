@@ -17,7 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from indexes.term_counts import QueryTerms
 from rag_fed.errors import InputError, RagFedError
-from rag_fed.protocol import QueryTermStats, SiteQuery, SiteReply
+from rag_fed.protocol import MAX_QUERY_TERM_STATS, QueryTermStats, SiteQuery, SiteReply
 from rag_fed.term_stats import FederationTermStats, TermStatsPublication, TermStatsRequest
 from rag_fed.term_stats.publication import PhraseCounts
 from rag_fed.types import SearchMode
@@ -87,7 +87,10 @@ class GatewayTermStats:
         counts of its phrases of several tokens (``with_phrases`` adds them)."""
         if mode == "dense" or not self.federation.versions:
             return {}
-        return self.federation.query_stats(self._tokenizer.terms(question))
+        terms = self._tokenizer.terms(question)
+        if len(terms) > MAX_QUERY_TERM_STATS:  # more than a query can carry: the sites use their own
+            return {}
+        return self.federation.query_stats(terms)
 
     async def with_phrases(
         self, question: str, mode: SearchMode, clients: Mapping[str, object], timeout_s: float

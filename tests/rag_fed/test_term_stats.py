@@ -125,3 +125,42 @@ def test_new_fields_stay_off_the_wire_until_used_so_older_peers_read_the_message
     parsed = SiteReply.from_bytes(full.to_bytes())
     assert parsed.term_stats == "global" and parsed.hybrid_depth is not None
     assert parsed.hybrid_depth.keyword.tolist() == [7.25, 1.5, 0.125]  # float64, bit for bit
+
+
+def test_a_question_of_huge_or_countless_terms_gets_no_statistics_rather_than_an_error() -> None:
+    from rag_fed.router.term_stats import GatewayTermStats
+
+    gateway = GatewayTermStats(lambda payload, site: payload, lambda data, site: data, FederationTermStats(KEY))
+    gateway.federation.update(_publish("north", _counts({"pump": 10})))
+    assert gateway.for_query("x" * 7000 + " pump", "keyword")["north"].frequencies["pump"] == 10
+    countless = "-".join(f"w{n}" for n in range(600))
+    assert gateway.for_query(countless, "keyword") == {}
+
+
+def test_the_exact_hybrid_merge_scales_over_the_sites_depths_and_copes_with_no_sites() -> None:
+    from rag_fed.router.merge import merge_passages
+    from rag_fed.types import Citation, Passage
+
+    def passage(site: str, chunk: int, dense: float | None, keyword: float | None) -> Passage:
+        citation = Citation(site_id=site, doc_id=f"{site}-{chunk}", title="t")
+        return Passage(
+            citation=citation,
+            chunk_id=chunk,
+            text="x",
+            score=0.0,
+            rank=1 + chunk % 50,
+            dense_score=dense,
+            keyword_score=keyword,
+        )
+
+    assert merge_passages({}, 5, "hybrid", {}, {}) == []
+    rankings = {"a": [passage("a", 1, 0.9, 4.0), passage("a", 2, 0.5, None)], "b": [passage("b", 3, None, 8.0)]}
+    depths = {
+        "a": HybridDepth(dense=np.array([0.9, 0.5, 0.4]), keyword=np.array([4.0, 2.0])),
+        "b": HybridDepth(dense=np.array([0.6]), keyword=np.array([8.0, 1.0])),
+    }
+    merged = {p.chunk_id: p.score for p in merge_passages(rankings, 5, "hybrid", {}, depths)}
+    # Global dense bounds 0.4..0.9, keyword 1.0..8.0 (the sites' depths, not only what they returned).
+    assert merged[1] == pytest.approx(0.5 * 1.0 + 0.5 * (4.0 - 1.0) / 7.0)
+    assert merged[2] == pytest.approx(0.5 * (0.5 - 0.4) / 0.5)
+    assert merged[3] == pytest.approx(0.5 * 1.0)
