@@ -243,7 +243,11 @@ class SiteReply(_Message):
     """Hybrid mode with the federation's statistics: the site's dense and keyword scores down to the depth
     a central index scales over, so the router scales the global rankings exactly as it would."""
 
-    _omitted_when_unset = frozenset({"term_stats", "term_stats_version", "hybrid_depth"})
+    candidates: list[Passage] | None = Field(default=None, max_length=MAX_K)
+    """With ``hybrid_depth``: the passages beyond the top k that fewer than k of the site's chunks beat in
+    both rankings, so the router's exact fusion has every chunk that can be in the central top k."""
+
+    _omitted_when_unset = frozenset({"term_stats", "term_stats_version", "hybrid_depth", "candidates"})
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -252,7 +256,7 @@ class SiteReply(_Message):
         if self.status != "answered" and not self.error:
             raise ValueError(f"a reply with status {self.status!r} must say why in 'error'")
         # A site speaks only for itself: a passage citing another site would be a forged citation.
-        cited = [p.citation for p in self.passages] + [e.citation for e in self.evidence]
+        cited = [p.citation for p in [*self.passages, *(self.candidates or [])]] + [e.citation for e in self.evidence]
         foreign = {citation.site_id for citation in cited} - {self.site_id}
         if foreign:
             raise ValueError(f"site {self.site_id!r} returned passages citing other sites: {sorted(foreign)}")

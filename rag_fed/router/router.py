@@ -172,7 +172,11 @@ class Router:
                 outcomes[site_id] = outcomes[site_id].model_copy(update={"term_stats": term_stats_of(reply, mode)})
         if self.term_stats is not None and (outdated := self.term_stats.outdated(replies)):
             self.term_stats.refresh_later(self._clients[site_id] for site_id in outdated)
-        rankings = {site_id: replies[site_id].passages[:k] for site_id in chosen if site_id in replies}
+        rankings = {
+            site_id: [*replies[site_id].passages[:k], *(replies[site_id].candidates or [])]
+            for site_id in chosen
+            if site_id in replies
+        }
         versions = {site_id: reply.embedder_version for site_id, reply in replies.items()}
         answers = [
             SiteAnswer(site_id=site_id, answer=reply.answer, passages=list(reply.passages), evidence=reply.evidence)

@@ -287,8 +287,10 @@ class Site:
             ranking = rank_chunks_with(store, question, vector, k, mode, stats=stats)
             if stats is not None:
                 use = "global" if ranking.global_stats else "unusable"
-            passages = self._passages(store, ranking.chunks)
-            return StatsSearch(passages, use, version, ranking.dense_depth, ranking.keyword_depth)
+            passages = self._passages(store, [*ranking.chunks, *(ranking.candidates or [])])
+            candidates = passages[len(ranking.chunks) :] if ranking.candidates is not None else None
+            passages = passages[: len(ranking.chunks)]
+            return StatsSearch(passages, use, version, ranking.dense_depth, ranking.keyword_depth, candidates)
 
     @property
     def term_stats_version(self) -> str:

@@ -28,7 +28,7 @@ from rag_fed.router.sketch import build_sketch
 from rag_fed.site.egress import EgressPolicy, RedactionSettings, Redactor, apply_egress, release_evidence
 from rag_fed.site.node import Site
 from rag_fed.site.serving import embedder_settings
-from rag_fed.site.stats_search import hybrid_depth
+from rag_fed.site.stats_search import hybrid_depth, release_candidates
 from rag_fed.site.term_stats import TermStatsPublisher
 from rag_fed.term_stats.publication import PublicationPolicy, TermStatsRequest
 from rag_fed.types import Evidence
@@ -220,6 +220,7 @@ class SiteResponder(Generic[SettingsT]):
             term_stats=searched.term_stats,
             term_stats_version=searched.version if query.term_stats is not None else None,
             hybrid_depth=hybrid_depth(searched) if released else None,
+            candidates=release_candidates(searched, self.settings.egress, self._redactor) if released else None,
         )
 
     def handle_term_stats(self, sealed: bytes) -> bytes:

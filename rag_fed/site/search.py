@@ -27,6 +27,9 @@ from rag_fed.types import SearchMode
 __all__ = ["HYBRID_DEPTH", "KEYWORD_WORKERS", "RankedChunk", "SiteRanking", "rank_chunks", "rank_chunks_with"]
 
 
+MAX_CANDIDATES = 100
+"""At most this many candidates beyond the top k go with a hybrid reply (the protocol's passage limit)."""
+
 KEYWORD_WORKERS = 4
 """Threads that run keyword rankings beside dense ones. Each site's docstore serialises its own keyword
 searches on one connection, so more threads only help when several sites share the process."""
@@ -56,6 +59,10 @@ class SiteRanking:
     global_stats: bool | None = None
     dense_depth: list[float] | None = None
     keyword_depth: list[float] | None = None
+    candidates: list[RankedChunk] | None = None
+    """Hybrid with statistics: the chunks beyond the top ``k`` that fewer than ``k`` chunks of this site beat
+    in both rankings: any of them may be in the central top ``k`` (the router's fusion, whatever its
+    scaling bounds, ranks a chunk below every chunk that beats it in both), best first by the site's fusion."""
 
 
 def rank_chunks(
@@ -109,16 +116,33 @@ def rank_chunks_with(
         ranking = _keyword(store, question, depth, stats)
     keyword = ranking.hits
     dense_scores, keyword_scores = dict(dense), dict(keyword)
-    fused = fuse_min_max([dense, keyword])[:k]
-    chunks = [RankedChunk(cid, score, dense_scores.get(cid), keyword_scores.get(cid)) for cid, score in fused]
+    pool = fuse_min_max([dense, keyword])
+    chunks = [RankedChunk(cid, score, dense_scores.get(cid), keyword_scores.get(cid)) for cid, score in pool[:k]]
     if stats is None:
         return SiteRanking(chunks)
+    undominated = _undominated(pool, dense_scores, keyword_scores, k)
+    candidates = [
+        RankedChunk(cid, score, dense_scores.get(cid), keyword_scores.get(cid))
+        for cid, score in pool[k:]
+        if cid in undominated
+    ]
     return SiteRanking(
         chunks,
         ranking.global_stats,
         [score for _, score in dense[:HYBRID_DEPTH]],
         [score for _, score in keyword[:HYBRID_DEPTH]],
+        candidates[:MAX_CANDIDATES],
     )
+
+
+def _undominated(pool: list[tuple[int, float]], dense: dict[int, float], keyword: dict[int, float], k: int) -> set[int]:
+    """The chunks of ``pool`` that fewer than ``k`` others beat in both rankings (absent counts lowest)."""
+    ids = [cid for cid, _ in pool]
+    d = np.array([dense.get(cid, -np.inf) for cid in ids])
+    s = np.array([keyword.get(cid, -np.inf) for cid in ids])
+    at_least = (d[:, None] >= d[None, :]) & (s[:, None] >= s[None, :])  # row j at least as good as column i
+    beats = at_least & ((d[:, None] > d[None, :]) | (s[:, None] > s[None, :]))
+    return {cid for cid, count in zip(ids, beats.sum(axis=0).tolist(), strict=True) if count < k}
 
 
 def _keyword(store: SiteStore, question: str, k: int, stats: CorpusStats | None) -> KeywordRanking:
