@@ -164,3 +164,15 @@ def test_the_exact_hybrid_merge_scales_over_the_sites_depths_and_copes_with_no_s
     assert merged[1] == pytest.approx(0.5 * 1.0 + 0.5 * (4.0 - 1.0) / 7.0)
     assert merged[2] == pytest.approx(0.5 * (0.5 - 0.4) / 0.5)
     assert merged[3] == pytest.approx(0.5 * 1.0)
+
+
+def test_candidates_are_the_chunks_fewer_than_k_others_beat_in_both_rankings() -> None:
+    from rag_fed.site.search import _undominated
+
+    dense = {1: 0.9, 2: 0.8, 3: 0.7, 4: 0.6, 5: 0.1}
+    keyword = {1: 9.0, 2: 8.0, 3: 1.0, 5: 7.5, 6: 9.5}
+    pool = [(cid, 0.0) for cid in (1, 2, 3, 4, 5, 6)]
+    # Beaten in both by: 1 none; 2 by 1; 3 by 1, 2; 4 by 1, 2, 3 (absent keyword is lowest); 5 by 1, 2;
+    # 6 by none (best keyword; absent dense).
+    assert _undominated(pool, dense, keyword, 2) == {1, 2, 6}
+    assert _undominated(pool, dense, keyword, 3) == {1, 2, 3, 5, 6}
