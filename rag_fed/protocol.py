@@ -38,6 +38,7 @@ __all__ = [
     "MAX_K",
     "MAX_QUERY_TERM_STATS",
     "MAX_QUESTION_CHARS",
+    "Candidate",
     "ControlStatus",
     "HybridDepth",
     "ModelAction",
@@ -183,6 +184,17 @@ class HybridDepth(BaseModel):
     keyword: Scores
 
 
+class Candidate(BaseModel):
+    """A chunk a site did not send as a passage but that may belong to the central top k: its id and its
+    component scores (``None`` where it is not in that ranking's hybrid depth)."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    chunk_id: int
+    dense_score: float | None = Field(default=None, allow_inf_nan=False)
+    keyword_score: float | None = Field(default=None, allow_inf_nan=False)
+
+
 class SiteQuery(_Message):
     """What the gateway asks one site: search (and answer) with this question and embedding."""
 
@@ -200,7 +212,10 @@ class SiteQuery(_Message):
     """Keyword and hybrid modes: the federation's BM25 statistics for this question's terms, to score with
     instead of the site's own (docs/term-statistics.md). Sent only to sites that published theirs."""
 
-    _omitted_when_unset = frozenset({"term_stats"})
+    fetch: list[int] | None = Field(default=None, min_length=1, max_length=MAX_K)
+    """Instead of searching: these chunks' passages (candidates of an earlier reply that made the top k)."""
+
+    _omitted_when_unset = frozenset({"term_stats", "fetch"})
 
     def require_dim(self, dim: int) -> None:
         """``InputError`` unless the embedding has ``dim`` values (the site's embedder dimension)."""
@@ -243,9 +258,10 @@ class SiteReply(_Message):
     """Hybrid mode with the federation's statistics: the site's dense and keyword scores down to the depth
     a central index scales over, so the router scales the global rankings exactly as it would."""
 
-    candidates: list[Passage] | None = Field(default=None, max_length=MAX_K)
-    """With ``hybrid_depth``: the passages beyond the top k that fewer than k of the site's chunks beat in
-    both rankings, so the router's exact fusion has every chunk that can be in the central top k."""
+    candidates: list[Candidate] | None = Field(default=None, max_length=MAX_K)
+    """With ``hybrid_depth``: the chunks beyond the top k that fewer than k of the site's chunks beat in both
+    rankings (ids and component scores, no text), so the router's exact fusion sees every chunk that can be
+    in the central top k; it fetches the text of those that are (``SiteQuery.fetch``)."""
 
     _omitted_when_unset = frozenset({"term_stats", "term_stats_version", "hybrid_depth", "candidates"})
 
@@ -256,7 +272,7 @@ class SiteReply(_Message):
         if self.status != "answered" and not self.error:
             raise ValueError(f"a reply with status {self.status!r} must say why in 'error'")
         # A site speaks only for itself: a passage citing another site would be a forged citation.
-        cited = [p.citation for p in [*self.passages, *(self.candidates or [])]] + [e.citation for e in self.evidence]
+        cited = [p.citation for p in self.passages] + [e.citation for e in self.evidence]
         foreign = {citation.site_id for citation in cited} - {self.site_id}
         if foreign:
             raise ValueError(f"site {self.site_id!r} returned passages citing other sites: {sorted(foreign)}")

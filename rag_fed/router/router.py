@@ -32,9 +32,16 @@ from rag_fed.router.replies import SentReply, SiteFailure, check_reply, wait_for
 from rag_fed.router.result import FederatedResult, SiteOutcome
 from rag_fed.router.selection import RoutingPolicy, SketchScores, choose_by_sketch, score_sites
 from rag_fed.router.sketch import SiteSketch
-from rag_fed.router.term_stats import GatewayTermStats, summarise, term_stats_of, with_term_stats
+from rag_fed.router.term_stats import (
+    GatewayTermStats,
+    fill_candidates,
+    summarise,
+    term_stats_of,
+    with_candidates,
+    with_term_stats,
+)
 from rag_fed.router.versions import QueryEncoder, QueryVectors
-from rag_fed.types import SearchMode, SiteAnswer
+from rag_fed.types import Passage, SearchMode, SiteAnswer
 
 __all__ = ["Router"]
 
@@ -172,11 +179,7 @@ class Router:
                 outcomes[site_id] = outcomes[site_id].model_copy(update={"term_stats": term_stats_of(reply, mode)})
         if self.term_stats is not None and (outdated := self.term_stats.outdated(replies)):
             self.term_stats.refresh_later(self._clients[site_id] for site_id in outdated)
-        rankings = {
-            site_id: [*replies[site_id].passages[:k], *(replies[site_id].candidates or [])]
-            for site_id in chosen
-            if site_id in replies
-        }
+        rankings = {site_id: with_candidates(site_id, replies[site_id], k) for site_id in chosen if site_id in replies}
         versions = {site_id: reply.embedder_version for site_id, reply in replies.items()}
         answers = [
             SiteAnswer(site_id=site_id, answer=reply.answer, passages=list(reply.passages), evidence=reply.evidence)
@@ -188,7 +191,10 @@ class Router:
             question=question,
             mode=mode,
             k=k,
-            passages=merge_passages(rankings, k, mode, versions, {s: r.hybrid_depth for s, r in replies.items()}),
+            passages=await fill_candidates(
+                merge_passages(rankings, k, mode, versions, {s: r.hybrid_depth for s, r in replies.items()}),
+                lambda site_id, ids: self._fetch(site_id, ids, query, vectors, versions[site_id], started),
+            ),
             answers=answers,
             evidence=[item for site_id in sorted(replies) for item in replies[site_id].evidence],
             sites=[outcomes[site_id] for site_id in sorted(outcomes)],
@@ -292,6 +298,14 @@ class Router:
             first.bytes_sent + second.bytes_sent,
             first.bytes_received + second.bytes_received,
         )
+
+    async def _fetch(
+        self, site_id: str, chunk_ids: list[int], base: SiteQuery, vectors: QueryVectors, version: str, started: float
+    ) -> list[Passage]:
+        """The passages of candidates of ``site_id`` that made the top k (a second, short call to it)."""
+        query = await self._versioned(base, vectors, version, site_id) or base
+        query = query.model_copy(update={"fetch": chunk_ids, "term_stats": None, "want_answer": False})
+        return list((await self._send(self._clients[site_id], query, started)).reply.passages)
 
     async def _versioned(self, base: SiteQuery, vectors: QueryVectors, version: str, site_id: str) -> SiteQuery | None:
         """``base`` embedded with ``version`` (same request id); ``None`` if the gateway cannot embed it."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Literal, Protocol, runtime_checkable
 
 from indexes.term_counts import QueryTerms
@@ -20,9 +20,19 @@ from rag_fed.errors import InputError, RagFedError
 from rag_fed.protocol import MAX_QUERY_TERM_STATS, QueryTermStats, SiteQuery, SiteReply
 from rag_fed.term_stats import FederationTermStats, TermStatsPublication, TermStatsRequest
 from rag_fed.term_stats.publication import PhraseCounts
-from rag_fed.types import SearchMode
+from rag_fed.types import Citation, Passage, SearchMode
 
-__all__ = ["GatewayTermStats", "TermStatsClient", "TermStatsSummary", "summarise", "term_stats_of", "with_term_stats"]
+__all__ = [
+    "GatewayTermStats",
+    "TermStatsClient",
+    "TermStatsSummary",
+    "fill_candidates",
+    "is_stub",
+    "summarise",
+    "term_stats_of",
+    "with_candidates",
+    "with_term_stats",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -185,3 +195,59 @@ def summarise(uses: Iterable[str | None]) -> TermStatsSummary | None:
     if all(use == "global" for use in seen):
         return "global"
     return "mixed" if "global" in seen else "own"
+
+
+def with_candidates(site_id: str, reply: SiteReply, k: int) -> list[Passage]:
+    """A site's top ``k`` passages, then its candidates as passages without text (``is_stub``)."""
+    stubs = [
+        Passage(
+            citation=Citation(site_id=site_id, doc_id="", title=""),
+            chunk_id=candidate.chunk_id,
+            text="",
+            score=0.0,
+            rank=k + number,
+            dense_score=candidate.dense_score,
+            keyword_score=candidate.keyword_score,
+        )
+        for number, candidate in enumerate(reply.candidates or [], start=1)
+    ]
+    return [*reply.passages[:k], *stubs]
+
+
+def is_stub(passage: Passage) -> bool:
+    return not passage.citation.doc_id and not passage.text
+
+
+async def fill_candidates(
+    merged: list[Passage], fetch: Callable[[str, list[int]], Awaitable[list[Passage]]]
+) -> list[Passage]:
+    """``merged`` with every candidate that made it fetched from its site (one call per site, at once); a
+    candidate whose site does not send it is left out (the ranks close up)."""
+    wanted: dict[str, list[int]] = {}
+    for passage in merged:
+        if is_stub(passage):
+            wanted.setdefault(passage.citation.site_id, []).append(passage.chunk_id)
+    if not wanted:
+        return merged
+    results = await asyncio.gather(*(fetch(site, ids) for site, ids in wanted.items()), return_exceptions=True)
+    fetched: dict[tuple[str, int], Passage] = {}
+    for site, result in zip(wanted, results, strict=True):
+        if isinstance(result, BaseException):
+            _log.warning("candidates of site %s not fetched: %s", site, result)
+            continue
+        fetched.update(((site, p.chunk_id), p) for p in result if p.citation.site_id == site)
+    filled: list[Passage] = []
+    for passage in merged:
+        if is_stub(passage):
+            found = fetched.get((passage.citation.site_id, passage.chunk_id))
+            if found is None:
+                continue
+            passage = found.model_copy(
+                update={
+                    "score": passage.score,
+                    "dense_score": passage.dense_score,
+                    "keyword_score": passage.keyword_score,
+                }
+            )
+        filled.append(passage.model_copy(update={"rank": len(filled) + 1}))
+    return filled

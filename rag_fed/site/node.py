@@ -25,7 +25,7 @@ from rag_fed.embedders.base import Embedder
 from rag_fed.errors import ConfigError, InputError, NotFoundError, from_leaf_error
 from rag_fed.generators import load_generator
 from rag_fed.generators.base import Generator
-from rag_fed.protocol import QueryTermStats, ReembedProgress
+from rag_fed.protocol import Candidate, QueryTermStats, ReembedProgress
 from rag_fed.site.deferred import DeferredEmbedder
 from rag_fed.site.ingest import FileResult, IngestPipeline, IngestReport
 from rag_fed.site.layout import SiteLayout
@@ -287,10 +287,22 @@ class Site:
             ranking = rank_chunks_with(store, question, vector, k, mode, stats=stats)
             if stats is not None:
                 use = "global" if ranking.global_stats else "unusable"
-            passages = self._passages(store, [*ranking.chunks, *(ranking.candidates or [])])
-            candidates = passages[len(ranking.chunks) :] if ranking.candidates is not None else None
-            passages = passages[: len(ranking.chunks)]
+            passages = self._passages(store, ranking.chunks)
+            candidates = None
+            if ranking.candidates is not None:
+                candidates = [
+                    Candidate(chunk_id=c.chunk_id, dense_score=c.dense_score, keyword_score=c.keyword_score)
+                    for c in ranking.candidates
+                ]
             return StatsSearch(passages, use, version, ranking.dense_depth, ranking.keyword_depth, candidates)
+
+    def fetch_passages(self, chunk_ids: Sequence[int]) -> list[Passage]:
+        """The passages of these chunks of the serving store (score 0; the asker holds their scores)."""
+        with self._stores.use() as serving:
+            try:
+                return self._passages(serving.store, [RankedChunk(int(cid), 0.0) for cid in chunk_ids])
+            except UnknownRecordError as error:
+                raise from_leaf_error(error) from error
 
     @property
     def term_stats_version(self) -> str:

@@ -28,7 +28,7 @@ from rag_fed.router.sketch import build_sketch
 from rag_fed.site.egress import EgressPolicy, RedactionSettings, Redactor, apply_egress, release_evidence
 from rag_fed.site.node import Site
 from rag_fed.site.serving import embedder_settings
-from rag_fed.site.stats_search import hybrid_depth, release_candidates
+from rag_fed.site.stats_search import hybrid_depth
 from rag_fed.site.term_stats import TermStatsPublisher
 from rag_fed.term_stats.publication import PublicationPolicy, TermStatsRequest
 from rag_fed.types import Evidence
@@ -183,6 +183,8 @@ class SiteResponder(Generic[SettingsT]):
                 "the site serves (or wait until the site has re-embedded its index)",
             )
         query.require_dim(self.site.embedder.dim)
+        if query.fetch is not None:
+            return self._fetched(query)
         started = time.perf_counter()
         # The version is checked again against the store the search uses: the site may switch between.
         searched = self.site.search_with_stats(
@@ -220,7 +222,20 @@ class SiteResponder(Generic[SettingsT]):
             term_stats=searched.term_stats,
             term_stats_version=searched.version if query.term_stats is not None else None,
             hybrid_depth=hybrid_depth(searched) if released else None,
-            candidates=release_candidates(searched, self.settings.egress, self._redactor) if released else None,
+            candidates=searched.candidates if released and hybrid_depth(searched) is not None else None,
+        )
+
+    def _fetched(self, query: SiteQuery) -> SiteReply:
+        """The passages of chunks named by the gateway (candidates that made the top k), under egress."""
+        assert query.fetch is not None
+        _, released = apply_egress(None, self.site.fetch_passages(query.fetch), self.settings.egress, self._redactor)
+        return SiteReply(
+            request_id=query.request_id,
+            site_id=self.site.site_id,
+            status="answered",
+            passages=released,
+            embedder_version=self.embedder_version,
+            egress=self.settings.egress,
         )
 
     def handle_term_stats(self, sealed: bytes) -> bytes:

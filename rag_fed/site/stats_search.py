@@ -8,11 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexes.keyword_index import CorpusStats
-from rag_fed.protocol import HybridDepth, QueryTermStats, TermStatsUse
-from rag_fed.site.egress import EgressPolicy, Redactor, apply_egress
+from rag_fed.protocol import Candidate, HybridDepth, QueryTermStats, TermStatsUse
 from rag_fed.types import Passage, SearchMode
 
-__all__ = ["StatsSearch", "corpus_stats", "hybrid_depth", "release_candidates"]
+__all__ = ["StatsSearch", "corpus_stats", "hybrid_depth"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ class StatsSearch:
     version: str
     dense_depth: list[float] | None = None
     keyword_depth: list[float] | None = None
-    candidates: list[Passage] | None = None
+    candidates: list[Candidate] | None = None
 
 
 def corpus_stats(
@@ -47,10 +46,3 @@ def hybrid_depth(searched: StatsSearch) -> HybridDepth | None:
     if searched.term_stats != "global" or searched.dense_depth is None or searched.keyword_depth is None:
         return None
     return HybridDepth(dense=np.asarray(searched.dense_depth), keyword=np.asarray(searched.keyword_depth))
-
-
-def release_candidates(searched: StatsSearch, policy: EgressPolicy, redactor: Redactor) -> list[Passage] | None:
-    """The reply's ``candidates`` under the site's egress policy, when it sends ``hybrid_depth``."""
-    if hybrid_depth(searched) is None or searched.candidates is None:
-        return None
-    return apply_egress(None, searched.candidates, policy, redactor)[1]

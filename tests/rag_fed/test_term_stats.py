@@ -176,3 +176,35 @@ def test_candidates_are_the_chunks_fewer_than_k_others_beat_in_both_rankings() -
     # 6 by none (best keyword; absent dense).
     assert _undominated(pool, dense, keyword, 2) == {1, 2, 6}
     assert _undominated(pool, dense, keyword, 3) == {1, 2, 3, 5, 6}
+
+
+def test_candidates_that_make_the_top_k_are_fetched_and_the_rest_never_leave_the_site() -> None:
+    import asyncio
+
+    from rag_fed.protocol import Candidate
+    from rag_fed.router.term_stats import fill_candidates, is_stub, with_candidates
+    from rag_fed.types import Citation, Passage
+
+    citation = Citation(site_id="a", doc_id="a-1", title="t")
+    top = Passage(citation=citation, chunk_id=1, text="top", score=0.0, rank=1, dense_score=0.9, keyword_score=2.0)
+    reply = SiteReply(
+        request_id="r",
+        site_id="a",
+        status="answered",
+        passages=[top],
+        embedder_version="v",
+        egress="snippets",
+        candidates=[Candidate(chunk_id=7, dense_score=0.95), Candidate(chunk_id=8, keyword_score=0.5)],
+    )
+    ranking = with_candidates("a", reply, 1)
+    assert [p.chunk_id for p in ranking] == [1, 7, 8] and [is_stub(p) for p in ranking] == [False, True, True]
+    asked: list[tuple[str, list[int]]] = []
+
+    async def fetch(site: str, ids: list[int]) -> list[Passage]:
+        asked.append((site, ids))
+        return [top.model_copy(update={"chunk_id": i, "text": f"text {i}"}) for i in ids]
+
+    merged = [ranking[1].model_copy(update={"score": 0.8}), top.model_copy(update={"score": 0.5})]
+    filled = asyncio.run(fill_candidates(merged, fetch))
+    assert asked == [("a", [7])]  # only the candidate in the top k, in one call
+    assert [(p.chunk_id, p.text, p.score, p.rank) for p in filled] == [(7, "text 7", 0.8, 1), (1, "top", 0.5, 2)]
