@@ -12,6 +12,7 @@ asks for something this node does not understand gets an error instead of a sile
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Annotated, ClassVar, Literal, Self
 
@@ -195,6 +196,51 @@ class Candidate(BaseModel):
     keyword_score: float | None = Field(default=None, allow_inf_nan=False)
 
 
+def _to_candidates(value: object) -> list[Candidate]:
+    if isinstance(value, list):
+        items = [item if isinstance(item, Candidate) else Candidate.model_validate(item) for item in value]
+    elif isinstance(value, dict) and {"ids", "dense", "keyword"} <= value.keys():
+        ids = np.frombuffer(decode_b64(str(value["ids"]), what="candidate ids"), dtype="<i8")
+        dense = np.frombuffer(decode_b64(str(value["dense"]), what="candidate scores"), dtype="<f8")
+        keyword = np.frombuffer(decode_b64(str(value["keyword"]), what="candidate scores"), dtype="<f8")
+        if not len(ids) == len(dense) == len(keyword) or np.isinf(dense).any() or np.isinf(keyword).any():
+            raise ValueError("candidates must be aligned arrays of ids and finite (or NaN: absent) scores")
+        items = [
+            Candidate(chunk_id=int(i), dense_score=_present(d), keyword_score=_present(s))
+            for i, d, s in zip(ids.tolist(), dense.tolist(), keyword.tolist(), strict=True)
+        ]
+    else:
+        raise ValueError("candidates must be {ids, dense, keyword} (base64 little-endian int64 / float64)")
+    if len(items) > MAX_K:
+        raise ValueError(f"at most {MAX_K} candidates")
+    return items
+
+
+def _present(score: float) -> float | None:
+    return None if math.isnan(score) else score
+
+
+def _candidates_to_json(items: list[Candidate]) -> dict[str, str]:
+    """Three packed arrays, NaN where a score is absent: a third of the bytes of one object per candidate."""
+
+    def scores(values: list[float | None]) -> str:
+        return encode_b64(np.array([np.nan if v is None else v for v in values], dtype="<f8").tobytes())
+
+    return {
+        "ids": encode_b64(np.array([c.chunk_id for c in items], dtype="<i8").tobytes()),
+        "dense": scores([c.dense_score for c in items]),
+        "keyword": scores([c.keyword_score for c in items]),
+    }
+
+
+Candidates = Annotated[
+    list[Candidate],
+    PlainValidator(_to_candidates),
+    PlainSerializer(_candidates_to_json, when_used="json"),
+    WithJsonSchema({"type": "object", "description": "{ids, dense, keyword}: base64url little-endian arrays"}),
+]
+
+
 class SiteQuery(_Message):
     """What the gateway asks one site: search (and answer) with this question and embedding."""
 
@@ -258,7 +304,7 @@ class SiteReply(_Message):
     """Hybrid mode with the federation's statistics: the site's dense and keyword scores down to the depth
     a central index scales over, so the router scales the global rankings exactly as it would."""
 
-    candidates: list[Candidate] | None = Field(default=None, max_length=MAX_K)
+    candidates: Candidates | None = None
     """With ``hybrid_depth``: the chunks beyond the top k that fewer than k of the site's chunks beat in both
     rankings (ids and component scores, no text), so the router's exact fusion sees every chunk that can be
     in the central top k; it fetches the text of those that are (``SiteQuery.fetch``)."""

@@ -125,6 +125,11 @@ def test_new_fields_stay_off_the_wire_until_used_so_older_peers_read_the_message
     parsed = SiteReply.from_bytes(full.to_bytes())
     assert parsed.term_stats == "global" and parsed.hybrid_depth is not None
     assert parsed.hybrid_depth.keyword.tolist() == [7.25, 1.5, 0.125]  # float64, bit for bit
+    from rag_fed.protocol import Candidate
+
+    listed = [Candidate(chunk_id=3, dense_score=0.25), Candidate(chunk_id=9, dense_score=0.5, keyword_score=2.0)]
+    packed = SiteReply.from_bytes(full.model_copy(update={"candidates": listed}).to_bytes())
+    assert packed.candidates == listed  # packed arrays on the wire, absent scores as NaN
 
 
 def test_a_question_of_huge_or_countless_terms_gets_no_statistics_rather_than_an_error() -> None:
