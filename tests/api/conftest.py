@@ -132,13 +132,15 @@ def federation(tmp_path_factory: pytest.TempPathFactory, packaged_embedder: Embe
     try:
         sites = {site_id: start_site(root, data_dir, site_id, gateway_settings.public_key_file) for site_id in SITES}
         services.extend(sites.values())
-        config = write_gateway_config(root / "gateway.toml", home, deadline_s=30)
-        gateway = start_gateway(root, config)
-        services.append(gateway)
+        # Registered before the gateway starts, as an operator does: the gateway fetches the sites' term
+        # statistics (and sketches) at start, and a site registered after that waits for the next refresh.
         registry = SiteRegistry(gateway_settings.registry_path)
         site_keys = {site_id: KeyPair.load(data_dir / site_id / "keys") for site_id in SITES}
         for site_id, service in sites.items():
             registry.register(site_id, service.url, site_keys[site_id].public_key_text)
+        config = write_gateway_config(root / "gateway.toml", home, deadline_s=30)
+        gateway = start_gateway(root, config)
+        services.append(gateway)
         keystore = KeyStore(gateway_settings.database)
         api_keys = {
             role.value: keystore.create(role, "north" if role is Role.SITE_ADMIN else None).key for role in Role
@@ -181,11 +183,11 @@ def sample_federation_services(root: Path, embedder: Embedder, deadline_s: float
     try:
         sites = {s.id: start_site(root, data_dir, s.id, gateway_settings.public_key_file) for s in samples}
         services.extend(sites.values())
-        gateway = start_gateway(root, write_gateway_config(root / "gateway.toml", home, deadline_s))
-        services.append(gateway)
-        registry = SiteRegistry(gateway_settings.registry_path)
+        registry = SiteRegistry(gateway_settings.registry_path)  # before the gateway starts, as above
         for site_id, service in sites.items():
             registry.register(site_id, service.url, KeyPair.load(data_dir / site_id / "keys").public_key_text)
+        gateway = start_gateway(root, write_gateway_config(root / "gateway.toml", home, deadline_s))
+        services.append(gateway)
         engineer_key = KeyStore(gateway_settings.database).create(Role.ENGINEER, None).key
         wait_healthy(services)
         yield SampleFederation(root, sites, gateway, engineer_key)
