@@ -39,4 +39,7 @@ def standalone_question(question: str, earlier_questions: Sequence[str]) -> str:
     if not elliptical or (question_codes(question) and not _LEANS_BACK.match(question)):
         return question
     follow_up = _LEANS_BACK.sub("", question).strip(" ,?") or question
+    first_word = follow_up.split(maxsplit=1)[0]
+    if first_word[:1].isupper() and first_word[1:].islower():  # "How", not "CV-3" or "SP-150"
+        follow_up = follow_up[0].lower() + follow_up[1:]
     return f"{previous.rstrip(' ?')}; and {follow_up}?"

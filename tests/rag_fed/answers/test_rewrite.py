@@ -17,8 +17,8 @@ FIRST = "How often is the GX-400 gearbox oil changed?"
         ("and the bearing?", "How often is the GX-400 gearbox oil changed; and the bearing?"),
         ("What about the filter?", "How often is the GX-400 gearbox oil changed; and the filter?"),
         ("How about the breather", "How often is the GX-400 gearbox oil changed; and the breather?"),
-        ("Which grade?", "How often is the GX-400 gearbox oil changed; and Which grade?"),  # short
-        ("How is it drained?", "How often is the GX-400 gearbox oil changed; and How is it drained?"),  # refers back
+        ("Which grade?", "How often is the GX-400 gearbox oil changed; and which grade?"),  # short
+        ("How is it drained?", "How often is the GX-400 gearbox oil changed; and how is it drained?"),  # refers back
         ("and F-217?", "How often is the GX-400 gearbox oil changed; and F-217?"),  # leans back: joined anyway
     ],
 )
