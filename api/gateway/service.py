@@ -141,7 +141,20 @@ class GatewayService:
         urls = {site.site_id: site.url for site in self.registry.list()}
         if urls != self._urls:
             self.router.set_clients([HttpSiteClient(sid, url, self._http) for sid, url in sorted(urls.items())])
+            changed = [client for sid, client in self.router.clients.items() if self._urls.get(sid) != urls[sid]]
             self._urls = urls
+            self._fetch_term_stats_of(changed)
+
+    def _fetch_term_stats_of(self, clients: Sequence[object]) -> None:
+        """Sites registered or moved since the last look get their term statistics fetched now, in the
+        background, rather than at the next periodic refresh; until then they score with their own."""
+        stats = self.router.term_stats
+        if stats is None or not clients:
+            return
+        stats.federation.retain(self._urls)
+        # Without a running event loop (before the service started) there is nothing to do: the start fetches.
+        with contextlib.suppress(RuntimeError):
+            stats.refresh_later(clients)
 
     async def retrieve(
         self,
