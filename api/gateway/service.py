@@ -295,11 +295,18 @@ class GatewayService:
 
     async def _refresh_term_stats_forever(self) -> None:
         """The sites' term statistics (docs/term-statistics.md), at start and every ``term_stats_refresh_s``;
-        a site whose reply names a newer index version is refreshed at once by the router."""
+        a site whose reply names a newer index version is refreshed at once by the router. A fetch that
+        failed (a site still starting, or busy) is retried after 2 s, doubling up to the refresh period,
+        so one failed start-up fetch does not leave the federation on its own counts for five minutes."""
+        retry_s = 2.0
         while True:
             self.sync_clients()
             errors = await self.router.refresh_term_stats()
             failed = {site: error for site, error in errors.items() if error}
             if failed:
-                _log.warning("term statistics not refreshed: %s", failed)
+                _log.warning("term statistics not refreshed (retry in %.0f s): %s", retry_s, failed)
+                await asyncio.sleep(min(retry_s, self.settings.term_stats_refresh_s))
+                retry_s = min(retry_s * 2, self.settings.term_stats_refresh_s)
+                continue
+            retry_s = 2.0
             await asyncio.sleep(self.settings.term_stats_refresh_s)
