@@ -1,17 +1,23 @@
 """What comes back from the sites during one query: a sealed reply with its costs, or a failure;
-the checks every reply passes; and how long the router waits for them."""
+the checks every reply passes; how long the router waits for them; and what each site's outcome
+and breaker make of it."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rag_fed.errors import InputError
 from rag_fed.protocol import SiteQuery, SiteReply
+from rag_fed.router.breaker import CircuitBreaker
+from rag_fed.router.result import SiteOutcome
 
-__all__ = ["SentReply", "SiteFailure", "check_reply", "wait_for_replies"]
+__all__ = ["SentReply", "SiteFailure", "check_reply", "settle", "wait_for_replies"]
+
+_log = logging.getLogger("rag_fed.router.router")
 
 
 @dataclass(frozen=True)
@@ -66,3 +72,62 @@ def check_reply(reply: SiteReply, query: SiteQuery, site_id: str) -> None:
             f"site answered a query of embedder version {query.embedder_version!r} from an index of "
             f"{reply.embedder_version!r}"
         )
+
+
+async def settle(
+    site_id: str, task: asyncio.Task[SentReply], started: float, breaker: CircuitBreaker, deadline_s: float
+) -> tuple[SiteOutcome, SiteReply | None]:
+    """One site's outcome, and what its breaker learns from it: a reply (even one reporting the
+    site's own failure) is a success, a timeout of a call the site took is slow (not counted), and
+    anything else (refused, reset, TLS, HTTP error, a reply that does not open) is a failure."""
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        breaker.record_slow()
+        outcome = SiteOutcome(
+            site_id=site_id,
+            status="timed_out",
+            latency_ms=_ms_since(started),
+            error=f"no reply within the {deadline_s:.1f} s deadline (routing.deadline_s)",
+        )
+        return outcome, None
+    error = task.exception()
+    if error is not None:
+        slow = breaker.record_error(error)
+        if isinstance(error, SiteFailure):
+            return SiteOutcome(
+                site_id=site_id,
+                status="timed_out" if slow else "failed",
+                latency_ms=error.latency_ms,
+                bytes_sent=error.bytes_sent,
+                bytes_received=error.bytes_received,
+                error=str(error),
+            ), None
+        if not slow:
+            _log.exception("site %s: unexpected error", site_id, exc_info=error)
+        return SiteOutcome(
+            site_id=site_id,
+            status="timed_out" if slow else "failed",
+            latency_ms=_ms_since(started),
+            error=(str(error) or "timed out") if slow else f"{type(error).__name__}: {error}",
+        ), None
+    result = task.result()
+    # The site is up and speaking the protocol, even when it reports a failure of its own.
+    breaker.record_success()
+    reply = result.reply
+    outcome = SiteOutcome(
+        site_id=site_id,
+        status="answered" if reply.status == "answered" else "failed",
+        latency_ms=result.latency_ms,
+        bytes_sent=result.bytes_sent,
+        bytes_received=result.bytes_received,
+        error=reply.error,
+        egress=reply.egress,
+        passages=len(reply.passages),
+        embedder_version=reply.embedder_version,
+    )
+    return outcome, reply if reply.status == "answered" else None
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1000

@@ -28,7 +28,7 @@ from rag_fed.protocol import QueryTermStats, SiteQuery, SiteReply
 from rag_fed.router.breaker import CircuitBreakers
 from rag_fed.router.clients import SiteClient, SketchClient
 from rag_fed.router.merge import merge_passages
-from rag_fed.router.replies import SentReply, SiteFailure, check_reply, wait_for_replies
+from rag_fed.router.replies import SentReply, SiteFailure, check_reply, settle, wait_for_replies
 from rag_fed.router.result import FederatedResult, SiteOutcome
 from rag_fed.router.selection import RoutingPolicy, SketchScores, choose_by_sketch, score_sites
 from rag_fed.router.sketch import SiteSketch
@@ -165,7 +165,9 @@ class Router:
         cut_by_grace = await wait_for_replies(tasks, started + self.policy.deadline_s, grace) if tasks else False
         for site_id, task in tasks.items():
             late = cut_by_grace and not task.done()
-            outcome, reply = await self._settle(site_id, task, started)
+            outcome, reply = await settle(
+                site_id, task, started, self.breakers.for_site(site_id), self.policy.deadline_s
+            )
             if late:
                 outcome = outcome.model_copy(
                     update={
@@ -370,61 +372,6 @@ class Router:
         if envelope.sender_id != site_id:
             raise InputError(f"reply was sealed by {envelope.sender_id!r}, not by {site_id!r}")
         return payload
-
-    async def _settle(
-        self, site_id: str, task: asyncio.Task[SentReply], started: float
-    ) -> tuple[SiteOutcome, SiteReply | None]:
-        """One site's outcome, and what its breaker learns from it: a reply (even one reporting the
-        site's own failure) is a success, a timeout of a call the site took is slow (not counted), and
-        anything else (refused, reset, TLS, HTTP error, a reply that does not open) is a failure."""
-        breaker = self.breakers.for_site(site_id)
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            breaker.record_slow()
-            outcome = SiteOutcome(
-                site_id=site_id,
-                status="timed_out",
-                latency_ms=_ms_since(started),
-                error=f"no reply within the {self.policy.deadline_s:.1f} s deadline (routing.deadline_s)",
-            )
-            return outcome, None
-        error = task.exception()
-        if error is not None:
-            slow = breaker.record_error(error)
-            if isinstance(error, SiteFailure):
-                return SiteOutcome(
-                    site_id=site_id,
-                    status="timed_out" if slow else "failed",
-                    latency_ms=error.latency_ms,
-                    bytes_sent=error.bytes_sent,
-                    bytes_received=error.bytes_received,
-                    error=str(error),
-                ), None
-            if not slow:
-                _log.exception("site %s: unexpected error", site_id, exc_info=error)
-            return SiteOutcome(
-                site_id=site_id,
-                status="timed_out" if slow else "failed",
-                latency_ms=_ms_since(started),
-                error=(str(error) or "timed out") if slow else f"{type(error).__name__}: {error}",
-            ), None
-        result = task.result()
-        # The site is up and speaking the protocol, even when it reports a failure of its own.
-        breaker.record_success()
-        reply = result.reply
-        outcome = SiteOutcome(
-            site_id=site_id,
-            status="answered" if reply.status == "answered" else "failed",
-            latency_ms=result.latency_ms,
-            bytes_sent=result.bytes_sent,
-            bytes_received=result.bytes_received,
-            error=reply.error,
-            egress=reply.egress,
-            passages=len(reply.passages),
-            embedder_version=reply.embedder_version,
-        )
-        return outcome, reply if reply.status == "answered" else None
 
 
 def _ms_since(start: float) -> float:
