@@ -75,11 +75,13 @@ def check_reply(reply: SiteReply, query: SiteQuery, site_id: str) -> None:
 
 
 async def settle(
-    site_id: str, task: asyncio.Task[SentReply], started: float, breaker: CircuitBreaker, deadline_s: float
+    site_id: str, task: asyncio.Task[SentReply], started: float, breaker: CircuitBreaker, unanswered: str
 ) -> tuple[SiteOutcome, SiteReply | None]:
     """One site's outcome, and what its breaker learns from it: a reply (even one reporting the
     site's own failure) is a success, a timeout of a call the site took is slow (not counted), and
-    anything else (refused, reset, TLS, HTTP error, a reply that does not open) is a failure."""
+    anything else (refused, reset, TLS, HTTP error, a reply that does not open) is a failure. A call
+    still running is abandoned as ``timed_out`` with ``unanswered`` as the reason (the deadline's, or
+    the straggler grace's)."""
     if not task.done():
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -88,7 +90,7 @@ async def settle(
             site_id=site_id,
             status="timed_out",
             latency_ms=_ms_since(started),
-            error=f"no reply within the {deadline_s:.1f} s deadline (routing.deadline_s)",
+            error=unanswered,
         )
         return outcome, None
     error = task.exception()

@@ -163,18 +163,15 @@ class Router:
         replies: dict[str, SiteReply] = {}
         grace = None if phrase else self.policy.straggler_grace_s
         cut_by_grace = await wait_for_replies(tasks, started + self.policy.deadline_s, grace) if tasks else False
-        for site_id, task in tasks.items():
-            late = cut_by_grace and not task.done()
-            outcome, reply = await settle(
-                site_id, task, started, self.breakers.for_site(site_id), self.policy.deadline_s
+        if cut_by_grace:
+            unanswered = (
+                f"no reply within {grace:.1f} s of the first site's (routing.straggler_grace_s); "
+                "the answer did not wait for it"
             )
-            if late:
-                outcome = outcome.model_copy(
-                    update={
-                        "error": f"no reply within {grace:.1f} s of the first site's (routing.straggler_grace_s); "
-                        "the answer did not wait for it"
-                    }
-                )
+        else:
+            unanswered = f"no reply within the {self.policy.deadline_s:.1f} s deadline (routing.deadline_s)"
+        for site_id, task in tasks.items():
+            outcome, reply = await settle(site_id, task, started, self.breakers.for_site(site_id), unanswered)
             outcomes[site_id] = outcome.model_copy(update={"sketch_score": scores.get(site_id)})
             if reply is not None:
                 replies[site_id] = reply
