@@ -16,7 +16,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 
-__all__ = ["REPO", "free_port", "services"]
+__all__ = ["REPO", "free_port", "services", "site_service_spec"]
 
 
 def free_port() -> int:
@@ -24,6 +24,13 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def site_service_spec(name: str, site_id: str, data_dir: Path, gateway_key: Path) -> tuple[str, list[str]]:
+    """A ``services`` spec for one site service process under ``passages`` egress (benchmarks score
+    the passages' text)."""
+    args = ["api.site_service", "--site", site_id, "--data-dir", str(data_dir), "--gateway-key", str(gateway_key)]
+    return name, [*args, "--egress", "passages"]
 
 
 @contextmanager

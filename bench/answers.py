@@ -42,7 +42,7 @@ from api.gateway.keystore import KeyStore, Role  # noqa: E402
 from api.gateway.settings import GatewaySettings  # noqa: E402
 from bench._answer_sets import AnswerCase, s10_cases, sample_cases  # noqa: E402
 from bench._chat import stream_chat  # noqa: E402
-from bench._services import services  # noqa: E402
+from bench._services import services, site_service_spec  # noqa: E402
 from eval._text import strip_citations  # noqa: E402
 from eval.answer_metrics import RefusalCounts, contains_all, invented_values, supported_share  # noqa: E402
 from eval.metrics import token_f1  # noqa: E402
@@ -154,20 +154,7 @@ def run_topology(
     config = home / "gateway.toml"
     config.write_text(f'home = "{home}"\n[routing]\ndeadline_s = 30\n')
     specs = [
-        (
-            f"{name}-{sid}",
-            [
-                "api.site_service",
-                "--site",
-                sid,
-                "--data-dir",
-                str(data_dir),
-                "--gateway-key",
-                str(gateway_settings.public_key_file),
-                "--egress",
-                "passages",
-            ],
-        )
+        site_service_spec(f"{name}-{sid}", sid, data_dir, gateway_settings.public_key_file)
         for sid, data_dir in site_dirs.items()
     ]
     tallies = {config_name: Tally() for config_name in configs}
@@ -201,7 +188,7 @@ def main() -> None:
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    results: dict[str, dict[str, dict[str, float]]] = {}
+    results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="ragfed-answers-") as scratch:
         tmp = Path(scratch)
         for set_name in args.sets:

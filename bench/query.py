@@ -47,7 +47,7 @@ from api.gateway.keystore import KeyStore, Role  # noqa: E402
 from api.gateway.settings import GatewaySettings  # noqa: E402
 from api.site_service import SiteResponder, SiteServiceSettings  # noqa: E402
 from bench._chat import stream_chat  # noqa: E402
-from bench._services import services  # noqa: E402
+from bench._services import services, site_service_spec  # noqa: E402
 from eval.datasets import EvalDataset, load_beir  # noqa: E402
 from eval.metrics import retrieval_metrics  # noqa: E402
 from eval.site_systems import build_sites, doc_ranking  # noqa: E402
@@ -247,21 +247,7 @@ async def run_split(
     config = home / "gateway.toml"
     config.write_text(f'home = "{home}"\ndefault_mode = "dense"\n[routing]\ndeadline_s = 120\n')
     site_specs = [
-        (
-            f"site-{n_sites}-{sid}",
-            [
-                "api.site_service",
-                "--site",
-                sid,
-                "--data-dir",
-                str(data_dir),
-                "--gateway-key",
-                str(gateway_settings.public_key_file),
-                "--egress",
-                "passages",
-            ],
-        )
-        for sid in sites
+        site_service_spec(f"site-{n_sites}-{sid}", sid, data_dir, gateway_settings.public_key_file) for sid in sites
     ]
     with services(site_specs, tmp) as site_urls:
         for sid, url in zip(sites, site_urls, strict=True):

@@ -38,7 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._services import services  # noqa: E402
+from bench._services import services, site_service_spec  # noqa: E402
 from rag_fed.config import Settings  # noqa: E402
 from rag_fed.crypto import KeyPair  # noqa: E402
 from rag_fed.embedders import load_embedder  # noqa: E402
@@ -82,16 +82,7 @@ def prepare(data_dir: Path, embedder: Embedder, with_s10: bool) -> dict[str, Key
 @contextmanager
 def site_services(data_dir: Path, site_ids: Sequence[str], gateway_key: Path) -> Iterator[dict[str, str]]:
     """One real site service per site on loopback (``bench/_services.py``), as ``site id -> URL``."""
-    specs = [
-        (
-            site_id,
-            [
-                *("api.site_service", "--site", site_id, "--data-dir", str(data_dir)),
-                *("--gateway-key", str(gateway_key), "--egress", "passages"),
-            ],
-        )
-        for site_id in site_ids
-    ]
+    specs = [site_service_spec(site_id, site_id, data_dir, gateway_key) for site_id in site_ids]
     with services(specs, data_dir) as urls:
         yield dict(zip(site_ids, urls, strict=True))
 
