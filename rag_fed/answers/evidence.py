@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag_fed.answers.settings import EvidenceSettings
-from rag_fed.answers.text import Unit, code_forms, content_terms, split_units
+from rag_fed.answers.text import Unit, code_forms, content_terms, facts, question_terms, split_units
 from rag_fed.types import Evidence, Passage
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ class _Row:
     lexical: float
     has_code: bool
     similarity: float
+    repeats_heading: bool = False
 
 
 def support_score(similarity: float, coverage: float) -> float:
@@ -90,9 +91,10 @@ class EvidenceSelector:
                 [
                     _Row(
                         unit,
-                        _coverage(set(content_terms(unit.text)) | heading_terms, weights),
+                        _unit_coverage(set(content_terms(unit.text)), heading_terms, weights),
                         bool(codes) and _has_codes(unit.text, codes),
                         prior,
+                        _repeats(unit.text, heading_terms),
                     )
                     for unit in passage_units
                 ]
@@ -130,6 +132,8 @@ class EvidenceSelector:
             row.similarity = float(similarity)
 
     def _unit_score(self, row: _Row, codes: list[str]) -> float:
+        if row.repeats_heading:
+            return 0.0  # a running title or the heading again: it names the subject, it answers nothing
         bonus = self.settings.code_bonus if row.has_code else 0.0
         return min(1.0, 0.5 * max(0.0, row.similarity) + 0.5 * row.lexical + bonus)
 
@@ -176,7 +180,10 @@ class EvidenceSelector:
         in_steps = rows[seed].unit.step or rows[seed].unit.text.rstrip().endswith(":")
         while last + 1 < len(rows):
             nxt = rows[last + 1]
-            if not ((in_steps and nxt.unit.step) or joins(last + 1)) or words + _words(nxt.unit) > budget:
+            # the next sentence of the same paragraph, when it gives values ("Limits: boom 20 mm, ...")
+            # or is at least a quarter as relevant as the seed
+            continues = not nxt.unit.line_start and (bool(facts(nxt.unit.text)) or scores[last + 1] >= floor / 2)
+            if not ((in_steps and nxt.unit.step) or continues or joins(last + 1)) or words + _words(nxt.unit) > budget:
                 break
             in_steps = in_steps or nxt.unit.text.rstrip().endswith(":")
             words += _words(nxt.unit)
@@ -198,7 +205,7 @@ def _words(unit: Unit) -> int:
 def _term_weights(question: str, texts: Sequence[str]) -> dict[str, float]:
     """Each content term of the question, weighted by its rarity among the candidate units (a term
     found in no unit weighs most: the evidence cannot cover it)."""
-    terms = list(dict.fromkeys(content_terms(question)))
+    terms = list(dict.fromkeys(question_terms(question)))
     if not terms:
         return {}
     frequency: Counter[str] = Counter()
@@ -213,6 +220,18 @@ def _coverage(terms: set[str], weights: dict[str, float]) -> float:
     if total <= 0:
         return 0.0
     return sum(weight for term, weight in weights.items() if term in terms) / total
+
+
+def _unit_coverage(terms: set[str], heading_terms: set[str], weights: dict[str, float]) -> float:
+    """A unit's coverage of the question: half with its heading's terms (what the section is about),
+    half by its own (a unit that itself names what is asked beats its neighbours under one heading)."""
+    return 0.5 * _coverage(terms | heading_terms, weights) + 0.5 * _coverage(terms, weights)
+
+
+def _repeats(text: str, heading_terms: set[str]) -> bool:
+    """Whether a unit says nothing its passage's heading does not (a page's running title)."""
+    terms = set(content_terms(text))
+    return bool(terms) and terms <= heading_terms
 
 
 def _has_codes(text: str, codes: Sequence[str]) -> bool:

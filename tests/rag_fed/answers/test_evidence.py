@@ -115,7 +115,8 @@ def test_only_the_best_units_are_embedded_and_a_given_query_vector_is_reused() -
 def test_without_an_embedder_units_are_scored_by_terms_and_the_passage_cosine() -> None:
     evidence = EvidenceSelector().select("What torque for the gland bolts?", PASSAGES)
     best = evidence[0]
-    assert best.text == "Torque the gland bolts to 35 Nm."
+    # unembedded, the next sentence of the paragraph is as relevant as its passage: it stays with the seed
+    assert best.text == "Torque the gland bolts to 35 Nm. The paint of the casing is blue."
     assert best.similarity == pytest.approx(PUMP.dense_score)  # the passage's cosine, no unit was embedded
     assert {item.citation.doc_id: item.similarity for item in evidence}["faults.md"] == pytest.approx(0.3)
 
@@ -181,3 +182,22 @@ def test_the_packaged_embedder_picks_the_sentence_that_answers() -> None:
     assert fault[0].citation.doc_id == "faults.md" and "High bearing temperature" in fault[0].text
     assert "F-216" not in fault[0].text and "F-218" not in fault[0].text
     assert np.isfinite([item.score for item in fault]).all()
+
+
+@pytest.mark.unit
+def test_a_running_title_never_seeds_and_a_paragraph_keeps_the_values_that_follow() -> None:
+    manual = passage(
+        "HX-550 Excavator Service Manual\nCylinder drift test: boom horizontal, engines stopped, oil warm. "
+        "Measure the rod movement over 10 minutes. Limits: boom 20 mm, stick 25 mm.",
+        doc="hx550.pdf",
+        section="",
+        dense=0.6,
+    )
+    manual = manual.model_copy(
+        update={"citation": manual.citation.model_copy(update={"title": "HX-550 Excavator Service Manual"})}
+    )
+    question = "HX-550 excavator cylinder drift test limits?"
+    evidence = EvidenceSelector(None, BagOfWordsEmbedder()).select(question, [manual])
+    text = evidence[0].text
+    assert not text.startswith("HX-550 Excavator Service Manual")  # the running title answers nothing
+    assert text.startswith("Cylinder drift test") and "10 minutes" in text and "25 mm" in text
