@@ -195,6 +195,7 @@ class Router:
             passages=await fill_candidates(
                 merge_passages(rankings, k, mode, versions, {s: r.hybrid_depth for s, r in replies.items()}),
                 lambda site_id, ids: self._fetch(site_id, ids, query, vectors, versions[site_id], started),
+                k,
             ),
             answers=answers,
             evidence=[item for site_id in sorted(replies) for item in replies[site_id].evidence],
