@@ -104,7 +104,7 @@ def _search_mode(mode: str) -> SearchMode:
 def _answer_strategy(strategy: str) -> AnswerStrategy:
     if strategy not in ("extractive", "grounded", "generative"):
         raise InputError(f"unknown answer strategy {strategy!r}; choose extractive, grounded or generative")
-    return cast(AnswerStrategy, strategy)
+    return cast("AnswerStrategy", strategy)
 
 
 def _query_embedder(embedder: Embedder, threads: int | None) -> tuple[Embedder, str]:

@@ -136,7 +136,11 @@ class FederatedSystem:
         tap_opener = EnvelopeOpener(gateway_keys, GATEWAY_ID, site_keys, max_age_s=setup.deadline_s + 60.0)
         clients = []
         for site_id, site in self._sites.items():
-            service = ResponderSettings(gateway_id=GATEWAY_ID, term_stats=self._term_stats or PublicationPolicy())
+            # embedding_threads 0: a responder in a service sets torch's threads for its process; in process
+            # here that would put the harness's later indexing on one thread.
+            service = ResponderSettings(
+                gateway_id=GATEWAY_ID, term_stats=self._term_stats or PublicationPolicy(), embedding_threads=0
+            )
             responder = SiteResponder(site, service, KeyPair.load(site.layout.keys_dir), gateway_keys.public_key)
             tap = SiteTap(responder.handle, tap_opener)
             self._taps.append(tap)

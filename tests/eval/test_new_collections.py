@@ -295,3 +295,23 @@ def test_per_query_results_and_the_five_worst_questions(tmp_path: Path) -> None:
     worst = page.split("the 5 worst questions")[1].split("</table>")[0]
     # The three questions the system misses come first (wing 2, 4, 6), then two it answers at rank 1.
     assert [row.split("</td>")[0] for row in worst.split("<tr><td>")[1:]] == ["q2", "q4", "q6", "q1", "q3"]
+
+
+@pytest.mark.integration
+def test_eval_run_on_an_untitled_beir_folder(tmp_path: Path) -> None:
+    """The command end to end: a known strategy is accepted (its check once raised NameError), and
+    ``--torch-threads`` is reported as what it is, the query embedder's count."""
+    from typer.testing import CliRunner
+
+    from rag_fed.cli.main import app
+
+    folder = beir_folder(tmp_path / "beir", [{"_id": "q1", "text": "wing flutter"}], [("q1", "1", 1)])
+    out = tmp_path / "out"
+    arguments = ["eval", "run", "--dataset", str(folder), "--out", str(out), "--split", "random:2"]
+    before = torch.get_num_threads()
+    result = CliRunner().invoke(app, [*arguments, "--strategy", "extractive", "--torch-threads", "1"])
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert f"torch threads 1 for queries, {before} for indexing" in document["config"]["embedder"]
+    assert document["systems"][0]["queries"][0]["question"] == "wing flutter"
+    assert torch.get_num_threads() == before
