@@ -249,6 +249,9 @@ def run(
     for report in result.systems:
         cells = "  ".join(f"{name} {value:.4f}" for name, value in {**report.retrieval, **report.answers}.items())
         console.print(f"{report.name:<12} {cells}", highlight=False)
+    for note in result.notes:
+        if note.startswith("No query has"):  # a kind of metric left out: say why beside the numbers
+            console.print(f"note: {note}", highlight=False)
     console.print(f"report: {', '.join(str(path) for path in written)}")
 
 

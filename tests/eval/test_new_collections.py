@@ -315,3 +315,19 @@ def test_eval_run_on_an_untitled_beir_folder(tmp_path: Path) -> None:
     assert f"torch threads 1 for queries, {before} for indexing" in document["config"]["embedder"]
     assert document["systems"][0]["queries"][0]["question"] == "wing flutter"
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.integration
+def test_eval_run_says_why_a_qa_set_has_no_retrieval_metrics(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rag_fed.cli.main import app
+
+    qa = qa_without_gold(tmp_path / "qa")
+    arguments = ["eval", "run", "--dataset", str(qa), "--out", str(tmp_path / "out"), "--split", "random:2"]
+    result = CliRunner().invoke(app, [*arguments, "--strategy", "extractive", "--max-queries", "2"])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 0, output
+    assert "ndcg" not in output and "answer_contains" in output
+    assert "note: No query has gold passages (relevance judgements): retrieval metrics are left out." in output
+    assert json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["n_queries"] == 2
