@@ -40,8 +40,8 @@ class Citation(BaseModel):
 
     @property
     def heading(self) -> str:
-        """The document title, then the section when there is one: how prompts name a source."""
-        return f"{self.title} — {self.section}" if self.section else self.title
+        """The document title, then the section, each when there is one: how prompts name a source."""
+        return " — ".join(part for part in (self.title, self.section) if part)
 
     @property
     def label(self) -> str:

@@ -168,27 +168,31 @@ class GatewayService:
         retrieval_text: str | None = None,
     ) -> FederatedResult:
         """Embed (``retrieval_text`` or the question) with the version most of the sites serve, and ask
-        them; a site serving another version gets the question embedded with its version."""
+        them; a site serving another version gets the question embedded with its version. Keyword search
+        without an answer embeds nothing (unless sites are selected by sketch, which embeds on demand)."""
         self.sync_clients()
         text = retrieval_text or question
+        mode = mode or self.settings.default_mode
 
         def encode(version: str) -> NDArray[np.float32]:
             vector: NDArray[np.float32] = self.embedders.get(version).embed([text])[0]
             return vector
 
         version = self._main_version(sites)
-        try:
-            vector = await run_in_threadpool(encode, version)
-        except RagFedError as error:
-            _log.warning("embedder version %s unavailable (%s); using the default", version, error)
-            version = self.embedder.model_version
-            vector = await run_in_threadpool(encode, version)
+        vector: NDArray[np.float32] | None = None
+        if mode != "keyword" or want_answer:
+            try:
+                vector = await run_in_threadpool(encode, version)
+            except RagFedError as error:
+                _log.warning("embedder version %s unavailable (%s); using the default", version, error)
+                version = self.embedder.model_version
+                vector = await run_in_threadpool(encode, version)
         return await self.router.query(
             question,
             vector,
             version,
             k=k or self.settings.default_k,
-            mode=mode or self.settings.default_mode,
+            mode=mode,
             want_answer=want_answer,
             phrase=phrase,
             site_ids=sites,

@@ -175,7 +175,9 @@ class SiteResponder(Generic[SettingsT]):
             self._sketch = None
 
     def _answer(self, query: SiteQuery) -> SiteReply:
-        if query.embedder_version != self.embedder_version:
+        # A query without an embedding (keyword search, no answer) compares no vectors: any version serves it.
+        embedded = query.embedding is not None
+        if embedded and query.embedder_version != self.embedder_version:
             return self._failed(
                 query,
                 f"embedder version mismatch: the query was embedded with {query.embedder_version!r}, "
@@ -192,7 +194,7 @@ class SiteResponder(Generic[SettingsT]):
             query.k,
             query.mode,
             query_vector=query.embedding,
-            embedder_version=query.embedder_version,
+            embedder_version=query.embedder_version if embedded else None,
             term_stats=query.term_stats,
         )
         passages = searched.passages
