@@ -52,7 +52,7 @@ CANDIDATES: dict[str, Candidate] = {
     "(sim+dense)/2": lambda i: (max(0.0, i["sim"]) + max(0.0, i["dense"])) / 2,
     "sqrt(sim*cov)": lambda i: float(np.sqrt(max(0.0, i["sim"]) * i["cov"])),
 }
-CHOSEN = "(2sim+cov)/3"
+CHOSEN = "sqrt(sim*cov)"
 
 
 def question_features(sites: Mapping[str, Site], embedder: Embedder, question: str) -> dict[str, object]:

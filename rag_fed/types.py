@@ -75,7 +75,7 @@ class Evidence(BaseModel):
     ``score`` (0..1) is how well the span answers the question, from ``similarity`` (the best cosine
     between the question and one of its sentences, by the embedder version of the query, so it compares
     across the sites of a federation) and ``coverage`` (the share of the question's content terms,
-    weighted by rarity, that the span and its heading contain): ``(2 similarity + coverage) / 3``.
+    weighted by rarity, that the span and its heading contain): ``sqrt(similarity * coverage)``.
     ``missing`` lists the question's codes and part numbers that the span does not contain.
     """
 

@@ -42,11 +42,12 @@ class _Row:
 
 
 def support_score(similarity: float, coverage: float) -> float:
-    """How well a span answers the question, 0..1: twice the weight on the best sentence's cosine as on
-    the coverage of the question's terms. Chosen among nine combinations (bench/refusal_curve.py) as
-    the one whose refusal threshold moved least between two unrelated collections: 0.496 chosen on the
-    sample federation, 0.492 on the Galaxy S10 manual (docs/answers.md)."""
-    return min(1.0, max(0.0, (2.0 * max(0.0, similarity) + coverage) / 3.0))
+    """How well a span answers the question, 0..1: the geometric mean of the best sentence's cosine and
+    the coverage of the question's terms (a span must have both). Chosen among nine combinations
+    (bench/refusal_curve.py) as the one whose refusal threshold moved least between two unrelated
+    collections: 0.498 chosen on the sample federation and 0.498 on the Galaxy S10 manual
+    (docs/answers.md)."""
+    return min(1.0, math.sqrt(max(0.0, similarity) * max(0.0, coverage)))
 
 
 def question_codes(question: str) -> list[str]:
@@ -87,12 +88,15 @@ class EvidenceSelector:
         for passage, passage_units in zip(candidates, units, strict=True):
             heading_terms = set(content_terms(passage.citation.heading))
             prior = max(0.0, passage.dense_score or 0.0)
+            # a code the heading names (the SP-150 of "SP-150 pump manual") says which equipment, not
+            # what is asked: only the question's other codes mark a unit
+            asked = [code for code in codes if not _has_codes(passage.citation.heading, [code])]
             rows.append(
                 [
                     _Row(
                         unit,
                         _unit_coverage(set(content_terms(unit.text)), heading_terms, weights),
-                        bool(codes) and _has_codes(unit.text, codes),
+                        bool(asked) and _has_codes(unit.text, asked),
                         prior,
                         _repeats(unit.text, heading_terms),
                     )
@@ -130,6 +134,17 @@ class EvidenceSelector:
         similarities = np.clip(unit_vectors @ np.asarray(question_vector, dtype=np.float32), -1.0, 1.0)
         for row, similarity in zip(chosen, similarities, strict=True):
             row.similarity = float(similarity)
+        # A unit left unembedded ranked below the embedded ones of its passage on terms: it is not taken
+        # to be closer to the question than the least close of them (its passage's cosine would favour
+        # it over the units that were actually measured).
+        embedded = {id(row) for row in chosen}
+        for passage_rows in rows:
+            measured = [row.similarity for row in passage_rows if id(row) in embedded]
+            if measured:
+                ceiling = min(measured)
+                for row in passage_rows:
+                    if id(row) not in embedded:
+                        row.similarity = min(row.similarity, ceiling)
 
     def _unit_score(self, row: _Row, codes: list[str]) -> float:
         if row.repeats_heading:

@@ -59,9 +59,10 @@ def test_one_span_per_passage_best_first_with_its_citation() -> None:
 
 
 @pytest.mark.unit
-def test_support_score_weighs_the_cosine_twice_and_stays_in_bounds() -> None:
-    assert support_score(0.6, 0.3) == pytest.approx(0.5)
-    assert support_score(-0.4, 0.3) == pytest.approx(0.1), "a negative cosine counts as none"
+def test_support_score_is_the_geometric_mean_and_stays_in_bounds() -> None:
+    assert support_score(0.8, 0.2) == pytest.approx(0.4)
+    assert support_score(-0.4, 0.9) == 0.0, "a negative cosine counts as none"
+    assert support_score(0.9, 0.0) == 0.0, "a span must cover some of the question"
     assert support_score(1.0, 1.0) == 1.0 and support_score(0.0, 0.0) == 0.0
 
 
