@@ -34,11 +34,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = GatewaySettings.load(
             args.config, home=args.home, tls_cert_file=args.tls_cert, tls_key_file=args.tls_key, tls_ca_file=args.tls_ca
         )
+        configure_logging(args.log_level, settings.log_format)
         check_server_tls(settings)
         service = build_service(settings)
     except RagFedError as error:
         return fail(error)
-    serve(create_gateway_app(service), args, settings)
+    serve(create_gateway_app(service), args, settings, settings.log_format)
     return 0
 
 

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             tls_cert_file=args.tls_cert,
             tls_key_file=args.tls_key,
         )
+        configure_logging(args.log_level, settings.log_format)
         check_server_tls(settings)
         core = get_settings()
         if args.data_dir is not None:
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         responder = open_responder(settings, core)
     except RagFedError as error:
         return fail(error)
-    serve(create_site_app(responder), args, settings)
+    serve(create_site_app(responder), args, settings, settings.log_format)
     return 0
 
 

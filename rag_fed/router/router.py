@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -133,12 +134,15 @@ class Router:
         phrase: bool = False,
         site_ids: Sequence[str] | None = None,
         encode: QueryEncoder | None = None,
+        request_id: str | None = None,
     ) -> FederatedResult:
         """Ask the selected sites and fuse what comes back before ``policy.deadline_s``.
 
         ``embedding`` is the question embedded with ``embedder_version``; ``encode`` embeds it with any
         other version a site serves (without it, such a site's own version-mismatch refusal is reported).
         ``want_answer``: sites send evidence; ``phrase``: their local models also phrase a checked answer.
+        ``request_id``: the question's id (the gateway's, made when the request arrived), sealed into every
+        site's query so both sides log it; a new one when ``None``.
         """
         started = time.perf_counter()
         query = SiteQuery(
@@ -149,6 +153,7 @@ class Router:
             mode=mode,
             want_answer=want_answer,
             phrase=phrase,
+            request_id=request_id or uuid.uuid4().hex,
         )
         vectors = QueryVectors({embedder_version: query.embedding}, encode)
         outcomes, chosen, scores = await self._select(query, vectors, site_ids)
