@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -72,8 +73,23 @@ class _TextFormatter(logging.Formatter):
 
 def configure_logging(level: str, log_format: LogFormat = "text") -> None:
     """Log to stderr at ``level`` in ``log_format``, replacing any handler set before (called again
-    once a service has read its settings, which name the format)."""
+    once a service has read its settings, which name the format). JSON also turns progress bars off."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonLinesFormatter() if log_format == "json" else _TextFormatter(_TEXT_FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    if log_format == "json":
+        _no_progress_bars()
+
+
+def _no_progress_bars() -> None:
+    """Progress bars (model loading's tqdm) are not log lines: on stderr they would break every line of
+    a JSON log pipeline. The environment covers libraries not imported yet; the calls, those that are."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["TQDM_DISABLE"] = "1"
+    hub = sys.modules.get("huggingface_hub.utils")
+    if hub is not None:
+        hub.disable_progress_bars()
+    transformers_logging = sys.modules.get("transformers.utils.logging")
+    if transformers_logging is not None:
+        transformers_logging.disable_progress_bar()
