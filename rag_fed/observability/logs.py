@@ -78,6 +78,9 @@ def configure_logging(level: str, log_format: LogFormat = "text") -> None:
     handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonLinesFormatter() if log_format == "json" else _TextFormatter(_TEXT_FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # httpx logs one INFO line per request: one per site per question at the gateway, which at many sites
+    # buries everything else; the gateway's own line per question and /metrics say how each site fared.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     if log_format == "json":
         _no_progress_bars()
 
