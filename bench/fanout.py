@@ -190,19 +190,39 @@ async def cpu_by_package(router: Router, version: str, vectors: Sequence[tuple[s
         await router.query(text, vector, version, k=K, mode="dense", want_answer=False)
     profiler.disable()
     totals: Counter[str] = Counter()
-    for (filename, _, _), (_, _, own_time, _, _) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
-        totals[_package_of(filename)] += own_time * 1000 / len(vectors)
-    return dict(totals.most_common(12))
+    for (filename, _, function), (_, _, own_time, _, _) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
+        totals[_package_of(filename, function)] += own_time * 1000 / len(vectors)
+    return dict(totals.most_common(14))
 
 
-def _package_of(filename: str) -> str:
+_BUILTIN_OWNERS = (
+    ("pydantic_core", "pydantic"),
+    ("nacl", "nacl"),
+    ("_sodium", "nacl"),
+    ("epoll", "event loop (epoll)"),
+    ("select", "event loop (epoll)"),
+    ("socket", "sockets"),
+    ("json", "json"),
+    ("numpy", "numpy"),
+)
+
+
+def _package_of(filename: str, function: str) -> str:
+    """Site-packages by package, ours by top folder, the standard library by module, built-ins (C
+    functions, ``~``) by the object they belong to (pydantic-core's validators, libsodium, epoll)."""
+    if filename == "~":
+        return next((owner for marker, owner in _BUILTIN_OWNERS if marker in function), "other built-ins")
     path = Path(filename)
     parts = path.parts
     if "site-packages" in parts:
         return parts[parts.index("site-packages") + 1].split(".")[0]
     if str(path).startswith(str(REPO)):
         return path.relative_to(REPO).parts[0] + " (ours)"
-    return "stdlib/builtins"
+    library = [part for part in parts if part.startswith("python3")]
+    if library:
+        module = parts[parts.index(library[0]) + 1]
+        return module.removesuffix(".py")
+    return "other"
 
 
 def show(report: dict[str, dict[str, float]]) -> None:
