@@ -177,3 +177,42 @@ def test_a_streamed_chat_answer_carries_its_request_id(federation: Federation) -
         assert "[DONE]" in response.read().decode()
     samples = _gateway_metrics(federation)
     assert samples.total("ragfed_gateway_stage_seconds_count", stage="first_token") >= 1
+
+
+def test_ingests_are_counted_at_the_site(federation: Federation) -> None:
+    url = f"{federation.sites['south'].url}/v1/admin/documents"
+    auth = _headers(federation.admin_keys["south"])
+    before = _site_metrics(federation, "south")
+    note = b"# Compressor K-7\n\n## Drain\nOpen the condensate drain of compressor K-7 every shift.\n"
+    created = httpx.post(url, headers=auth, files={"file": ("k7.md", note, "text/markdown")}, timeout=120)
+    assert created.status_code == 201, created.text
+    bad = httpx.post(url, headers=auth, files={"file": ("tool.exe", b"MZ\x00\x01", "application/octet-stream")})
+    assert bad.status_code == 400
+    during = _site_metrics(federation, "south")
+    assert httpx.delete(f"{url}/k7.md", headers=auth, timeout=60).status_code == 200
+
+    def grew(name: str, **labels: str) -> float:
+        return during.total(name, **labels) - before.total(name, **labels)
+
+    assert grew("ragfed_site_ingest_files_total", status="added") == 1
+    assert grew("ragfed_site_ingest_files_total", status="failed") == 1
+    assert grew("ragfed_site_ingest_documents_total") == 1
+    assert grew("ragfed_site_ingest_chunks_total") == created.json()["chunks"]
+    assert grew("ragfed_site_index_chunks") == created.json()["chunks"]
+
+
+def test_feedback_is_counted(federation: Federation) -> None:
+    before = _gateway_metrics(federation)
+    response = httpx.post(
+        f"{federation.gateway.url}/v1/feedback",
+        json={"conversation_id": "c-1", "target": "answer", "useful": True},
+        headers=_headers(federation.api_keys["engineer"]),
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    after = _gateway_metrics(federation)
+    labels = {"target": "answer", "useful": "true"}
+    assert (
+        after.total("ragfed_gateway_feedback_total", **labels) - before.total("ragfed_gateway_feedback_total", **labels)
+        == 1
+    )
