@@ -72,5 +72,5 @@ def create_gateway_app(service: GatewayService) -> FastAPI:
     app.include_router(metrics_router)
     install_pages(app, {"/": "engineer", "/ops": "ops"})  # static pages over the APIs above
     # Outermost: every request counted and timed, and given the request id the sites will log too.
-    app.add_middleware(RequestMetricsMiddleware, registry=service.metrics.registry, issue_request_ids=True)
+    app.add_middleware(RequestMetricsMiddleware, metrics=service.metrics.http, issue_request_ids=True)
     return app

@@ -13,7 +13,7 @@ from typing import Literal
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from api.observability.http import LATENCY_BUCKETS
+from api.observability.http import LATENCY_BUCKETS, HttpMetrics
 from rag_fed.router import FederatedResult
 from rag_fed.router.breaker import BreakerState, CircuitBreakers
 
@@ -73,6 +73,7 @@ class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         registry = self.registry
+        self.http = HttpMetrics(registry)
         self._stages = Histogram(
             "ragfed_gateway_stage_seconds",
             "Time of each stage of a question at the gateway: embed, route, compose, first_token.",

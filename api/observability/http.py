@@ -20,14 +20,23 @@ from api.observability.settings import parse_bind
 from rag_fed.errors import ConfigError
 from rag_fed.observability import request_context
 
-__all__ = ["LATENCY_BUCKETS", "REQUEST_ID_HEADER", "MetricsServer", "RequestMetricsMiddleware", "metrics_response"]
+__all__ = [
+    "LATENCY_BUCKETS",
+    "REQUEST_ID_HEADER",
+    "HttpMetrics",
+    "MetricsServer",
+    "RequestMetricsMiddleware",
+    "metrics_response",
+]
 
 REQUEST_ID_HEADER = "X-Request-Id"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0)
 """Seconds: from a sub-millisecond keyword search to a CPU model's minute-long answer."""
 
 
-class _HttpMetrics:
+class HttpMetrics:
+    """Requests by route template, method and status, and their latency: the part every app shares."""
+
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
             "ragfed_http_requests",
@@ -49,9 +58,9 @@ class RequestMetricsMiddleware:
     new id, served under it (``rag_fed.observability.request_context``) and returned as ``X-Request-Id``;
     an id a client sends is not used (it is the gateway's, so that it cannot be forged or reused)."""
 
-    def __init__(self, app: ASGIApp, registry: CollectorRegistry, issue_request_ids: bool = False) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics, issue_request_ids: bool = False) -> None:
         self._app = app
-        self._metrics = _HttpMetrics(registry)
+        self._metrics = metrics
         self._issue = issue_request_ids
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from api.observability.http import LATENCY_BUCKETS
+from api.observability.http import LATENCY_BUCKETS, HttpMetrics
 from rag_fed.errors import (
     EnvelopeError,
     ExpiredEnvelopeError,
@@ -64,6 +64,7 @@ class SiteMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         registry = self.registry
+        self.http = HttpMetrics(registry)
         self._queries = Counter(
             "ragfed_site_queries",
             "Sealed queries answered (answered, or failed: the site understood but could not serve), by mode.",

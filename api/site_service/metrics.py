@@ -38,5 +38,5 @@ def install_site_metrics(app: FastAPI, responder: ServiceResponder) -> SiteMetri
     responder.query_observers.append(metrics.query)
     app.state.metrics = metrics
     app.include_router(site_metrics_router)
-    app.add_middleware(RequestMetricsMiddleware, registry=metrics.registry)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics.http)
     return metrics

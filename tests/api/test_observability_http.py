@@ -23,7 +23,7 @@ def _app(issue_ids: bool) -> tuple[FastAPI, SiteMetrics]:
     async def thing(thing_id: str) -> dict[str, str | None]:
         return {"thing": thing_id, "request_id": current_request_id()}
 
-    app.add_middleware(RequestMetricsMiddleware, registry=metrics.registry, issue_request_ids=issue_ids)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics.http, issue_request_ids=issue_ids)
     return app, metrics
 
 
