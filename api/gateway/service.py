@@ -33,7 +33,7 @@ from rag_fed.federation import SiteRegistry
 from rag_fed.federation.models import ModelRegistry
 from rag_fed.generators import load_generator
 from rag_fed.generators.base import ChatMessage, Generator, StreamingGenerator
-from rag_fed.observability import current_request_id, request_started
+from rag_fed.observability import current_request_id, record_span, request_started, span
 from rag_fed.router import FederatedResult, HttpSiteClient, Router
 from rag_fed.router.clients import site_http_client
 from rag_fed.types import SearchMode
@@ -183,26 +183,33 @@ class GatewayService:
 
         version = self._main_version(sites)
         embedding = time.perf_counter()
-        try:
-            vector = await run_in_threadpool(encode, version)
-        except RagFedError as error:
-            _log.warning("embedder version %s unavailable (%s); using the default", version, error)
-            version = self.embedder.model_version
-            vector = await run_in_threadpool(encode, version)
+        with span("gateway.embed"):
+            try:
+                vector = await run_in_threadpool(encode, version)
+            except RagFedError as error:
+                _log.warning("embedder version %s unavailable (%s); using the default", version, error)
+                version = self.embedder.model_version
+                vector = await run_in_threadpool(encode, version)
         routing = time.perf_counter()
         self.metrics.stage("embed", routing - embedding)
-        result = await self.router.query(
-            question,
-            vector,
-            version,
-            k=k or self.settings.default_k,
-            mode=mode or self.settings.default_mode,
-            want_answer=want_answer,
-            phrase=phrase,
-            site_ids=sites,
-            encode=encode,
-            request_id=current_request_id(),
-        )
+        fanned_out = time.time_ns()
+        with span("gateway.route"):
+            result = await self.router.query(
+                question,
+                vector,
+                version,
+                k=k or self.settings.default_k,
+                mode=mode or self.settings.default_mode,
+                want_answer=want_answer,
+                phrase=phrase,
+                site_ids=sites,
+                encode=encode,
+                request_id=current_request_id(),
+            )
+            for site in result.sites:
+                if site.status != "skipped":  # each call drawn from the fan-out's start, as long as it took
+                    ended = fanned_out + int(site.latency_ms * 1e6)
+                    record_span("gateway.site_call", fanned_out, ended, site=site.site_id, status=site.status)
         self.metrics.stage("route", time.perf_counter() - routing)
         self.metrics.federated(result)
         asked = [site for site in result.sites if site.status != "skipped"]
@@ -265,7 +272,7 @@ class GatewayService:
         arrived = request_started()
 
         def produce(outer: AnswerStream) -> Iterator[str]:
-            composing = time.perf_counter()
+            composing, composing_ns = time.perf_counter(), time.time_ns()
             first = True
             for delta in inner:
                 if first and delta:
@@ -276,6 +283,9 @@ class GatewayService:
             outer.result = inner.result
             if inner.result is not None:
                 self.metrics.answer(inner.result.strategy, inner.result.refused)
+                record_span(
+                    "gateway.compose", composing_ns, strategy=inner.result.strategy, refused=inner.result.refused
+                )
 
         return AnswerStream(produce)
 

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.observability.settings import parse_bind
 from rag_fed.errors import ConfigError
-from rag_fed.observability import request_context
+from rag_fed.observability import request_context, span
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -85,7 +85,8 @@ class RequestMetricsMiddleware:
             if request_id is None:
                 await self._app(scope, receive, send_with_status)
             else:
-                with request_context(request_id, started):
+                attributes = {"ragfed.request_id": request_id, "http.method": str(scope.get("method", ""))}
+                with request_context(request_id, started), span("gateway.request", **attributes):
                     await self._app(scope, receive, send_with_status)
         finally:
             route = _route_of(scope)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, field_validator
 
-from rag_fed.observability import LogFormat
+from rag_fed.observability import LogFormat, TracingSettings
 
 __all__ = ["ObservabilitySettings", "parse_bind"]
 
@@ -18,7 +18,8 @@ def parse_bind(bind: str) -> tuple[str, int]:
 
 
 class ObservabilitySettings(BaseModel):
-    """``log_format``: ``text`` (default) or ``json`` (one JSON object per line). ``metrics_bind``: also
+    """``log_format``: ``text`` (default) or ``json`` (one JSON object per line). ``tracing``: OpenTelemetry
+    spans per stage, off by default (``rag_fed.observability.tracing``). ``metrics_bind``: also
     serve ``/metrics`` without authentication on this ``HOST:PORT`` (a private interface for Prometheus);
     on the service's own port ``/metrics`` is always behind a key (operator at the gateway, site admin at
     a site)."""
@@ -27,6 +28,10 @@ class ObservabilitySettings(BaseModel):
     metrics_bind: str | None = Field(
         default=None,
         description="HOST:PORT where /metrics is served without a key, for Prometheus on a private network.",
+    )
+
+    tracing: TracingSettings = Field(
+        default_factory=TracingSettings, description="OpenTelemetry spans: exporter none | console | otlp."
     )
 
     @field_validator("metrics_bind")

@@ -24,7 +24,7 @@ from rag_fed.crypto import EnvelopeOpener, KeyPair, ReplayGuard, seal
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.embedders import load_embedder, set_embedding_threads
 from rag_fed.errors import InputError, NotFoundError, RagFedError
-from rag_fed.observability import request_context
+from rag_fed.observability import request_context, span
 from rag_fed.protocol import ControlStatus, ModelControl, ModelControlReply, SiteQuery, SiteReply
 from rag_fed.router.sketch import build_sketch
 from rag_fed.site.egress import EgressPolicy, RedactionSettings, Redactor, apply_egress, release_evidence
@@ -108,7 +108,8 @@ class SiteResponder(Generic[SettingsT]):
         who asked, what was done and how long it took: ids and counts, never the question or passages."""
         started = time.perf_counter()
         query = SiteQuery.from_bytes(self._opener.open_bytes(sealed))
-        with request_context(query.request_id, started):
+        traced = {"ragfed.request_id": query.request_id, "ragfed.site": self.site.site_id}
+        with request_context(query.request_id, started), span("site.query", **traced):
             try:
                 reply = self._answer(query)
             except RagFedError as error:
@@ -214,25 +215,28 @@ class SiteResponder(Generic[SettingsT]):
             return self._fetched(query)
         started = time.perf_counter()
         # The version is checked again against the store the search uses: the site may switch between.
-        searched = self.site.search_with_stats(
-            query.question,
-            query.k,
-            query.mode,
-            query_vector=query.embedding,
-            embedder_version=query.embedder_version,
-            term_stats=query.term_stats,
-        )
+        with span("site.search", mode=query.mode, k=query.k):
+            searched = self.site.search_with_stats(
+                query.question,
+                query.k,
+                query.mode,
+                query_vector=query.embedding,
+                embedder_version=query.embedder_version,
+                term_stats=query.term_stats,
+            )
         passages = searched.passages
         timings = {"search": _ms_since(started)}
         answer: str | None = None
         evidence: list[Evidence] = []
         if query.want_answer and passages:
-            evidence = self.site.evidence(query.question, passages, query.embedding)
+            with span("site.evidence"):
+                evidence = self.site.evidence(query.question, passages, query.embedding)
             timings["evidence"] = _ms_since(started) - timings["search"]
             # Under 'answer' egress no passage text leaves, evidence included: the site's own model
             # phrases what its evidence supports, and that checked text is what it sends.
             if query.phrase or self.settings.egress == "answer":
-                answer = self._local_answer(query, evidence)
+                with span("site.answer"):
+                    answer = self._local_answer(query, evidence)
                 timings["answer"] = _ms_since(started) - timings["search"] - timings["evidence"]
         answer, released = apply_egress(answer, passages, self.settings.egress, self._redactor)
         return SiteReply(

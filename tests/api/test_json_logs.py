@@ -1,14 +1,17 @@
 """JSON-lines logs (``log_format = "json"``) of a real gateway and site: every line is one JSON object,
 the question's request id is in both, and neither the API key, nor the question, nor the text of the
 passage that answered it appears anywhere in them. Also: ``metrics_bind`` serves ``/metrics`` without a
-key on an address of its own."""
+key on an address of its own, and both services send their spans to an OTLP/HTTP collector."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -39,6 +42,31 @@ class JsonFederation:
     gateway: Service
     engineer_key: str
     metrics_url: str
+    traces: list[bytes] = field(default_factory=list)
+    """Bodies the services POSTed to the OTLP collector (protobuf: span names and attributes are plain text)."""
+
+
+@contextmanager
+def otlp_collector(bodies: list[bytes]) -> Iterator[str]:
+    """A stand-in OTLP/HTTP collector on loopback that keeps every body; yields its traces URL."""
+
+    class Collect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers.get("content-length", 0))))
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +80,11 @@ def json_federation(tmp_path_factory: pytest.TempPathFactory, packaged_embedder:
     home = root / "gateway"
     gateway_settings = GatewaySettings(home=home)
     KeyPair.generate().save(gateway_settings.keys_dir)
+    traces: list[bytes] = []
+    collector = ExitStack()
+    tracing = f'[tracing]\nexporter = "otlp"\notlp_endpoint = "{collector.enter_context(otlp_collector(traces))}"\n'
     site_config = root / "site.toml"
-    site_config.write_text('log_format = "json"\n')
+    site_config.write_text('log_format = "json"\n' + tracing)
     site = start_site(root, data_dir, "west", gateway_settings.public_key_file, "--config", str(site_config))
     services = [site]
     try:
@@ -63,15 +94,16 @@ def json_federation(tmp_path_factory: pytest.TempPathFactory, packaged_embedder:
         metrics_port = free_port()
         config = root / "gateway.toml"
         top = f'log_format = "json"\nmetrics_bind = "127.0.0.1:{metrics_port}"\n'
-        config.write_text(top + GATEWAY_CONFIG.format(home=home, deadline=30))
+        config.write_text(top + GATEWAY_CONFIG.format(home=home, deadline=30) + tracing)
         gateway = start_gateway(root, config)
         services.append(gateway)
         engineer_key = KeyStore(gateway_settings.database).create(Role.ENGINEER, None).key
         wait_healthy(services)
-        yield JsonFederation(site, gateway, engineer_key, f"http://127.0.0.1:{metrics_port}/metrics")
+        yield JsonFederation(site, gateway, engineer_key, f"http://127.0.0.1:{metrics_port}/metrics", traces)
     finally:
         for service in services:
             service.stop()
+        collector.close()
 
 
 def _records(log: Path) -> list[dict[str, object]]:
@@ -114,3 +146,33 @@ def test_metrics_bind_serves_metrics_without_a_key(json_federation: JsonFederati
     assert samples.get_value("ragfed_gateway_sites") == 1
     main_port = httpx.get(f"{json_federation.gateway.url}/metrics", timeout=30)
     assert main_port.status_code == 401, "the service's own port still asks for an operator key"
+
+
+def test_spans_of_both_services_reach_the_otlp_collector(json_federation: JsonFederation) -> None:
+    fed = json_federation
+    response = httpx.post(
+        f"{fed.gateway.url}/v1/query",
+        json={"question": QUESTION, "k": 2, "want_answer": False},
+        headers={"Authorization": f"Bearer {fed.engineer_key}"},
+        timeout=180,
+    )
+    assert response.status_code == 200, response.text
+    request_id = response.headers["x-request-id"].encode()
+    wanted = [
+        b"gateway.request",
+        b"gateway.embed",
+        b"gateway.route",
+        b"gateway.site_call",
+        b"site.query",
+        b"site.search",
+    ]
+    deadline = time.monotonic() + 20  # the batch processor exports every 5 s
+    while time.monotonic() < deadline:
+        sent = b"".join(fed.traces)
+        if all(name in sent for name in wanted) and sent.count(request_id) >= 2:
+            break
+        time.sleep(0.5)
+    sent = b"".join(fed.traces)
+    assert [name for name in wanted if name not in sent] == []
+    assert sent.count(request_id) >= 2, "the gateway's and the site's spans both carry the request id"
+    assert b"quokka" not in sent and QUESTION.encode() not in sent

@@ -57,3 +57,33 @@ def test_text_lines_mask_api_keys_too() -> None:
     line = _logged(logging.Formatter("%(message)s"), "key %s rejected", KEY)
     assert line.strip() == "key rfk_0123456789ab_*** rejected"
     assert redact_secrets("no key here") == "no key here"
+
+
+def test_spans_nest_and_cost_nothing_while_tracing_is_off() -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from rag_fed.observability import TracingSettings, configure_tracing, record_span, shutdown_tracing, span
+
+    with span("ignored"):  # off: no provider, nothing recorded anywhere
+        record_span("ignored too", 0)
+    exporter = InMemorySpanExporter()
+    configure_tracing(TracingSettings(), "test", exporter=exporter)
+    try:
+        with span("outer", **{"ragfed.request_id": "r1"}):
+            with span("inner"):
+                pass
+            record_span("done", 1_000, 2_000, site="north")
+    finally:
+        shutdown_tracing()  # flushes
+    spans = {finished.name: finished for finished in exporter.get_finished_spans()}
+    assert set(spans) == {"outer", "inner", "done"}
+    outer = spans["outer"]
+    assert outer.attributes is not None and outer.attributes["ragfed.request_id"] == "r1"
+    for child in ("inner", "done"):
+        parent = spans[child].parent
+        assert parent is not None and outer.context is not None and parent.span_id == outer.context.span_id
+    assert spans["done"].start_time == 1_000 and spans["done"].end_time == 2_000
+    with span("after shutdown"):
+        pass
+    assert "after shutdown" not in {finished.name for finished in exporter.get_finished_spans()}
