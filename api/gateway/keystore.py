@@ -22,6 +22,7 @@ from pathlib import Path
 from api.apikeys import IssuedKey, issue_key, key_id_of, keys_match
 from rag_fed.crypto.ids import validate_node_id
 from rag_fed.errors import AuthError, InputError, NotFoundError
+from rag_fed.observability import current_request_id
 
 __all__ = ["AuditEntry", "Caller", "KeyInfo", "KeyStore", "Role"]
 
@@ -43,7 +44,8 @@ CREATE TABLE IF NOT EXISTS audit_log (
     endpoint TEXT NOT NULL,
     outcome TEXT NOT NULL,
     question TEXT,
-    sites TEXT NOT NULL DEFAULT ''
+    sites TEXT NOT NULL DEFAULT '',
+    request_id TEXT
 );
 """
 
@@ -83,6 +85,7 @@ class AuditEntry:
     outcome: str
     question: str | None
     sites: list[str]
+    request_id: str | None = None
 
 
 class KeyStore:
@@ -93,6 +96,9 @@ class KeyStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(audit_log)")}
+            if "request_id" not in columns:  # an audit log written before request ids
+                db.execute("ALTER TABLE audit_log ADD COLUMN request_id TEXT")
 
     def create(self, role: Role | str, site_id: str | None = None, label: str = "") -> IssuedKey:
         """A new key for ``role``; a ``site-admin`` key must name its site, no other may."""
@@ -154,13 +160,15 @@ class KeyStore:
         question: str | None = None,
         store_text: bool = False,
         sites: Sequence[str] = (),
+        request_id: str | None = None,
     ) -> None:
-        """Record one request. The question is stored as its SHA-256 unless ``store_text``."""
+        """Record one request. The question is stored as its SHA-256 unless ``store_text``; ``request_id``
+        defaults to the id of the request being served (``X-Request-Id``, the one the sites log too)."""
         recorded = question if store_text or question is None else _sha256(question)
         with self._connect() as db:
             db.execute(
-                "INSERT INTO audit_log (at, key_id, role, endpoint, outcome, question, sites) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO audit_log (at, key_id, role, endpoint, outcome, question, sites, request_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     time.time(),
                     caller.key_id if caller else None,
@@ -169,6 +177,7 @@ class KeyStore:
                     outcome,
                     recorded,
                     ",".join(sites),
+                    request_id or current_request_id(),
                 ),
             )
 
@@ -176,10 +185,11 @@ class KeyStore:
         """The newest ``limit`` entries, newest first."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT at, key_id, role, endpoint, outcome, question, sites FROM audit_log ORDER BY id DESC LIMIT ?",
+                "SELECT at, key_id, role, endpoint, outcome, question, sites, request_id FROM audit_log "
+                "ORDER BY id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], [s for s in r[6].split(",") if s]) for r in rows]
+        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], [s for s in r[6].split(",") if s], r[7]) for r in rows]
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -133,6 +134,7 @@ class Router:
         phrase: bool = False,
         site_ids: Sequence[str] | None = None,
         encode: QueryEncoder | None = None,
+        request_id: str | None = None,
     ) -> FederatedResult:
         """Ask the selected sites and fuse what comes back before ``policy.deadline_s``.
 
@@ -141,6 +143,8 @@ class Router:
         ``None`` only for keyword search without an answer, which compares no vectors (site selection by
         sketch then embeds with ``encode``).
         ``want_answer``: sites send evidence; ``phrase``: their local models also phrase a checked answer.
+        ``request_id``: the question's id (the gateway's, made when the request arrived), sealed into every
+        site's query so both sides log it; a new one when ``None``.
         """
         started = time.perf_counter()
         query = SiteQuery(
@@ -151,6 +155,7 @@ class Router:
             mode=mode,
             want_answer=want_answer,
             phrase=phrase,
+            request_id=request_id or uuid.uuid4().hex,
         )
         vectors = QueryVectors({} if query.embedding is None else {embedder_version: query.embedding}, encode)
         outcomes, chosen, scores = await self._select(query, vectors, site_ids)
