@@ -74,9 +74,11 @@ class Evidence(BaseModel):
 
     ``score`` (0..1) is how well the span answers the question, from ``similarity`` (the best cosine
     between the question and one of its sentences, by the embedder version of the query, so it compares
-    across the sites of a federation) and ``coverage`` (the share of the question's content terms,
-    weighted by rarity, that the span and its heading contain): ``sqrt(similarity * coverage)``.
-    ``missing`` lists the question's codes and part numbers that the span does not contain.
+    across the sites of a federation), ``coverage`` (the share of the question's content terms, weighted
+    by rarity, that the span and its heading contain) and the cosine of the passage it is cut from:
+    ``(similarity + coverage + passage cosine) / 3``.
+    ``missing`` lists the question's codes and part numbers that the span does not contain, ``absent``
+    those that the whole passage (with its heading) does not contain either.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -89,6 +91,7 @@ class Evidence(BaseModel):
     passage_rank: int = Field(ge=1)
     chunk_id: int
     missing: list[str] = Field(default_factory=list, max_length=20)
+    absent: list[str] = Field(default_factory=list, max_length=20)
 
 
 class SiteAnswer(BaseModel):

@@ -41,13 +41,14 @@ class _Row:
     repeats_heading: bool = False
 
 
-def support_score(similarity: float, coverage: float) -> float:
-    """How well a span answers the question, 0..1: the geometric mean of the best sentence's cosine and
-    the coverage of the question's terms (a span must have both). Chosen among nine combinations
-    (bench/refusal_curve.py) as the one whose refusal threshold moved least between two unrelated
-    collections: 0.498 chosen on the sample federation and 0.498 on the Galaxy S10 manual
-    (docs/answers.md)."""
-    return min(1.0, math.sqrt(max(0.0, similarity) * max(0.0, coverage)))
+def support_score(similarity: float, coverage: float, passage_similarity: float | None = None) -> float:
+    """How well a span answers the question, 0..1: the mean of the best sentence's cosine, the coverage
+    of the question's terms and the cosine of the whole passage the span is cut from (the span's own
+    when the passage has none, as in keyword search). Chosen among nine combinations
+    (bench/refusal_curve.py) as the one whose refusal threshold carries best from one collection to an
+    unrelated one (docs/answers.md)."""
+    passage = similarity if passage_similarity is None else passage_similarity
+    return min(1.0, (max(0.0, similarity) + max(0.0, coverage) + max(0.0, passage)) / 3.0)
 
 
 def question_codes(question: str) -> list[str]:
@@ -162,15 +163,18 @@ class EvidenceSelector:
         similarity = max(row.similarity for row in span)
         context = f"{passage.citation.heading} {text}"
         missing = [code for code in codes if not _has_codes(context, [code])]
+        whole = f"{passage.citation.heading} {passage.text}"
+        absent = [code for code in missing if not _has_codes(whole, [code])]
         return Evidence(
             citation=passage.citation,
             text=text,
-            score=round(support_score(similarity, coverage), 4),
+            score=round(support_score(similarity, coverage, passage.dense_score), 4),
             similarity=round(max(-1.0, min(1.0, similarity)), 4),
             coverage=round(coverage, 4),
             passage_rank=passage.rank,
             chunk_id=passage.chunk_id,
             missing=missing[:20],
+            absent=absent[:20],
         )
 
     def _grow(self, rows: list[_Row], scores: list[float], seed: int, codes: list[str]) -> tuple[int, int]:

@@ -55,15 +55,16 @@ def test_one_span_per_passage_best_first_with_its_citation() -> None:
     assert (best.citation, best.chunk_id, best.passage_rank) == (PUMP.citation, 11, 1)
     for item in evidence:
         assert 0.0 <= item.score <= 1.0 and 0.0 <= item.coverage <= 1.0
-        assert item.score == pytest.approx(support_score(item.similarity, item.coverage), abs=1e-3)
+        dense = {p.citation.doc_id: p.dense_score for p in PASSAGES}[item.citation.doc_id]
+        assert item.score == pytest.approx(support_score(item.similarity, item.coverage, dense), abs=1e-3)
 
 
 @pytest.mark.unit
-def test_support_score_is_the_geometric_mean_and_stays_in_bounds() -> None:
-    assert support_score(0.8, 0.2) == pytest.approx(0.4)
-    assert support_score(-0.4, 0.9) == 0.0, "a negative cosine counts as none"
-    assert support_score(0.9, 0.0) == 0.0, "a span must cover some of the question"
-    assert support_score(1.0, 1.0) == 1.0 and support_score(0.0, 0.0) == 0.0
+def test_support_score_is_the_mean_of_span_terms_and_passage_and_stays_in_bounds() -> None:
+    assert support_score(0.6, 0.3, 0.9) == pytest.approx(0.6)
+    assert support_score(-0.4, 0.3, 0.6) == pytest.approx(0.3), "a negative cosine counts as none"
+    assert support_score(0.6, 0.3) == pytest.approx(0.5), "without a passage cosine the span's stands in"
+    assert support_score(1.0, 1.0, 1.0) == 1.0 and support_score(0.0, 0.0, 0.0) == 0.0
 
 
 @pytest.mark.unit
