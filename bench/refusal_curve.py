@@ -5,7 +5,8 @@ For every question of two unrelated collections (the sample federation's mainten
 logs, 3 sites; the Galaxy S10 manual split ``cluster:3``), answerable and unanswerable, the sites'
 evidence is cut and ranked as on the query path (in process, hybrid search, 5 passages a site), and
 each candidate score of the best item is recorded. A question refused by the composer's code rules
-(codes no evidence holds, or asked codes no passage names) is refused whatever its score. For each candidate the script prints:
+(codes no evidence holds, or asked codes no passage names) is refused whatever its score. For each
+candidate the script prints:
 
 - the threshold that maximises min(answered rate, declined rate) on one collection, and the rates it
   gives on the *other* one (a threshold that only fits the set it was chosen on is a defect);
