@@ -155,8 +155,11 @@ def main() -> None:
                 f"{chosen_on}->{tested_on}: {threshold:.3f}, {answered:.2f}/{declined:.2f} -> "
                 f"{other_answered:.2f}/{other_declined:.2f}"
             )
+        # what the threshold chosen on one collection keeps on the other, in the worse direction
+        entry["worst_transfer"] = min(min(entry[side]["other"]) for side in ("sample", "s10"))
+        entry["threshold_move"] = abs(entry["sample"]["threshold"] - entry["s10"]["threshold"])
         report[name] = entry
-        print(f"{name:<20} " + " | ".join(cells))
+        print(f"{name:<20} " + " | ".join(cells) + f" | worst transfer {entry['worst_transfer']:.2f}")
     print(f"\ncurve of {CHOSEN} (threshold: answered/declined on sample | s10)")
     curve = []
     for threshold in np.arange(0.30, 0.71, 0.02):
