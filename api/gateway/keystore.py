@@ -138,6 +138,23 @@ class KeyStore:
         if not changed:
             raise NotFoundError(f"no active API key {key_id!r}")
 
+    def site_admin_hashes(self, site_id: str) -> list[tuple[str, str]]:
+        """``(key id, sha256)`` of every active site-admin key of ``site_id``: what the site is sent."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT key_id, key_sha256 FROM api_keys WHERE role = ? AND site_id = ? AND revoked_at IS NULL "
+                "ORDER BY key_id",
+                (Role.SITE_ADMIN.value, site_id),
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def key_info(self, key_id: str) -> KeyInfo:
+        """One key by id (revoked or not); ``NotFoundError`` if there is none."""
+        found = [key for key in self.list_keys() if key.key_id == key_id]
+        if not found:
+            raise NotFoundError(f"no API key {key_id!r}")
+        return found[0]
+
     def list_keys(self) -> list[KeyInfo]:
         with self._connect() as db:
             rows = db.execute(

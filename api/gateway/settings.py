@@ -65,6 +65,12 @@ class GatewaySettings(ServerTlsSettings):
         default=300.0, gt=0, description="How often the sites' term statistics are fetched again (seconds)."
     )
     health_timeout_s: float = Field(default=2.0, gt=0)
+    admin_keys_push_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often every site is sent its list of active site-admin keys (seconds); keep it well "
+        "under the sites' admin_keys_max_age_s (30 s), past which a site refuses gateway-issued keys.",
+    )
     routing: RoutingPolicy = RoutingPolicy()
     embedder: EmbedderSettings = EmbedderSettings()
     generator: GeneratorSettings = GeneratorSettings()

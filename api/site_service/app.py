@@ -16,8 +16,10 @@ from api.docs_pages import install_local_docs
 from api.errors import ErrorBody, error_response, install_error_handlers
 from api.site_service.admin import Responder, admin_router
 from api.site_service.admin_search import admin_search_router
+from api.site_service.audit import ADMIN_AUDIT_FILE, AuditAdminCalls, SiteAuditLog, admin_audit_router
 from api.site_service.responder import ServiceResponder
 from api.web import install_pages
+from rag_fed.admin_keys import ADMIN_KEYS_PATH
 from rag_fed.crypto import SealedEnvelope
 from rag_fed.crypto.envelope import MAX_ENVELOPE_BYTES
 from rag_fed.errors import DocumentTooLargeError
@@ -102,9 +104,12 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
     install_error_handlers(app)
     app.include_router(admin_router)
     app.include_router(admin_search_router)
+    app.include_router(admin_audit_router)
     install_pages(app, {"/admin": "admin"})  # the site admin's page over the admin API
 
     app.add_middleware(RefuseLargeUploads, max_upload_bytes=responder.settings.max_upload_bytes)
+    app.state.admin_audit = SiteAuditLog(responder.site.layout.root / ADMIN_AUDIT_FILE)
+    app.add_middleware(AuditAdminCalls, log=app.state.admin_audit)  # outermost: sees the 413s above too
 
     @app.post(
         QUERY_PATH,
@@ -132,6 +137,20 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
         sealed = await read_body(request, MAX_ENVELOPE_BYTES)
         reply = await run_in_threadpool(responder.handle_control, sealed)
         return Response(reply, media_type="application/json")
+
+    @app.post(
+        ADMIN_KEYS_PATH,
+        tags=["federation"],
+        response_class=Response,
+        responses={200: _ENVELOPE_SCHEMA, **_ERRORS},
+        openapi_extra={"requestBody": {"required": True, **_ENVELOPE_SCHEMA}},
+    )
+    async def site_admin_keys(request: Request, responder: Responder) -> Response:
+        """An ``AdminKeyList`` sealed to this site by the gateway: every active admin key it issued for this
+        site (docs/security.md); the answer is an ``AdminKeyListAck`` sealed back."""
+        sealed = await read_body(request, MAX_ENVELOPE_BYTES)
+        ack = await run_in_threadpool(responder.handle_admin_keys, sealed)
+        return Response(ack, media_type="application/json")
 
     @app.get(SKETCH_PATH, tags=["federation"], response_class=Response, responses={200: _ENVELOPE_SCHEMA})
     async def site_sketch(responder: Responder) -> Response:

@@ -17,9 +17,10 @@ from typing import Generic, TypeVar
 from nacl.public import PublicKey
 from pydantic import BaseModel, Field, PositiveInt
 
+from rag_fed.admin_keys import AdminKeyList, AdminKeyListAck, GatewayKeyList
 from rag_fed.answers.compose import AnswerComposer
 from rag_fed.answers.timed import LeadHealth
-from rag_fed.crypto import EnvelopeOpener, KeyPair, ReplayGuard, seal
+from rag_fed.crypto import EnvelopeOpener, KeyPair, ReplayGuard, SealedEnvelope, seal
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.embedders import load_embedder, set_embedding_threads
 from rag_fed.errors import InputError, NotFoundError, RagFedError
@@ -33,7 +34,10 @@ from rag_fed.site.term_stats import TermStatsPublisher
 from rag_fed.term_stats.publication import PublicationPolicy, TermStatsRequest
 from rag_fed.types import Evidence
 
-__all__ = ["ResponderSettings", "SiteResponder"]
+__all__ = ["REPLAY_JOURNAL", "ResponderSettings", "SiteResponder"]
+
+REPLAY_JOURNAL = "replay.db"
+"""In the site's folder: the nonces of the envelopes accepted within the freshness window."""
 
 _log = logging.getLogger(__name__)
 
@@ -52,6 +56,12 @@ class ResponderSettings(BaseModel):
     accept_model_rollouts: bool = Field(
         default=True,
         description="Whether the coordinator may make this site re-embed for a new embedder version (or roll back).",
+    )
+    admin_keys_max_age_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Gateway-issued admin keys are refused once the gateway's last key list is this old "
+        "(seconds); the gateway sends one every admin_keys_push_s (docs/security.md).",
     )
     term_stats: PublicationPolicy = Field(
         default=PublicationPolicy(),
@@ -79,7 +89,8 @@ class SiteResponder(Generic[SettingsT]):
             site.site_id,
             {settings.gateway_id: gateway_key},
             max_age_s=settings.envelope_max_age_s,
-            replay_guard=ReplayGuard(window),
+            # On disk, so an envelope answered before a restart is refused after it (docs/envelopes.md).
+            replay_guard=ReplayGuard(window, journal=site.layout.root / REPLAY_JOURNAL),
         )
         self._redactor = Redactor(settings.redaction)
         # The store is thread-safe; the local model is not, and one generation at a time is all two
@@ -89,6 +100,7 @@ class SiteResponder(Generic[SettingsT]):
         self._sketch: tuple[str, int, bytes] | None = None
         self._lead_health = LeadHealth()
         self._term_stats = TermStatsPublisher(site, settings.term_stats)
+        self.admin_keys = GatewayKeyList(site.site_id, settings.admin_keys_max_age_s)
 
     @property
     def embedder_version(self) -> str:
@@ -245,6 +257,21 @@ class SiteResponder(Generic[SettingsT]):
             return self._seal(self._term_stats.phrase_counts(request.question, request.request_id).to_bytes())
         publication = self._term_stats.publish(request.key_bytes(), request.request_id)
         return self._seal(publication.to_bytes())
+
+    def handle_admin_keys(self, sealed: bytes) -> bytes:
+        """Take the gateway's sealed ``AdminKeyList`` (unless a newer one is held); a sealed ack back."""
+        envelope = SealedEnvelope.from_bytes(sealed)
+        keys = AdminKeyList.from_bytes(self._opener.open(envelope))
+        taken = self.admin_keys.accept(keys, envelope.sent_at)
+        if taken:
+            _log.info("admin key list from the gateway: %d keys", len(keys.keys))
+        ack = AdminKeyListAck(
+            request_id=keys.request_id,
+            site_id=self.site.site_id,
+            status="ok" if taken else "stale",
+            keys=self.admin_keys.status().keys,
+        )
+        return self._seal(ack.to_bytes())
 
     def _local_answer(self, query: SiteQuery, evidence: list[Evidence]) -> str | None:
         try:
