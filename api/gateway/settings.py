@@ -39,7 +39,9 @@ class GatewaySettings(ServerTlsSettings):
     home: Path = Field(default_factory=default_home, description="Default: <RAGFED_DATA_DIR>/gateway.")
     model_id: str = Field(default="rag-fed", description="The model name clients pass and see.")
     audit_questions: Literal["hash", "text"] = Field(
-        default="hash", description="Store each question's SHA-256 (default) or its text in the audit log."
+        default="hash",
+        description="Store each question's keyed hash (HMAC-SHA256 under <home>/audit.key; default) or its text "
+        "in the audit log.",
     )
     default_k: PositiveInt = 5
     default_mode: SearchMode = "hybrid"  # federated hybrid kept 0.98-1.01 of centralized hybrid (docs/benchmarks.md)
