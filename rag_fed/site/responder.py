@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Generic, TypeVar
 
+import numpy as np
 from nacl.public import PublicKey
 from pydantic import BaseModel, Field, PositiveInt
 
@@ -195,6 +196,7 @@ class SiteResponder(Generic[SettingsT]):
                 "the site serves (or wait until the site has re-embedded its index)",
             )
         query.require_dim(self.site.embedder.dim)
+        _require_normalised(query)
         if query.fetch is not None:
             return self._fetched(query)
         started = time.perf_counter()
@@ -304,6 +306,20 @@ class SiteResponder(Generic[SettingsT]):
             recipient_id=self.settings.gateway_id,
             recipient_key=self._gateway_key,
         ).to_bytes()
+
+
+MAX_EMBEDDING_NORM = 1000.0
+"""Embeddings are normalised (norm 1). Finite float32 values up to 3.4e38 overflow the site's scores to
+infinity, which a reply cannot carry: such a query is answered ``failed`` with this reason instead."""
+
+
+def _require_normalised(query: SiteQuery) -> None:
+    norm = float(np.linalg.norm(query.embedding.astype(np.float64)))
+    if norm > MAX_EMBEDDING_NORM:
+        raise InputError(
+            f"query embedding has norm {norm:.3g}, over {MAX_EMBEDDING_NORM:g}: embeddings are normalised (norm 1), "
+            "so the sender's embedder is broken"
+        )
 
 
 def _ms_since(start: float) -> float:
