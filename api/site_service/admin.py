@@ -14,7 +14,7 @@ from api.apikeys import key_id_of, keys_match
 from api.site_service.responder import ServiceResponder
 from rag_fed.errors import AuthError, DocumentTooLargeError, InputError
 
-__all__ = ["DeletedDocument", "DocumentInfo", "UploadResult", "admin_router", "get_responder"]
+__all__ = ["DeletedDocument", "DeletedSource", "DocumentInfo", "UploadResult", "admin_router", "get_responder"]
 
 _bearer = HTTPBearer(auto_error=False, description="A site admin key (rfk_...) of this site.")
 
@@ -88,6 +88,12 @@ class DeletedDocument(BaseModel):
     chunks_removed: int
 
 
+class DeletedSource(BaseModel):
+    source: str
+    documents: int
+    chunks_removed: int
+
+
 admin_router = APIRouter(prefix="/v1/admin", tags=["site admin"])
 
 
@@ -142,3 +148,14 @@ async def delete_document(doc_id: str, request: Request, responder: Responder, _
     request.state.audit_detail = f"delete {doc_id}: {removed} chunks removed"
     responder.invalidate_sketch()
     return DeletedDocument(doc_id=doc_id, chunks_removed=removed)
+
+
+@admin_router.delete("/sources/{source:path}")
+async def delete_source(source: str, request: Request, responder: Responder, _admin: SiteAdmin) -> DeletedSource:
+    """Delete every document that came from one file (``source`` as the document list shows it, e.g.
+    ``upload:orders.csv``), in one transaction: a log's records go together."""
+    request.state.audit_detail = f"delete source {source}"
+    documents, removed = await run_in_threadpool(responder.site.delete_source, source)
+    request.state.audit_detail = f"delete source {source}: {documents} documents, {removed} chunks removed"
+    responder.invalidate_sketch()
+    return DeletedSource(source=source, documents=documents, chunks_removed=removed)

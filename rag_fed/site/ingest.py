@@ -218,11 +218,13 @@ class IngestPipeline:
             chunks += len(pending.drafts)
             self._pending.append(pending)
             self._pending_chunks += len(pending.drafts)
-            if self._pending_chunks >= self._settings.batch_chunks:
-                self._flush()
         new_ids = {doc_id for doc_id, _ in named}
         stale = [doc_id for doc_id in existing if doc_id not in new_ids]
         self._pending_deletes.extend(stale)
+        # Never in the middle of a file: a file commits whole or not at all (a killed upload left 512 of its
+        # 5,485 rows served); small files still share a transaction up to about batch_chunks chunks.
+        if self._pending_chunks >= self._settings.batch_chunks:
+            self._flush()
         status: FileStatus = "added" if not existing else "updated" if written or stale else "unchanged"
         return FileResult(source, status, documents=written, chunks=chunks, unchanged=unchanged, removed=len(stale))
 
@@ -245,7 +247,9 @@ class IngestPipeline:
         if not self._pending and not self._pending_deletes and not self._pending_rehash:
             return
         texts = [text for pending in self._pending for text in pending.embed_texts]
-        vectors = self._embedder.embed(texts) if texts else np.zeros((0, self._embedder.dim), np.float32)
+        step = self._settings.batch_chunks  # embedded in slices (a big file is one transaction, not one batch)
+        parts = [self._embedder.embed(texts[start : start + step]) for start in range(0, len(texts), step)]
+        vectors = np.concatenate(parts) if parts else np.zeros((0, self._embedder.dim), np.float32)
         with self._store.transaction() as transaction:
             # Deletes first: a document id that moved to another file in this batch must survive.
             for doc_id in _unique(self._pending_deletes):

@@ -217,6 +217,21 @@ class Site:
                 raise from_leaf_error(error) from error
         return len(removed)
 
+    def delete_source(self, source: str) -> tuple[int, int]:
+        """Delete every document ingested from ``source`` (a file's path, or ``upload:<name>``) in one
+        transaction; returns (documents, chunks) removed. ``UnknownDocumentError`` if none came from it."""
+        with self._stores.write_lock, self._stores.use() as serving:
+            try:
+                doc_ids = [doc.doc_id for doc in serving.store.docstore.list_documents(source=source)]
+                if not doc_ids:
+                    raise UnknownRecordError(f"no documents were ingested from source {source!r}")
+                with serving.store.transaction() as transaction:
+                    removed = sum(len(transaction.delete_document(doc_id)) for doc_id in doc_ids)
+                serving.store.checkpoint()
+            except (IndexStoreError, UnknownRecordError) as error:
+                raise from_leaf_error(error) from error
+        return len(doc_ids), removed
+
     def verify(self) -> list[str]:
         """Problems found between vectors, chunks and the keyword index (empty when consistent)."""
         with self._stores.use() as serving:
