@@ -202,7 +202,9 @@ class SiteResponder(Generic[SettingsT]):
         started = time.perf_counter()
         # The version is checked again against the store the search uses: the site may switch between.
         searched = self.site.search_with_stats(
-            query.question,
+            # Keywords never match a span that would be redacted: a query for a redacted value must not find
+            # (and score) the document that holds it.
+            self._redactor.without_redacted(query.question),
             query.k,
             query.mode,
             query_vector=query.embedding,

@@ -129,3 +129,44 @@ def test_a_failing_site_model_still_sends_the_evidence(
     reply, _ = _ask(site, packaged_embedder, want_answer=True, phrase=True)
     assert reply.status == "answered" and reply.answer is None
     assert reply.evidence and "35 Nm" in reply.evidence[0].text
+
+
+def test_a_keyword_query_for_a_redacted_value_does_not_find_its_document(
+    tmp_path: Path, packaged_embedder: Embedder
+) -> None:
+    """It came back with its document and a score: a confirmation that the value is there."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "plate.md").write_text(
+        "# Motor M-9\n\n## Plate\nMotor S/N 4471-AX was rewound by Anna Berg.\n"
+    )
+    (tmp_path / "docs" / "pump.md").write_text(PUMP_MANUAL)
+    settings = Settings(data_dir=tmp_path / "data")
+    Site.init("north", settings)
+    with Site.open("north", settings, embedder=packaged_embedder) as site:
+        assert not site.ingest([tmp_path / "docs"]).failed
+        keys = KeyPair.load(site.layout.keys_dir)
+        responder_settings = ResponderSettings.model_validate(
+            {"egress": "passages", "redaction": {"names": ["Anna Berg"]}}
+        )
+        responder = SiteResponder(site, responder_settings, keys, GATEWAY_KEYS.public_key)
+        opener = EnvelopeOpener(GATEWAY_KEYS, "gateway", {"north": keys.public_key})
+        for question in ("S/N 4471-AX", "Anna Berg", "serial number is 4471-AX"):
+            query = SiteQuery(
+                question=question,
+                embedding=packaged_embedder.embed([question])[0],
+                k=3,
+                embedder_version=site.serving_version,
+                mode="keyword",
+                want_answer=False,
+            )
+            sealed = seal(
+                query.to_bytes(),
+                sender=GATEWAY_KEYS,
+                sender_id="gateway",
+                recipient_id="north",
+                recipient_key=keys.public_key,
+            )
+            reply = SiteReply.from_bytes(opener.open_bytes(responder.handle(sealed.to_bytes())))
+            assert reply.status == "answered", reply.error
+            assert all(p.citation.doc_id != "plate.md" for p in reply.passages), (question, reply.passages)
+        assert [p.citation.doc_id for p in site.search("rewound motor plate", k=1, mode="keyword")] == ["plate.md"]
