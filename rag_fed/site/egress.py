@@ -125,7 +125,11 @@ class Redactor:
     def without_redacted(self, text: str) -> str:
         """``text`` with every span that would be redacted left out: what a site searches its keyword index
         with, so a query for a redacted value does not find (and score) the document that holds it."""
-        return self._sub(text, " ") if self.active and text else text
+        if not self.active or not text:
+            return text
+        stripped = self._sub(text, " ")
+        # Unchanged unless a span went: the federation's term statistics were counted for the text as sent.
+        return text if stripped == unicodedata.normalize("NFKC", text) else stripped
 
     def _sub(self, text: str, replacement: str) -> str:
         redacted = unicodedata.normalize("NFKC", text)
