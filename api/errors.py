@@ -25,6 +25,7 @@ from rag_fed.errors import (
     NotFoundError,
     RagFedError,
     ReplayedEnvelopeError,
+    SiteBusyError,
     SiteUnavailableError,
     WrongRecipientError,
 )
@@ -44,6 +45,7 @@ _STATUS: dict[type[RagFedError], int] = {
     # 421 Misdirected Request: the envelope was meant for another site; resending it here cannot help.
     WrongRecipientError: 421,
     SiteUnavailableError: 503,
+    SiteBusyError: 429,
 }
 
 
@@ -83,8 +85,10 @@ async def _rag_fed_error(request: Request, error: Exception) -> JSONResponse:
         client = request.client.host if request.client else "?"
         _log.warning("%s %s from %s rejected: %s: %s", request.method, request.url.path, client, kind, error)
     # A missing or unknown API key asks for one (RFC 9110); an envelope is not a bearer credential.
-    challenge = {"WWW-Authenticate": "Bearer"} if status == 401 and isinstance(error, AuthError) else None
-    return error_response(status, kind, str(error), challenge)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 and isinstance(error, AuthError) else None
+    if isinstance(error, SiteBusyError):
+        headers = {"Retry-After": str(error.retry_after_s)}
+    return error_response(status, kind, str(error), headers)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

@@ -9,8 +9,11 @@ site understood but cannot serve gets a sealed reply with status ``failed`` (or 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -24,7 +27,7 @@ from rag_fed.answers.timed import LeadHealth
 from rag_fed.crypto import EnvelopeOpener, KeyPair, ReplayGuard, SealedEnvelope, seal
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.embedders import load_embedder, set_embedding_threads
-from rag_fed.errors import InputError, NotFoundError, RagFedError
+from rag_fed.errors import InputError, NotFoundError, RagFedError, SiteBusyError
 from rag_fed.protocol import ControlStatus, ModelControl, ModelControlReply, SiteQuery, SiteReply
 from rag_fed.router.sketch import build_sketch
 from rag_fed.site.egress import EgressPolicy, RedactionSettings, Redactor, apply_egress, release_evidence
@@ -64,6 +67,11 @@ class ResponderSettings(BaseModel):
         description="Gateway-issued admin keys are refused once the gateway's last key list is this old "
         "(seconds); the gateway sends one every admin_keys_push_s (docs/security.md).",
     )
+    model_queue: PositiveInt = Field(
+        default=4,
+        description="Queries that may wait for or run the site's local model at once; one more is refused "
+        "with HTTP 429 and Retry-After rather than queued without bound (its breaker stays closed).",
+    )
     term_stats: PublicationPolicy = Field(
         default=PublicationPolicy(),
         description="What the site publishes of its term counts for the federation's BM25 (floor, noise; "
@@ -97,6 +105,9 @@ class SiteResponder(Generic[SettingsT]):
         # The store is thread-safe; the local model is not, and one generation at a time is all two
         # cores can run anyway.
         self._model_lock = threading.Lock()
+        self._model_admitted = 0  # queries waiting for or running the model (at most settings.model_queue)
+        self._admission_lock = threading.Lock()
+        self._model_seconds = 2.0  # moving average of one generation, for Retry-After
         self._sketch_lock = threading.Lock()
         self._sketch: tuple[str, int, bytes] | None = None
         self._lead_health = LeadHealth()
@@ -111,12 +122,35 @@ class SiteResponder(Generic[SettingsT]):
     def handle(self, sealed: bytes) -> bytes:
         """Answer one sealed ``SiteQuery`` with a sealed ``SiteReply``."""
         query = SiteQuery.from_bytes(self._opener.open_bytes(sealed))
-        try:
-            reply = self._answer(query)
-        except RagFedError as error:
-            _log.warning("query %s failed: %s", query.request_id, error)
-            reply = self._failed(query, str(error))
+        with self._admitted(query):  # SiteBusyError (429) when the model's queue is full
+            try:
+                reply = self._answer(query)
+            except RagFedError as error:
+                _log.warning("query %s failed: %s", query.request_id, error)
+                reply = self._failed(query, str(error))
         return self._seal(reply.to_bytes())
+
+    @contextmanager
+    def _admitted(self, query: SiteQuery) -> Iterator[None]:
+        """A place in the model's bounded queue for a query that will use the model; others pass freely."""
+        if not (query.want_answer and (query.phrase or self.settings.egress == "answer")):
+            yield
+            return
+        with self._admission_lock:
+            waiting = self._model_admitted
+            if waiting >= self.settings.model_queue:
+                retry = math.ceil(self._model_seconds * waiting / 2)
+                raise SiteBusyError(
+                    f"site {self.site.site_id} has {waiting} queries waiting for its model (limit "
+                    f"{self.settings.model_queue}); try again in {retry} s",
+                    retry,
+                )
+            self._model_admitted += 1
+        try:
+            yield
+        finally:
+            with self._admission_lock:
+                self._model_admitted -= 1
 
     def handle_control(self, sealed: bytes) -> bytes:
         """Answer one sealed ``ModelControl`` with a sealed ``ModelControlReply``."""
@@ -280,10 +314,12 @@ class SiteResponder(Generic[SettingsT]):
     def _local_answer(self, query: SiteQuery, evidence: list[Evidence]) -> str | None:
         try:
             with self._model_lock:
+                started = time.perf_counter()
                 composer = AnswerComposer(
                     self.site.settings.answers, self.site.generator, lead_health=self._lead_health
                 )
                 composed = composer.compose(query.question, evidence, sites=[self.site.site_id], strategy="grounded")
+                self._model_seconds = 0.8 * self._model_seconds + 0.2 * (time.perf_counter() - started)
         except RagFedError as error:
             # The evidence is still worth sending; the gateway composes from what it gets.
             _log.error("local model failed on query %s: %s", query.request_id, error)

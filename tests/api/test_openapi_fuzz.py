@@ -28,10 +28,12 @@ import numpy as np
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.apikeys import issue_key
+from api.errors import install_error_handlers
 from api.gateway.app import create_gateway_app
 from api.gateway.keystore import KeyStore, Role
 from api.gateway.service import GatewayService
@@ -43,6 +45,7 @@ from rag_fed.config import Settings
 from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
 from rag_fed.crypto.b64 import encode_b64
 from rag_fed.embedders.base import Embedder
+from rag_fed.errors import SiteBusyError
 from rag_fed.federation import SiteRegistry
 from rag_fed.generators.base import ChatMessage, StreamingGenerator
 from rag_fed.protocol import ModelControl, SiteQuery, SiteReply
@@ -380,3 +383,16 @@ def test_an_embedding_of_huge_finite_values_is_refused_with_a_clear_error(fuzzed
     opener = EnvelopeOpener(gateway_keys, "gateway", {"north": site_keys.public_key})
     reply = SiteReply.from_bytes(opener.open_bytes(response.content))  # the gateway can open it
     assert reply.status == "failed" and reply.error is not None and "embedding has norm 5.88e+39" in reply.error
+
+
+def test_a_busy_site_answers_429_with_retry_after() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/busy")
+    async def busy() -> None:
+        raise SiteBusyError("site north has 4 queries waiting for its model (limit 4); try again in 5 s", 5)
+
+    response = TestClient(app).get("/busy")
+    assert response.status_code == 429 and response.headers["retry-after"] == "5"
+    assert response.json()["error"]["type"] == "SiteBusyError"
