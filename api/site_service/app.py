@@ -30,7 +30,9 @@ __all__ = ["create_site_app", "read_body"]
 _ENVELOPE_SCHEMA: dict[str, Any] = {
     "content": {"application/json": {"schema": SealedEnvelope.model_json_schema()}},
 }
-_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (400, 401, 409, 413, 421, 500)}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 409, 413, 421, 429, 500)
+}
 
 
 async def read_body(request: Request, limit: int) -> bytes:
