@@ -19,6 +19,8 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field, model_validator
 
 from rag_fed.errors import ConfigError
+from rag_fed.observability import LogFormat
+from rag_fed.observability import configure_logging as configure_process_logging
 
 __all__ = ["ServerTlsSettings", "add_server_arguments", "check_server_tls", "configure_logging", "fail", "serve"]
 
@@ -55,8 +57,9 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, default_port: int) 
     parser.add_argument("--log-level", default="info")
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str, log_format: LogFormat = "text") -> None:
+    """Text until the settings are read; then again in their ``log_format`` (docs/operations.md)."""
+    configure_process_logging(level, log_format)
 
 
 def check_server_tls(settings: ServerTlsSettings) -> None:
@@ -76,8 +79,9 @@ def check_server_tls(settings: ServerTlsSettings) -> None:
         ) from None
 
 
-def serve(app: FastAPI, args: argparse.Namespace, tls: ServerTlsSettings) -> None:
-    """Run ``app`` until stopped; HTTPS when ``tls`` names a certificate and key."""
+def serve(app: FastAPI, args: argparse.Namespace, tls: ServerTlsSettings, log_format: LogFormat = "text") -> None:
+    """Run ``app`` until stopped; HTTPS when ``tls`` names a certificate and key. With JSON logs uvicorn's
+    own lines (access log included) go through the same JSON handler instead of uvicorn's text format."""
     if tls.serves_tls:
         logging.getLogger(__name__).info("serving HTTPS with certificate %s", tls.tls_cert_file)
     uvicorn.run(
@@ -87,6 +91,7 @@ def serve(app: FastAPI, args: argparse.Namespace, tls: ServerTlsSettings) -> Non
         log_level=args.log_level,
         ssl_certfile=tls.tls_cert_file,
         ssl_keyfile=tls.tls_key_file,
+        log_config=None if log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )
 
 

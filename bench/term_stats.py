@@ -215,6 +215,7 @@ def main() -> None:
     parser.add_argument("--datasets", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
     parser.add_argument("--only", nargs="*", choices=sorted(DATASETS), default=sorted(DATASETS))
     parser.add_argument("--modes", nargs="*", choices=("keyword", "hybrid"), default=["keyword", "hybrid"])
+    parser.add_argument("--splits", nargs="*", default=None, help="only these splits (e.g. random:3); default: all")
     parser.add_argument("--floor", type=int, default=5)
     parser.add_argument("--epsilon", type=float, default=1.0)
     parser.add_argument("--noise-floor", type=int, default=10)
@@ -233,6 +234,8 @@ def main() -> None:
         if cache_file.is_file():
             cache.load(cache_file)
         for split in splits:
+            if args.splits is not None and split not in args.splits:
+                continue
             for mode in args.modes:
                 started = time.perf_counter()
                 row = run_one(name, args.datasets / folder, split, mode, embedder, cache, args)

@@ -7,12 +7,11 @@ files that hold only whitespace. Keeping it here means one wording of each error
 from __future__ import annotations
 
 import codecs
-from pathlib import PurePath
 
 from connectors.base import SourceData
 from connectors.errors import CorruptFileError, EmptyFileError
 
-__all__ = ["decode_text", "file_stem", "require_text"]
+__all__ = ["decode_text", "require_text"]
 
 # Control characters other than tab, newline, form feed and carriage return. Text files practically
 # never contain them, while compressed or image data is full of them.
@@ -53,11 +52,6 @@ def require_text(source: SourceData, text: str) -> str:
     if not text.strip():
         raise EmptyFileError(source.name, "the file holds no text (empty or whitespace only)")
     return text
-
-
-def file_stem(name: str) -> str:
-    """The file name without folders and suffix, used as a title when a document has none."""
-    return PurePath(name.replace("\\", "/")).stem or name
 
 
 def _decode(source: SourceData, data: bytes, encoding: str) -> str:

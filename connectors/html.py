@@ -10,7 +10,7 @@ from bs4.dammit import EncodingDetector
 from bs4.element import NavigableString, PreformattedString, Tag
 
 from connectors._outline import Outline
-from connectors._textio import decode_text, file_stem
+from connectors._textio import decode_text
 from connectors.base import Document, SourceData
 from connectors.errors import EmptyFileError
 
@@ -50,7 +50,7 @@ class HtmlConnector:
             raise EmptyFileError(source.name, "the HTML has no visible text")
         yield Document(
             source=source.name,
-            title=page_title or outline.first_top_heading or file_stem(source.name),
+            title=page_title or outline.first_top_heading,  # none: no title, never the file name
             kind="manual",
             sections=sections,
         )

@@ -16,7 +16,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from connectors._outline import Outline
-from connectors._textio import decode_text, file_stem
+from connectors._textio import decode_text
 from connectors.base import Document, SourceData
 from connectors.errors import EmptyFileError
 
@@ -30,7 +30,8 @@ _INDENT = "  "
 
 @dataclass
 class MarkdownConnector:
-    """Reads CommonMark (with GFM tables); one section per heading, the title from the first H1."""
+    """Reads CommonMark (with GFM tables); one section per heading, the title from the first H1 (none
+    without one)."""
 
     suffixes: tuple[str, ...] = (".md", ".markdown")
 
@@ -42,7 +43,7 @@ class MarkdownConnector:
             raise EmptyFileError(source.name, "the Markdown holds no text (only markup or front matter)")
         yield Document(
             source=source.name,
-            title=outline.first_top_heading or file_stem(source.name),
+            title=outline.first_top_heading,  # none: no title (the file name is the document's id, not text)
             kind="manual",
             sections=sections,
         )

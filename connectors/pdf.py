@@ -1,7 +1,8 @@
 """Loader for PDF manuals (.pdf) with pypdf: one section per page, so citations can name the page.
 
 The title is the metadata title unless that is a tool's artefact (``_is_artefact``): then the first
-line of the first page that reads like a title, else the file name. The metadata title is kept as the
+line of the first page that reads like a title, else none (the file name is the document's id, and an id
+embedded or indexed as text would match queries it has nothing to do with). The metadata title is kept as the
 ``pdf_title`` metadata field either way.
 """
 
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
-from connectors._textio import file_stem
 from connectors.base import Document, Section, SourceData
 from connectors.errors import CorruptFileError, EmptyFileError
 
@@ -71,7 +71,7 @@ class PdfConnector:
         usable = metadata_title and not _is_artefact(metadata_title, _tool_names(reader))
         yield Document(
             source=source.name,
-            title=metadata_title if usable else _first_title_line(sections[0].text) or file_stem(source.name),
+            title=metadata_title if usable else _first_title_line(sections[0].text),
             kind="manual",
             sections=sections,
             metadata=metadata,

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from connectors._textio import decode_text, file_stem
+from connectors._textio import decode_text
 from connectors.base import Document, Section, SourceData
 
 __all__ = ["TextConnector"]
@@ -48,7 +48,7 @@ class TextConnector:
         lines = [line.rstrip() for line in text.split("\n")]
         yield Document(
             source=source.name,
-            title=_title(lines, source.name),
+            title=_title(lines),
             kind="manual",
             sections=_sections(lines),
         )
@@ -131,8 +131,6 @@ def _sections(lines: list[str]) -> tuple[Section, ...]:
     return tuple(sections) or (whole,)
 
 
-def _title(lines: list[str], name: str) -> str:
+def _title(lines: list[str]) -> str:
     first_line = next((line.strip() for line in lines if line.strip()), "")
-    if not first_line:
-        return file_stem(name)
     return first_line if len(first_line) <= _MAX_TITLE_CHARS else first_line[:_MAX_TITLE_CHARS] + "…"

@@ -25,12 +25,25 @@ class EvalDoc:
 
 @dataclass(frozen=True, slots=True)
 class EvalQuery:
-    """One question with its reference answer (if any) and graded relevant documents (grade >= 1)."""
+    """One question with its reference answers (if any) and graded relevant documents (grade >= 1).
+
+    ``answers`` are all the gold answers (SQuAD-style sets list several); an answer is scored against the
+    one it matches best. ``answer`` is the first of them; giving only ``answer`` makes it the one answer.
+    """
 
     query_id: str
     text: str
     answer: str | None = None
     gold_doc_ids: Mapping[str, int] = field(default_factory=dict)
+    answers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.answers and self.answer is not None:
+            object.__setattr__(self, "answers", (self.answer,))
+        elif self.answers and self.answer is None:
+            object.__setattr__(self, "answer", self.answers[0])
+        elif self.answers and self.answer not in self.answers:
+            raise ValueError(f"query {self.query_id!r}: answer {self.answer!r} is not one of answers")
 
 
 @dataclass(frozen=True, slots=True)

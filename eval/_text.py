@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["STOPWORDS", "answer_tokens", "cited_doc_ids", "normalize_answer", "strip_citations"]
+__all__ = ["STOPWORDS", "answer_tokens", "cited_doc_ids", "cited_sources", "normalize_answer", "strip_citations"]
 
 # fmt: off
 STOPWORDS = frozenset(
@@ -42,6 +42,11 @@ def answer_tokens(text: str) -> list[str]:
 def cited_doc_ids(answer: str) -> list[str]:
     """Document ids of the ``[site:doc#section]`` tags in ``answer``, once each, in order of first citation."""
     return list(dict.fromkeys(match.group(2) for match in _CITATION.finditer(answer)))
+
+
+def cited_sources(answer: str) -> list[tuple[str, str]]:
+    """``(site, document)`` of the citation tags in ``answer``, once each, in order of first citation."""
+    return list(dict.fromkeys((match.group(1), match.group(2)) for match in _CITATION.finditer(answer)))
 
 
 def strip_citations(answer: str) -> str:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the harness is imported by the command itself: `ragfed --he
     from eval.systems import RetrievalSystem
     from rag_fed.answers.settings import AnswerStrategy
     from rag_fed.config import GeneratorSettings, Settings
+    from rag_fed.embedders.base import Embedder
     from rag_fed.generators import Generator
     from rag_fed.types import SearchMode
 
@@ -72,8 +73,10 @@ def _limit(dataset: EvalDataset, max_queries: int | None) -> EvalDataset:
 
     if max_queries is None:
         return dataset
-    judged = [q for q in dataset.queries if q.gold_doc_ids][:max_queries]
-    return EvalDataset(dataset.name, dataset.corpus, judged, dataset.source, dataset.description)
+    # The first N queries as the dataset lists them, judged or not: a QA set without gold passages is
+    # evaluated on its answers (a BEIR loader already keeps only the judged queries).
+    first = dataset.queries[:max_queries]
+    return EvalDataset(dataset.name, dataset.corpus, first, dataset.source, dataset.description)
 
 
 def _generator_factory(settings: GeneratorSettings) -> Callable[[], Generator]:
@@ -101,15 +104,20 @@ def _search_mode(mode: str) -> SearchMode:
 def _answer_strategy(strategy: str) -> AnswerStrategy:
     if strategy not in ("extractive", "grounded", "generative"):
         raise InputError(f"unknown answer strategy {strategy!r}; choose extractive, grounded or generative")
-    return cast(AnswerStrategy, strategy)
+    return cast("AnswerStrategy", strategy)
 
 
-def _set_torch_threads(threads: int | None) -> str:
+def _query_embedder(embedder: Embedder, threads: int | None) -> tuple[Embedder, str]:
+    """The embedder queries use (on ``threads`` torch threads when given; indexing keeps torch's own
+    count) and how the report names both counts."""
     import torch  # loaded by the embedder anyway
 
-    if threads is not None:
-        torch.set_num_threads(threads)
-    return str(torch.get_num_threads())
+    from eval.query_threads import QueryThreadsEmbedder
+
+    default = torch.get_num_threads()
+    if threads is None:
+        return embedder, f"torch threads {default}"
+    return QueryThreadsEmbedder(embedder, threads), f"torch threads {threads} for queries, {default} for indexing"
 
 
 def _generator_note(settings: Settings, strategy: AnswerStrategy, site_answers: bool) -> str:
@@ -135,7 +143,7 @@ def run(
     k: Annotated[
         int, typer.Option(min=1, max=1000, help="Documents per query (100 adds recall@100; from at most 100 passages).")
     ] = 10,
-    max_queries: Annotated[int | None, typer.Option(help="Evaluate only the first N judged queries.")] = None,
+    max_queries: Annotated[int | None, typer.Option(min=1, help="Evaluate only the first N queries.")] = None,
     training_log: Annotated[
         Path | None,
         typer.Option(help="Training run directory or its ledger.json, or a JSON list of {round, metric...}: plotted."),
@@ -152,7 +160,10 @@ def run(
     ] = False,
     deadline_s: Annotated[float, typer.Option(min=1.0, help="The router's deadline per query, seconds.")] = 300.0,
     torch_threads: Annotated[
-        int | None, typer.Option(min=1, help="Threads of the query embedder (torch); default: torch's.")
+        int | None,
+        typer.Option(
+            min=1, help="Torch threads while a query is embedded (indexing keeps torch's default); default: torch's."
+        ),
     ] = None,
     embedding_cache: Annotated[
         Path | None, typer.Option(help="A .npz file of document vectors to reuse across runs (written back).")
@@ -180,13 +191,13 @@ def run(
         sites = split_corpus(data, split, seed=seed)
         settings = get_settings()
         embedder = load_embedder(settings.embedder)
-        threads = _set_torch_threads(torch_threads)
+        query_embedder, threads = _query_embedder(embedder, torch_threads)
         answering = answers and any(query.answer is not None for query in data.queries)
         index_embedder = CachingEmbedder(embedder)
         cached = index_embedder.load(embedding_cache) if embedding_cache is not None else 0
         config = {
             "search mode": search_mode,
-            "embedder": f"{settings.embedder.model} ({embedder.model_version}), torch threads {threads}",
+            "embedder": f"{settings.embedder.model} ({embedder.model_version}), {threads}",
             "generator": _generator_note(settings, answer_strategy, site_answers)
             if answering
             else "none (no answers generated)",
@@ -199,7 +210,7 @@ def run(
             for name in names:
                 setup = SystemSetup(
                     settings=settings.model_copy(update={"data_dir": Path(scratch) / name}),
-                    embedder=embedder,
+                    embedder=query_embedder,
                     mode=search_mode,
                     index_embedder=index_embedder,
                     generator_factory=_generator_factory(settings.generator)
@@ -238,6 +249,9 @@ def run(
     for report in result.systems:
         cells = "  ".join(f"{name} {value:.4f}" for name, value in {**report.retrieval, **report.answers}.items())
         console.print(f"{report.name:<12} {cells}", highlight=False)
+    for note in result.notes:
+        if note.startswith("No query has"):  # a kind of metric left out: say why beside the numbers
+            console.print(f"note: {note}", highlight=False)
     console.print(f"report: {', '.join(str(path) for path in written)}")
 
 

@@ -44,6 +44,19 @@ def _string_metadata(record: dict[str, Any], path: Path, line: int) -> dict[str,
     return metadata
 
 
+def _gold_answers(record: dict[str, Any], path: Path, line: int, where: str) -> tuple[str, ...]:
+    """The gold answers of a question: ``answer`` (a string) and ``answers`` (a list of strings, as
+    SQuAD-style sets have), both read; blanks and repeats left out."""
+    single = record.get("answer")
+    many = record.get("answers", [])
+    if single is not None and not isinstance(single, str):
+        raise input_error(path, line, f"{where}answer must be a string")
+    if not isinstance(many, list) or not all(isinstance(answer, str) for answer in many):
+        raise input_error(path, line, f"{where}answers must be a list of strings")
+    given = [single] if single is not None else []
+    return tuple(dict.fromkeys(answer for answer in [*given, *many] if answer.strip()))
+
+
 def _load_corpus(path: Path) -> list[EvalDoc]:
     corpus: list[EvalDoc] = []
     seen: set[str] = set()
@@ -91,8 +104,9 @@ def _load_qrels(path: Path) -> dict[str, dict[str, int]]:
 def load_beir(path: str | Path, split: str = "test") -> EvalDataset:
     """Load a BEIR folder: ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv`` (with header).
 
-    As in BEIR, only queries judged in the split are kept. A query's ``metadata.answer``, when present,
-    becomes its reference answer. Qrels naming unknown queries or documents are rejected.
+    As in BEIR, only queries judged in the split are kept. A query's ``metadata.answer`` (a string) and
+    ``metadata.answers`` (a list), when present, are its reference answers. Qrels naming unknown queries
+    or documents are rejected.
     """
     root = Path(path)
     corpus = _load_corpus(root / "corpus.jsonl")
@@ -106,10 +120,8 @@ def load_beir(path: str | Path, split: str = "test") -> EvalDataset:
         if query_id not in qrels:
             continue
         text = _required_str(record, "text", queries_path, line)
-        answer = _string_metadata(record, queries_path, line).get("answer")
-        if answer is not None and not isinstance(answer, str):
-            raise input_error(queries_path, line, "metadata.answer must be a string")
-        queries.append(EvalQuery(query_id, text, answer, qrels[query_id]))
+        answers = _gold_answers(_string_metadata(record, queries_path, line), queries_path, line, "metadata.")
+        queries.append(EvalQuery(query_id, text, None, qrels[query_id], answers))
     known_queries = {query.query_id for query in queries}
     for query_id, judged in qrels.items():
         if query_id not in known_queries:
@@ -128,10 +140,11 @@ def load_beir(path: str | Path, split: str = "test") -> EvalDataset:
 
 
 def load_qa(path: str | Path, corpus_path: str | Path | None = None) -> EvalDataset:
-    """Load question-answer JSON Lines ``{id, question, answer, gold?: [doc_id, ...]}``.
+    """Load question-answer JSON Lines ``{id, question, answer | answers: [...], gold?: [doc_id, ...]}``.
 
-    The corpus is read from ``corpus_path`` or, if absent, from a ``corpus.jsonl`` beside the file
-    (BEIR corpus format); without either the dataset has answers only (no retrieval metrics).
+    A question needs a gold answer: ``answer`` (a string), ``answers`` (a list; SQuAD-style) or both. The
+    corpus is read from ``corpus_path`` or, if absent, from a ``corpus.jsonl`` beside the file (BEIR
+    corpus format). Questions without ``gold`` documents have no retrieval metrics (answers only).
     """
     qa_path = Path(path)
     corpus_file = Path(corpus_path) if corpus_path is not None else qa_path.parent / "corpus.jsonl"
@@ -145,20 +158,23 @@ def load_qa(path: str | Path, corpus_path: str | Path | None = None) -> EvalData
             raise input_error(qa_path, line, f"duplicate question id {query_id!r}")
         seen.add(query_id)
         question = _required_str(record, "question", qa_path, line)
-        answer = _required_str(record, "answer", qa_path, line)
+        answers = _gold_answers(record, qa_path, line, "field ")
+        if not answers:
+            raise input_error(qa_path, line, "needs a gold answer: a non-empty 'answer' or 'answers' list")
         gold = record.get("gold", [])
         if not isinstance(gold, list) or not all(isinstance(doc_id, str) for doc_id in gold):
             raise input_error(qa_path, line, "field 'gold' must be a list of document ids")
         unknown = [doc_id for doc_id in gold if corpus and doc_id not in doc_ids]
         if unknown:
             raise input_error(qa_path, line, f"gold documents not in the corpus: {unknown[:5]}")
-        queries.append(EvalQuery(query_id, question, answer, dict.fromkeys(gold, 1)))
+        queries.append(EvalQuery(query_id, question, None, dict.fromkeys(gold, 1), answers))
     return EvalDataset(
         name=qa_path.stem,
         corpus=corpus,
         queries=queries,
         source=str(qa_path),
-        description="Question-answer pairs with reference answers; gold documents as given in the file.",
+        description="Question-answer pairs with reference answers; gold documents as given in the file"
+        + ("." if any(query.gold_doc_ids for query in queries) else " (none given: no retrieval metrics)."),
     )
 
 

@@ -136,7 +136,11 @@ class FederatedSystem:
         tap_opener = EnvelopeOpener(gateway_keys, GATEWAY_ID, site_keys, max_age_s=setup.deadline_s + 60.0)
         clients = []
         for site_id, site in self._sites.items():
-            service = ResponderSettings(gateway_id=GATEWAY_ID, term_stats=self._term_stats or PublicationPolicy())
+            # embedding_threads 0: a responder in a service sets torch's threads for its process; in process
+            # here that would put the harness's later indexing on one thread.
+            service = ResponderSettings(
+                gateway_id=GATEWAY_ID, term_stats=self._term_stats or PublicationPolicy(), embedding_threads=0
+            )
             responder = SiteResponder(site, service, KeyPair.load(site.layout.keys_dir), gateway_keys.public_key)
             tap = SiteTap(responder.handle, tap_opener)
             self._taps.append(tap)
@@ -172,8 +176,10 @@ class FederatedSystem:
             raise RuntimeError("index() must be called before search()")
         embedder = self._setup.embedder
         started = time.perf_counter()
-        vector = embedder.embed([query])[0]
-        embed_ms = (time.perf_counter() - started) * 1000
+        # Keyword search without an answer uses no embedding (sites selected by sketch do: routed).
+        needed = self._setup.mode != "keyword" or want_answer or self._selection == "sketch"
+        vector = embedder.embed([query])[0] if needed else None
+        embedded = {"embed": (time.perf_counter() - started) * 1000} if needed else {}
         routed_at = time.perf_counter()
         result = self._loop.run_until_complete(
             self._router.query(
@@ -191,7 +197,7 @@ class FederatedSystem:
         return result, SystemResult(
             doc_ids,
             scores,
-            {"embed": embed_ms, **stage_timings(routed_at, result, calls)},
+            {**embedded, **stage_timings(routed_at, result, calls)},
             bytes_sent=sum(outcome.bytes_sent for outcome in result.sites),
             bytes_received=sum(outcome.bytes_received for outcome in result.sites),
             sites_contacted=[outcome.site_id for outcome in result.sites if outcome.status != "skipped"],
@@ -223,7 +229,14 @@ class FederatedSystem:
             sites_contacted=retrieved.sites_contacted,
             sites_failed=retrieved.sites_failed,
         )
-        return composed_answer(timed, composed)
+        # What a citation may name: the passages merged for the question and those the sites' evidence and
+        # answers came from (each site's own top passages, retrieved for this question too).
+        citable = [
+            *(passage.citation for passage in result.passages),
+            *(item.citation for item in result.evidence),
+            *(passage.citation for answer in result.answers for passage in answer.passages),
+        ]
+        return composed_answer(timed, composed, citable)
 
     def close(self) -> None:
         for site in self._sites.values():

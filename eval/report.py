@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eval.plots import plot_latency, plot_metric_bars, plot_training_curves
-from eval.results import EvalResult
+from eval.results import EvalResult, QueryRecord, SystemReport
 from eval.training_log import load_training_log
 
-__all__ = ["write_report"]
+__all__ = ["WORST_QUESTIONS", "worst_questions", "write_report"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ _STAGE_ORDER = (
 )
 _EXAMPLE_ANSWERS = 2
 _EXAMPLE_CHARS = 400
+WORST_QUESTIONS = 5
+_RANKING_SHOWN = 5
 
 
 def _stage_key(stage: str) -> tuple[int, str]:
@@ -64,10 +66,61 @@ def _example_rows(result: EvalResult) -> list[list[str]]:
             record = next((q for q in report.queries if q.query_id == query_id), None)
             if record is None or record.answer is None:
                 continue
-            text = record.answer if len(record.answer) <= _EXAMPLE_CHARS else record.answer[:_EXAMPLE_CHARS] + " …"
+            text = _clip(record.answer)
             f1 = record.metrics.get("token_f1", 0.0)
             rows.append([query_id, report.name, text, _number(f1, 3), ", ".join(record.cited_doc_ids)])
     return rows
+
+
+def _clip(text: str, chars: int = _EXAMPLE_CHARS) -> str:
+    return text if len(text) <= chars else text[:chars] + " …"
+
+
+def _worst_metric(report: SystemReport) -> str | None:
+    """What a configuration's worst questions are ranked by: nDCG@10 where it has retrieval metrics, else
+    the answers' token F1; ``None`` when it has neither."""
+    if "ndcg@10" in report.retrieval:
+        return "ndcg@10"
+    if "token_f1" in report.answers:
+        return "token_f1"
+    return next(iter(report.retrieval), None)
+
+
+def worst_questions(report: SystemReport, count: int = WORST_QUESTIONS) -> tuple[str | None, list[QueryRecord]]:
+    """The ``count`` questions a configuration did worst on (lowest metric first, then the dataset's order)
+    and the metric they are ranked by."""
+    metric = _worst_metric(report)
+    if metric is None:
+        return None, []
+    scored = [
+        (record.metrics[metric], index, record)
+        for index, record in enumerate(report.queries)
+        if metric in record.metrics
+    ]
+    return metric, [record for _, _, record in sorted(scored, key=lambda item: item[:2])[:count]]
+
+
+def _worst_tables(result: EvalResult) -> list[_Table]:
+    tables = []
+    for report in result.systems:
+        metric, records = worst_questions(report)
+        if metric is None or not records:
+            continue
+        headers = ["query", "question", "gold", "ranking (top 5)", "answer", metric, "unresolved citations"]
+        rows = [
+            [
+                record.query_id,
+                _clip(record.question),
+                _clip("; ".join([*record.gold_answers, *record.gold_doc_ids]) or "-"),
+                ", ".join(record.doc_ids[:_RANKING_SHOWN]) or "-",
+                _clip(record.answer) if record.answer is not None else "-",
+                _number(record.metrics[metric], 3),
+                ", ".join(record.unresolved_citations) or "-",
+            ]
+            for record in records
+        ]
+        tables.append(_Table(f"{report.name}: the {len(records)} worst questions by {metric}", headers, rows))
+    return tables
 
 
 def _tables(result: EvalResult) -> list[_Table]:
@@ -128,6 +181,15 @@ def _tables(result: EvalResult) -> list[_Table]:
         "index s",
     ]
     tables.append(_Table("Bytes per query, sites contacted, indexing time", cost_headers, cost_rows))
+    if answer:
+        rows = [
+            [r.name, str(r.unresolved_citations), str(sum(q.answer is not None for q in r.queries))]
+            for r in result.systems
+        ]
+        tables.append(
+            _Table("Unresolved citations", ["system", "citations naming no retrieved passage", "answers"], rows)
+        )
+    tables += _worst_tables(result)
     examples = _example_rows(result)
     if examples:
         headers = ["query", "system", "answer", "token F1", "cited documents"]

@@ -35,13 +35,19 @@ VERSIONED_DISTRIBUTIONS = (
 
 @dataclass(slots=True)
 class QueryRecord:
-    """One query as one system handled it: its ranking, costs, answer and per-query metric values.
+    """One query as one system handled it: the question and its gold (documents, answers), the ranking,
+    costs, answer and per-query metric values, so a report can show where a configuration loses.
 
     ``timings_ms`` holds the system's own stages plus the runner's wall-clock ``total`` around the call
-    (a search, or the whole answering path when ``answer`` is set).
+    (a search, or the whole answering path when ``answer`` is set). ``scored_against`` is the gold answer
+    the answer was scored against (the best-matching one); ``unresolved_citations`` the answer's
+    citations (``site:doc``) that name no passage retrieved for the question.
     """
 
     query_id: str
+    question: str
+    gold_doc_ids: dict[str, int]
+    gold_answers: list[str]
     doc_ids: list[str]
     scores: list[float]
     timings_ms: dict[str, float]
@@ -52,6 +58,8 @@ class QueryRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     answer: str | None = None
     cited_doc_ids: list[str] = field(default_factory=list)
+    scored_against: str | None = None
+    unresolved_citations: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -59,7 +67,8 @@ class SystemReport:
     """One system's results: mean metrics, latency per stage, bytes and sites per query, all queries.
 
     ``reachable_recall`` is the mean share of each query's relevant documents that the contacted sites
-    hold (the ceiling site selection puts on recall); ``None`` for a pooled index.
+    hold (the ceiling site selection puts on recall); ``None`` for a pooled index. ``unresolved_citations``
+    counts, over all answers, the citations that name no passage retrieved for their question.
     """
 
     name: str
@@ -73,6 +82,7 @@ class SystemReport:
     sites_failed: dict[str, float]
     queries: list[QueryRecord]
     reachable_recall: float | None = None
+    unresolved_citations: int = 0
 
 
 @dataclass(slots=True)

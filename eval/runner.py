@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from eval._records import EvalDataset, EvalDoc, EvalQuery
-from eval._text import strip_citations
+from eval._text import cited_sources, strip_citations
 from eval.answer_metrics import citation_recall, invented_values, supported_share
 from eval.metrics import (
     RETRIEVAL_METRICS,
@@ -43,6 +43,7 @@ ANSWER_METRICS = (
     "citation_recall",
     "supported_share",
     "invented_values",
+    "unresolved_citations",
     "refused",
 )
 _CUTOFF = re.compile(r"@(\d+)$")
@@ -86,6 +87,9 @@ def _record(query: EvalQuery, result: SystemResult, k: int, wall_ms: float) -> Q
             scores.append(float(score))
     return QueryRecord(
         query_id=query.query_id,
+        question=query.text,
+        gold_doc_ids=dict(query.gold_doc_ids),
+        gold_answers=list(query.answers),
         doc_ids=doc_ids,
         scores=scores,
         timings_ms={**{stage: float(ms) for stage, ms in result.timings_ms.items()}, "total": wall_ms},
@@ -111,13 +115,33 @@ def _run_query(
     return _record(query, result, k, (time.perf_counter() - started) * 1000.0)
 
 
+def best_gold(words: str, answers: Sequence[str]) -> str:
+    """The gold answer ``words`` matches best (exact match, then token F1, then containment; the first on
+    a tie): a set listing several gold answers scores an answer against the one it gives."""
+    if not answers:
+        return ""
+    return max(
+        answers, key=lambda gold: (exact_match(words, gold), token_f1(words, gold), answer_contains(words, gold))
+    )
+
+
+def unresolved_citations(answered: SystemAnswer) -> list[str]:
+    """The answer's citations, as ``site:doc``, that name no passage retrieved for the question: its
+    citation tags and the citations it reports, each once (an invented site or id, a URL in brackets)."""
+    retrieved = set(answered.retrieved)
+    cited = dict.fromkeys([*cited_sources(answered.text), *answered.citations])
+    return [f"{site}:{doc}" for site, doc in cited if (site, doc) not in retrieved]
+
+
 def _score_answer(record: QueryRecord, answered: SystemAnswer, query: EvalQuery, docs: Mapping[str, EvalDoc]) -> None:
-    gold = query.answer or ""
     record.answer = answered.text
     record.cited_doc_ids = list(answered.cited_doc_ids)
+    record.unresolved_citations = unresolved_citations(answered)
     # Text metrics read the words, not the citation tags; a citation of an unknown document supports
     # nothing, so it counts against precision.
     words = strip_citations(answered.text)
+    gold = best_gold(words, query.answers)
+    record.scored_against = gold
     cited_texts = [docs[doc_id].text if doc_id in docs else "" for doc_id in answered.cited_doc_ids]
     # What the answer's values are checked against: the spans it quotes where the system reports them
     # (what the reader sees beside the claim), else the cited documents.
@@ -130,6 +154,7 @@ def _score_answer(record: QueryRecord, answered: SystemAnswer, query: EvalQuery,
         citation_recall=citation_recall(answered.cited_doc_ids, query.gold_doc_ids),
         supported_share=0.0 if answered.refused else supported_share(answered.text, backing),
         invented_values=0.0 if answered.refused else float(len(invented_values(answered.text, backing))),
+        unresolved_citations=float(len(record.unresolved_citations)),
         refused=float(answered.refused),
     )
 
@@ -154,11 +179,14 @@ def _evaluate_system(
         records.append(_run_query(system, query, k, answers, docs))
         progress.advance(task)
     run = {r.query_id: {doc_id: float(len(r.doc_ids) - rank) for rank, doc_id in enumerate(r.doc_ids)} for r in records}
-    per_query = retrieval_metrics_per_query(run, dataset.qrels(), metrics)
+    qrels = dataset.qrels()
+    # Without any gold passages there is nothing to score a ranking against: no retrieval metrics at all
+    # (the notes say why), rather than zeros. Otherwise the means are over the judged queries.
+    per_query = retrieval_metrics_per_query(run, qrels, metrics) if qrels else {}
     for record in records:
-        for metric in metrics:
-            if record.query_id in per_query[metric]:
-                record.metrics[metric] = per_query[metric][record.query_id]
+        for metric, values in per_query.items():
+            if record.query_id in values:
+                record.metrics[metric] = values[record.query_id]
     answered = [record for record in records if record.answer is not None]
     return SystemReport(
         name=system.name,
@@ -170,7 +198,8 @@ def _evaluate_system(
         bytes_received=distribution_summary(float(record.bytes_received) for record in records),
         sites_contacted=distribution_summary(float(len(record.sites_contacted)) for record in records),
         sites_failed=distribution_summary(float(len(record.sites_failed)) for record in records),
-        reachable_recall=_reachable_recall(records, dataset.qrels(), docs_by_site),
+        reachable_recall=_reachable_recall(records, qrels, docs_by_site),
+        unresolved_citations=sum(len(record.unresolved_citations) for record in answered),
         queries=records,
     )
 
@@ -230,7 +259,9 @@ def run_eval(
         raise InputError(f"system names must be unique, got {names}")
     docs_by_site = _docs_by_site(dataset, sites)
     metrics, dropped = _metrics_within(k)
-    notes = [f"{', '.join(dropped)} not computed: rankings are cut at k={k}"] if dropped else []
+    judged = any(query.gold_doc_ids for query in dataset.queries)
+    notes = [f"{', '.join(dropped)} not computed: rankings are cut at k={k}"] if dropped and judged else []
+    notes += _retrieval_notes(dataset)
     notes += _answer_notes(dataset, systems, answers)
     if dataset.description:
         notes.append(f"Dataset: {dataset.description}")
@@ -258,6 +289,15 @@ def run_eval(
     )
 
 
+def _retrieval_notes(dataset: EvalDataset) -> list[str]:
+    judged = sum(bool(query.gold_doc_ids) for query in dataset.queries)
+    if not judged:
+        return ["No query has gold passages (relevance judgements): retrieval metrics are left out."]
+    if judged < len(dataset.queries):
+        return [f"{judged} of {len(dataset.queries)} queries have gold passages; retrieval metrics are over those."]
+    return []
+
+
 def _answer_notes(dataset: EvalDataset, systems: Sequence[RetrievalSystem], answers: bool) -> list[str]:
     with_answer = sum(query.answer is not None for query in dataset.queries)
     if not with_answer:
@@ -267,7 +307,9 @@ def _answer_notes(dataset: EvalDataset, systems: Sequence[RetrievalSystem], answ
     silent = [system.name for system in systems if not isinstance(system, AnsweringSystem)]
     notes = [
         f"{with_answer} of {len(dataset.queries)} queries have reference answers; answer metrics are over those. "
-        "Answers are scored without their citation tags and 'Sources:' lines."
+        "Answers are scored without their citation tags and 'Sources:' lines, against the gold answer they "
+        "match best where a query has several. unresolved_citations: citations per answer that name no "
+        "passage retrieved for the question."
     ]
     if silent:
         notes.append(f"Systems that do not answer (retrieval metrics only): {', '.join(silent)}.")

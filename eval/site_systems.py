@@ -10,7 +10,7 @@ factory, exactly as a site does: its local model writes from the site's own top 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +27,7 @@ from rag_fed.embedders.base import Embedder
 from rag_fed.generators.base import Generator
 from rag_fed.protocol import MAX_K
 from rag_fed.site import Site
-from rag_fed.types import Passage, SearchMode, SiteAnswer
+from rag_fed.types import Citation, Passage, SearchMode, SiteAnswer
 
 __all__ = [
     "CentralizedSystem",
@@ -39,6 +39,7 @@ __all__ = [
     "composed_answer",
     "doc_ranking",
     "site_answer",
+    "sources",
     "to_document",
 ]
 
@@ -171,12 +172,18 @@ class _SiteSystem:
         setup = self._setup
         self._sites = build_sites(docs_by_site, setup.settings, setup.documents_embedder, setup.generator_factory)
 
-    def _embed(self, query: str) -> tuple[NDArray[np.float32], float]:
+    def _embed(self, query: str, needed: bool = True) -> tuple[NDArray[np.float32] | None, dict[str, float]]:
+        """The query's vector and the ``embed`` stage; neither when not ``needed`` (keyword search embeds
+        nothing: a site's evidence, when answering, embeds the question itself)."""
+        if not needed:
+            return None, {}
         started = time.perf_counter()
         vector = self._setup.embedder.embed([query])[0]
-        return vector, _ms_since(started)
+        return vector, {"embed": _ms_since(started)}
 
-    def _search_site(self, site: Site, query: str, vector: NDArray[np.float32], k: int) -> tuple[list[Passage], float]:
+    def _search_site(
+        self, site: Site, query: str, vector: NDArray[np.float32] | None, k: int
+    ) -> tuple[list[Passage], float]:
         started = time.perf_counter()
         passages = site.search(query, chunk_depth(k), self._setup.mode, query_vector=vector)
         return passages, _ms_since(started)
@@ -205,10 +212,10 @@ class CentralizedSystem(_SiteSystem):
         self._build({"central": [doc for docs in docs_by_site.values() for doc in docs]})
 
     def _retrieve(self, query: str, k: int) -> tuple[list[Passage], SystemResult]:
-        vector, embed_ms = self._embed(query)
+        vector, embedded = self._embed(query, needed=self._setup.mode != "keyword")
         passages, search_ms = self._search_site(self._sites["central"], query, vector, k)
         doc_ids, scores = doc_ranking(passages, k)
-        timings = {"embed": embed_ms, "site_search": search_ms}
+        timings = {**embedded, "site_search": search_ms}
         return passages, SystemResult(doc_ids, scores, timings, sites_contacted=["central"])
 
     def search(self, query: str, k: int) -> SystemResult:
@@ -217,7 +224,7 @@ class CentralizedSystem(_SiteSystem):
     def answer(self, query: str, k: int) -> SystemAnswer:
         passages, result = self._retrieve(query, k)
         answer, answer_ms = self._answer_at(self._sites["central"], query, passages)
-        return site_answer(_with_answer_time(result, answer_ms), answer)
+        return site_answer(_with_answer_time(result, answer_ms), answer, passages)
 
 
 class LocalBestSystem(_SiteSystem):
@@ -236,7 +243,7 @@ class LocalBestSystem(_SiteSystem):
         self._build(docs_by_site)
 
     def _retrieve(self, query: str, k: int) -> tuple[str, list[Passage], SystemResult]:
-        vector, embed_ms = self._embed(query)
+        vector, embedded = self._embed(query)  # the site is chosen by dense cosine in every mode
         started = time.perf_counter()
         best_site, best_score = "", float("-inf")
         for site_id, site in self._sites.items():
@@ -249,7 +256,7 @@ class LocalBestSystem(_SiteSystem):
         search_ms = _ms_since(started)
         doc_ids, scores = doc_ranking(passages, k)
         contacted = [best_site] if best_site else []
-        timings = {"embed": embed_ms, "site_search": search_ms}
+        timings = {**embedded, "site_search": search_ms}
         return best_site, passages, SystemResult(doc_ids, scores, timings, sites_contacted=contacted)
 
     def search(self, query: str, k: int) -> SystemResult:
@@ -260,7 +267,7 @@ class LocalBestSystem(_SiteSystem):
         if not best_site:
             return SystemAnswer(result, "", (), refused=True)
         answer, answer_ms = self._answer_at(self._sites[best_site], query, passages)
-        return site_answer(_with_answer_time(result, answer_ms), answer)
+        return site_answer(_with_answer_time(result, answer_ms), answer, passages)
 
 
 class TopPassageSystem(CentralizedSystem):
@@ -277,18 +284,47 @@ class TopPassageSystem(CentralizedSystem):
             return SystemAnswer(result, "", (), refused=True)
         best = passages[0]
         text = " ".join(best.text.split()[: self._words])
-        return SystemAnswer(result, f"{text} {best.citation.label}", (best.citation.doc_id,), (best.text,))
+        return SystemAnswer(
+            result,
+            f"{text} {best.citation.label}",
+            (best.citation.doc_id,),
+            (best.text,),
+            retrieved=sources(passage.citation for passage in passages),
+        )
 
 
-def composed_answer(result: SystemResult, composed: ComposedAnswer) -> SystemAnswer:
-    """A system answer from a composed one: it cites the evidence it shows, by document."""
+def sources(citations: Iterable[Citation]) -> list[tuple[str, str]]:
+    """``(site, document)`` of each citation, once each, in order."""
+    return list(dict.fromkeys((citation.site_id, citation.doc_id) for citation in citations))
+
+
+def composed_answer(result: SystemResult, composed: ComposedAnswer, retrieved: Iterable[Citation]) -> SystemAnswer:
+    """A system answer from a composed one: it cites the evidence it shows, by document; ``retrieved``
+    are the citations of the passages retrieved for the question (what the answer may cite)."""
     cited = list(dict.fromkeys(citation.doc_id for citation in composed.citations))
     texts = [item.text for item in composed.evidence]
-    return SystemAnswer(result, composed.text, cited, texts, composed.refused)
+    return SystemAnswer(
+        result,
+        composed.text,
+        cited,
+        texts,
+        composed.refused,
+        retrieved=sources(retrieved),
+        citations=sources(composed.citations),
+    )
 
 
-def site_answer(result: SystemResult, answer: SiteAnswer) -> SystemAnswer:
-    """A system answer from one site's own answer (its evidence is what it cites)."""
+def site_answer(result: SystemResult, answer: SiteAnswer, retrieved: Iterable[Passage]) -> SystemAnswer:
+    """A system answer from one site's own answer (its evidence is what it cites) over the ``retrieved``
+    passages."""
     cited = list(dict.fromkeys([*(item.citation.doc_id for item in answer.evidence), *cited_doc_ids(answer.answer)]))
     texts = [item.text for item in answer.evidence]
-    return SystemAnswer(result, answer.answer, cited, texts, refused=not answer.evidence)
+    return SystemAnswer(
+        result,
+        answer.answer,
+        cited,
+        texts,
+        refused=not answer.evidence,
+        retrieved=sources(passage.citation for passage in retrieved),
+        citations=sources(item.citation for item in answer.evidence),
+    )

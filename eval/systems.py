@@ -46,7 +46,9 @@ class SystemAnswer:
     ``cited_doc_ids`` are ids of documents given to ``index``; ``text`` is the answer as the user sees it
     (citation tags included: the runner strips them before scoring the text); ``cited_texts`` the text
     of what it cites as the system saw it (evidence spans, passages), where the system knows it;
-    ``refused``: the system said the documents do not cover the question.
+    ``refused``: the system said the documents do not cover the question. ``retrieved`` is every
+    ``(site, document)`` a passage retrieved for the question came from (what a citation may name);
+    ``citations`` the ``(site, document)`` pairs the answer reports citing besides its text's tags.
     """
 
     result: SystemResult
@@ -54,6 +56,8 @@ class SystemAnswer:
     cited_doc_ids: Sequence[str] = ()
     cited_texts: Sequence[str] = ()
     refused: bool = False
+    retrieved: Sequence[tuple[str, str]] = ()
+    citations: Sequence[tuple[str, str]] = ()
 
 
 @runtime_checkable

@@ -242,11 +242,16 @@ Candidates = Annotated[
 
 
 class SiteQuery(_Message):
-    """What the gateway asks one site: search (and answer) with this question and embedding."""
+    """What the gateway asks one site: search (and answer) with this question and embedding.
+
+    Keyword search without an answer uses no embedding, so it may go without one (``embedding`` left
+    out: the gateway embeds nothing, and the site then checks no embedder version); every other query
+    needs it.
+    """
 
     kind: Literal["site_query"] = "site_query"
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
-    embedding: Embedding
+    embedding: Embedding | None = None
     k: int = Field(default=5, ge=1, le=MAX_K)
     embedder_version: _ShortText
     mode: SearchMode = "hybrid"
@@ -261,11 +266,21 @@ class SiteQuery(_Message):
     fetch: list[int] | None = Field(default=None, min_length=1, max_length=MAX_K)
     """Instead of searching: these chunks' passages (candidates of an earlier reply that made the top k)."""
 
-    _omitted_when_unset = frozenset({"term_stats", "fetch"})
+    _omitted_when_unset = frozenset({"term_stats", "fetch", "embedding"})
+
+    @model_validator(mode="after")
+    def _embedding_when_used(self) -> Self:
+        if self.embedding is None and (self.mode != "keyword" or self.want_answer or self.fetch is not None):
+            raise ValueError(
+                f"a {self.mode} query{' that wants an answer' if self.want_answer else ''} needs the question's "
+                "embedding; only keyword search without an answer goes without"
+            )
+        return self
 
     def require_dim(self, dim: int) -> None:
-        """``InputError`` unless the embedding has ``dim`` values (the site's embedder dimension)."""
-        if self.embedding.shape[0] != dim:
+        """``InputError`` unless the embedding (where there is one) has ``dim`` values (the site's embedder
+        dimension)."""
+        if self.embedding is not None and self.embedding.shape[0] != dim:
             raise InputError(
                 f"query embedding has {self.embedding.shape[0]} dimensions, this site's embedder "
                 f"{self.embedder_version!r} has {dim}"

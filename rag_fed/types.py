@@ -40,8 +40,8 @@ class Citation(BaseModel):
 
     @property
     def heading(self) -> str:
-        """The document title, then the section when there is one: how prompts name a source."""
-        return f"{self.title} — {self.section}" if self.section else self.title
+        """The document title, then the section, each when there is one: how prompts name a source."""
+        return " — ".join(part for part in (self.title, self.section) if part)
 
     @property
     def label(self) -> str:
@@ -74,9 +74,11 @@ class Evidence(BaseModel):
 
     ``score`` (0..1) is how well the span answers the question, from ``similarity`` (the best cosine
     between the question and one of its sentences, by the embedder version of the query, so it compares
-    across the sites of a federation) and ``coverage`` (the share of the question's content terms,
-    weighted by rarity, that the span and its heading contain): ``(2 similarity + coverage) / 3``.
-    ``missing`` lists the question's codes and part numbers that the span does not contain.
+    across the sites of a federation), ``coverage`` (the share of the question's content terms, weighted
+    by rarity, that the span and its heading contain) and the cosine of the passage it is cut from:
+    ``(similarity + coverage + passage cosine) / 3``.
+    ``missing`` lists the question's codes and part numbers that the span does not contain, ``absent``
+    those that the whole passage (with its heading) does not contain either.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -89,6 +91,7 @@ class Evidence(BaseModel):
     passage_rank: int = Field(ge=1)
     chunk_id: int
     missing: list[str] = Field(default_factory=list, max_length=20)
+    absent: list[str] = Field(default_factory=list, max_length=20)
 
 
 class SiteAnswer(BaseModel):

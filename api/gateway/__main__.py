@@ -14,6 +14,7 @@ from api.gateway.app import build_service, create_gateway_app
 from api.gateway.settings import GatewaySettings
 from api.serving import add_server_arguments, check_server_tls, configure_logging, fail, serve
 from rag_fed.errors import RagFedError
+from rag_fed.observability import configure_tracing
 
 __all__ = ["main", "parse_args"]
 
@@ -34,11 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         settings = GatewaySettings.load(
             args.config, home=args.home, tls_cert_file=args.tls_cert, tls_key_file=args.tls_key, tls_ca_file=args.tls_ca
         )
+        configure_logging(args.log_level, settings.log_format)
+        configure_tracing(settings.tracing, "ragfed-gateway")
         check_server_tls(settings)
         service = build_service(settings)
     except RagFedError as error:
         return fail(error)
-    serve(create_gateway_app(service), args, settings)
+    serve(create_gateway_app(service), args, settings, settings.log_format)
     return 0
 
 

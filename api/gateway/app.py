@@ -13,10 +13,12 @@ from api.gateway.home import init_home, load_or_create_keys
 from api.gateway.routes_audit import audit_router
 from api.gateway.routes_chat import chat_router
 from api.gateway.routes_feedback import feedback_router
+from api.gateway.routes_metrics import metrics_router
 from api.gateway.routes_ops import ops_router
 from api.gateway.routes_query import query_router
 from api.gateway.service import GatewayService
 from api.gateway.settings import GatewaySettings
+from api.observability import MetricsServer, RequestMetricsMiddleware
 from api.web import install_pages
 from rag_fed.federation import SiteRegistry
 
@@ -40,9 +42,15 @@ def create_gateway_app(service: GatewayService) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.start()
+        bind = service.settings.metrics_bind
+        metrics_server = MetricsServer(service.metrics.registry, bind) if bind else None
+        if metrics_server is not None:
+            metrics_server.start()
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.stop()
             await service.stop()
 
     app = FastAPI(
@@ -61,5 +69,8 @@ def create_gateway_app(service: GatewayService) -> FastAPI:
     app.include_router(ops_router)
     app.include_router(feedback_router)
     app.include_router(audit_router)
+    app.include_router(metrics_router)
     install_pages(app, {"/": "engineer", "/ops": "ops"})  # static pages over the APIs above
+    # Outermost: every request counted and timed, and given the request id the sites will log too.
+    app.add_middleware(RequestMetricsMiddleware, metrics=service.metrics.http, issue_request_ids=True)
     return app

@@ -28,6 +28,7 @@ from api.apikeys import IssuedKey, issue_key, key_id_of, keys_match
 from rag_fed.crypto.ids import validate_node_id
 from rag_fed.errors import AuthError, ConfigError, InputError, NotFoundError
 from rag_fed.files import private_file
+from rag_fed.observability import current_request_id
 
 __all__ = ["AUDIT_KEY_FILE", "AuditEntry", "Caller", "KeyInfo", "KeyStore", "Role"]
 
@@ -52,7 +53,8 @@ CREATE TABLE IF NOT EXISTS audit_log (
     endpoint TEXT NOT NULL,
     outcome TEXT NOT NULL,
     question TEXT,
-    sites TEXT NOT NULL DEFAULT ''
+    sites TEXT NOT NULL DEFAULT '',
+    request_id TEXT
 );
 """
 
@@ -92,6 +94,7 @@ class AuditEntry:
     outcome: str
     question: str | None
     sites: list[str]
+    request_id: str | None = None
 
 
 class KeyStore:
@@ -102,6 +105,9 @@ class KeyStore:
         private_file(path)  # 0600: key hashes and the audit log
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(audit_log)")}
+            if "request_id" not in columns:  # an audit log written before request ids
+                db.execute("ALTER TABLE audit_log ADD COLUMN request_id TEXT")
         self._audit_key = _audit_key(path.with_name(AUDIT_KEY_FILE))
 
     def create(self, role: Role | str, site_id: str | None = None, label: str = "") -> IssuedKey:
@@ -181,13 +187,16 @@ class KeyStore:
         question: str | None = None,
         store_text: bool = False,
         sites: Sequence[str] = (),
+        request_id: str | None = None,
     ) -> None:
-        """Record one request. The question is stored as :meth:`question_hash` unless ``store_text``."""
+        """Record one request. The question is stored as :meth:`question_hash` unless ``store_text``;
+        ``request_id`` defaults to the id of the request being served (``X-Request-Id``, the one the sites
+        log too)."""
         recorded = question if store_text or question is None else self.question_hash(question)
         with self._connect() as db:
             db.execute(
-                "INSERT INTO audit_log (at, key_id, role, endpoint, outcome, question, sites) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO audit_log (at, key_id, role, endpoint, outcome, question, sites, request_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     time.time(),
                     caller.key_id if caller else None,
@@ -196,6 +205,7 @@ class KeyStore:
                     outcome,
                     recorded,
                     ",".join(sites),
+                    request_id or current_request_id(),
                 ),
             )
 
@@ -209,10 +219,11 @@ class KeyStore:
         """The newest ``limit`` entries, newest first."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT at, key_id, role, endpoint, outcome, question, sites FROM audit_log ORDER BY id DESC LIMIT ?",
+                "SELECT at, key_id, role, endpoint, outcome, question, sites, request_id FROM audit_log "
+                "ORDER BY id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], [s for s in r[6].split(",") if s]) for r in rows]
+        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], [s for s in r[6].split(",") if s], r[7]) for r in rows]
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -29,6 +29,8 @@ class AuditView(BaseModel):
     outcome: str
     question: str | None
     sites: list[str]
+    request_id: str | None = None
+    """The request's ``X-Request-Id``: the id the sites' logs name for the same question."""
 
 
 @audit_router.get("/v1/audit")
@@ -46,6 +48,7 @@ async def recent_audit(
             outcome=e.outcome,
             question=e.question,
             sites=e.sites,
+            request_id=e.request_id,
         )
         for e in entries
     ]

@@ -59,5 +59,6 @@ class FeedbackReceipt(BaseModel):
 async def give_feedback(body: Feedback, caller: Engineer, service: Service) -> FeedbackReceipt:
     """Record that an answer or a citation was (not) useful; only an audit line is kept for now."""
     sites = [body.site_id] if body.site_id else []
+    service.metrics.feedback(on_citation=body.site_id is not None, useful=body.useful)
     await run_in_threadpool(service.keystore.audit, caller, "/v1/feedback", "ok", sites=sites)
     return FeedbackReceipt()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
@@ -21,6 +22,7 @@ from api.gateway.embedders import EmbedderPool
 from api.gateway.keystore import Caller, KeyStore, Role
 from api.gateway.schemas import SiteView
 from api.gateway.settings import GatewaySettings
+from api.observability import GatewayMetrics
 from rag_fed.answers.compose import AnswerComposer, AnswerStream, ComposedAnswer, LeadHealth
 from rag_fed.answers.ranking import evidence_for_answer
 from rag_fed.answers.settings import AnswerStrategy
@@ -32,6 +34,7 @@ from rag_fed.federation import SiteRegistry
 from rag_fed.federation.models import ModelRegistry
 from rag_fed.generators import load_generator
 from rag_fed.generators.base import ChatMessage, Generator, StreamingGenerator
+from rag_fed.observability import current_request_id, record_span, request_started, span
 from rag_fed.router import FederatedResult, HttpSiteClient, Router
 from rag_fed.router.clients import site_http_client
 from rag_fed.types import SearchMode
@@ -82,6 +85,8 @@ class GatewayService:
             policy=settings.routing,
         )
         self.lead_health = LeadHealth()
+        self.metrics = GatewayMetrics()
+        self.metrics.watch(lambda: self.router.breakers, lambda: self.router.clients, lambda: self.embedders.versions)
         self._refresher: asyncio.Task[None] | None = None
         self._term_stats_refresher: asyncio.Task[None] | None = None
         self._version_scan: asyncio.Task[dict[str, str]] | None = None
@@ -177,32 +182,60 @@ class GatewayService:
         retrieval_text: str | None = None,
     ) -> FederatedResult:
         """Embed (``retrieval_text`` or the question) with the version most of the sites serve, and ask
-        them; a site serving another version gets the question embedded with its version."""
+        them; a site serving another version gets the question embedded with its version. Keyword search
+        without an answer embeds nothing (unless sites are selected by sketch, which embeds on demand)."""
         self.sync_clients()
         text = retrieval_text or question
+        mode = mode or self.settings.default_mode
 
         def encode(version: str) -> NDArray[np.float32]:
             vector: NDArray[np.float32] = self.embedders.get(version).embed([text])[0]
             return vector
 
         version = self._main_version(sites)
-        try:
-            vector = await run_in_threadpool(encode, version)
-        except RagFedError as error:
-            _log.warning("embedder version %s unavailable (%s); using the default", version, error)
-            version = self.embedder.model_version
-            vector = await run_in_threadpool(encode, version)
-        return await self.router.query(
-            question,
-            vector,
-            version,
-            k=k or self.settings.default_k,
-            mode=mode or self.settings.default_mode,
-            want_answer=want_answer,
-            phrase=phrase,
-            site_ids=sites,
-            encode=encode,
+        vector: NDArray[np.float32] | None = None
+        embedding = time.perf_counter()
+        if mode != "keyword" or want_answer:
+            with span("gateway.embed"):
+                try:
+                    vector = await run_in_threadpool(encode, version)
+                except RagFedError as error:
+                    _log.warning("embedder version %s unavailable (%s); using the default", version, error)
+                    version = self.embedder.model_version
+                    vector = await run_in_threadpool(encode, version)
+            self.metrics.stage("embed", time.perf_counter() - embedding)
+        routing = time.perf_counter()
+        fanned_out = time.time_ns()
+        with span("gateway.route"):
+            result = await self.router.query(
+                question,
+                vector,
+                version,
+                k=k or self.settings.default_k,
+                mode=mode,
+                want_answer=want_answer,
+                phrase=phrase,
+                site_ids=sites,
+                encode=encode,
+                request_id=current_request_id(),
+            )
+            for site in result.sites:
+                if site.status != "skipped":  # each call drawn from the fan-out's start, as long as it took
+                    ended = fanned_out + int(site.latency_ms * 1e6)
+                    record_span("gateway.site_call", fanned_out, ended, site=site.site_id, status=site.status)
+        self.metrics.stage("route", time.perf_counter() - routing)
+        self.metrics.federated(result)
+        asked = [site for site in result.sites if site.status != "skipped"]
+        _log.info(
+            "question %s: %d of %d sites asked, %d answered, %d passages, %.0f ms",
+            result.request_id,
+            len(asked),
+            len(result.sites),
+            len(result.answered),
+            len(result.passages),
+            result.elapsed_ms,
         )
+        return result
 
     def _main_version(self, sites: Sequence[str] | None) -> str:
         """The version most of the asked sites serve (as last seen); the default one on a tie."""
@@ -241,9 +274,33 @@ class GatewayService:
         generator = await self.central_model() if chosen != "extractive" else None
         evidence = evidence_for_answer(result.evidence, result.answers)
         asked = [site.site_id for site in result.sites if site.status != "skipped"]
-        return AnswerComposer(settings, generator, lead_health=self.lead_health).stream(
+        stream = AnswerComposer(settings, generator, lead_health=self.lead_health).stream(
             question, evidence, sites=asked, history=history, strategy=chosen, answered=result.answered
         )
+        return self._timed(stream)
+
+    def _timed(self, inner: AnswerStream) -> AnswerStream:
+        """``inner``, observed: the time to its first text (from the request's arrival), to its end, and
+        how the answer came out."""
+        arrived = request_started()
+
+        def produce(outer: AnswerStream) -> Iterator[str]:
+            composing, composing_ns = time.perf_counter(), time.time_ns()
+            first = True
+            for delta in inner:
+                if first and delta:
+                    first = False
+                    self.metrics.stage("first_token", time.perf_counter() - (arrived or composing))
+                yield delta
+            self.metrics.stage("compose", time.perf_counter() - composing)
+            outer.result = inner.result
+            if inner.result is not None:
+                self.metrics.answer(inner.result.strategy, inner.result.refused)
+                record_span(
+                    "gateway.compose", composing_ns, strategy=inner.result.strategy, refused=inner.result.refused
+                )
+
+        return AnswerStream(produce)
 
     async def answer(
         self,

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, PositiveInt, ValidationError
 
+from api.observability.settings import ObservabilitySettings
 from api.serving import ServerTlsSettings
 from rag_fed.answers.settings import AnswerSettings
 from rag_fed.config import EmbedderSettings, GeneratorSettings, get_settings
@@ -29,9 +30,10 @@ def default_home() -> Path:
     return get_settings().data_dir / "gateway"
 
 
-class GatewaySettings(ServerTlsSettings):
+class GatewaySettings(ServerTlsSettings, ObservabilitySettings):
     """``tls_cert_file`` and ``tls_key_file`` (both or neither) make the gateway answer HTTPS only;
-    ``tls_ca_file`` is whom the gateway trusts when it calls ``https://`` site URLs."""
+    ``tls_ca_file`` is whom the gateway trusts when it calls ``https://`` site URLs. ``log_format`` and
+    ``metrics_bind``: docs/operations.md."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -15,6 +15,7 @@ from api.site_service.responder import open_responder
 from api.site_service.settings import SiteServiceSettings
 from rag_fed.config import get_settings
 from rag_fed.errors import RagFedError
+from rag_fed.observability import configure_tracing
 
 __all__ = ["main", "parse_args"]
 
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             tls_cert_file=args.tls_cert,
             tls_key_file=args.tls_key,
         )
+        configure_logging(args.log_level, settings.log_format)
+        configure_tracing(settings.tracing, f"ragfed-site-{settings.site_id}")
         check_server_tls(settings)
         core = get_settings()
         if args.data_dir is not None:
@@ -53,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         responder = open_responder(settings, core)
     except RagFedError as error:
         return fail(error)
-    serve(create_site_app(responder), args, settings)
+    serve(create_site_app(responder), args, settings, settings.log_format)
     return 0
 
 

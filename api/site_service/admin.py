@@ -11,8 +11,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from api.apikeys import key_id_of, keys_match
+from api.observability import SiteMetrics
 from api.site_service.responder import ServiceResponder
-from rag_fed.errors import AuthError, DocumentTooLargeError, InputError
+from rag_fed.errors import AuthError, DocumentTooLargeError, InputError, RagFedError
 
 __all__ = ["DeletedDocument", "DeletedSource", "DocumentInfo", "UploadResult", "admin_router", "get_responder"]
 
@@ -100,13 +101,20 @@ admin_router = APIRouter(prefix="/v1/admin", tags=["site admin"])
 @admin_router.post("/documents", status_code=201)
 async def upload_document(file: UploadFile, request: Request, responder: Responder, _admin: SiteAdmin) -> UploadResult:
     """Ingest one file (manual or work-order log); re-uploading an unchanged file changes nothing."""
+    metrics: SiteMetrics = request.app.state.metrics
     limit = responder.settings.max_upload_bytes
     name = file.filename or "upload"
     request.state.audit_detail = f"upload {name}"
     data = await file.read(limit + 1)
     if len(data) > limit:
+        metrics.ingest_failed()
         raise DocumentTooLargeError(f"upload exceeds the limit of {limit} bytes")
-    result = await run_in_threadpool(responder.site.ingest_upload, name, data)
+    try:
+        result = await run_in_threadpool(responder.site.ingest_upload, name, data)
+    except RagFedError:
+        metrics.ingest_failed()
+        raise
+    metrics.ingested(result)
     request.state.audit_detail = (
         f"upload {name} ({len(data)} bytes): {result.status}, {result.documents} documents, {result.chunks} chunks, "
         f"{result.unchanged} unchanged, {result.removed} removed" + (f"; {result.error}" if result.error else "")

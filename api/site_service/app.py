@@ -13,9 +13,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.docs_pages import install_local_docs
 from api.errors import ErrorBody, error_response, install_error_handlers
+from api.observability import MetricsServer
 from api.site_service.admin import Responder, admin_router
 from api.site_service.admin_search import admin_search_router
 from api.site_service.audit import ADMIN_AUDIT_FILE, AuditAdminCalls, SiteAuditLog, admin_audit_router
+from api.site_service.metrics import install_site_metrics
 from api.site_service.responder import ServiceResponder
 from api.site_service.status import status_router
 from api.web import install_pages
@@ -73,7 +75,13 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        bind = responder.settings.metrics_bind
+        metrics_server = MetricsServer(metrics.registry, bind) if bind else None
+        if metrics_server is not None:
+            metrics_server.start()
         yield
+        if metrics_server is not None:
+            metrics_server.stop()
         if close_site:
             responder.site.close()
 
@@ -95,6 +103,7 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
     install_pages(app, {"/admin": "admin"})  # the site admin's page over the admin API
 
     app.add_middleware(RefuseLargeUploads, max_upload_bytes=responder.settings.max_upload_bytes)
+    metrics = install_site_metrics(app, responder)  # refused uploads are counted too
     app.state.admin_audit = SiteAuditLog(responder.site.layout.root / ADMIN_AUDIT_FILE)
     app.add_middleware(AuditAdminCalls, log=app.state.admin_audit)  # outermost: sees the 413s above too
 
@@ -108,7 +117,8 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
     async def site_query(request: Request, responder: Responder) -> Response:
         """A ``SiteQuery`` sealed to this site by the gateway; the answer is a ``SiteReply`` sealed back."""
         sealed = await read_body(request, MAX_ENVELOPE_BYTES)
-        reply = await run_in_threadpool(responder.handle, sealed)
+        with metrics.counting_rejections():
+            reply = await run_in_threadpool(responder.handle, sealed)
         return Response(reply, media_type="application/json")
 
     @app.post(
@@ -122,7 +132,8 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
         """A ``ModelControl`` sealed to this site by the gateway (rollout, rollback, status); the answer is
         a ``ModelControlReply`` sealed back. A rollout loads the model, then re-embeds in the background."""
         sealed = await read_body(request, MAX_ENVELOPE_BYTES)
-        reply = await run_in_threadpool(responder.handle_control, sealed)
+        with metrics.counting_rejections():
+            reply = await run_in_threadpool(responder.handle_control, sealed)
         return Response(reply, media_type="application/json")
 
     @app.post(
@@ -156,7 +167,8 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
         """A ``TermStatsRequest`` sealed to this site (it carries the federation's term key); the answer is the
         site's ``TermStatsPublication`` sealed back: its counts keyed by hashed terms (docs/term-statistics.md)."""
         sealed = await read_body(request, MAX_ENVELOPE_BYTES)
-        publication = await run_in_threadpool(responder.handle_term_stats, sealed)
+        with metrics.counting_rejections():
+            publication = await run_in_threadpool(responder.handle_term_stats, sealed)
         return Response(publication, media_type="application/json")
 
     return app

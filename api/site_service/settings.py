@@ -13,6 +13,7 @@ from typing import Any
 from nacl.public import PublicKey
 from pydantic import Field, PositiveInt, ValidationError
 
+from api.observability.settings import ObservabilitySettings
 from api.serving import ServerTlsSettings
 from rag_fed.crypto import load_public_key, public_key_from_text
 from rag_fed.crypto.ids import NODE_ID_PATTERN
@@ -25,11 +26,12 @@ ADMIN_KEYS_FILE = "admin-keys.sha256"
 """In the site's folder: one ``<key id> <sha256>`` line per admin key of this site's admin API."""
 
 
-class SiteServiceSettings(ServerTlsSettings, ResponderSettings):
+class SiteServiceSettings(ServerTlsSettings, ObservabilitySettings, ResponderSettings):
     """``gateway_public_key`` (text) or ``gateway_key_file`` names the only sender this site accepts;
     egress, redaction, envelope age and the rest of the responder's part come from ``ResponderSettings``.
 
-    ``tls_cert_file`` and ``tls_key_file`` (both or neither) make the service answer HTTPS only.
+    ``tls_cert_file`` and ``tls_key_file`` (both or neither) make the service answer HTTPS only;
+    ``log_format`` and ``metrics_bind``: docs/operations.md.
     """
 
     site_id: str = Field(pattern=NODE_ID_PATTERN)

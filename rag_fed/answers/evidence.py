@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag_fed.answers.settings import EvidenceSettings
-from rag_fed.answers.text import Unit, code_forms, content_terms, split_units
+from rag_fed.answers.text import Unit, code_forms, content_terms, facts, question_terms, split_units
 from rag_fed.types import Evidence, Passage
 
 if TYPE_CHECKING:
@@ -38,14 +38,17 @@ class _Row:
     lexical: float
     has_code: bool
     similarity: float
+    repeats_heading: bool = False
 
 
-def support_score(similarity: float, coverage: float) -> float:
-    """How well a span answers the question, 0..1: twice the weight on the best sentence's cosine as on
-    the coverage of the question's terms. Chosen among nine combinations (bench/refusal_curve.py) as
-    the one whose refusal threshold moved least between two unrelated collections: 0.496 chosen on the
-    sample federation, 0.492 on the Galaxy S10 manual (docs/answers.md)."""
-    return min(1.0, max(0.0, (2.0 * max(0.0, similarity) + coverage) / 3.0))
+def support_score(similarity: float, coverage: float, passage_similarity: float | None = None) -> float:
+    """How well a span answers the question, 0..1: the mean of the best sentence's cosine, the coverage
+    of the question's terms and the cosine of the whole passage the span is cut from (the span's own
+    when the passage has none, as in keyword search). Chosen among nine combinations
+    (bench/refusal_curve.py) as the one whose refusal threshold carries best from one collection to an
+    unrelated one (docs/answers.md)."""
+    passage = similarity if passage_similarity is None else passage_similarity
+    return min(1.0, (max(0.0, similarity) + max(0.0, coverage) + max(0.0, passage)) / 3.0)
 
 
 def question_codes(question: str) -> list[str]:
@@ -86,13 +89,17 @@ class EvidenceSelector:
         for passage, passage_units in zip(candidates, units, strict=True):
             heading_terms = set(content_terms(passage.citation.heading))
             prior = max(0.0, passage.dense_score or 0.0)
+            # a code the heading names (the SP-150 of "SP-150 pump manual") says which equipment, not
+            # what is asked: only the question's other codes mark a unit
+            asked = [code for code in codes if not _has_codes(passage.citation.heading, [code])]
             rows.append(
                 [
                     _Row(
                         unit,
-                        _coverage(set(content_terms(unit.text)) | heading_terms, weights),
-                        bool(codes) and _has_codes(unit.text, codes),
+                        _unit_coverage(set(content_terms(unit.text)), heading_terms, weights),
+                        bool(asked) and _has_codes(unit.text, asked),
                         prior,
+                        _repeats(unit.text, heading_terms),
                     )
                     for unit in passage_units
                 ]
@@ -128,8 +135,21 @@ class EvidenceSelector:
         similarities = np.clip(unit_vectors @ np.asarray(question_vector, dtype=np.float32), -1.0, 1.0)
         for row, similarity in zip(chosen, similarities, strict=True):
             row.similarity = float(similarity)
+        # A unit left unembedded ranked below the embedded ones of its passage on terms: it is not taken
+        # to be closer to the question than the least close of them (its passage's cosine would favour
+        # it over the units that were actually measured).
+        embedded = {id(row) for row in chosen}
+        for passage_rows in rows:
+            measured = [row.similarity for row in passage_rows if id(row) in embedded]
+            if measured:
+                ceiling = min(measured)
+                for row in passage_rows:
+                    if id(row) not in embedded:
+                        row.similarity = min(row.similarity, ceiling)
 
     def _unit_score(self, row: _Row, codes: list[str]) -> float:
+        if row.repeats_heading:
+            return 0.0  # a running title or the heading again: it names the subject, it answers nothing
         bonus = self.settings.code_bonus if row.has_code else 0.0
         return min(1.0, 0.5 * max(0.0, row.similarity) + 0.5 * row.lexical + bonus)
 
@@ -143,15 +163,18 @@ class EvidenceSelector:
         similarity = max(row.similarity for row in span)
         context = f"{passage.citation.heading} {text}"
         missing = [code for code in codes if not _has_codes(context, [code])]
+        whole = f"{passage.citation.heading} {passage.text}"
+        absent = [code for code in missing if not _has_codes(whole, [code])]
         return Evidence(
             citation=passage.citation,
             text=text,
-            score=round(support_score(similarity, coverage), 4),
+            score=round(support_score(similarity, coverage, passage.dense_score), 4),
             similarity=round(max(-1.0, min(1.0, similarity)), 4),
             coverage=round(coverage, 4),
             passage_rank=passage.rank,
             chunk_id=passage.chunk_id,
             missing=missing[:20],
+            absent=absent[:20],
         )
 
     def _grow(self, rows: list[_Row], scores: list[float], seed: int, codes: list[str]) -> tuple[int, int]:
@@ -176,7 +199,10 @@ class EvidenceSelector:
         in_steps = rows[seed].unit.step or rows[seed].unit.text.rstrip().endswith(":")
         while last + 1 < len(rows):
             nxt = rows[last + 1]
-            if not ((in_steps and nxt.unit.step) or joins(last + 1)) or words + _words(nxt.unit) > budget:
+            # the next sentence of the same paragraph, when it gives values ("Limits: boom 20 mm, ...")
+            # or is at least a quarter as relevant as the seed
+            continues = not nxt.unit.line_start and (bool(facts(nxt.unit.text)) or scores[last + 1] >= floor / 2)
+            if not ((in_steps and nxt.unit.step) or continues or joins(last + 1)) or words + _words(nxt.unit) > budget:
                 break
             in_steps = in_steps or nxt.unit.text.rstrip().endswith(":")
             words += _words(nxt.unit)
@@ -198,7 +224,7 @@ def _words(unit: Unit) -> int:
 def _term_weights(question: str, texts: Sequence[str]) -> dict[str, float]:
     """Each content term of the question, weighted by its rarity among the candidate units (a term
     found in no unit weighs most: the evidence cannot cover it)."""
-    terms = list(dict.fromkeys(content_terms(question)))
+    terms = list(dict.fromkeys(question_terms(question)))
     if not terms:
         return {}
     frequency: Counter[str] = Counter()
@@ -213,6 +239,18 @@ def _coverage(terms: set[str], weights: dict[str, float]) -> float:
     if total <= 0:
         return 0.0
     return sum(weight for term, weight in weights.items() if term in terms) / total
+
+
+def _unit_coverage(terms: set[str], heading_terms: set[str], weights: dict[str, float]) -> float:
+    """A unit's coverage of the question: half with its heading's terms (what the section is about),
+    half by its own (a unit that itself names what is asked beats its neighbours under one heading)."""
+    return 0.5 * _coverage(terms | heading_terms, weights) + 0.5 * _coverage(terms, weights)
+
+
+def _repeats(text: str, heading_terms: set[str]) -> bool:
+    """Whether a unit says nothing its passage's heading does not (a page's running title)."""
+    terms = set(content_terms(text))
+    return bool(terms) and terms <= heading_terms
 
 
 def _has_codes(text: str, codes: Sequence[str]) -> bool:

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 from rag_fed.answers.evidence import question_codes
 from rag_fed.answers.settings import AnswerSettings
-from rag_fed.answers.text import content_terms, fact_values, normalise
+from rag_fed.answers.text import code_forms, content_terms, fact_values, normalise
 from rag_fed.types import CITATION_TAG, Evidence, SiteAnswer
 
-__all__ = ["evidence_for_answer", "rank_evidence", "select_for_answer"]
+__all__ = ["asked_codes", "evidence_for_answer", "rank_evidence", "select_for_answer"]
 
 _DUPLICATE_JACCARD = 0.8
 
@@ -40,7 +40,8 @@ def select_for_answer(
     question: str, ranked: Sequence[Evidence], settings: AnswerSettings
 ) -> tuple[list[Evidence], bool]:
     """``(items to show, refused)``. Refused when there is no evidence, the best scores under
-    ``settings.min_support``, or none of the question's codes and part numbers is in any item. Shown:
+    ``settings.min_support``, none of the question's codes and part numbers is in any item, or none of
+    the codes it asks about (:func:`asked_codes`) is in any passage the evidence was cut from. Shown:
     the best, and the next items that score at least ``secondary_ratio`` of it, up to ``max_items``."""
     if not ranked:
         return [], True
@@ -50,9 +51,20 @@ def select_for_answer(
     codes = question_codes(question)
     if codes and not any(code not in item.missing for item in ranked for code in codes):
         return [], True  # the question is about codes no document mentions
+    asked = asked_codes(codes, ranked)
+    if asked and all(code in item.absent for item in ranked for code in asked):
+        return [], True  # "CV-3 shows C-118": no passage found names C-118, only the CV-3 it happens on
     floor = best.score * settings.secondary_ratio
     selected = [item for item in ranked[: settings.max_items] if item.score >= floor]
     return selected, False
+
+
+def asked_codes(codes: Sequence[str], ranked: Sequence[Evidence]) -> list[str]:
+    """The codes a question asks about: those that name no equipment or document a passage heading
+    names (in "CV-3 is showing fault C-118", C-118 is asked about; CV-3 is where)."""
+    headings = " ".join({item.citation.heading for item in ranked})
+    named = code_forms(headings) if headings else set()
+    return [code for code in codes if code not in named]
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

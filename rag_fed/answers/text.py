@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 
 __all__ = [
+    "QUESTION_WORDS",
     "STOPWORDS",
     "Fact",
     "Unit",
@@ -21,6 +22,7 @@ __all__ = [
     "facts",
     "normalise",
     "quantities",
+    "question_terms",
     "split_units",
     "stem",
 ]
@@ -67,6 +69,7 @@ _ABBREVIATIONS = (
 # but not after a lone initial or a number ("5." in "step 5. Then").
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _MAX_UNIT_CHARS = 400
+_CLOSING = (".", "!", "?", ":", ";")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,16 +95,32 @@ def split_units(text: str) -> list[Unit]:
     """The units of ``text`` in order. Lines that are list items or table rows are one unit each;
     other lines are split into sentences (abbreviations and decimals do not end a sentence)."""
     units: list[Unit] = []
-    for raw_line in text.splitlines():
-        line = raw_line.strip()
-        if not line or set(line) <= set("-=_|:+ "):
-            continue  # blank, underline or table rule
+    for line in _logical_lines(text):
         if line.startswith("|") or _LIST_ITEM.match(line):
             units.append(Unit(_clip(line.strip("| ").replace(" | ", "; ")), step=not line.startswith("|")))
             continue
         for index, sentence in enumerate(_sentences(line)):
             units.append(Unit(_clip(sentence), line_start=index == 0))
     return units
+
+
+def _logical_lines(text: str) -> list[str]:
+    """The lines of ``text`` with wrapped lines joined: a line that starts with a lower-case letter and
+    follows a line without closing punctuation continues it (PDF text and hard-wrapped prose break
+    sentences and list items at the page width). Blank lines, underlines and table rules drop out."""
+    lines: list[str] = []
+    joinable = False
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
+        if not line or set(line) <= set("-=_|:+ "):
+            joinable = False
+            continue  # blank, underline or table rule
+        if joinable and line[0].islower() and not _LIST_ITEM.match(line):
+            lines[-1] = f"{lines[-1]} {line}"
+        else:
+            lines.append(line)
+        joinable = not lines[-1].startswith("|") and not lines[-1].endswith(_CLOSING)
+    return lines
 
 
 def _sentences(line: str) -> list[str]:
@@ -139,23 +158,57 @@ STOPWORDS = frozenset(
     way
     """.split()  # noqa: SIM905 (a list literal of 150 words would be 150 lines)
 )
+
+# Words a question asks with rather than about ("how often", "what does it mean", "the HMI shows").
+QUESTION_WORDS = frozenset(
+    [
+        "often",
+        "many",
+        "much",
+        "mean",
+        "means",
+        "meaning",
+        "show",
+        "shows",
+        "showing",
+        "shown",
+        "say",
+        "says",
+        "said",
+        "happen",
+        "happens",
+        "happened",
+    ]
+)
 _SUFFIXES = ("ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
+_KEEP_DOUBLE = frozenset("lsz")
 
 
 def stem(word: str) -> str:
-    """A crude suffix stripper: enough that "bearings"/"bearing" and "tightened"/"tighten" meet."""
+    """A crude suffix stripper: enough that "bearings"/"bearing", "tightened"/"tighten",
+    "changed"/"change" and "tripped"/"trip" meet (a final "e" and a doubled consonant go too)."""
     if word.isdigit() or len(word) <= 3:
         return word
+    stemmed = word
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            stemmed = word[: -len(suffix)]
-            return stemmed + "y" if suffix == "ies" else stemmed
-    return word
+            stemmed = word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+            break
+    if stemmed != word and len(stemmed) > 3 and stemmed[-1] == stemmed[-2] and stemmed[-1] not in _KEEP_DOUBLE:
+        stemmed = stemmed[:-1]  # tripp(ed) -> trip, sett(ing) -> set
+    if len(stemmed) > 3 and stemmed.endswith("e") and not stemmed.endswith("ee"):
+        stemmed = stemmed[:-1]  # change -> chang, as changed -> chang
+    return stemmed
 
 
 def content_terms(text: str) -> list[str]:
     """Stemmed words of ``text`` that carry content (stop words out), in order, repeats kept."""
     return [stem(word) for word in _WORD.findall(normalise(text)) if word not in STOPWORDS]
+
+
+def question_terms(question: str) -> list[str]:
+    """The content terms of a question without the words it asks with (:data:`QUESTION_WORDS`)."""
+    return [stem(word) for word in _WORD.findall(normalise(question)) if word not in STOPWORDS | QUESTION_WORDS]
 
 
 # -- facts -----------------------------------------------------------------------------------------

@@ -25,6 +25,13 @@ the answers.
 
 When the sites serve different embedder versions (mid-rollout), or a reply lacks component scores,
 scores are not on one scale and the sites' rankings are fused by RRF, which needs no calibration.
+
+Ties (equal scores) are broken by a stable key, the one every site breaks its own ties by: document id,
+then the chunk's place in its document (``tie_key``), then the site. Sections that repeat the same text
+at several sites then come in the order a central index gives them, whatever the order of the sites.
+A candidate (hybrid) travels without its document id: when one is tied at the ``k``-th place, the
+merge keeps the whole tie and the router orders and cuts it once the candidates are fetched
+(``term_stats.fill_candidates``).
 """
 
 from __future__ import annotations
@@ -39,9 +46,22 @@ from rag_fed.fusion import HYBRID_DEPTH, fuse_min_max, fuse_reciprocal_rank
 from rag_fed.protocol import HybridDepth
 from rag_fed.types import Passage, SearchMode
 
-__all__ = ["merge_passages"]
+__all__ = ["merge_passages", "order_ties", "tie_key"]
 
 PassageKey = tuple[str, int]
+
+
+def tie_key(passage: Passage) -> tuple[str, str, int]:
+    """How passages of equal score are ordered: document id, then site, then chunk id. Within one
+    document of one site chunk ids ascend with the chunk's ordinal (a document's chunks are written in
+    order, in one transaction), so this is the sites' own key, (document id, ordinal), across sites."""
+    return (passage.citation.doc_id, passage.citation.site_id, passage.chunk_id)
+
+
+def order_ties(passages: Sequence[Passage]) -> list[Passage]:
+    """``passages`` (best first) with each run of equal scores in ``tie_key`` order, re-ranked 1..n."""
+    ordered = sorted(passages, key=lambda p: (-p.score, tie_key(p)))
+    return [p.model_copy(update={"rank": rank}) for rank, p in enumerate(ordered, start=1)]
 
 
 def merge_passages(
@@ -55,8 +75,9 @@ def merge_passages(
     ``versions`` the embedder version each site's ranking came from (more than one: fused by RRF);
     ``depths`` each site's scores down to the hybrid depth, when it sent them (hybrid mode, exact scaling).
 
-    Ties (equal scores) are broken by site order in ``rankings`` then by each site's rank, so the
-    result is deterministic.
+    Ties (equal scores) are broken by ``tie_key``, so the result does not depend on the order of the
+    sites; when a candidate without its text (``is_stub``) is tied at the ``k``-th place, the whole tie is
+    kept (more than ``k`` passages) for the caller to order and cut once it is fetched.
     """
     mixed = versions is not None and len({versions.get(site_id) for site_id in rankings}) > 1
     by_key: dict[PassageKey, Passage] = {}
@@ -68,42 +89,43 @@ def merge_passages(
             by_key.setdefault(key, passage)
             keys.append(key)
         ordered.append(keys)
-    position = {key: (site, rank) for site, keys in enumerate(ordered) for rank, key in enumerate(keys)}
     exact = mode == "hybrid" and bool(rankings) and depths is not None and all(depths.get(site) for site in rankings)
     if exact and not mixed and depths is not None:
-        scored = _fuse_at_depth(by_key, position, [d for site in rankings if (d := depths[site]) is not None])
+        scored = _fuse_at_depth(by_key, [d for site in rankings if (d := depths[site]) is not None])
     else:
-        scored = None if mixed else _fuse_by_scores(by_key, position, mode)
+        scored = None if mixed else _fuse_by_scores(by_key, mode)
     if scored is None:
         scored = fuse_reciprocal_rank(ordered)
-    scored = scored[:k]
+    scored = sorted(scored, key=lambda item: (-item[1], tie_key(by_key[item[0]])))
+    if len(scored) > k and any(_is_stub(by_key[key]) for key, score in scored if score == scored[k - 1][1]):
+        scored = [item for index, item in enumerate(scored) if index < k or item[1] == scored[k - 1][1]]
+    else:
+        scored = scored[:k]
     return [
         by_key[key].model_copy(update={"rank": rank, "score": score})
         for rank, (key, score) in enumerate(scored, start=1)
     ]
 
 
-def _fuse_by_scores(
-    by_key: Mapping[PassageKey, Passage], position: Mapping[PassageKey, tuple[int, int]], mode: SearchMode
-) -> list[tuple[PassageKey, float]] | None:
+def _fuse_by_scores(by_key: Mapping[PassageKey, Passage], mode: SearchMode) -> list[tuple[PassageKey, float]] | None:
     """The global ranking from the component scores, or ``None`` when a passage lacks the ones needed."""
     passages = by_key.values()
     if mode == "dense":
-        return _by_score(by_key, position, lambda p: p.score)
+        return _by_score(by_key, lambda p: p.score)
     if mode == "keyword":
         if any(p.keyword_score is None for p in passages):
             return None
-        return _by_score(by_key, position, lambda p: p.keyword_score)
+        return _by_score(by_key, lambda p: p.keyword_score)
     if any(p.dense_score is None and p.keyword_score is None for p in passages):
         return None
     # Each global ranking cut where a central index cuts its own, so that both scale over the same depth.
-    dense = _by_score(by_key, position, lambda p: p.dense_score)[:HYBRID_DEPTH]
-    keyword = _by_score(by_key, position, lambda p: p.keyword_score)[:HYBRID_DEPTH]
+    dense = _by_score(by_key, lambda p: p.dense_score)[:HYBRID_DEPTH]
+    keyword = _by_score(by_key, lambda p: p.keyword_score)[:HYBRID_DEPTH]
     return fuse_min_max([dense, keyword])
 
 
 def _fuse_at_depth(
-    by_key: Mapping[PassageKey, Passage], position: Mapping[PassageKey, tuple[int, int]], depths: Sequence[HybridDepth]
+    by_key: Mapping[PassageKey, Passage], depths: Sequence[HybridDepth]
 ) -> list[tuple[PassageKey, float]] | None:
     """``fuse_min_max`` of the central dense and keyword rankings, each scaled over its best
     ``HYBRID_DEPTH`` scores as the sites report them: a passage outside a ranking's global depth adds 0."""
@@ -117,7 +139,12 @@ def _fuse_at_depth(
             if score is not None and score >= low:
                 total += 0.5 * ((score - low) / (high - low) if high > low else 1.0)
         scores[key] = total
-    return sorted(scores.items(), key=lambda item: (-item[1], position[item[0]]))
+    return sorted(scores.items(), key=lambda item: (-item[1], tie_key(by_key[item[0]])))
+
+
+def _is_stub(passage: Passage) -> bool:
+    """A candidate sent without text or document id (``term_stats.with_candidates``)."""
+    return not passage.citation.doc_id and not passage.text
 
 
 def _bounds(scores: NDArray[np.float64]) -> tuple[float, float]:
@@ -130,9 +157,8 @@ def _bounds(scores: NDArray[np.float64]) -> tuple[float, float]:
 
 def _by_score(
     by_key: Mapping[PassageKey, Passage],
-    position: Mapping[PassageKey, tuple[int, int]],
     score_of: Callable[[Passage], float | None],
 ) -> list[tuple[PassageKey, float]]:
-    """Keys whose passage has a score, best first; ties broken by site order then site rank."""
+    """Keys whose passage has a score, best first; ties broken by ``tie_key``."""
     scored = [(key, score) for key in by_key if (score := score_of(by_key[key])) is not None]
-    return sorted(scored, key=lambda item: (-item[1], position[item[0]]))
+    return sorted(scored, key=lambda item: (-item[1], tie_key(by_key[item[0]])))

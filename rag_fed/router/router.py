@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -124,7 +125,7 @@ class Router:
     async def query(
         self,
         question: str,
-        embedding: NDArray[np.float32],
+        embedding: NDArray[np.float32] | None,
         embedder_version: str,
         *,
         k: int = 5,
@@ -133,24 +134,30 @@ class Router:
         phrase: bool = False,
         site_ids: Sequence[str] | None = None,
         encode: QueryEncoder | None = None,
+        request_id: str | None = None,
     ) -> FederatedResult:
         """Ask the selected sites and fuse what comes back before ``policy.deadline_s``.
 
         ``embedding`` is the question embedded with ``embedder_version``; ``encode`` embeds it with any
         other version a site serves (without it, such a site's own version-mismatch refusal is reported).
+        ``None`` only for keyword search without an answer, which compares no vectors (site selection by
+        sketch then embeds with ``encode``).
         ``want_answer``: sites send evidence; ``phrase``: their local models also phrase a checked answer.
+        ``request_id``: the question's id (the gateway's, made when the request arrived), sealed into every
+        site's query so both sides log it; a new one when ``None``.
         """
         started = time.perf_counter()
         query = SiteQuery(
             question=question,
-            embedding=np.asarray(embedding, dtype=np.float32).reshape(-1),
+            embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32).reshape(-1),
             k=k,
             embedder_version=embedder_version,
             mode=mode,
             want_answer=want_answer,
             phrase=phrase,
+            request_id=request_id or uuid.uuid4().hex,
         )
-        vectors = QueryVectors({embedder_version: query.embedding}, encode)
+        vectors = QueryVectors({} if query.embedding is None else {embedder_version: query.embedding}, encode)
         outcomes, chosen, scores = await self._select(query, vectors, site_ids)
         stats: Mapping[str, QueryTermStats] = {}
         if self.term_stats is not None:
@@ -193,6 +200,7 @@ class Router:
             passages=await fill_candidates(
                 merge_passages(rankings, k, mode, versions, {s: r.hybrid_depth for s, r in replies.items()}),
                 lambda site_id, ids: self._fetch(site_id, ids, query, vectors, versions[site_id], started),
+                k,
             ),
             answers=answers,
             evidence=[item for site_id in sorted(replies) for item in replies[site_id].evidence],
@@ -270,7 +278,8 @@ class Router:
         # Without an embedding of the version the site was seen serving, ask with the base version:
         # the site has perhaps switched to it, and if not its own refusal is what gets reported.
         known = self._versions.get(site_id, base.embedder_version)
-        query = await self._versioned(base, vectors, known, site_id) or base
+        unversioned = base.embedding is None  # keyword search without an answer: any version serves it
+        query = base if unversioned else await self._versioned(base, vectors, known, site_id) or base
         first = await self._send(client, query, started)
         served = first.reply.embedder_version
         self._versions[site_id] = served

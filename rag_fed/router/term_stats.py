@@ -18,6 +18,7 @@ from typing import Literal, Protocol, runtime_checkable
 from indexes.term_counts import QueryTerms
 from rag_fed.errors import InputError, RagFedError
 from rag_fed.protocol import MAX_QUERY_TERM_STATS, QueryTermStats, SiteQuery, SiteReply
+from rag_fed.router.merge import order_ties
 from rag_fed.term_stats import FederationTermStats, TermStatsPublication, TermStatsRequest
 from rag_fed.term_stats.publication import PhraseCounts
 from rag_fed.types import Citation, Passage, SearchMode
@@ -219,10 +220,11 @@ def is_stub(passage: Passage) -> bool:
 
 
 async def fill_candidates(
-    merged: list[Passage], fetch: Callable[[str, list[int]], Awaitable[list[Passage]]]
+    merged: list[Passage], fetch: Callable[[str, list[int]], Awaitable[list[Passage]]], k: int | None = None
 ) -> list[Passage]:
     """``merged`` with every candidate that made it fetched from its site (one call per site, at once); a
-    candidate whose site does not send it is left out (the ranks close up)."""
+    candidate whose site does not send it is left out (the ranks close up). Ties are then ordered by
+    ``merge.tie_key`` (a fetched candidate has its document id now) and the list cut to ``k``."""
     wanted: dict[str, list[int]] = {}
     for passage in merged:
         if is_stub(passage):
@@ -250,4 +252,4 @@ async def fill_candidates(
                 }
             )
         filled.append(passage.model_copy(update={"rank": len(filled) + 1}))
-    return filled
+    return order_ties(filled)[:k]

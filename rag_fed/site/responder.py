@@ -12,7 +12,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -28,6 +28,7 @@ from rag_fed.crypto import EnvelopeOpener, KeyPair, ReplayGuard, SealedEnvelope,
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.embedders import load_embedder, set_embedding_threads
 from rag_fed.errors import InputError, NotFoundError, RagFedError, SiteBusyError
+from rag_fed.observability import request_context, span
 from rag_fed.protocol import ControlStatus, ModelControl, ModelControlReply, SiteQuery, SiteReply
 from rag_fed.router.sketch import build_sketch
 from rag_fed.site.egress import EgressPolicy, RedactionSettings, Redactor, apply_egress, release_evidence
@@ -38,12 +39,16 @@ from rag_fed.site.term_stats import TermStatsPublisher
 from rag_fed.term_stats.publication import PublicationPolicy, TermStatsRequest
 from rag_fed.types import Evidence
 
-__all__ = ["REPLAY_JOURNAL", "ResponderSettings", "SiteResponder"]
+__all__ = ["REPLAY_JOURNAL", "QueryObserver", "ResponderSettings", "SiteResponder"]
 
 REPLAY_JOURNAL = "replay.db"
 """In the site's folder: the nonces of the envelopes accepted within the freshness window."""
 
 _log = logging.getLogger(__name__)
+_audit = logging.getLogger("rag_fed.site.audit")
+
+QueryObserver = Callable[[SiteQuery, SiteReply, float], None]
+"""Told of every sealed query answered: the query, the reply (before sealing) and the seconds it took."""
 
 
 class ResponderSettings(BaseModel):
@@ -113,6 +118,7 @@ class SiteResponder(Generic[SettingsT]):
         self._lead_health = LeadHealth()
         self._term_stats = TermStatsPublisher(site, settings.term_stats)
         self.admin_keys = GatewayKeyList(site.site_id, settings.admin_keys_max_age_s)
+        self.query_observers: list[QueryObserver] = []
 
     @property
     def embedder_version(self) -> str:
@@ -120,15 +126,36 @@ class SiteResponder(Generic[SettingsT]):
         return self.site.serving_version
 
     def handle(self, sealed: bytes) -> bytes:
-        """Answer one sealed ``SiteQuery`` with a sealed ``SiteReply``."""
+        """Answer one sealed ``SiteQuery`` with a sealed ``SiteReply``. Everything logged meanwhile names
+        the query's request id (the gateway's, sealed inside the query); one audit line per query says
+        who asked, what was done and how long it took: ids and counts, never the question or passages."""
+        started = time.perf_counter()
         query = SiteQuery.from_bytes(self._opener.open_bytes(sealed))
-        with self._admitted(query):  # SiteBusyError (429) when the model's queue is full
-            try:
-                reply = self._answer(query)
-            except RagFedError as error:
-                _log.warning("query %s failed: %s", query.request_id, error)
-                reply = self._failed(query, str(error))
-        return self._seal(reply.to_bytes())
+        traced = {"ragfed.request_id": query.request_id, "ragfed.site": self.site.site_id}
+        with request_context(query.request_id, started), span("site.query", **traced):
+            with self._admitted(query):  # SiteBusyError (429) when the model's queue is full
+                try:
+                    reply = self._answer(query)
+                except RagFedError as error:
+                    _log.warning("query %s failed: %s", query.request_id, error)
+                    reply = self._failed(query, str(error))
+            sealed_reply = self._seal(reply.to_bytes())
+            seconds = time.perf_counter() - started
+            _audit.info(
+                "query %s from %s: %s, mode %s, k %d, %s, %d passages, %d evidence, %.1f ms",
+                query.request_id,
+                self.settings.gateway_id,
+                reply.status,
+                query.mode,
+                query.k,
+                "fetch" if query.fetch is not None else "search",
+                len(reply.passages),
+                len(reply.evidence),
+                seconds * 1000,
+            )
+            for observe in self.query_observers:
+                observe(query, reply, seconds)
+        return sealed_reply
 
     @contextmanager
     def _admitted(self, query: SiteQuery) -> Iterator[None]:
@@ -222,7 +249,9 @@ class SiteResponder(Generic[SettingsT]):
             self._sketch = None
 
     def _answer(self, query: SiteQuery) -> SiteReply:
-        if query.embedder_version != self.embedder_version:
+        # A query without an embedding (keyword search, no answer) compares no vectors: any version serves it.
+        embedded = query.embedding is not None
+        if embedded and query.embedder_version != self.embedder_version:
             return self._failed(
                 query,
                 f"embedder version mismatch: the query was embedded with {query.embedder_version!r}, "
@@ -235,27 +264,30 @@ class SiteResponder(Generic[SettingsT]):
             return self._fetched(query)
         started = time.perf_counter()
         # The version is checked again against the store the search uses: the site may switch between.
-        searched = self.site.search_with_stats(
-            # Keywords never match a span that would be redacted: a query for a redacted value must not find
-            # (and score) the document that holds it.
-            self._redactor.without_redacted(query.question),
-            query.k,
-            query.mode,
-            query_vector=query.embedding,
-            embedder_version=query.embedder_version,
-            term_stats=query.term_stats,
-        )
+        with span("site.search", mode=query.mode, k=query.k):
+            searched = self.site.search_with_stats(
+                # Keywords never match a span that would be redacted: a query for a redacted value must not
+                # find (and score) the document that holds it.
+                self._redactor.without_redacted(query.question),
+                query.k,
+                query.mode,
+                query_vector=query.embedding,
+                embedder_version=query.embedder_version if embedded else None,
+                term_stats=query.term_stats,
+            )
         passages = searched.passages
         timings = {"search": _ms_since(started)}
         answer: str | None = None
         evidence: list[Evidence] = []
         if query.want_answer and passages:
-            evidence = self.site.evidence(query.question, passages, query.embedding)
+            with span("site.evidence"):
+                evidence = self.site.evidence(query.question, passages, query.embedding)
             timings["evidence"] = _ms_since(started) - timings["search"]
             # Under 'answer' egress no passage text leaves, evidence included: the site's own model
             # phrases what its evidence supports, and that checked text is what it sends.
             if query.phrase or self.settings.egress == "answer":
-                answer = self._local_answer(query, evidence)
+                with span("site.answer"):
+                    answer = self._local_answer(query, evidence)
                 timings["answer"] = _ms_since(started) - timings["search"] - timings["evidence"]
         answer, released = apply_egress(answer, passages, self.settings.egress, self._redactor)
         return SiteReply(
@@ -352,6 +384,8 @@ infinity, which a reply cannot carry: such a query is answered ``failed`` with t
 
 
 def _require_normalised(query: SiteQuery) -> None:
+    if query.embedding is None:  # keyword search without an answer: nothing was embedded
+        return
     norm = float(np.linalg.norm(query.embedding.astype(np.float64)))
     if norm > MAX_EMBEDDING_NORM:
         raise InputError(

@@ -8,11 +8,19 @@ In hybrid mode the keyword ranking (SQLite FTS5) runs in a small long-lived thre
 runs the dense one (FAISS): both release the GIL, so hybrid costs about the slower of the two instead of
 their sum. The pool is shared by every site of the process and created on first use; a thread per query
 would cost more than it saves on small stores.
+
+Ties: chunks of equal score are ordered by document id, then by their ordinal in the document, in every
+ranking (dense, keyword, fused), and a ranking cut at ``k`` in the middle of a tie keeps the tied chunks
+first in that order (the search looks past ``k`` until the tie ends). A central index and the federation
+(whose router breaks ties by the same key) then give the same list when sections repeat the same text,
+and two runs give the same list whatever order the chunks were added in.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -24,7 +32,15 @@ from indexes.keyword_index import CorpusStats, KeywordRanking
 from rag_fed.fusion import HYBRID_DEPTH, fuse_min_max
 from rag_fed.types import SearchMode
 
-__all__ = ["HYBRID_DEPTH", "KEYWORD_WORKERS", "RankedChunk", "SiteRanking", "rank_chunks", "rank_chunks_with"]
+__all__ = [
+    "HYBRID_DEPTH",
+    "KEYWORD_WORKERS",
+    "RankedChunk",
+    "SiteRanking",
+    "break_ties",
+    "rank_chunks",
+    "rank_chunks_with",
+]
 
 
 MAX_CANDIDATES = 100
@@ -103,7 +119,8 @@ def rank_chunks_with(
         raise ValueError(f"{mode} search needs the query vector")
     query = np.asarray(vector, np.float32).reshape(1, -1)
     if mode == "dense":
-        return SiteRanking([RankedChunk(cid, score, dense_score=score) for cid, score in _dense(store, query, k)])
+        dense_hits = _dense(store, query, k)
+        return SiteRanking([RankedChunk(cid, score, dense_score=score) for cid, score in dense_hits])
     depth = max(k, HYBRID_DEPTH)
     if concurrent:
         keyword_future = _keyword_pool().submit(_keyword, store, question, depth, stats)
@@ -116,7 +133,7 @@ def rank_chunks_with(
         ranking = _keyword(store, question, depth, stats)
     keyword = ranking.hits
     dense_scores, keyword_scores = dict(dense), dict(keyword)
-    pool = fuse_min_max([dense, keyword])
+    pool = break_ties(store, fuse_min_max([dense, keyword]))
     chunks = [RankedChunk(cid, score, dense_scores.get(cid), keyword_scores.get(cid)) for cid, score in pool[:k]]
     if stats is None:
         return SiteRanking(chunks)
@@ -146,14 +163,53 @@ def _undominated(pool: list[tuple[int, float]], dense: dict[int, float], keyword
 
 
 def _keyword(store: SiteStore, question: str, k: int, stats: CorpusStats | None) -> KeywordRanking:
-    if stats is None:
-        return KeywordRanking(store.keyword_search(question, k), False)
-    return store.keyword_ranking(question, k, stats=stats)
+    used_stats: list[bool] = []
+
+    def search(depth: int) -> list[tuple[int, float]]:
+        if stats is None:
+            return store.keyword_search(question, depth)
+        ranking = store.keyword_ranking(question, depth, stats=stats)
+        used_stats.append(ranking.global_stats)
+        return ranking.hits
+
+    return KeywordRanking(_top_with_ties(store, search, k), bool(used_stats) and used_stats[-1])
 
 
 def _dense(store: SiteStore, query: NDArray[np.float32], k: int) -> list[tuple[int, float]]:
-    scores, ids = store.search(query, k)
-    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+    def search(depth: int) -> list[tuple[int, float]]:
+        scores, ids = store.search(query, depth)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    return _top_with_ties(store, search, k)
+
+
+def _top_with_ties(
+    store: SiteStore, search: Callable[[int], list[tuple[int, float]]], k: int
+) -> list[tuple[int, float]]:
+    """The best ``k`` of a best-first ``search(depth)``, ties broken by ``break_ties``: searched one deeper
+    than ``k`` (and deeper while the tie at the ``k``-th score goes on), so that which of several tied
+    chunks make the cut is decided by the key, not by the index's internal order."""
+    depth = k + 1
+    while True:
+        hits = search(depth)
+        if len(hits) < depth or hits[-1][1] < hits[k - 1][1]:
+            break
+        depth *= 2
+    if len(hits) > k:
+        last = hits[k - 1][1]
+        hits = [hit for hit in hits if hit[1] >= last]
+    return break_ties(store, hits)[:k]
+
+
+def break_ties(store: SiteStore, ranking: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """``ranking`` (best first) with each run of equal scores ordered by (document id, chunk ordinal).
+    Only the tied chunks are looked up."""
+    counts = Counter(score for _, score in ranking)
+    tied = [cid for cid, score in ranking if counts[score] > 1]
+    if not tied:
+        return ranking
+    keys = {chunk.chunk_id: (chunk.doc_id, chunk.ordinal) for chunk in store.docstore.get_chunks(tied)}
+    return sorted(ranking, key=lambda hit: (-hit[1], keys.get(hit[0], ("", hit[0]))))
 
 
 def _keyword_pool() -> ThreadPoolExecutor:

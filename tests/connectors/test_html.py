@@ -84,9 +84,9 @@ def test_preformatted_text_keeps_its_layout() -> None:
     assert "line one\n  indented line two" in load(PAGE).sections[3].text
 
 
-def test_title_falls_back_to_first_h1_then_stem() -> None:
+def test_title_falls_back_to_first_h1_then_none() -> None:
     assert load("<h2>Sub</h2><h1>Pump</h1><p>text</p>").title == "Pump"
-    assert load("<p>just text</p>", name="site/pump-page.htm").title == "pump-page"
+    assert load("<p>just text</p>", name="site/pump-page.htm").title == ""
 
 
 def test_declared_charset_is_honoured_when_not_utf8() -> None:

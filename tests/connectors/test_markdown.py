@@ -86,9 +86,9 @@ def test_tables_become_rows_and_code_is_kept() -> None:
     assert "ecu-reset --all" in engine
 
 
-def test_title_falls_back_to_the_file_stem() -> None:
+def test_without_a_top_heading_there_is_no_title() -> None:
     document = load("## Only a subheading\n\nSome text.\n", name="notes/pump-notes.md")
-    assert document.title == "pump-notes"
+    assert document.title == ""  # the file name is the document's id, never its title
     assert document.sections[0].heading == "Only a subheading"
 
 

@@ -125,9 +125,9 @@ def test_an_author_title_is_kept_and_recorded(make_pdf: MakePdf, title: str) -> 
     assert document.title == title and document.metadata["pdf_title"] == title
 
 
-def test_the_file_name_is_the_title_when_page_one_opens_with_body_text(make_pdf: MakePdf) -> None:
+def test_no_title_when_page_one_opens_with_body_text(make_pdf: MakePdf) -> None:
     body = [["Isolate the pump at MCC-4 before any work, then drain the casing and flush it with water."]]
     document = load(make_pdf(body, title="Microsoft Word - pump.doc"), name="manuals/sp150-service.pdf")
-    assert document.title == "sp150-service"
+    assert document.title == ""  # the file name is the document's id, never its title
     assert document.metadata["pdf_title"] == "Microsoft Word - pump.doc"
     assert "pdf_title" not in load(make_pdf(body), name="manuals/sp150-service.pdf").metadata

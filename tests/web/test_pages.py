@@ -127,4 +127,5 @@ def test_the_audit_view_is_for_operators(tmp_path: Path) -> None:
     assert [r.status_code for r in responses] == [403, 403, 200]
     newest = responses[2].json()
     assert newest[0]["outcome"] == "denied" and newest[0]["role"] == "site-admin"
-    assert {"at", "key_id", "role", "endpoint", "outcome", "question", "sites"} == set(newest[0])
+    assert {"at", "key_id", "role", "endpoint", "outcome", "question", "sites", "request_id"} == set(newest[0])
+    assert newest[0]["request_id"] == responses[1].headers["x-request-id"], "the denied request's own id"

@@ -100,9 +100,13 @@ def evidence(
     chunk: int = 1,
     rank: int = 1,
     missing: Sequence[str] = (),
+    absent: Sequence[str] = (),
+    title: str | None = None,
 ) -> Evidence:
     return Evidence(
-        citation=Citation(site_id=site, doc_id=doc, title=doc.split(".")[0].title(), section=section),
+        citation=Citation(
+            site_id=site, doc_id=doc, title=doc.split(".")[0].title() if title is None else title, section=section
+        ),
         text=text,
         score=score,
         similarity=score,
@@ -110,4 +114,5 @@ def evidence(
         passage_rank=rank,
         chunk_id=chunk,
         missing=list(missing),
+        absent=list(absent),
     )

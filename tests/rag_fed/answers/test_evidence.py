@@ -55,14 +55,16 @@ def test_one_span_per_passage_best_first_with_its_citation() -> None:
     assert (best.citation, best.chunk_id, best.passage_rank) == (PUMP.citation, 11, 1)
     for item in evidence:
         assert 0.0 <= item.score <= 1.0 and 0.0 <= item.coverage <= 1.0
-        assert item.score == pytest.approx(support_score(item.similarity, item.coverage), abs=1e-3)
+        dense = {p.citation.doc_id: p.dense_score for p in PASSAGES}[item.citation.doc_id]
+        assert item.score == pytest.approx(support_score(item.similarity, item.coverage, dense), abs=1e-3)
 
 
 @pytest.mark.unit
-def test_support_score_weighs_the_cosine_twice_and_stays_in_bounds() -> None:
-    assert support_score(0.6, 0.3) == pytest.approx(0.5)
-    assert support_score(-0.4, 0.3) == pytest.approx(0.1), "a negative cosine counts as none"
-    assert support_score(1.0, 1.0) == 1.0 and support_score(0.0, 0.0) == 0.0
+def test_support_score_is_the_mean_of_span_terms_and_passage_and_stays_in_bounds() -> None:
+    assert support_score(0.6, 0.3, 0.9) == pytest.approx(0.6)
+    assert support_score(-0.4, 0.3, 0.6) == pytest.approx(0.3), "a negative cosine counts as none"
+    assert support_score(0.6, 0.3) == pytest.approx(0.5), "without a passage cosine the span's stands in"
+    assert support_score(1.0, 1.0, 1.0) == 1.0 and support_score(0.0, 0.0, 0.0) == 0.0
 
 
 @pytest.mark.unit
@@ -115,7 +117,8 @@ def test_only_the_best_units_are_embedded_and_a_given_query_vector_is_reused() -
 def test_without_an_embedder_units_are_scored_by_terms_and_the_passage_cosine() -> None:
     evidence = EvidenceSelector().select("What torque for the gland bolts?", PASSAGES)
     best = evidence[0]
-    assert best.text == "Torque the gland bolts to 35 Nm."
+    # unembedded, the next sentence of the paragraph is as relevant as its passage: it stays with the seed
+    assert best.text == "Torque the gland bolts to 35 Nm. The paint of the casing is blue."
     assert best.similarity == pytest.approx(PUMP.dense_score)  # the passage's cosine, no unit was embedded
     assert {item.citation.doc_id: item.similarity for item in evidence}["faults.md"] == pytest.approx(0.3)
 
@@ -181,3 +184,22 @@ def test_the_packaged_embedder_picks_the_sentence_that_answers() -> None:
     assert fault[0].citation.doc_id == "faults.md" and "High bearing temperature" in fault[0].text
     assert "F-216" not in fault[0].text and "F-218" not in fault[0].text
     assert np.isfinite([item.score for item in fault]).all()
+
+
+@pytest.mark.unit
+def test_a_running_title_never_seeds_and_a_paragraph_keeps_the_values_that_follow() -> None:
+    manual = passage(
+        "HX-550 Excavator Service Manual\nCylinder drift test: boom horizontal, engines stopped, oil warm. "
+        "Measure the rod movement over 10 minutes. Limits: boom 20 mm, stick 25 mm.",
+        doc="hx550.pdf",
+        section="",
+        dense=0.6,
+    )
+    manual = manual.model_copy(
+        update={"citation": manual.citation.model_copy(update={"title": "HX-550 Excavator Service Manual"})}
+    )
+    question = "HX-550 excavator cylinder drift test limits?"
+    evidence = EvidenceSelector(None, BagOfWordsEmbedder()).select(question, [manual])
+    text = evidence[0].text
+    assert not text.startswith("HX-550 Excavator Service Manual")  # the running title answers nothing
+    assert text.startswith("Cylinder drift test") and "10 minutes" in text and "25 mm" in text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rag_fed.answers.ranking import (
+    asked_codes,
     evidence_for_answer,
     mentions,
     rank_evidence,
@@ -125,3 +126,19 @@ def test_mentions_reads_values_as_the_support_check_does() -> None:
     assert mentions("Fault F-217 raised.", "f217") and mentions("Fault F-217 raised.", "f-217")
     assert mentions("Torque to 35 Nm.", "35") and not mentions("Torque to 35 Nm.", "36")
     assert mentions("Alarm ALM 452.", "alm452")
+
+
+def test_a_fault_code_no_passage_names_is_refused_even_where_the_equipment_is_found() -> None:
+    conveyor = "CV-3 Belt Conveyor Manual"
+    found = [
+        evidence("C-104: belt misalignment switch tripped.", 0.8, title=conveyor, missing=["c118"], absent=["c118"])
+    ]
+    question = "CV-3 is showing fault C-118, what is it?"
+    assert asked_codes(["c118", "cv3"], found) == ["c118"], "CV-3 is named by the heading: where, not what"
+    assert select_for_answer(question, found, SETTINGS) == ([], True)
+    # the passage names C-118 though the span shown does not: answered
+    near = [evidence("C-104: belt misalignment switch tripped.", 0.8, title=conveyor, missing=["c118"])]
+    assert select_for_answer(question, near, SETTINGS)[1] is False
+    # one asked code found is enough (the answer names the other as not found)
+    two = [evidence("ALM 452: drive fault.", 0.8, title="FL-24 Filler", missing=["vf07"], absent=["vf07"])]
+    assert select_for_answer("FL-24 stopped with ALM 452 and VF-07", two, SETTINGS)[1] is False

@@ -13,6 +13,7 @@ from rag_fed.answers.text import (
     facts,
     normalise,
     quantities,
+    question_terms,
     split_units,
     stem,
 )
@@ -174,3 +175,27 @@ def test_f_217_and_f217_are_one_code_and_dashed_parts_count() -> None:
 @pytest.mark.parametrize("text", ["in 2019", "after 500 hours", "pressure 7", "3.5 bar", "step 2", "12:30", "one"])
 def test_years_and_plain_numbers_are_not_codes(text: str) -> None:
     assert code_forms(text) == set()
+
+
+@pytest.mark.unit
+def test_wrapped_lines_join_into_their_sentence_or_list_item() -> None:
+    text = (
+        "Cylinder drift test: oil at 50 C, boom\nhorizontal, engines stopped. Measure over 10 minutes.\n"
+        "- Stop the compressor so\nthat it unloads.\n- Isolate at Q1.\n2 Safety and isolation\nLimits: 20 mm."
+    )
+    assert [unit.text for unit in split_units(text)] == [
+        "Cylinder drift test: oil at 50 C, boom horizontal, engines stopped.",
+        "Measure over 10 minutes.",
+        "- Stop the compressor so that it unloads.",
+        "- Isolate at Q1.",
+        "2 Safety and isolation",
+        "Limits: 20 mm.",
+    ]
+
+
+@pytest.mark.unit
+def test_inflections_meet_and_question_words_are_not_terms() -> None:
+    assert stem("change") == stem("changed") == stem("changes") == stem("changing")
+    assert stem("tripped") == stem("trip") and stem("setting") == stem("set") and stem("logged") == stem("log")
+    assert stem("fill") == stem("filled") and stem("guarantee") == "guarantee"
+    assert question_terms("How often is the oil changed, and what does F-217 mean?") == ["oil", "chang", "f", "217"]

@@ -3,12 +3,15 @@ rankings; RRF over the sites' rankings is the fallback when scores do not compar
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
 from rag_fed.fusion import HYBRID_DEPTH, fuse_min_max
 from rag_fed.router import merge_passages
-from rag_fed.types import Passage
+from rag_fed.router.term_stats import fill_candidates
+from rag_fed.types import Citation, Passage
 from tests.rag_fed.router.fakes import passage
 
 pytestmark = pytest.mark.unit
@@ -131,3 +134,37 @@ def test_hybrid_merge_scales_each_global_ranking_over_the_central_depth() -> Non
     }
     merged = merge_passages(rankings, 20, "hybrid")
     assert [(p.chunk_id, p.score) for p in merged] == [(key, pytest.approx(score)) for key, score in central]
+
+
+def _named(site: str, doc_id: str, chunk_id: int, score: float, rank: int) -> Passage:
+    item = passage(site, chunk_id, score, rank)
+    return item.model_copy(update={"citation": item.citation.model_copy(update={"doc_id": doc_id})})
+
+
+@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+def test_ties_are_broken_by_document_id_whatever_the_order_of_the_sites(mode: str) -> None:
+    def site(name: str, docs: list[str]) -> list[Passage]:
+        ranked = [_named(name, doc, n, 0.5, n) for n, doc in enumerate(docs, start=1)]
+        return [p.model_copy(update={"dense_score": 0.5, "keyword_score": 2.0}) for p in ranked]
+
+    a, b = site("a", ["z", "m"]), site("b", ["c", "q"])
+    for rankings in ({"a": a, "b": b}, {"b": b, "a": a}):
+        merged = merge_passages(rankings, 3, mode)  # type: ignore[arg-type]
+        assert [p.citation.doc_id for p in merged] == ["c", "m", "q"], mode
+
+
+def test_a_candidate_tied_at_the_cut_keeps_the_whole_tie_for_the_router() -> None:
+    stub = Passage(citation=Citation(site_id="b", doc_id="", title=""), chunk_id=9, text="", score=0.0, rank=2)
+    rankings = {
+        "a": [_named("a", "m", 1, 0.9, 1), _named("a", "z", 2, 0.5, 2)],
+        "b": [_named("b", "q", 3, 0.9, 1), stub.model_copy(update={"score": 0.5})],
+    }
+    merged = merge_passages(rankings, 3, "dense")
+    assert [p.chunk_id for p in merged] == [1, 3, 9, 2]  # the stub's document is not known yet
+    fetched = _named("b", "c", 9, 0.0, 1)
+
+    async def fetch(site_id: str, ids: list[int]) -> list[Passage]:
+        return [fetched]
+
+    filled = asyncio.run(fill_candidates(merged, fetch, 3))
+    assert [(p.citation.doc_id, p.rank) for p in filled] == [("m", 1), ("q", 2), ("c", 3)]

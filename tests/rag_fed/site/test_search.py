@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import faiss
 import numpy as np
@@ -117,6 +118,10 @@ class FailingStore:
     def __init__(self, fail_dense: bool, fail_keyword: bool) -> None:
         self.fail_dense, self.fail_keyword = fail_dense, fail_keyword
         self.keyword_finished = threading.Event()
+        self.docstore = self  # ties are ordered by the chunks' document ids: chunk n is document dn
+
+    def get_chunks(self, chunk_ids: list[int]) -> list[SimpleNamespace]:
+        return [SimpleNamespace(chunk_id=cid, doc_id=f"d{cid}", ordinal=0) for cid in chunk_ids]
 
     def search(self, queries: NDArray[np.float32], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         if self.fail_dense:
@@ -147,7 +152,7 @@ def test_a_failing_keyword_ranking_raises_in_the_caller() -> None:
 def test_fusion_of_the_fake_rankings() -> None:
     fake = FailingStore(fail_dense=False, fail_keyword=False)
     ranked = rank_chunks(fake, "q", np.zeros(2, np.float32), 5, "hybrid")  # type: ignore[arg-type]
-    # Scaled: dense 1 -> 1.0, 2 -> 0.0; keyword 2 -> 1.0, 3 -> 0.0. Chunks 1 and 2 tie at 0.5 (dense first).
+    # Scaled: dense 1 -> 1.0, 2 -> 0.0; keyword 2 -> 1.0, 3 -> 0.0. Chunks 1 and 2 tie at 0.5 (d1 before d2).
     assert [(item.chunk_id, item.score) for item in ranked] == [(1, 0.5), (2, 0.5), (3, 0.0)]
     assert ranked[1].dense_score == pytest.approx(0.5)
     assert ranked[1].keyword_score == 3.0
