@@ -7,12 +7,14 @@ error's class hierarchy, so a new subclass gets its parent's status until it is 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from rag_fed.errors import (
     AuthError,
@@ -23,11 +25,12 @@ from rag_fed.errors import (
     NotFoundError,
     RagFedError,
     ReplayedEnvelopeError,
+    SiteBusyError,
     SiteUnavailableError,
     WrongRecipientError,
 )
 
-__all__ = ["ErrorBody", "ErrorDetail", "error_response", "install_error_handlers", "status_for"]
+__all__ = ["ErrorBody", "ErrorDetail", "document_errors", "error_response", "install_error_handlers", "status_for"]
 
 _log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ _STATUS: dict[type[RagFedError], int] = {
     # 421 Misdirected Request: the envelope was meant for another site; resending it here cannot help.
     WrongRecipientError: 421,
     SiteUnavailableError: 503,
+    SiteBusyError: 429,
 }
 
 
@@ -81,8 +85,10 @@ async def _rag_fed_error(request: Request, error: Exception) -> JSONResponse:
         client = request.client.host if request.client else "?"
         _log.warning("%s %s from %s rejected: %s: %s", request.method, request.url.path, client, kind, error)
     # A missing or unknown API key asks for one (RFC 9110); an envelope is not a bearer credential.
-    challenge = {"WWW-Authenticate": "Bearer"} if status == 401 and isinstance(error, AuthError) else None
-    return error_response(status, kind, str(error), challenge)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 and isinstance(error, AuthError) else None
+    if isinstance(error, SiteBusyError):
+        headers = {"Retry-After": str(error.retry_after_s)}
+    return error_response(status, kind, str(error), headers)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
@@ -97,7 +103,23 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     kind = "NotFoundError" if error.status_code == 404 else "HTTPError"
-    return error_response(error.status_code, kind, str(error.detail))
+    headers = dict(error.headers or {})
+    if error.status_code == 405:  # RFC 9110: say which methods the path allows (Starlette names one route's only)
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return error_response(error.status_code, kind, str(error.detail), headers or None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Each method for which some route matches the path in full (routers included in others answer too)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
@@ -106,8 +128,49 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers that give every error the same JSON shape."""
+    """Register the handlers that give every error the same JSON shape, and say so in the OpenAPI document."""
     app.add_exception_handler(RagFedError, _rag_fed_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    document_errors(app)
+
+
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+_WHY = {
+    400: "Invalid request (InputError): a parameter or body that does not validate",
+    401: "Missing, invalid or revoked API key (AuthError)",
+    403: "The key's role may not call this operation (ForbiddenError)",
+    404: "Not found (NotFoundError)",
+}
+
+
+def document_errors(app: FastAPI) -> None:
+    """FastAPI documents a 422 for validation errors, which ``_validation_error`` answers with 400; replace it
+    with the 400 really sent, and add 401/403 to operations behind a key and 404 to those with path parameters."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(body.pop("$defs", {}))
+        schemas.setdefault("ErrorBody", body)
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                wanted = [400] if responses.pop("422", None) is not None else []
+                wanted += [401, 403] if operation.get("security") else []
+                wanted += [404] if "{" in path else []
+                for status in wanted:
+                    responses.setdefault(
+                        str(status),
+                        {"description": _WHY[status], "content": {"application/json": {"schema": _ERROR_REF}}},
+                    )
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -8,9 +8,21 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["TMP_SUFFIX", "atomic_write", "fsync_dir", "sha256_file"]
+__all__ = [
+    "PRIVATE_DIR_MODE",
+    "PRIVATE_FILE_MODE",
+    "TMP_SUFFIX",
+    "atomic_write",
+    "fsync_dir",
+    "make_private_dir",
+    "make_private_file",
+    "sha256_file",
+]
 
 TMP_SUFFIX = ".tmp"
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+"""A store holds a site's documents: only its owner may read them (files 0600 in 0700 folders)."""
 _READ_BLOCK = 1 << 20
 
 
@@ -27,7 +39,7 @@ def atomic_write(path: Path, chunks: Iterable[bytes | memoryview]) -> None:
     """Write ``chunks`` to ``path`` atomically and durably."""
     tmp = path.with_name(path.name + TMP_SUFFIX)
     try:
-        with open(tmp, "wb") as out:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE), "wb") as out:
             for chunk in chunks:
                 out.write(chunk)
             out.flush()
@@ -37,6 +49,25 @@ def atomic_write(path: Path, chunks: Iterable[bytes | memoryview]) -> None:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def make_private_dir(directory: Path) -> None:
+    """Create ``directory`` and its missing parents 0700; an existing store folder is made 0700 too."""
+    missing = [parent for parent in (directory, *directory.parents) if not parent.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+    if os.name == "posix" and directory.stat().st_mode & 0o777 != PRIVATE_DIR_MODE:
+        os.chmod(directory, PRIVATE_DIR_MODE)
+
+
+def make_private_file(path: Path) -> None:
+    """Create ``path`` 0600 if missing, or make it 0600 (SQLite gives its -wal and -shm files this mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
+    try:
+        if os.name == "posix" and os.fstat(fd).st_mode & 0o777 != PRIVATE_FILE_MODE:
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+    finally:
+        os.close(fd)
 
 
 def sha256_file(path: Path) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from indexes._fsio import make_private_file
 from indexes._sqlite_schema import CHUNK_COLUMN_UPGRADES, SCHEMA, SCHEMA_VERSION, TEMP_SCHEMA
 from indexes.errors import IndexMismatchError, IndexStoreError
 
@@ -24,6 +25,9 @@ def connect_docstore(path: Path, *, read_only: bool) -> sqlite3.Connection:
         uri = f"{path.resolve().as_uri()}?mode=ro"
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     else:
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if file == path or file.exists():
+                make_private_file(file)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         _configure_reader(conn, path) if read_only else _configure_writer(conn, path)

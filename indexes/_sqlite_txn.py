@@ -108,6 +108,15 @@ class SQLiteTransaction:
             raise UnknownRecordError(f"no document {doc_id!r} is stored")
         return self._delete(doc_id)
 
+    def set_source_hash(self, doc_ids: Sequence[str], source_hash: str) -> None:
+        """Record that unchanged documents now come from a file whose bytes hash to ``source_hash`` (so the
+        next ingest of the same bytes skips the file at once). Chunks, vectors and FTS rows stay as they
+        are, so ``commit_seq`` does not advance for it (the FAISS checkpoint stays current)."""
+        self._ensure_open()
+        self._conn.executemany(
+            "UPDATE documents SET source_hash = ? WHERE doc_id = ?", [(source_hash, doc_id) for doc_id in doc_ids]
+        )
+
     def close(self) -> None:
         self._open = False
 

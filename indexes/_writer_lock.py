@@ -10,6 +10,7 @@ import fcntl
 import os
 from pathlib import Path
 
+from indexes._fsio import PRIVATE_FILE_MODE
 from indexes.errors import StoreLockedError
 
 __all__ = ["LOCK_FILE_NAME", "WriterLock", "writer_holder"]
@@ -27,8 +28,10 @@ class WriterLock:
     @classmethod
     def acquire(cls, directory: Path) -> WriterLock:
         path = directory / LOCK_FILE_NAME
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
         try:
+            if os.fstat(fd).st_mode & 0o777 != PRIVATE_FILE_MODE:  # a lock file made before stores were private
+                os.fchmod(fd, PRIVATE_FILE_MODE)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _read_holder(fd)

@@ -37,7 +37,7 @@ from types import TracebackType
 
 import numpy as np
 
-from indexes._fsio import sha256_file
+from indexes._fsio import make_private_dir, sha256_file
 from indexes._vector_files import (
     is_vector_file,
     load_checked,
@@ -97,7 +97,7 @@ class SiteStore:
         and rebuilds the index from the docstore (what ``ragfed index rebuild`` does).
         """
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        make_private_dir(directory)
         hint = f"run `ragfed index rebuild --site {site_id or '<site-id>'}` to rebuild it from the docstore"
         lock = WriterLock.acquire(directory)
         docstore: SQLiteDocStore | None = None

@@ -32,6 +32,7 @@ __all__ = [
     "NotFoundError",
     "RagFedError",
     "ReplayedEnvelopeError",
+    "SiteBusyError",
     "SiteUnavailableError",
     "TamperedEnvelopeError",
     "TrainingError",
@@ -97,6 +98,15 @@ class TrainingError(RagFedError):
 
 class SiteUnavailableError(RagFedError):
     """A site did not answer in time or answered with an error."""
+
+
+class SiteBusyError(SiteUnavailableError):
+    """A site has as much model work queued as it admits; try again after ``retry_after_s`` seconds (HTTP 429).
+    The site is alive: a router does not count it against the site's breaker."""
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)
 
 
 class AuthError(RagFedError):

@@ -13,7 +13,10 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["replace_text"]
+__all__ = ["PRIVATE_DIR_MODE", "PRIVATE_FILE_MODE", "private_dir", "private_file", "replace_text"]
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 def replace_text(path: Path, text: str, *, mode: int | None = None, encoding: str = "utf-8") -> None:
@@ -37,3 +40,26 @@ def replace_text(path: Path, text: str, *, mode: int | None = None, encoding: st
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) readable by this user only; an existing one is made so."""
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    if os.name == "posix" and (path.stat().st_mode & 0o777) != PRIVATE_DIR_MODE:
+        os.chmod(path, PRIVATE_DIR_MODE)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Make sure ``path`` exists with mode 0600 (created empty if missing) before anything writes to it
+    (SQLite gives its -wal and -shm files the database's mode). A missing parent is made 0700; an existing
+    one is left as it is (it may be shared): the owner's folders are made private by :func:`private_dir`."""
+    if not path.parent.exists():
+        private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
+    try:
+        if os.name == "posix" and (os.fstat(fd).st_mode & 0o777) != PRIVATE_FILE_MODE:
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+    finally:
+        os.close(fd)
+    return path

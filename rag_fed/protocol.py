@@ -93,6 +93,7 @@ Embedding = Annotated[
 _RequestId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 _ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 _Millis = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+_ChunkId = Annotated[int, Field(ge=0, le=2**63 - 1)]  # a site's SQLite row id
 
 
 def _new_request_id() -> str:
@@ -263,7 +264,7 @@ class SiteQuery(_Message):
     """Keyword and hybrid modes: the federation's BM25 statistics for this question's terms, to score with
     instead of the site's own (docs/term-statistics.md). Sent only to sites that published theirs."""
 
-    fetch: list[int] | None = Field(default=None, min_length=1, max_length=MAX_K)
+    fetch: list[_ChunkId] | None = Field(default=None, min_length=1, max_length=MAX_K)
     """Instead of searching: these chunks' passages (candidates of an earlier reply that made the top k)."""
 
     _omitted_when_unset = frozenset({"term_stats", "fetch", "embedding"})

@@ -36,7 +36,7 @@ echo "engineer key: $ENGINEER_KEY"
 step "3. sites"
 ragfed site init plant-north
 ragfed site init plant-south
-# On the same machine as the gateway, a site-admin key is also written to the site's admin-keys file.
+# A site-admin key reaches its site from the gateway (sealed, pushed at start and every 10 s).
 NORTH_ADMIN_KEY="$(ragfed keys create --role site-admin --site plant-north | tail -n 1)"
 SOUTH_ADMIN_KEY="$(ragfed keys create --role site-admin --site plant-south | tail -n 1)"
 
@@ -107,10 +107,20 @@ wait_healthy "$GATEWAY" "$LOGS/gateway.log"
 
 # -- 7. Ingest while the sites serve: through each site's admin API (the CLI would wait for the lock) ---
 step "7. ingest through the site admin API"
+wait_admin_key() {  # SITE_URL ADMIN_KEY: the gateway sends each site its admin keys at start, then every 10 s
+  for _ in $(seq 30); do
+    if curl -sf "${CURL_TLS[@]}" -H "Authorization: Bearer $2" "$1/v1/admin/documents" > /dev/null; then return 0; fi
+    sleep 1
+  done
+  echo "the site at $1 does not know the admin key after 30 s: is the gateway running?" >&2
+  return 1
+}
 upload() {  # SITE_URL ADMIN_KEY FILE
   curl -sf "${CURL_TLS[@]}" -H "Authorization: Bearer $2" -F "file=@$3" "$1/v1/admin/documents"
   echo
 }
+wait_admin_key "$NORTH" "$NORTH_ADMIN_KEY"
+wait_admin_key "$SOUTH" "$SOUTH_ADMIN_KEY"
 for file in "$SAMPLES"/plant-north/manuals/* "$SAMPLES"/plant-north/logs/*; do
   upload "$NORTH" "$NORTH_ADMIN_KEY" "$file"
 done

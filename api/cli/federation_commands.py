@@ -74,28 +74,16 @@ def keys_create(
 ) -> None:
     """Create an API key; it is printed once and only its SHA-256 is stored.
 
-    A site-admin key also works at its site's admin API when the site's folder is on this machine
-    (under RAGFED_DATA_DIR): its hash is added to the site's admin-keys file.
+    A site-admin key works at its site's admin API once the site has the gateway's new key list: it is sent
+    to the site at once (when the site is registered and up), and by the running gateway every few seconds.
     """
     from api.gateway.keystore import KeyStore
-    from api.site_service.settings import ADMIN_KEYS_FILE
-    from rag_fed.config import get_settings
-    from rag_fed.site.layout import SiteLayout
 
-    issued = KeyStore(_gateway_settings(config, home).database).create(role, site, label)
+    settings = _gateway_settings(config, home)
+    issued = KeyStore(settings.database).create(role, site, label)
     console.print(f"created {role} key {issued.key_id}" + (f" for site {site}" if site else ""))
     if site:
-        layout = SiteLayout.for_site(get_settings().data_dir, site)
-        if layout.exists():
-            with (layout.root / ADMIN_KEYS_FILE).open("a", encoding="ascii") as keys_file:
-                keys_file.write(f"{issued.key_id} {issued.key_hash}\n")
-            console.print(f"added to {layout.root / ADMIN_KEYS_FILE} for the site's admin API")
-        else:
-            console.print(
-                f"site {site} is not on this machine: give its admin this line for its "
-                f"{ADMIN_KEYS_FILE}:\n{issued.key_id} {issued.key_hash}",
-                highlight=False,
-            )
+        _push_admin_keys(settings, site)
     console.print("key (shown once, store it now):")
     typer.echo(issued.key)
 
@@ -126,11 +114,48 @@ def keys_revoke(
     home: HomeOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Revoke an API key at once."""
+    """Revoke an API key: at once at the gateway; a site-admin key at its site too when the site is reached now,
+    else within the site's admin_keys_max_age_s (30 s by default; docs/security.md)."""
     from api.gateway.keystore import KeyStore
 
-    KeyStore(_gateway_settings(config, home).database).revoke(key_id)
+    settings = _gateway_settings(config, home)
+    store = KeyStore(settings.database)
+    store.revoke(key_id)
     console.print(f"revoked {key_id}")
+    site = store.key_info(key_id).site_id
+    if site:
+        _push_admin_keys(settings, site)
+
+
+def _push_admin_keys(settings: GatewaySettings, site_id: str) -> None:
+    """Send ``site_id`` the gateway's list of its admin keys now, and say whether it took it."""
+    from api.gateway.admin_keys import AdminKeyDistributor
+    from api.gateway.home import init_home
+    from api.gateway.keystore import KeyStore
+    from rag_fed.federation import SiteRegistry
+
+    gateway = init_home(settings)
+    registry = SiteRegistry(settings.registry_path)
+    distributor = AdminKeyDistributor(
+        KeyStore(settings.database), registry, gateway.keys, settings.gateway_id, settings.tls_ca_file
+    )
+    results = distributor.push([site_id])
+    if not results:
+        console.print(
+            f"site {site_id} is not registered: it gets its admin keys from the gateway once registered "
+            "(`ragfed federation register-site`)",
+            highlight=False,
+        )
+    elif results[0].ok:
+        console.print(f"site {site_id} now holds {results[0].keys} admin keys from the gateway", highlight=False)
+    else:
+        console.print(
+            f"site {site_id} not reached now ({results[0].reason}); the running gateway sends it the keys "
+            "every admin_keys_push_s, and the site refuses gateway keys once its list is older than "
+            "admin_keys_max_age_s",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @federation_app.command("register-site")

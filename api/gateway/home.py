@@ -14,6 +14,7 @@ from api.gateway.settings import GatewaySettings
 from rag_fed.crypto import KeyPair
 from rag_fed.errors import ConfigError
 from rag_fed.federation import SiteRegistry
+from rag_fed.files import private_dir
 
 __all__ = ["GatewayHome", "init_home", "load_or_create_keys"]
 
@@ -36,7 +37,7 @@ def load_or_create_keys(settings: GatewaySettings) -> KeyPair:
 def init_home(settings: GatewaySettings) -> GatewayHome:
     """Create the home folder, the key pair (an existing one is kept) and the empty databases."""
     try:
-        settings.home.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.home)  # 0700: keys, key hashes, audit log, registry
         created = not (settings.keys_dir / "private.key").exists()
         if created:
             KeyPair.generate().save(settings.keys_dir)

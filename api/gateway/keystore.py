@@ -1,6 +1,8 @@
 """The gateway's API keys (roles, hashed) and its audit log, in one SQLite file.
 
-Only each key's SHA-256 is stored; the key is shown once, when it is created. Roles:
+Only each key's SHA-256 is stored; the key is shown once, when it is created. The audit log records a
+question as its HMAC-SHA256 under the gateway's own secret (``audit.key`` beside the database, 0600), so
+nobody who reads the log can confirm a guessed question without that file. Roles:
 
 - ``engineer``: asks questions (chat, query);
 - ``evaluator``: asks questions too, for benchmarks (their traffic is told apart in the audit log);
@@ -11,6 +13,9 @@ Only each key's SHA-256 is stored; the key is shown once, when it is created. Ro
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -21,10 +26,14 @@ from pathlib import Path
 
 from api.apikeys import IssuedKey, issue_key, key_id_of, keys_match
 from rag_fed.crypto.ids import validate_node_id
-from rag_fed.errors import AuthError, InputError, NotFoundError
+from rag_fed.errors import AuthError, ConfigError, InputError, NotFoundError
+from rag_fed.files import private_file
 from rag_fed.observability import current_request_id
 
-__all__ = ["AuditEntry", "Caller", "KeyInfo", "KeyStore", "Role"]
+__all__ = ["AUDIT_KEY_FILE", "AuditEntry", "Caller", "KeyInfo", "KeyStore", "Role"]
+
+AUDIT_KEY_FILE = "audit.key"
+"""Beside the database: the secret of the audit log's keyed question hashes (64 hex digits, 0600)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -93,12 +102,13 @@ class KeyStore:
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # 0600: key hashes and the audit log
         with self._connect() as db:
             db.executescript(_SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(audit_log)")}
             if "request_id" not in columns:  # an audit log written before request ids
                 db.execute("ALTER TABLE audit_log ADD COLUMN request_id TEXT")
+        self._audit_key = _audit_key(path.with_name(AUDIT_KEY_FILE))
 
     def create(self, role: Role | str, site_id: str | None = None, label: str = "") -> IssuedKey:
         """A new key for ``role``; a ``site-admin`` key must name its site, no other may."""
@@ -144,6 +154,23 @@ class KeyStore:
         if not changed:
             raise NotFoundError(f"no active API key {key_id!r}")
 
+    def site_admin_hashes(self, site_id: str) -> list[tuple[str, str]]:
+        """``(key id, sha256)`` of every active site-admin key of ``site_id``: what the site is sent."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT key_id, key_sha256 FROM api_keys WHERE role = ? AND site_id = ? AND revoked_at IS NULL "
+                "ORDER BY key_id",
+                (Role.SITE_ADMIN.value, site_id),
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def key_info(self, key_id: str) -> KeyInfo:
+        """One key by id (revoked or not); ``NotFoundError`` if there is none."""
+        found = [key for key in self.list_keys() if key.key_id == key_id]
+        if not found:
+            raise NotFoundError(f"no API key {key_id!r}")
+        return found[0]
+
     def list_keys(self) -> list[KeyInfo]:
         with self._connect() as db:
             rows = db.execute(
@@ -162,9 +189,10 @@ class KeyStore:
         sites: Sequence[str] = (),
         request_id: str | None = None,
     ) -> None:
-        """Record one request. The question is stored as its SHA-256 unless ``store_text``; ``request_id``
-        defaults to the id of the request being served (``X-Request-Id``, the one the sites log too)."""
-        recorded = question if store_text or question is None else _sha256(question)
+        """Record one request. The question is stored as :meth:`question_hash` unless ``store_text``;
+        ``request_id`` defaults to the id of the request being served (``X-Request-Id``, the one the sites
+        log too)."""
+        recorded = question if store_text or question is None else self.question_hash(question)
         with self._connect() as db:
             db.execute(
                 "INSERT INTO audit_log (at, key_id, role, endpoint, outcome, question, sites, request_id) "
@@ -180,6 +208,12 @@ class KeyStore:
                     request_id or current_request_id(),
                 ),
             )
+
+    def question_hash(self, question: str) -> str:
+        """``hmac-sha256:<hex>`` of ``question`` under the gateway's audit key: equal questions match in the log,
+        and a guess can be confirmed only by someone holding the key."""
+        digest = hmac.new(self._audit_key, question.encode("utf-8"), hashlib.sha256).hexdigest()
+        return "hmac-sha256:" + digest
 
     def audit_log(self, limit: int = 100) -> list[AuditEntry]:
         """The newest ``limit`` entries, newest first."""
@@ -197,5 +231,20 @@ class KeyStore:
             yield db
 
 
-def _sha256(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _audit_key(path: Path) -> bytes:
+    """The audit key at ``path``, made on first use (created exclusively: two processes agree on one key)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+    for _ in range(50):  # another process may be between its create and its write
+        text = path.read_text(encoding="ascii").strip()
+        if len(text) == 64:
+            return bytes.fromhex(text)
+        time.sleep(0.01)
+    raise ConfigError(f"audit key {path} is damaged (expected 64 hex digits); restore it from a backup")

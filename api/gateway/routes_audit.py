@@ -19,7 +19,8 @@ Operator = Annotated[Caller, Depends(require_roles(Role.OPERATOR))]
 
 
 class AuditView(BaseModel):
-    """One request as the audit log holds it; ``question`` is a SHA-256 unless the gateway keeps text."""
+    """One request as the audit log holds it; ``question`` is a keyed hash (``hmac-sha256:...``) unless the gateway
+    keeps text."""
 
     at: float
     key_id: str | None

@@ -17,6 +17,7 @@ import numpy as np
 from fastapi.concurrency import run_in_threadpool
 from numpy.typing import NDArray
 
+from api.gateway.admin_keys import AdminKeyDistributor
 from api.gateway.embedders import EmbedderPool
 from api.gateway.keystore import Caller, KeyStore, Role
 from api.gateway.schemas import SiteView
@@ -89,6 +90,8 @@ class GatewayService:
         self._refresher: asyncio.Task[None] | None = None
         self._term_stats_refresher: asyncio.Task[None] | None = None
         self._version_scan: asyncio.Task[dict[str, str]] | None = None
+        self.admin_keys = AdminKeyDistributor(keystore, registry, keys, settings.gateway_id, settings.tls_ca_file)
+        self._admin_keys_pusher: asyncio.Task[None] | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -106,12 +109,18 @@ class GatewayService:
             self._refresher = asyncio.create_task(self._refresh_sketches_forever())
         if self.router.term_stats is not None:
             self._term_stats_refresher = asyncio.create_task(self._refresh_term_stats_forever())
+        # The first round before serving: a site admin's key made before the gateway started works at once.
+        first = await run_in_threadpool(self.admin_keys.push)
+        self._admin_keys_pusher = asyncio.create_task(
+            self._push_admin_keys_forever(any(not result.ok for result in first))
+        )
 
     async def stop(self) -> None:
         tasks: list[asyncio.Task[None] | asyncio.Task[dict[str, str]] | None] = [
             self._refresher,
             self._term_stats_refresher,
             self._version_scan,
+            self._admin_keys_pusher,
         ]
         for task in tasks:
             if task is not None:
@@ -340,6 +349,22 @@ class GatewayService:
                 )
             )
         return views
+
+    async def _push_admin_keys_forever(self, first_failed: bool) -> None:
+        """Every site's admin-key list, every ``admin_keys_push_s`` (docs/security.md). After a round in which
+        a site was not reached (one still starting, say) the next comes after 1 s, doubling up to the period."""
+        period = self.settings.admin_keys_push_s
+        retry_s = 1.0
+        failed = first_failed
+        while True:
+            await asyncio.sleep(min(retry_s, period) if failed else period)
+            retry_s = min(retry_s * 2, period) if failed else 1.0
+            try:
+                results = await run_in_threadpool(self.admin_keys.push)
+                failed = any(not result.ok for result in results)
+            except Exception:  # a bug must not stop the pushes: the sites would lock their admins out
+                _log.exception("admin key push failed")
+                failed = True
 
     async def _refresh_sketches_forever(self) -> None:
         while True:

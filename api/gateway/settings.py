@@ -41,7 +41,9 @@ class GatewaySettings(ServerTlsSettings, ObservabilitySettings):
     home: Path = Field(default_factory=default_home, description="Default: <RAGFED_DATA_DIR>/gateway.")
     model_id: str = Field(default="rag-fed", description="The model name clients pass and see.")
     audit_questions: Literal["hash", "text"] = Field(
-        default="hash", description="Store each question's SHA-256 (default) or its text in the audit log."
+        default="hash",
+        description="Store each question's keyed hash (HMAC-SHA256 under <home>/audit.key; default) or its text "
+        "in the audit log.",
     )
     default_k: PositiveInt = 5
     default_mode: SearchMode = "hybrid"  # federated hybrid kept 0.98-1.01 of centralized hybrid (docs/benchmarks.md)
@@ -67,6 +69,12 @@ class GatewaySettings(ServerTlsSettings, ObservabilitySettings):
         default=300.0, gt=0, description="How often the sites' term statistics are fetched again (seconds)."
     )
     health_timeout_s: float = Field(default=2.0, gt=0)
+    admin_keys_push_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often every site is sent its list of active site-admin keys (seconds); keep it well "
+        "under the sites' admin_keys_max_age_s (30 s), past which a site refuses gateway-issued keys.",
+    )
     routing: RoutingPolicy = RoutingPolicy()
     embedder: EmbedderSettings = EmbedderSettings()
     generator: GeneratorSettings = GeneratorSettings()

@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.docs_pages import install_local_docs
@@ -17,36 +16,25 @@ from api.errors import ErrorBody, error_response, install_error_handlers
 from api.observability import MetricsServer
 from api.site_service.admin import Responder, admin_router
 from api.site_service.admin_search import admin_search_router
+from api.site_service.audit import ADMIN_AUDIT_FILE, AuditAdminCalls, SiteAuditLog, admin_audit_router
 from api.site_service.metrics import install_site_metrics
 from api.site_service.responder import ServiceResponder
+from api.site_service.status import status_router
 from api.web import install_pages
+from rag_fed.admin_keys import ADMIN_KEYS_PATH
 from rag_fed.crypto import SealedEnvelope
 from rag_fed.crypto.envelope import MAX_ENVELOPE_BYTES
 from rag_fed.errors import DocumentTooLargeError
-from rag_fed.protocol import ReembedProgress
 from rag_fed.router.clients import MODEL_PATH, QUERY_PATH, SKETCH_PATH, TERM_STATS_PATH
 
-__all__ = ["Health", "create_site_app", "read_body"]
+__all__ = ["create_site_app", "read_body"]
 
 _ENVELOPE_SCHEMA: dict[str, Any] = {
     "content": {"application/json": {"schema": SealedEnvelope.model_json_schema()}},
 }
-_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (400, 401, 409, 413, 421, 500)}
-
-
-class Health(BaseModel):
-    """``embedder_version`` is the version the site serves (``serving_version`` says the same, by name);
-    ``reembed`` is the running or last re-embed of this process, with its progress."""
-
-    status: str
-    site_id: str
-    chunks: int
-    embedder_version: str
-    serving_version: str
-    previous_version: str | None
-    accept_model_rollouts: bool
-    reembed: ReembedProgress | None
-    egress: str
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 409, 413, 421, 429, 500)
+}
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -110,10 +98,14 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
     install_error_handlers(app)
     app.include_router(admin_router)
     app.include_router(admin_search_router)
+    app.include_router(admin_audit_router)
+    app.include_router(status_router)  # /health (open) and /v1/admin/status
     install_pages(app, {"/admin": "admin"})  # the site admin's page over the admin API
 
     app.add_middleware(RefuseLargeUploads, max_upload_bytes=responder.settings.max_upload_bytes)
-    metrics = install_site_metrics(app, responder)  # outermost: refused uploads are counted too
+    metrics = install_site_metrics(app, responder)  # refused uploads are counted too
+    app.state.admin_audit = SiteAuditLog(responder.site.layout.root / ADMIN_AUDIT_FILE)
+    app.add_middleware(AuditAdminCalls, log=app.state.admin_audit)  # outermost: sees the 413s above too
 
     @app.post(
         QUERY_PATH,
@@ -144,6 +136,20 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
             reply = await run_in_threadpool(responder.handle_control, sealed)
         return Response(reply, media_type="application/json")
 
+    @app.post(
+        ADMIN_KEYS_PATH,
+        tags=["federation"],
+        response_class=Response,
+        responses={200: _ENVELOPE_SCHEMA, **_ERRORS},
+        openapi_extra={"requestBody": {"required": True, **_ENVELOPE_SCHEMA}},
+    )
+    async def site_admin_keys(request: Request, responder: Responder) -> Response:
+        """An ``AdminKeyList`` sealed to this site by the gateway: every active admin key it issued for this
+        site (docs/security.md); the answer is an ``AdminKeyListAck`` sealed back."""
+        sealed = await read_body(request, MAX_ENVELOPE_BYTES)
+        ack = await run_in_threadpool(responder.handle_admin_keys, sealed)
+        return Response(ack, media_type="application/json")
+
     @app.get(SKETCH_PATH, tags=["federation"], response_class=Response, responses={200: _ENVELOPE_SCHEMA})
     async def site_sketch(responder: Responder) -> Response:
         """Centroids of this site's vectors (no text), sealed to the gateway."""
@@ -164,20 +170,5 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
         with metrics.counting_rejections():
             publication = await run_in_threadpool(responder.handle_term_stats, sealed)
         return Response(publication, media_type="application/json")
-
-    @app.get("/health", tags=["operations"])
-    async def health(responder: Responder) -> Health:
-        site = responder.site
-        return Health(
-            status="ok",
-            site_id=site.site_id,
-            chunks=site.chunk_count,
-            embedder_version=site.serving_version,
-            serving_version=site.serving_version,
-            previous_version=site.previous_version,
-            accept_model_rollouts=responder.settings.accept_model_rollouts,
-            reembed=site.reembed_status(),
-            egress=responder.settings.egress,
-        )
 
     return app

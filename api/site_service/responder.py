@@ -9,6 +9,7 @@ from rag_fed.config import Settings
 from rag_fed.crypto import KeyPair
 from rag_fed.embedders.base import Embedder
 from rag_fed.errors import RagFedError
+from rag_fed.files import private_dir
 from rag_fed.generators.base import Generator
 from rag_fed.site import Site
 from rag_fed.site.responder import SiteResponder
@@ -31,6 +32,7 @@ def open_responder(
     set_search_threads(core.search.faiss_threads or None)  # 0: FAISS's default
     site = Site.open(settings.site_id, core, embedder=embedder, generator=generator)
     try:
+        private_dir(site.layout.root)  # a site made before its folders were private is made so here
         site.start_keyword_index()
         keys = KeyPair.load(site.layout.keys_dir)
     except RagFedError:

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from rag_fed.embedders.packaged import packaged_minilm_path
 from rag_fed.embedders.sentence_transformer import _VERSION_HEX_CHARS, weights_digest
 from rag_fed.errors import ConfigError, ModelError, NotFoundError
-from rag_fed.files import replace_text
+from rag_fed.files import PRIVATE_FILE_MODE, private_dir, replace_text
 
 __all__ = ["CATALOGUE_FILE", "PACKAGED_SOURCE", "ModelEntry", "ModelRegistry", "model_version"]
 
@@ -154,7 +154,7 @@ class ModelRegistry:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         try:
-            self._directory.mkdir(parents=True, exist_ok=True)
+            private_dir(self._directory)
             fd = os.open(self._directory / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:
             raise ConfigError(f"cannot use the model registry {self._directory}: {error}") from error
@@ -175,4 +175,4 @@ class ModelRegistry:
 
     def _write(self, catalogue: _Catalogue) -> None:
         text = json.dumps(catalogue.model_dump(mode="json"), indent=2) + "\n"
-        replace_text(self._directory / CATALOGUE_FILE, text)
+        replace_text(self._directory / CATALOGUE_FILE, text, mode=PRIVATE_FILE_MODE)

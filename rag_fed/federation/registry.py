@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from rag_fed.crypto.ids import validate_node_id
 from rag_fed.crypto.keys import fingerprint, public_key_from_text, public_key_to_text
 from rag_fed.errors import InputError, UnknownSiteError
+from rag_fed.files import private_file
 
 __all__ = ["RegisteredSite", "SiteKey", "SiteRegistry", "validate_site_url"]
 
@@ -97,7 +98,7 @@ class SiteRegistry:
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
         self._path = path
         self._clock = clock
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # 0600: the sites' URLs and keys are the operator's
         with self._connect() as db:
             db.executescript(_SCHEMA)
 

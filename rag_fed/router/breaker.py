@@ -21,7 +21,7 @@ from enum import StrEnum
 
 import httpx
 
-from rag_fed.errors import ConfigError
+from rag_fed.errors import ConfigError, SiteBusyError
 
 __all__ = ["BreakerState", "CircuitBreaker", "CircuitBreakers", "is_slow"]
 
@@ -156,6 +156,8 @@ def is_slow(error: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, httpx.ConnectTimeout):
             return False
+        if isinstance(current, SiteBusyError):  # it answered 429: alive, its model queue is full
+            return True
         timed_out = timed_out or isinstance(current, TimeoutError)
         current = current.__cause__ or current.__context__
     return timed_out

@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import httpx
 
-from rag_fed.errors import ConfigError, SiteUnavailableError
+from rag_fed.errors import ConfigError, SiteBusyError, SiteUnavailableError
 
 CONNECT_TIMEOUT_S = 5.0
 """Longest wait for a site's TCP (and TLS) connection; the rest of a call gets the query's deadline."""
@@ -165,6 +165,12 @@ class HttpSiteClient:
             raise TimeoutError(f"site {self._site_id} did not answer within {timeout_s:.1f} s") from None
         except httpx.HTTPError as error:
             raise SiteUnavailableError(f"site {self._site_id} at {url}: {describe_http_error(error)}") from None
+        if response.status_code == 429:  # alive, but its model queue is full: not a failure of the site
+            retry = response.headers.get("retry-after", "1")
+            raise SiteBusyError(
+                f"site {self._site_id} is busy (HTTP 429): {_error_text(response)}",
+                int(retry) if retry.isdigit() else 1,
+            )
         if response.status_code != 200:
             raise SiteUnavailableError(
                 f"site {self._site_id} answered HTTP {response.status_code}: {_error_text(response)}"

@@ -8,13 +8,16 @@ Policies, from least to most shared:
   ``answers.evidence.span_words`` words each) and the first 300 characters of each passage;
 - ``passages``: the answer, the evidence and the passages in full.
 
-Redaction runs on every string that leaves (answer, passage text, document ids, titles, sections), after
-the policy has cut the text, so a pattern cannot be split across the cut and leak half a match.
+Redaction runs on every string that leaves (answer, passage text, evidence, document ids, titles,
+sections), before the policy cuts the text, so a cut cannot split a match and leave half of it
+(``...@kes``); and on the NFKC form of the text, so full-width or composed look-alikes (``ａｎｎａ＠...``)
+match as their plain form. ``tests/rag_fed/site/leak_corpus.py`` lists what every policy must stop.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Literal
 
@@ -23,10 +26,12 @@ from pydantic import BaseModel, Field, field_validator
 from rag_fed.types import Citation, Evidence, Passage
 
 __all__ = [
+    "CREDENTIAL_PATTERN",
     "EMAIL_PATTERN",
     "REDACTED",
     "SERIAL_PATTERN",
     "SNIPPET_CHARS",
+    "SPELLED_EMAIL_PATTERN",
     "EgressPolicy",
     "RedactionSettings",
     "Redactor",
@@ -41,10 +46,18 @@ REDACTED = "[redacted]"
 EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 # "S/N 4471-AX", "serial no. AB12345", "serial number: 99-1234-X": the marker and a number that has a digit
 # (so "serial interface" stays).
+# "serial number is 55-7777" too: free-form words between the marker and the number.
 SERIAL_PATTERN = (
-    r"(?i)\b(?:s/n|sn|serial(?:\s+(?:no\.?|number|#))?)\s*[:#]?\s*"
+    r"(?i)\b(?:s/n|sn|serial(?:\s+(?:no\.?|number|#))?)\s*[:#=]?\s*(?:(?:is|was|of)\s+)?"
     r"(?=[A-Z0-9-]{4,})[A-Z0-9][A-Z0-9-]*\d[A-Z0-9-]*\b"
 )
+# "anna dot berg at plant-north dot example": an address spelled out, with at least one "dot" after "at".
+_DOT = r"\s*(?:\bdot\b|\(dot\)|\[dot\])\s*"
+SPELLED_EMAIL_PATTERN = (
+    rf"(?i)\b[\w.-]+(?:{_DOT}[\w-]+)*\s*(?:\bat\b|\(at\)|\[at\])\s*[\w-]+(?:{_DOT}[\w-]+)*{_DOT}[a-z]{{2,24}}\b"
+)
+# "Password for the line 3 HMI: Kx9!pump", "PIN = 4711": the secret after a credential word (headings too).
+CREDENTIAL_PATTERN = r"(?i)\b(?:password|passwort|passcode|passphrase|kennwort|pwd|pin)\b[^:=\n]{0,60}?[:=]\s*\S+"
 
 
 class RedactionSettings(BaseModel):
@@ -52,6 +65,7 @@ class RedactionSettings(BaseModel):
 
     emails: bool = True
     serial_numbers: bool = True
+    credentials: bool = Field(default=True, description="A password or PIN after its label ('Password: x').")
     patterns: list[str] = Field(default_factory=list, description="Extra regular expressions.")
     names: list[str] = Field(default_factory=list, description="Names to remove (whole words, any case).")
 
@@ -84,7 +98,9 @@ class Redactor:
             (re.compile(pattern), markers)
             for pattern, markers, wanted in (
                 (EMAIL_PATTERN, _EMAIL_MARKERS, settings.emails),
+                (SPELLED_EMAIL_PATTERN, _SPELLED_MARKERS, settings.emails),
                 (SERIAL_PATTERN, _SERIAL_MARKERS, settings.serial_numbers),
+                (CREDENTIAL_PATTERN, _CREDENTIAL_MARKERS, settings.credentials),
             )
             if wanted
         ]
@@ -99,18 +115,31 @@ class Redactor:
             return text
         if len(text) <= _SHORT and text in self._short:
             return self._short[text]
-        redacted = text
-        lowered = text.casefold()
-        for pattern, markers in self._marked:
-            if any(marker in lowered for marker in markers):
-                redacted = pattern.sub(REDACTED, redacted)
-        if self._patterns and (self._any is None or self._any.search(redacted)):
-            for pattern in self._patterns:
-                redacted = pattern.sub(REDACTED, redacted)
+        redacted = self._sub(text, REDACTED)
         if len(text) <= _SHORT:
             if len(self._short) >= _SHORT_CACHE:
                 self._short.clear()
             self._short[text] = redacted
+        return redacted
+
+    def without_redacted(self, text: str) -> str:
+        """``text`` with every span that would be redacted left out: what a site searches its keyword index
+        with, so a query for a redacted value does not find (and score) the document that holds it."""
+        if not self.active or not text:
+            return text
+        stripped = self._sub(text, " ")
+        # Unchanged unless a span went: the federation's term statistics were counted for the text as sent.
+        return text if stripped == unicodedata.normalize("NFKC", text) else stripped
+
+    def _sub(self, text: str, replacement: str) -> str:
+        redacted = unicodedata.normalize("NFKC", text)
+        lowered = redacted.casefold()
+        for pattern, markers in self._marked:
+            if any(marker in lowered for marker in markers):
+                redacted = pattern.sub(replacement, redacted)
+        if self._patterns and (self._any is None or self._any.search(redacted)):
+            for pattern in self._patterns:
+                redacted = pattern.sub(replacement, redacted)
         return redacted
 
     def citation(self, citation: Citation) -> Citation:
@@ -124,7 +153,9 @@ class Redactor:
 
 
 _EMAIL_MARKERS = ("@",)
+_SPELLED_MARKERS = ("dot",)
 _SERIAL_MARKERS = ("s/n", "sn", "serial")  # what SERIAL_PATTERN opens with, case-folded
+_CREDENTIAL_MARKERS = ("pass", "kennwort", "pwd", "pin")
 _SHORT = 200
 _SHORT_CACHE = 10_000
 _LEADING_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
@@ -156,12 +187,10 @@ def apply_egress(
         if policy == "answer":
             text = ""
         elif policy == "snippets":
-            text = passage.text[:SNIPPET_CHARS]
+            text = redactor(passage.text)[:SNIPPET_CHARS]  # redacted first: the cut cannot split a match
         else:
-            text = passage.text
-        released.append(
-            passage.model_copy(update={"text": redactor(text), "citation": redactor.citation(passage.citation)})
-        )
+            text = redactor(passage.text)
+        released.append(passage.model_copy(update={"text": text, "citation": redactor.citation(passage.citation)}))
     return (redactor(answer) if answer is not None else None), released
 
 

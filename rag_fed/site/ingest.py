@@ -144,6 +144,7 @@ class IngestPipeline:
         self._pending: list[_PendingDocument] = []
         self._pending_chunks = 0
         self._pending_deletes: list[str] = []
+        self._pending_rehash: list[tuple[str, str]] = []  # (doc id, source hash) of unchanged documents
 
     def ingest_paths(self, paths: Sequence[Path], on_file: Callable[[FileResult], None] | None = None) -> IngestReport:
         started = time.perf_counter()
@@ -209,18 +210,22 @@ class IngestPipeline:
             stored = existing.get(doc_id)
             if stored is not None and stored.content_hash == doc.content_hash:
                 unchanged += 1
+                if stored.source_hash != source_hash:  # else every later ingest of these bytes re-reads the file
+                    self._pending_rehash.append((doc_id, source_hash))
                 continue
             pending = self._prepare(doc_id, doc, source, source_hash)
             written += 1
             chunks += len(pending.drafts)
             self._pending.append(pending)
             self._pending_chunks += len(pending.drafts)
-            if self._pending_chunks >= self._settings.batch_chunks:
-                self._flush()
         new_ids = {doc_id for doc_id, _ in named}
         stale = [doc_id for doc_id in existing if doc_id not in new_ids]
         self._pending_deletes.extend(stale)
-        status: FileStatus = "updated" if existing else "added"
+        # Never in the middle of a file: a file commits whole or not at all (a killed upload left 512 of its
+        # 5,485 rows served); small files still share a transaction up to about batch_chunks chunks.
+        if self._pending_chunks >= self._settings.batch_chunks:
+            self._flush()
+        status: FileStatus = "added" if not existing else "updated" if written or stale else "unchanged"
         return FileResult(source, status, documents=written, chunks=chunks, unchanged=unchanged, removed=len(stale))
 
     def _prepare(self, doc_id: str, doc: Document, source: str, source_hash: str) -> _PendingDocument:
@@ -239,10 +244,12 @@ class IngestPipeline:
         return _PendingDocument(entry, drafts, texts)
 
     def _flush(self) -> None:
-        if not self._pending and not self._pending_deletes:
+        if not self._pending and not self._pending_deletes and not self._pending_rehash:
             return
         texts = [text for pending in self._pending for text in pending.embed_texts]
-        vectors = self._embedder.embed(texts) if texts else np.zeros((0, self._embedder.dim), np.float32)
+        step = self._settings.batch_chunks  # embedded in slices (a big file is one transaction, not one batch)
+        parts = [self._embedder.embed(texts[start : start + step]) for start in range(0, len(texts), step)]
+        vectors = np.concatenate(parts) if parts else np.zeros((0, self._embedder.dim), np.float32)
         with self._store.transaction() as transaction:
             # Deletes first: a document id that moved to another file in this batch must survive.
             for doc_id in _unique(self._pending_deletes):
@@ -253,9 +260,19 @@ class IngestPipeline:
                 count = len(pending.drafts)
                 transaction.put_document(pending.entry, pending.drafts, vectors[offset : offset + count])
                 offset += count
+            for source_hash, doc_ids in _by_hash(self._pending_rehash).items():
+                transaction.set_source_hash(doc_ids, source_hash)
+        self._pending_rehash.clear()
         self._pending.clear()
         self._pending_chunks = 0
         self._pending_deletes.clear()
+
+
+def _by_hash(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for doc_id, source_hash in pairs:
+        grouped.setdefault(source_hash, []).append(doc_id)
+    return grouped
 
 
 def _unique(items: Iterable[str]) -> list[str]:

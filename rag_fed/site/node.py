@@ -23,6 +23,7 @@ from rag_fed.config import Settings
 from rag_fed.embedders import load_embedder
 from rag_fed.embedders.base import Embedder
 from rag_fed.errors import ConfigError, InputError, NotFoundError, from_leaf_error
+from rag_fed.files import PRIVATE_FILE_MODE, private_dir, replace_text
 from rag_fed.generators import load_generator
 from rag_fed.generators.base import Generator
 from rag_fed.protocol import Candidate, QueryTermStats, ReembedProgress
@@ -97,10 +98,11 @@ class Site:
         layout = SiteLayout.for_site(settings.data_dir, site_id)
         if layout.exists():
             raise ConfigError(f"site {site_id!r} already exists at {layout.root}; pick another id")
-        layout.store_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(layout.store_dir.parent)  # a site's documents are its owner's alone: 0700, files 0600
+        private_dir(layout.store_dir)
         KeyPair.generate().save(layout.keys_dir)
         marker = {"site_id": site_id, "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        layout.marker.write_text(json.dumps(marker, indent=2) + "\n")
+        replace_text(layout.marker, json.dumps(marker, indent=2) + "\n", mode=PRIVATE_FILE_MODE)
         return layout
 
     @classmethod
@@ -214,6 +216,21 @@ class Site:
             except (IndexStoreError, UnknownRecordError) as error:
                 raise from_leaf_error(error) from error
         return len(removed)
+
+    def delete_source(self, source: str) -> tuple[int, int]:
+        """Delete every document ingested from ``source`` (a file's path, or ``upload:<name>``) in one
+        transaction; returns (documents, chunks) removed. ``UnknownDocumentError`` if none came from it."""
+        with self._stores.write_lock, self._stores.use() as serving:
+            try:
+                doc_ids = [doc.doc_id for doc in serving.store.docstore.list_documents(source=source)]
+                if not doc_ids:
+                    raise UnknownRecordError(f"no documents were ingested from source {source!r}")
+                with serving.store.transaction() as transaction:
+                    removed = sum(len(transaction.delete_document(doc_id)) for doc_id in doc_ids)
+                serving.store.checkpoint()
+            except (IndexStoreError, UnknownRecordError) as error:
+                raise from_leaf_error(error) from error
+        return len(doc_ids), removed
 
     def verify(self) -> list[str]:
         """Problems found between vectors, chunks and the keyword index (empty when consistent)."""

@@ -9,21 +9,25 @@ site understood but cannot serve gets a sealed reply with status ``failed`` (or 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Generic, TypeVar
 
+import numpy as np
 from nacl.public import PublicKey
 from pydantic import BaseModel, Field, PositiveInt
 
+from rag_fed.admin_keys import AdminKeyList, AdminKeyListAck, GatewayKeyList
 from rag_fed.answers.compose import AnswerComposer
 from rag_fed.answers.timed import LeadHealth
-from rag_fed.crypto import EnvelopeOpener, KeyPair, ReplayGuard, seal
+from rag_fed.crypto import EnvelopeOpener, KeyPair, ReplayGuard, SealedEnvelope, seal
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.embedders import load_embedder, set_embedding_threads
-from rag_fed.errors import InputError, NotFoundError, RagFedError
+from rag_fed.errors import InputError, NotFoundError, RagFedError, SiteBusyError
 from rag_fed.observability import request_context, span
 from rag_fed.protocol import ControlStatus, ModelControl, ModelControlReply, SiteQuery, SiteReply
 from rag_fed.router.sketch import build_sketch
@@ -35,7 +39,10 @@ from rag_fed.site.term_stats import TermStatsPublisher
 from rag_fed.term_stats.publication import PublicationPolicy, TermStatsRequest
 from rag_fed.types import Evidence
 
-__all__ = ["QueryObserver", "ResponderSettings", "SiteResponder"]
+__all__ = ["REPLAY_JOURNAL", "QueryObserver", "ResponderSettings", "SiteResponder"]
+
+REPLAY_JOURNAL = "replay.db"
+"""In the site's folder: the nonces of the envelopes accepted within the freshness window."""
 
 _log = logging.getLogger(__name__)
 _audit = logging.getLogger("rag_fed.site.audit")
@@ -58,6 +65,17 @@ class ResponderSettings(BaseModel):
     accept_model_rollouts: bool = Field(
         default=True,
         description="Whether the coordinator may make this site re-embed for a new embedder version (or roll back).",
+    )
+    admin_keys_max_age_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Gateway-issued admin keys are refused once the gateway's last key list is this old "
+        "(seconds); the gateway sends one every admin_keys_push_s (docs/security.md).",
+    )
+    model_queue: PositiveInt = Field(
+        default=4,
+        description="Queries that may wait for or run the site's local model at once; one more is refused "
+        "with HTTP 429 and Retry-After rather than queued without bound (its breaker stays closed).",
     )
     term_stats: PublicationPolicy = Field(
         default=PublicationPolicy(),
@@ -85,16 +103,21 @@ class SiteResponder(Generic[SettingsT]):
             site.site_id,
             {settings.gateway_id: gateway_key},
             max_age_s=settings.envelope_max_age_s,
-            replay_guard=ReplayGuard(window),
+            # On disk, so an envelope answered before a restart is refused after it (docs/envelopes.md).
+            replay_guard=ReplayGuard(window, journal=site.layout.root / REPLAY_JOURNAL),
         )
         self._redactor = Redactor(settings.redaction)
         # The store is thread-safe; the local model is not, and one generation at a time is all two
         # cores can run anyway.
         self._model_lock = threading.Lock()
+        self._model_admitted = 0  # queries waiting for or running the model (at most settings.model_queue)
+        self._admission_lock = threading.Lock()
+        self._model_seconds = 2.0  # moving average of one generation, for Retry-After
         self._sketch_lock = threading.Lock()
         self._sketch: tuple[str, int, bytes] | None = None
         self._lead_health = LeadHealth()
         self._term_stats = TermStatsPublisher(site, settings.term_stats)
+        self.admin_keys = GatewayKeyList(site.site_id, settings.admin_keys_max_age_s)
         self.query_observers: list[QueryObserver] = []
 
     @property
@@ -110,11 +133,12 @@ class SiteResponder(Generic[SettingsT]):
         query = SiteQuery.from_bytes(self._opener.open_bytes(sealed))
         traced = {"ragfed.request_id": query.request_id, "ragfed.site": self.site.site_id}
         with request_context(query.request_id, started), span("site.query", **traced):
-            try:
-                reply = self._answer(query)
-            except RagFedError as error:
-                _log.warning("query %s failed: %s", query.request_id, error)
-                reply = self._failed(query, str(error))
+            with self._admitted(query):  # SiteBusyError (429) when the model's queue is full
+                try:
+                    reply = self._answer(query)
+                except RagFedError as error:
+                    _log.warning("query %s failed: %s", query.request_id, error)
+                    reply = self._failed(query, str(error))
             sealed_reply = self._seal(reply.to_bytes())
             seconds = time.perf_counter() - started
             _audit.info(
@@ -132,6 +156,28 @@ class SiteResponder(Generic[SettingsT]):
             for observe in self.query_observers:
                 observe(query, reply, seconds)
         return sealed_reply
+
+    @contextmanager
+    def _admitted(self, query: SiteQuery) -> Iterator[None]:
+        """A place in the model's bounded queue for a query that will use the model; others pass freely."""
+        if not (query.want_answer and (query.phrase or self.settings.egress == "answer")):
+            yield
+            return
+        with self._admission_lock:
+            waiting = self._model_admitted
+            if waiting >= self.settings.model_queue:
+                retry = math.ceil(self._model_seconds * waiting / 2)
+                raise SiteBusyError(
+                    f"site {self.site.site_id} has {waiting} queries waiting for its model (limit "
+                    f"{self.settings.model_queue}); try again in {retry} s",
+                    retry,
+                )
+            self._model_admitted += 1
+        try:
+            yield
+        finally:
+            with self._admission_lock:
+                self._model_admitted -= 1
 
     def handle_control(self, sealed: bytes) -> bytes:
         """Answer one sealed ``ModelControl`` with a sealed ``ModelControlReply``."""
@@ -213,13 +259,16 @@ class SiteResponder(Generic[SettingsT]):
                 "the site serves (or wait until the site has re-embedded its index)",
             )
         query.require_dim(self.site.embedder.dim)
+        _require_normalised(query)
         if query.fetch is not None:
             return self._fetched(query)
         started = time.perf_counter()
         # The version is checked again against the store the search uses: the site may switch between.
         with span("site.search", mode=query.mode, k=query.k):
             searched = self.site.search_with_stats(
-                query.question,
+                # Keywords never match a span that would be redacted: a query for a redacted value must not
+                # find (and score) the document that holds it.
+                self._redactor.without_redacted(query.question),
                 query.k,
                 query.mode,
                 query_vector=query.embedding,
@@ -279,13 +328,30 @@ class SiteResponder(Generic[SettingsT]):
         publication = self._term_stats.publish(request.key_bytes(), request.request_id)
         return self._seal(publication.to_bytes())
 
+    def handle_admin_keys(self, sealed: bytes) -> bytes:
+        """Take the gateway's sealed ``AdminKeyList`` (unless a newer one is held); a sealed ack back."""
+        envelope = SealedEnvelope.from_bytes(sealed)
+        keys = AdminKeyList.from_bytes(self._opener.open(envelope))
+        taken = self.admin_keys.accept(keys, envelope.sent_at)
+        if taken:
+            _log.info("admin key list from the gateway: %d keys", len(keys.keys))
+        ack = AdminKeyListAck(
+            request_id=keys.request_id,
+            site_id=self.site.site_id,
+            status="ok" if taken else "stale",
+            keys=self.admin_keys.status().keys,
+        )
+        return self._seal(ack.to_bytes())
+
     def _local_answer(self, query: SiteQuery, evidence: list[Evidence]) -> str | None:
         try:
             with self._model_lock:
+                started = time.perf_counter()
                 composer = AnswerComposer(
                     self.site.settings.answers, self.site.generator, lead_health=self._lead_health
                 )
                 composed = composer.compose(query.question, evidence, sites=[self.site.site_id], strategy="grounded")
+                self._model_seconds = 0.8 * self._model_seconds + 0.2 * (time.perf_counter() - started)
         except RagFedError as error:
             # The evidence is still worth sending; the gateway composes from what it gets.
             _log.error("local model failed on query %s: %s", query.request_id, error)
@@ -310,6 +376,22 @@ class SiteResponder(Generic[SettingsT]):
             recipient_id=self.settings.gateway_id,
             recipient_key=self._gateway_key,
         ).to_bytes()
+
+
+MAX_EMBEDDING_NORM = 1000.0
+"""Embeddings are normalised (norm 1). Finite float32 values up to 3.4e38 overflow the site's scores to
+infinity, which a reply cannot carry: such a query is answered ``failed`` with this reason instead."""
+
+
+def _require_normalised(query: SiteQuery) -> None:
+    if query.embedding is None:  # keyword search without an answer: nothing was embedded
+        return
+    norm = float(np.linalg.norm(query.embedding.astype(np.float64)))
+    if norm > MAX_EMBEDDING_NORM:
+        raise InputError(
+            f"query embedding has norm {norm:.3g}, over {MAX_EMBEDDING_NORM:g}: embeddings are normalised (norm 1), "
+            "so the sender's embedder is broken"
+        )
 
 
 def _ms_since(start: float) -> float:

@@ -24,7 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rag_fed.errors import IndexIntegrityError
-from rag_fed.files import replace_text
+from rag_fed.files import PRIVATE_FILE_MODE, replace_text
 from rag_fed.site.layout import SiteLayout
 
 __all__ = [
@@ -87,7 +87,8 @@ def read_pointer(layout: SiteLayout) -> StorePointer | None:
 
 def write_pointer(layout: SiteLayout, pointer: StorePointer) -> None:
     """Replace the pointer atomically and durably: this rename is the moment a site switches stores."""
-    replace_text(layout.root / POINTER_FILE, json.dumps(pointer.model_dump(mode="json"), indent=2) + "\n")
+    text = json.dumps(pointer.model_dump(mode="json"), indent=2) + "\n"
+    replace_text(layout.root / POINTER_FILE, text, mode=PRIVATE_FILE_MODE)
 
 
 def active_store_dir(layout: SiteLayout) -> Path:

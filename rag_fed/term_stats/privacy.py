@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from rag_fed.files import replace_text
+from rag_fed.files import PRIVATE_FILE_MODE, replace_text
 
 __all__ = ["LEDGER_FILE", "PrivacyCost", "PrivacyLedger", "add_noise", "publication_cost"]
 
@@ -101,7 +101,7 @@ class PrivacyLedger:
         """Count one more publication; the count after it."""
         with self._lock:
             count = self._read() + 1
-            replace_text(self._path, json.dumps({"noisy_publications": count}) + "\n")
+            replace_text(self._path, json.dumps({"noisy_publications": count}) + "\n", mode=PRIVATE_FILE_MODE)
             return count
 
     def _read(self) -> int:

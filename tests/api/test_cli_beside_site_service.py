@@ -99,7 +99,9 @@ def test_reading_commands_work_beside_the_service_and_write_nothing(cli_env: Ser
     assert answered.exit_code == 0, answered.output
     assert "70 kPa" in answered.output
     assert store_files(cli_env.store) == before, "a reader wrote to the store"
-    assert httpx.get(f"{cli_env.service.url}/health", timeout=10).json()["chunks"] >= 1
+    headers = {"Authorization": f"Bearer {cli_env.admin_key}"}
+    status = httpx.get(f"{cli_env.service.url}/v1/admin/status", headers=headers, timeout=10).json()
+    assert status["chunks"] >= 1
 
 
 def test_writing_commands_say_what_to_do_and_what_they_say_works(cli_env: ServedSite, tmp_path: Path) -> None:

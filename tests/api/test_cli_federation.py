@@ -47,8 +47,10 @@ def test_keys_create_list_revoke(cli: typer.Typer, tmp_path: Path, monkeypatch: 
     key = output.strip().splitlines()[-1]
     caller = KeyStore(home / "gateway.db").authenticate(key)
     assert caller.role == "site-admin" and caller.site_id == "north"
-    # The site's own admin API accepts the same key: its hash went into the site's admin-keys file.
-    assert hash_key(key) in (tmp_path / "data" / "north" / "admin-keys.sha256").read_text()
+    # The key reaches the site through the gateway's sealed key list (docs/security.md), never through the
+    # site's own admin-keys file, where a revocation at the gateway would not reach it.
+    assert not (tmp_path / "data" / "north" / "admin-keys.sha256").exists()
+    assert "site north is not registered" in output
     with sqlite3.connect(home / "gateway.db") as db:
         stored = [row[0] for row in db.execute("SELECT key_sha256 FROM api_keys")]
     assert stored == [hash_key(key)] and key not in stored

@@ -4,6 +4,7 @@ are composed from the sites' evidence and cite ``[site:doc#section]`` tags the e
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 import httpx
 import openai
@@ -110,7 +111,9 @@ def test_a_follow_up_is_made_standalone_answered_and_audited_as_asked(federation
     assert "35 Nm" in text, "the standalone question finds the torque of the SP-40's gland bolts"
     entry = federation.keystore.audit_log(limit=1)[0]
     assert entry.endpoint == "/v1/chat/completions" and entry.role == "evaluator" and entry.outcome == "ok"
-    assert entry.question == "sha256:" + hashlib.sha256(follow_up.encode()).hexdigest()
+    audit_key = bytes.fromhex((federation.gateway_home / "audit.key").read_text().strip())
+    assert entry.question == "hmac-sha256:" + hmac.new(audit_key, follow_up.encode(), hashlib.sha256).hexdigest()
+    assert entry.question != "sha256:" + hashlib.sha256(follow_up.encode()).hexdigest(), "unsalted: guessable"
     assert entry.sites == ["north"]
     standalone = "Which grease and how much per shot for the drive-end bearing 6310-C3?"
     second = _client(federation).chat.completions.create(

@@ -12,6 +12,7 @@ JSON, missing, wrong or wrong-role keys). The models are the packaged embedder a
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -19,6 +20,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,10 +28,12 @@ import numpy as np
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.apikeys import issue_key
+from api.errors import install_error_handlers
 from api.gateway.app import create_gateway_app
 from api.gateway.keystore import KeyStore, Role
 from api.gateway.service import GatewayService
@@ -38,11 +42,13 @@ from api.site_service.app import create_site_app
 from api.site_service.responder import open_responder
 from api.site_service.settings import ADMIN_KEYS_FILE, SiteServiceSettings
 from rag_fed.config import Settings
-from rag_fed.crypto import KeyPair, seal
+from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
+from rag_fed.crypto.b64 import encode_b64
 from rag_fed.embedders.base import Embedder
+from rag_fed.errors import SiteBusyError
 from rag_fed.federation import SiteRegistry
 from rag_fed.generators.base import ChatMessage, StreamingGenerator
-from rag_fed.protocol import ModelControl, SiteQuery
+from rag_fed.protocol import ModelControl, SiteQuery, SiteReply
 from tests.api.conftest import ingest_site
 from tests.api.corpus import write_corpus
 from tests.api.openapi_fuzz import Operation, any_json, encode, operations, repeated, valid_value_for, value_for
@@ -78,6 +84,8 @@ class Target:
 class Fuzzed:
     gateway: Target
     site: Target
+    gateway_home: Path
+    data_dir: Path
 
 
 @contextmanager
@@ -205,7 +213,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory, packaged_embedder: Embedder
                 },
                 {},
             )
-            yield Fuzzed(gateway, site)
+            yield Fuzzed(gateway, site, gateway_settings.home, core.data_dir)
 
 
 def _headers_for(target: Target, operation: Operation) -> list[dict[str, str]]:
@@ -316,3 +324,75 @@ def test_a_long_chat_message_is_a_400_naming_the_limit(fuzzed: Fuzzed) -> None:
         response = httpx.post(f"{url}{route or '/v1/chat/completions'}", json=body, headers=engineer, timeout=60)
         assert response.status_code == 400, response.text
         assert "at most 8000 characters" in response.json()["error"]["message"]
+
+
+def test_the_openapi_documents_the_errors_the_servers_send(fuzzed: Fuzzed) -> None:
+    """A validation error is sent as 400 (FastAPI documented 422), and 401/403/404 were undocumented."""
+    for target in (fuzzed.gateway, fuzzed.site):
+        assert '"422"' not in json.dumps(target.openapi), "validation errors are sent as 400"
+        for operation in operations(target.openapi):
+            documented = set(operation.spec["responses"])
+            if operation.spec.get("security"):
+                assert {"401", "403"} <= documented, operation.name
+            if "{" in operation.path:
+                assert "404" in documented, operation.name
+            if operation.spec.get("parameters") or operation.spec.get("requestBody"):
+                assert "400" in documented, operation.name
+        schemas = target.openapi["components"]["schemas"]
+        assert "ErrorBody" in schemas and "HTTPValidationError" not in schemas
+    bad = httpx.get(f"{fuzzed.site.url}/v1/admin/search", headers=fuzzed.site.auth["admin"][0], timeout=30)
+    assert bad.status_code == 400 and bad.json()["error"]["type"] == "InputError", "what the document says"
+
+
+def test_a_405_names_the_allowed_methods(fuzzed: Fuzzed) -> None:
+    for url, allowed in (
+        (f"{fuzzed.site.url}/v1/admin/documents", {"GET", "POST"}),
+        (f"{fuzzed.gateway.url}/health", {"GET"}),
+    ):
+        response = httpx.put(url, timeout=30)
+        assert response.status_code == 405, response.text
+        assert set(response.headers["allow"].replace(" ", "").split(",")) - {"HEAD"} == allowed
+        assert response.json()["error"]["type"] == "HTTPError"
+
+
+def test_site_health_is_liveness_and_the_details_need_an_admin_key(fuzzed: Fuzzed) -> None:
+    health = httpx.get(f"{fuzzed.site.url}/health", timeout=30).json()
+    assert set(health) == {"status", "site_id", "embedder_version", "serving_version"}, health
+    status_url = f"{fuzzed.site.url}/v1/admin/status"
+    assert httpx.get(status_url, timeout=30).status_code == 401
+    details = httpx.get(status_url, headers=fuzzed.site.auth["admin"][0], timeout=30).json()
+    assert details["chunks"] > 0 and details["egress"] == "snippets" and details["accept_model_rollouts"] is True
+
+
+def test_an_embedding_of_huge_finite_values_is_refused_with_a_clear_error(fuzzed: Fuzzed) -> None:
+    """3e38 is a finite float32, but the site's scores overflowed to infinity and its sealed reply could not be
+    opened by the gateway."""
+    gateway_keys = KeyPair.load(fuzzed.gateway_home / "keys")
+    site_keys = KeyPair.load(fuzzed.data_dir / "north" / "keys")
+    version = httpx.get(f"{fuzzed.site.url}/health", timeout=30).json()["serving_version"]
+    query = SiteQuery(question="seal?", embedding=np.full(384, 1.0, dtype=np.float32), embedder_version=version)
+    payload = query.to_bytes().replace(
+        query.model_dump(mode="json")["embedding"].encode(),
+        encode_b64(np.full(384, 3e38, dtype="<f4").tobytes()).encode(),
+    )
+    sealed = seal(
+        payload, sender=gateway_keys, sender_id="gateway", recipient_id="north", recipient_key=site_keys.public_key
+    )
+    response = httpx.post(f"{fuzzed.site.url}/v1/site/query", content=sealed.to_bytes(), timeout=60)
+    assert response.status_code == 200, response.text
+    opener = EnvelopeOpener(gateway_keys, "gateway", {"north": site_keys.public_key})
+    reply = SiteReply.from_bytes(opener.open_bytes(response.content))  # the gateway can open it
+    assert reply.status == "failed" and reply.error is not None and "embedding has norm 5.88e+39" in reply.error
+
+
+def test_a_busy_site_answers_429_with_retry_after() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/busy")
+    async def busy() -> None:
+        raise SiteBusyError("site north has 4 queries waiting for its model (limit 4); try again in 5 s", 5)
+
+    response = TestClient(app).get("/busy")
+    assert response.status_code == 429 and response.headers["retry-after"] == "5"
+    assert response.json()["error"]["type"] == "SiteBusyError"

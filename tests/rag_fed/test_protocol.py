@@ -134,6 +134,8 @@ def test_require_dim_names_both_dimensions() -> None:
         lambda fields: fields.update(surprise=True),
         lambda fields: fields.update(kind="site_reply"),
         lambda fields: fields.update(embedding="not base64!"),
+        lambda fields: fields.update(fetch=[2**64]),
+        lambda fields: fields.update(fetch=[-1]),
     ],
     ids=[
         "k-zero",
@@ -143,6 +145,8 @@ def test_require_dim_names_both_dimensions() -> None:
         "unknown-field",
         "wrong-kind",
         "bad-base64",
+        "chunk-id-over-int64",
+        "negative-chunk-id",
     ],
 )
 def test_invalid_query_bytes_are_an_input_error(mangle: Callable[[dict[str, object]], None]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,17 @@ def test_concurrent_inserts_of_one_nonce_succeed_once() -> None:
 def test_nonsense_settings_are_refused(window: float, cap: int) -> None:
     with pytest.raises(ConfigError):
         ReplayGuard(window, max_entries=cap)
+
+
+def test_a_journal_keeps_the_nonces_of_the_window_across_a_restart(tmp_path: Path) -> None:
+    journal = tmp_path / "site" / "replay.db"
+    first = ReplayGuard(10, journal=journal, now=0.0)
+    assert first.check_and_remember(b"answered", now=1.0)
+    assert first.check_and_remember(b"old", now=0.0)
+    first.close()  # the process ends
+    restarted = ReplayGuard(10, journal=journal, now=5.0)
+    assert not restarted.check_and_remember(b"answered", now=5.0), "answered before the restart: a replay"
+    assert restarted.check_and_remember(b"new", now=5.0)
+    later = ReplayGuard(10, journal=journal, now=10.5)
+    assert len(later) == 2, "nonces past their window are not loaded ('old' expired at 10.0)"
+    assert journal.stat().st_mode & 0o777 == 0o600 and journal.parent.stat().st_mode & 0o777 == 0o700

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
 
-from rag_fed.errors import ConfigError
-from rag_fed.router import BreakerState, CircuitBreaker, CircuitBreakers
+from rag_fed.errors import ConfigError, SiteBusyError
+from rag_fed.router import BreakerState, CircuitBreaker, CircuitBreakers, HttpSiteClient
 
 pytestmark = pytest.mark.unit
 
@@ -115,3 +118,24 @@ def test_is_slow_tells_a_slow_site_from_a_dead_one() -> None:
     breaker = CircuitBreaker(failure_threshold=1)
     assert breaker.record_error(TimeoutError()) and breaker.state is BreakerState.CLOSED
     assert not breaker.record_error(SiteUnavailableError("refused")) and breaker.state is BreakerState.OPEN
+
+
+def test_a_busy_site_answering_429_is_alive_and_never_opens_its_breaker() -> None:
+    def busy(request: httpx.Request) -> httpx.Response:
+        body = {"error": {"type": "SiteBusyError", "message": "model queue full"}}
+        return httpx.Response(429, json=body, headers={"Retry-After": "3"})
+
+    async def call() -> BaseException:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(busy)) as http:
+            try:
+                await HttpSiteClient("north", "http://north.invalid", http).search(b"{}", 5.0)
+            except SiteBusyError as error:
+                return error
+        raise AssertionError("a 429 must raise SiteBusyError")
+
+    error = asyncio.run(call())
+    assert isinstance(error, SiteBusyError) and error.retry_after_s == 3
+    breaker = CircuitBreaker(failure_threshold=2, cooldown_s=30, clock=Clock())
+    for _ in range(5):
+        assert breaker.record_error(error), "counted as slow, not as a failure"
+    assert breaker.state is BreakerState.CLOSED and breaker.consecutive_failures == 0

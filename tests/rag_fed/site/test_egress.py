@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from rag_fed.site.egress import (
@@ -13,6 +15,7 @@ from rag_fed.site.egress import (
     release_evidence,
 )
 from rag_fed.types import Citation, Evidence, Passage
+from tests.rag_fed.site.leak_corpus import LEAKS, NAMES, Leak
 
 pytestmark = pytest.mark.unit
 
@@ -58,14 +61,13 @@ def test_redaction_scrubs_emails_serials_and_names_everywhere_that_leaves() -> N
     assert PASSAGE.text == LONG, "the site's own passage is not modified"
 
 
-def test_redaction_after_the_snippet_cut_leaves_no_half_match() -> None:
+def test_a_snippet_is_cut_after_redaction_so_no_half_match_leaves() -> None:
+    """The cut came first and left "maintenanc" (issue 19: "...@kes"): half an address is still a leak."""
     email = "maintenance.lead@plant.example"
-    text = "x" * (SNIPPET_CHARS - 10) + email
+    text = "x" * (SNIPPET_CHARS - 10) + " " + email + " then torque to 35 Nm."
     _, passages = apply_egress(None, [PASSAGE.model_copy(update={"text": text})], "snippets", _redactor())
-    assert passages[0].text == "x" * (SNIPPET_CHARS - 10) + "maintenanc"
-    # A cut email is not an email any more: which is why the cut comes first and leaks only a fragment
-    # shorter than the snippet budget, never a whole address.
-    assert "@" not in passages[0].text
+    assert passages[0].text == ("x" * (SNIPPET_CHARS - 10) + " " + REDACTED)[:SNIPPET_CHARS]
+    assert "maint" not in passages[0].text and "@" not in passages[0].text
 
 
 def test_names_are_whole_words_any_case_and_patterns_are_validated() -> None:
@@ -132,3 +134,30 @@ def test_evidence_leaves_as_the_policy_allows_with_its_scores_and_redacted(polic
         assert released.text == "", "under 'answer' egress no text leaves, evidence included"
     assert released.citation.title == f"Log by {REDACTED}" and "@" not in released.citation.doc_id
     assert EVIDENCE.text.startswith("Call Anna Berg"), "the site's own evidence is not modified"
+
+
+@pytest.mark.parametrize("policy", ["answer", "snippets", "passages"])
+@pytest.mark.parametrize("leak", LEAKS, ids=[leak.what for leak in LEAKS])
+def test_every_leak_of_the_corpus_is_stopped_by_every_policy(policy: str, leak: Leak) -> None:
+    redactor = Redactor(RedactionSettings(names=NAMES))
+    citation = Citation(site_id="north", doc_id="logs/wo-1", title=leak.text, section=f"Notes > {leak.text}")
+    passage = Passage(citation=citation, chunk_id=1, text=leak.text + " Torque to 35 Nm.", score=0.5, rank=1)
+    evidence = EVIDENCE.model_copy(update={"citation": citation, "text": leak.text})
+    answer, passages = apply_egress(f"As noted: {leak.text}", [passage], policy, redactor)  # type: ignore[arg-type]
+    released = release_evidence([evidence], policy, redactor)  # type: ignore[arg-type]
+    out = [answer or ""] + [
+        field
+        for item in [*passages, *released]
+        for field in (item.text, item.citation.doc_id, item.citation.title, item.citation.section)
+    ]
+    leaked = unicodedata.normalize("NFKC", " | ".join(out)).casefold()
+    for secret in leak.secrets:
+        assert secret.casefold() not in leaked, f"{leak.what}: {secret!r} left under {policy}: {out}"
+
+
+def test_a_keyword_query_for_a_redacted_value_skips_it_and_keeps_the_rest() -> None:
+    redactor = Redactor(RedactionSettings(names=NAMES))
+    stripped = redactor.without_redacted("which pump has S/N 4471-AX and who is Anna Berg")
+    assert "4471" not in stripped and "anna" not in stripped.lower()
+    assert stripped.split() == ["which", "pump", "has", "and", "who", "is"]
+    assert redactor.without_redacted("gland bolt torque") == "gland bolt torque"

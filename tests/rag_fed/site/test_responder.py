@@ -3,7 +3,9 @@ evidence cut at the site, a local model only when asked to phrase (or under 'ans
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,8 @@ import pytest
 from rag_fed.config import Settings
 from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
 from rag_fed.embedders.base import Embedder
-from rag_fed.errors import ModelError
+from rag_fed.errors import ModelError, SiteBusyError
+from rag_fed.generators.base import ChatMessage
 from rag_fed.protocol import SiteQuery, SiteReply
 from rag_fed.site import Site
 from rag_fed.site.egress import EgressPolicy
@@ -129,3 +132,102 @@ def test_a_failing_site_model_still_sends_the_evidence(
     reply, _ = _ask(site, packaged_embedder, want_answer=True, phrase=True)
     assert reply.status == "answered" and reply.answer is None
     assert reply.evidence and "35 Nm" in reply.evidence[0].text
+
+
+def test_a_keyword_query_for_a_redacted_value_does_not_find_its_document(
+    tmp_path: Path, packaged_embedder: Embedder
+) -> None:
+    """It came back with its document and a score: a confirmation that the value is there."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "plate.md").write_text(
+        "# Motor M-9\n\n## Plate\nMotor S/N 4471-AX was rewound by Anna Berg.\n"
+    )
+    (tmp_path / "docs" / "pump.md").write_text(PUMP_MANUAL)
+    settings = Settings(data_dir=tmp_path / "data")
+    Site.init("north", settings)
+    with Site.open("north", settings, embedder=packaged_embedder) as site:
+        assert not site.ingest([tmp_path / "docs"]).failed
+        keys = KeyPair.load(site.layout.keys_dir)
+        responder_settings = ResponderSettings.model_validate(
+            {"egress": "passages", "redaction": {"names": ["Anna Berg"]}}
+        )
+        responder = SiteResponder(site, responder_settings, keys, GATEWAY_KEYS.public_key)
+        opener = EnvelopeOpener(GATEWAY_KEYS, "gateway", {"north": keys.public_key})
+        for question in ("S/N 4471-AX", "Anna Berg", "serial number is 4471-AX"):
+            query = SiteQuery(
+                question=question,
+                embedding=packaged_embedder.embed([question])[0],
+                k=3,
+                embedder_version=site.serving_version,
+                mode="keyword",
+                want_answer=False,
+            )
+            sealed = seal(
+                query.to_bytes(),
+                sender=GATEWAY_KEYS,
+                sender_id="gateway",
+                recipient_id="north",
+                recipient_key=keys.public_key,
+            )
+            reply = SiteReply.from_bytes(opener.open_bytes(responder.handle(sealed.to_bytes())))
+            assert reply.status == "answered", reply.error
+            assert all(p.citation.doc_id != "plate.md" for p in reply.passages), (question, reply.passages)
+        assert [p.citation.doc_id for p in site.search("rewound motor plate", k=1, mode="keyword")] == ["plate.md"]
+
+
+class _SlowGenerator(ScriptedGenerator):
+    """Each generation takes ``seconds``: a site's model busy with one engineer's burst of questions."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__([LEAD])
+        self.seconds = seconds
+
+    def stream(self, messages: Sequence[ChatMessage], max_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
+        time.sleep(self.seconds)
+        yield from super().stream(messages, max_tokens, temperature)
+
+
+def test_model_work_beyond_the_queue_is_refused_busy_with_a_retry_time(
+    site_dir: Path, packaged_embedder: Embedder
+) -> None:
+    """Unbounded, every worker thread of the site waited on its one model and the site stopped answering."""
+    settings = Settings(data_dir=site_dir / "data")
+    with Site.open("north", settings, embedder=packaged_embedder, generator=_SlowGenerator(0.6)) as site:
+        keys = KeyPair.load(site.layout.keys_dir)
+        responder = SiteResponder(
+            site, ResponderSettings(egress="answer", model_queue=2), keys, GATEWAY_KEYS.public_key
+        )
+        vector = packaged_embedder.embed([QUESTION])[0]
+
+        def ask(_: int) -> str:
+            query = SiteQuery(question=QUESTION, embedding=vector, k=2, embedder_version=site.serving_version)
+            sealed = seal(
+                query.to_bytes(),
+                sender=GATEWAY_KEYS,
+                sender_id="gateway",
+                recipient_id="north",
+                recipient_key=keys.public_key,
+            )
+            try:
+                responder.handle(sealed.to_bytes())
+            except SiteBusyError as busy:
+                assert busy.retry_after_s >= 1 and "waiting for its model" in str(busy)
+                return "busy"
+            return "answered"
+
+        with ThreadPoolExecutor(6) as pool:
+            outcomes = list(pool.map(ask, range(6)))
+        assert outcomes.count("answered") >= 2 and outcomes.count("busy") >= 1, outcomes
+        assert ask(0) == "answered", "the queue drains: a later question is admitted"
+        # Retrieval-only queries never wait for the model and are never refused.
+        plain = SiteQuery(
+            question=QUESTION, embedding=vector, k=2, embedder_version=site.serving_version, want_answer=False
+        )
+        sealed = seal(
+            plain.to_bytes(),
+            sender=GATEWAY_KEYS,
+            sender_id="gateway",
+            recipient_id="north",
+            recipient_key=keys.public_key,
+        )
+        assert responder.handle(sealed.to_bytes())

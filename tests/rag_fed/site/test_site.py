@@ -151,6 +151,18 @@ def test_removed_rows_of_a_log_are_deleted_on_reingest(site: Site, corpus: Path)
     assert [d for d in _doc_ids(site) if d.startswith("orders.csv/")] == ["orders.csv/1001"]
 
 
+def test_after_one_record_of_a_log_changed_the_next_reingest_reports_unchanged(site: Site, corpus: Path) -> None:
+    """It reported "1 updated" (0 documents written) on every later re-ingest of the same file, forever."""
+    lines = WORK_ORDERS.strip().splitlines()
+    lines[1] = lines[1] + " (re-torqued)"
+    (corpus / "orders.csv").write_text("\n".join(lines) + "\n")
+    changed = site.ingest([corpus / "orders.csv"]).files[0]
+    assert (changed.status, changed.documents, changed.unchanged) == ("updated", 1, len(lines) - 2)
+    for _ in range(2):
+        again = site.ingest([corpus / "orders.csv"]).files[0]
+        assert (again.status, again.documents, again.unchanged) == ("unchanged", 0, len(lines) - 1), again
+
+
 def test_delete_really_removes_vectors_and_keywords(site: Site) -> None:
     chunks_before = site.chunk_count
     removed = site.delete_document("pump.md")

@@ -15,21 +15,27 @@ const EGRESS = {
 
 async function loadSiteFacts() {
   try {
+    // /health says only that the site is up and which model it serves; the rest is for its admins.
     const health = await getJson("/health", { what: "The site service" });
     document.title = `rag-fed: ${health.site_id} documents`;
-    const egress = EGRESS[health.egress] || health.egress;
-    fill(
-      $("site-summary"),
+    const facts = [
       el("strong", { text: `Site ${health.site_id}` }),
-      ` · egress policy `,
-      el("strong", { id: "egress", text: health.egress }),
-      `: ${egress} · model version `,
+      ` · model version `,
       el("code", { id: "model-version", text: health.serving_version }),
-      ` · ${health.chunks} chunks`,
-      health.reembed && health.reembed.state === "running"
-        ? ` · re-embedding to ${health.reembed.target_version}: ${health.reembed.chunks_done} of ${health.reembed.chunks_total} chunks`
-        : "",
-    );
+    ];
+    if (key) {
+      const status = await getJson("/v1/admin/status", { key, what: "The site service" });
+      const egress = EGRESS[status.egress] || status.egress;
+      facts.push(
+        ` · egress policy `,
+        el("strong", { id: "egress", text: status.egress }),
+        `: ${egress} · ${status.chunks} chunks`,
+        status.reembed && status.reembed.state === "running"
+          ? ` · re-embedding to ${status.reembed.target_version}: ${status.reembed.chunks_done} of ${status.reembed.chunks_total} chunks`
+          : "",
+      );
+    }
+    fill($("site-summary"), ...facts);
     $("site-summary").className = "";
   } catch (error) {
     fill($("site-summary"), error instanceof ApiError ? error.message : "The site's status could not be read.");
@@ -212,6 +218,7 @@ function signedIn(newKey) {
   show($("sign-out"), true);
   fill($("who"), `Site admin · key ${keyId(key)}`);
   loadDocuments();
+  loadSiteFacts();
 }
 
 function signOut(reason = "") {
