@@ -4,12 +4,9 @@ no vectors (issue 20, item 5). A real site (MiniLM, FAISS, SQLite) behind the re
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
-from numpy.typing import NDArray
 
 from api.gateway.keystore import KeyStore
 from api.gateway.service import GatewayService
@@ -24,26 +21,9 @@ from rag_fed.protocol import SiteQuery
 from rag_fed.router import InProcessSiteClient
 from rag_fed.site import Site
 from rag_fed.site.responder import ResponderSettings, SiteResponder
+from tests.counting_embedder import CountingEmbedder
 
 pytestmark = pytest.mark.integration
-
-
-class CountingEmbedder:
-    def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
-        self.texts: list[str] = []
-
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
-
-    @property
-    def model_version(self) -> str:
-        return self._inner.model_version
-
-    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        self.texts += list(texts)
-        return self._inner.embed(texts)
 
 
 def test_keyword_search_without_an_answer_embeds_nothing(tmp_path: Path, packaged_embedder: Embedder) -> None:

@@ -28,6 +28,7 @@ from eval.site_systems import CentralizedSystem, SystemSetup
 from eval.systems import SystemAnswer, SystemResult
 from rag_fed.config import Settings
 from rag_fed.embedders.base import Embedder
+from tests.counting_embedder import CountingEmbedder
 
 CORPUS = [
     {"_id": "1", "text": "compact memories of the wing flutter model at transonic speed"},
@@ -70,26 +71,6 @@ def qa_without_gold(root: Path) -> Path:
             {"id": "c", "question": "when are brake pads replaced", "answer": "worn below three millimetres"},
         ],
     )
-
-
-class CountingEmbedder:
-    """The real embedder, counting the texts it embeds (the query embedder of the systems under test)."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
-        self.texts: list[str] = []
-
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
-
-    @property
-    def model_version(self) -> str:
-        return self._inner.model_version
-
-    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        self.texts += list(texts)
-        return self._inner.embed(texts)
 
 
 def _setup(tmp_path: Path, name: str, query_embedder: Embedder, documents: Embedder, mode: str) -> SystemSetup:
