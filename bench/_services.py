@@ -10,13 +10,14 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 
-__all__ = ["REPO", "free_port", "services", "site_service_spec"]
+__all__ = ["REPO", "Federation", "federation", "free_port", "services", "site_service_spec"]
 
 
 def free_port() -> int:
@@ -35,9 +36,13 @@ def site_service_spec(name: str, site_id: str, data_dir: Path, gateway_key: Path
 
 @contextmanager
 def services(
-    specs: Sequence[tuple[str, list[str]]], log_dir: Path, env: dict[str, str] | None = None
+    specs: Sequence[tuple[str, list[str]]],
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    pids: list[int] | None = None,
 ) -> Iterator[list[str]]:
-    """Start ``python -m <args> --port P`` for each spec on loopback, wait for /health, always stop."""
+    """Start ``python -m <args> --port P`` for each spec on loopback, wait for /health, always stop.
+    ``pids``, when given, receives the processes' ids in the order of ``specs``."""
     environment = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
@@ -54,6 +59,8 @@ def services(
                 cmd = [sys.executable, "-m", *args, "--port", str(port), "--log-level", "warning"]
                 procs.append(subprocess.Popen(cmd, cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT))
             urls.append(f"http://127.0.0.1:{port}")
+            if pids is not None:
+                pids.append(procs[-1].pid)
         deadline = time.monotonic() + 600
         for (name, _), proc, url in zip(specs, procs, urls, strict=True):
             while True:
@@ -74,3 +81,45 @@ def services(
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@dataclass(frozen=True)
+class Federation:
+    """A running gateway in front of real site services: its URL, an API key, and every process id
+    (the gateway's first, then the sites' in the order they were given)."""
+
+    gateway_url: str
+    key: str
+    pids: list[int]
+
+
+@contextmanager
+def federation(name: str, site_dirs: dict[str, Path], tmp: Path, role: str = "evaluator") -> Iterator[Federation]:
+    """Serve ``site_dirs`` (site id -> its data dir, already ingested) as site services behind a gateway
+    with a fresh key pair and registry (deadline 30 s) and a ``role`` API key; everything stops after."""
+    from api.gateway.keystore import KeyStore, Role
+    from api.gateway.settings import GatewaySettings
+    from rag_fed.crypto import KeyPair
+    from rag_fed.federation import SiteRegistry
+    from rag_fed.site.layout import SiteLayout
+
+    home = tmp / f"gateway-{name}"
+    gateway_settings = GatewaySettings(home=home)
+    KeyPair.generate().save(gateway_settings.keys_dir)
+    registry = SiteRegistry(gateway_settings.registry_path)
+    config = home / "gateway.toml"
+    config.write_text(f'home = "{home}"\n[routing]\ndeadline_s = 30\n')
+    specs = [
+        site_service_spec(f"{name}-{sid}", sid, data_dir, gateway_settings.public_key_file)
+        for sid, data_dir in site_dirs.items()
+    ]
+    site_pids: list[int] = []
+    with services(specs, tmp, pids=site_pids) as urls:
+        for (sid, data_dir), url in zip(site_dirs.items(), urls, strict=True):
+            registry.register(sid, url, KeyPair.load(SiteLayout.for_site(data_dir, sid).keys_dir).public_key_text)
+        gateway_pids: list[int] = []
+        with services([(f"{name}-gateway", ["api.gateway", "--config", str(config)])], tmp, pids=gateway_pids) as (
+            gateway_url,
+        ):
+            key = KeyStore(gateway_settings.database).create(Role(role), None).key
+            yield Federation(gateway_url, key, [*gateway_pids, *site_pids])

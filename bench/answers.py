@@ -38,17 +38,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from api.gateway.keystore import KeyStore, Role  # noqa: E402
-from api.gateway.settings import GatewaySettings  # noqa: E402
 from bench._answer_sets import AnswerCase, s10_cases, sample_cases  # noqa: E402
 from bench._chat import stream_chat  # noqa: E402
-from bench._services import services, site_service_spec  # noqa: E402
+from bench._services import federation  # noqa: E402
 from eval._text import strip_citations  # noqa: E402
 from eval.answer_metrics import RefusalCounts, contains_all, invented_values, supported_share  # noqa: E402
 from eval.metrics import token_f1  # noqa: E402
-from rag_fed.crypto import KeyPair  # noqa: E402
-from rag_fed.federation import SiteRegistry  # noqa: E402
-from rag_fed.site.layout import SiteLayout  # noqa: E402
 from rag_fed.types import Citation  # noqa: E402
 
 CONFIGS = ("top-passage", "extractive", "grounded")
@@ -146,36 +141,21 @@ def run_topology(
     name: str, site_dirs: dict[str, Path], cases: Sequence[AnswerCase], configs: Sequence[str], tmp: Path
 ) -> dict[str, dict[str, float]]:
     """Serve ``site_dirs`` (site id -> its data dir, already ingested) behind a gateway and ask."""
-    home = tmp / f"gateway-{name}"
-    gateway_settings = GatewaySettings(home=home)
-    gateway = KeyPair.generate()
-    gateway.save(gateway_settings.keys_dir)
-    registry = SiteRegistry(gateway_settings.registry_path)
-    config = home / "gateway.toml"
-    config.write_text(f'home = "{home}"\n[routing]\ndeadline_s = 30\n')
-    specs = [
-        site_service_spec(f"{name}-{sid}", sid, data_dir, gateway_settings.public_key_file)
-        for sid, data_dir in site_dirs.items()
-    ]
-    tallies = {config_name: Tally() for config_name in configs}
-    with services(specs, tmp) as urls:
-        for (sid, data_dir), url in zip(site_dirs.items(), urls, strict=True):
-            registry.register(sid, url, KeyPair.load(SiteLayout.for_site(data_dir, sid).keys_dir).public_key_text)
-        with services([(f"{name}-gateway", ["api.gateway", "--config", str(config)])], tmp) as (gateway_url,):
-            from openai import OpenAI
+    from openai import OpenAI
 
-            key = KeyStore(gateway_settings.database).create(Role.EVALUATOR, None).key
-            client = OpenAI(base_url=f"{gateway_url}/v1", api_key=key, timeout=120, max_retries=0)
-            headers = {"Authorization": f"Bearer {key}"}
-            with httpx.Client(base_url=gateway_url, headers=headers, timeout=120) as http:
-                ask_chat(client, "warm-up: what is the pump?", "extractive")  # loads models once
-                for case in cases:
-                    for config_name in configs:
-                        if config_name == "top-passage":
-                            outcome = ask_top_passage(http, case.question)
-                        else:
-                            outcome = ask_chat(client, case.question, config_name)
-                        tallies[config_name].add(case, outcome)
+    tallies = {config_name: Tally() for config_name in configs}
+    with federation(name, site_dirs, tmp) as running:
+        client = OpenAI(base_url=f"{running.gateway_url}/v1", api_key=running.key, timeout=120, max_retries=0)
+        headers = {"Authorization": f"Bearer {running.key}"}
+        with httpx.Client(base_url=running.gateway_url, headers=headers, timeout=120) as http:
+            ask_chat(client, "warm-up: what is the pump?", "extractive")  # loads models once
+            for case in cases:
+                for config_name in configs:
+                    if config_name == "top-passage":
+                        outcome = ask_top_passage(http, case.question)
+                    else:
+                        outcome = ask_chat(client, case.question, config_name)
+                    tallies[config_name].add(case, outcome)
     return {config_name: tally.row() for config_name, tally in tallies.items()}
 
 
