@@ -25,7 +25,7 @@ from rag_fed.admin_keys import ADMIN_KEYS_PATH
 from rag_fed.crypto import SealedEnvelope
 from rag_fed.crypto.envelope import MAX_ENVELOPE_BYTES
 from rag_fed.errors import DocumentTooLargeError
-from rag_fed.router.clients import MODEL_PATH, QUERY_PATH, SKETCH_PATH, TERM_STATS_PATH
+from rag_fed.wire.paths import MODEL_PATH, QUERY_PATH, SKETCH_PATH, TERM_STATS_PATH
 
 __all__ = ["create_site_app", "read_body"]
 

@@ -6,7 +6,7 @@ from rag_fed.router.merge import merge_passages
 from rag_fed.router.result import FederatedResult, SiteOutcome
 from rag_fed.router.router import Router
 from rag_fed.router.selection import RoutingPolicy, choose_by_sketch, score_sites
-from rag_fed.router.sketch import SiteSketch, build_sketch, sketch_score
+from rag_fed.router.sketch import SiteSketch, sketch_score
 
 __all__ = [
     "BreakerState",
@@ -21,7 +21,6 @@ __all__ = [
     "SiteOutcome",
     "SiteSketch",
     "SketchClient",
-    "build_sketch",
     "choose_by_sketch",
     "merge_passages",
     "score_sites",

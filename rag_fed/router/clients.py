@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 import httpx
 
 from rag_fed.errors import ConfigError, SiteBusyError, SiteUnavailableError
+from rag_fed.wire.paths import HEALTH_PATH, MODEL_PATH, QUERY_PATH, SKETCH_PATH, TERM_STATS_PATH
 
 CONNECT_TIMEOUT_S = 5.0
 """Longest wait for a site's TCP (and TLS) connection; the rest of a call gets the query's deadline."""
@@ -41,13 +42,6 @@ __all__ = [
     "site_tls_context",
 ]
 
-QUERY_PATH = "/v1/site/query"
-SKETCH_PATH = "/v1/site/sketch"
-TERM_STATS_PATH = "/v1/site/term-stats"
-"""Sealed ``TermStatsRequest`` in, the site's sealed ``TermStatsPublication`` out (docs/term-statistics.md)."""
-MODEL_PATH = "/v1/site/model"
-"""Sealed ``ModelControl`` messages from the coordinator (``rag_fed.federation.rollout``)."""
-HEALTH_PATH = "/health"
 _ENVELOPE_TYPE = "application/json"
 
 

@@ -30,10 +30,10 @@ from rag_fed.embedders import load_embedder, set_embedding_threads
 from rag_fed.errors import InputError, NotFoundError, RagFedError, SiteBusyError
 from rag_fed.observability import request_context, span
 from rag_fed.protocol import ControlStatus, ModelControl, ModelControlReply, SiteQuery, SiteReply
-from rag_fed.router.sketch import build_sketch
 from rag_fed.site.egress import EgressPolicy, RedactionSettings, Redactor, apply_egress, release_evidence
 from rag_fed.site.node import Site
 from rag_fed.site.serving import embedder_settings
+from rag_fed.site.sketch import build_sketch
 from rag_fed.site.stats_search import hybrid_depth
 from rag_fed.site.term_stats import TermStatsPublisher
 from rag_fed.term_stats.publication import PublicationPolicy, TermStatsRequest

@@ -48,3 +48,14 @@ def test_imports_point_down_only(package: str, forbidden: tuple[str, ...]) -> No
     imports = _imports(REPO / package)
     assert imports, "the scan found no imports at all"
     assert not {name for name in imports if name.split(".")[0] in forbidden}
+
+
+@pytest.mark.parametrize(
+    ("folder", "forbidden"),
+    [("rag_fed/site", "rag_fed.router"), ("api/site_service", "rag_fed.router"), ("rag_fed/router", "rag_fed.site")],
+)
+def test_site_and_router_share_only_the_protocol(folder: str, forbidden: str) -> None:
+    # docs/architecture.md: the URL paths and the sketch message live in rag_fed/wire, shared by both sides.
+    imports = _imports(REPO / folder)
+    assert imports, "the scan found no imports at all"
+    assert not {name for name in imports if name == forbidden or name.startswith(forbidden + ".")}

@@ -12,7 +12,8 @@ import pytest
 from rag_fed.crypto import KeyPair
 from rag_fed.errors import InputError, SiteUnavailableError
 from rag_fed.protocol import SiteReply
-from rag_fed.router import FederatedResult, InProcessSiteClient, Router, build_sketch
+from rag_fed.router import FederatedResult, InProcessSiteClient, Router
+from rag_fed.site.sketch import build_sketch
 from tests.rag_fed.router.fakes import VERSION, FakeSite, evidence_of, passage, unit_vector
 
 pytestmark = pytest.mark.unit

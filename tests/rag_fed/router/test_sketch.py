@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from rag_fed.router import SiteSketch, build_sketch, sketch_score
+from rag_fed.router import SiteSketch, sketch_score
 from rag_fed.router.sketch import centroid_sizes
+from rag_fed.site.sketch import build_sketch
 
 pytestmark = pytest.mark.unit
 

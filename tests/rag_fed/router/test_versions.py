@@ -13,7 +13,8 @@ import pytest
 from rag_fed.crypto import EnvelopeOpener, KeyPair
 from rag_fed.errors import NotFoundError
 from rag_fed.protocol import SiteQuery, SiteReply
-from rag_fed.router import FederatedResult, InProcessSiteClient, Router, RoutingPolicy, build_sketch, merge_passages
+from rag_fed.router import FederatedResult, InProcessSiteClient, Router, RoutingPolicy, merge_passages
+from rag_fed.site.sketch import build_sketch
 from tests.rag_fed.router.fakes import GATEWAY, FakeSite, passage, unit_vector
 
 pytestmark = pytest.mark.unit

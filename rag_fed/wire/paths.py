@@ -1,0 +1,11 @@
+"""The URL paths of a site service, shared by the site (which serves them) and the router (which calls them)."""
+
+__all__ = ["HEALTH_PATH", "MODEL_PATH", "QUERY_PATH", "SKETCH_PATH", "TERM_STATS_PATH"]
+
+QUERY_PATH = "/v1/site/query"
+SKETCH_PATH = "/v1/site/sketch"
+TERM_STATS_PATH = "/v1/site/term-stats"
+"""Sealed ``TermStatsRequest`` in, the site's sealed ``TermStatsPublication`` out (docs/term-statistics.md)."""
+MODEL_PATH = "/v1/site/model"
+"""Sealed ``ModelControl`` messages from the coordinator (``rag_fed.federation.rollout``)."""
+HEALTH_PATH = "/health"
