@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from typing import Annotated, ClassVar, Literal, Self
+from typing import Annotated, Literal, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,7 +24,6 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
-    ValidationError,
     WithJsonSchema,
     model_validator,
 )
@@ -33,6 +32,7 @@ from rag_fed.crypto.b64 import decode_b64, encode_b64
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.errors import InputError
 from rag_fed.types import Evidence, Passage, SearchMode, SiteStatus
+from rag_fed.wire.message import SealedMessage
 
 __all__ = [
     "MAX_EMBEDDING_DIM",
@@ -98,31 +98,6 @@ _ChunkId = Annotated[int, Field(ge=0, le=2**63 - 1)]  # a site's SQLite row id
 
 def _new_request_id() -> str:
     return uuid.uuid4().hex
-
-
-class _Message(BaseModel):
-    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
-
-    _omitted_when_unset: ClassVar[frozenset[str]] = frozenset()
-    """Fields added after the first release: left out of the JSON while ``None``, so a peer of the
-    version before them (which refuses unknown fields) still reads every message that does not use them."""
-
-    def to_bytes(self) -> bytes:
-        """Compact JSON, ready to seal."""
-        unset = {name for name in self._omitted_when_unset if getattr(self, name) is None}
-        return self.model_dump_json(exclude=unset or None).encode("utf-8")
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
-        """Parse an opened envelope's payload; ``InputError`` naming the bad fields if it is invalid."""
-        try:
-            return cls.model_validate_json(data)
-        except ValidationError as error:
-            details = "; ".join(
-                f"{'.'.join(str(part) for part in issue['loc']) or 'body'}: {issue['msg']}"
-                for issue in error.errors(include_input=False, include_url=False)[:5]
-            )
-            raise InputError(f"invalid {cls.__name__} from peer: {details}") from None
 
 
 MAX_QUERY_TERM_STATS = 512
@@ -242,7 +217,7 @@ Candidates = Annotated[
 ]
 
 
-class SiteQuery(_Message):
+class SiteQuery(SealedMessage):
     """What the gateway asks one site: search (and answer) with this question and embedding.
 
     Keyword search without an answer uses no embedding, so it may go without one (``embedding`` left
@@ -298,7 +273,7 @@ class SiteQuery(_Message):
         return hash(self.to_bytes())
 
 
-class SiteReply(_Message):
+class SiteReply(SealedMessage):
     """A site's answer to one ``SiteQuery``, already filtered by the site's egress policy (``egress``)."""
 
     kind: Literal["site_reply"] = "site_reply"
@@ -367,7 +342,7 @@ class ReembedProgress(BaseModel):
     error: str | None = Field(default=None, max_length=2000)
 
 
-class ModelControl(_Message):
+class ModelControl(SealedMessage):
     """The coordinator asks a site to re-embed for ``version`` (whose weights are at ``model_path``, a
     folder the site can read), to go back to its previous store, or for its status."""
 
@@ -387,7 +362,7 @@ class ModelControl(_Message):
         return self
 
 
-class ModelControlReply(_Message):
+class ModelControlReply(SealedMessage):
     """A site's answer to a ``ModelControl``: ``ok``, ``refused`` (by its settings or because the request
     cannot apply, e.g. nothing to roll back to) or ``failed``; always with the version it serves now."""
 

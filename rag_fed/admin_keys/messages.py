@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from rag_fed.crypto.ids import NODE_ID_PATTERN
-from rag_fed.errors import InputError
+from rag_fed.wire.message import SealedMessage
 
 __all__ = ["ADMIN_KEYS_PATH", "MAX_ADMIN_KEYS", "AdminKeyEntry", "AdminKeyList", "AdminKeyListAck"]
 
@@ -18,25 +18,6 @@ MAX_ADMIN_KEYS = 10_000
 
 _SiteId = Annotated[str, Field(pattern=NODE_ID_PATTERN)]
 _RequestId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-
-
-class _Sealed(BaseModel):
-    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
-
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode("utf-8")
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
-        """Parse an opened envelope's payload; ``InputError`` if it is not this message."""
-        try:
-            return cls.model_validate_json(data)
-        except ValidationError as error:
-            details = "; ".join(
-                f"{'.'.join(str(part) for part in issue['loc']) or 'body'}: {issue['msg']}"
-                for issue in error.errors(include_input=False, include_url=False)[:5]
-            )
-            raise InputError(f"invalid {cls.__name__} from peer: {details}") from None
 
 
 class AdminKeyEntry(BaseModel):
@@ -48,7 +29,7 @@ class AdminKeyEntry(BaseModel):
     key_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
-class AdminKeyList(_Sealed):
+class AdminKeyList(SealedMessage):
     """Every active site-admin key of ``site_id`` at the gateway, complete: a key missing from it is revoked."""
 
     kind: Literal["admin_key_list"] = "admin_key_list"
@@ -57,7 +38,7 @@ class AdminKeyList(_Sealed):
     request_id: _RequestId = Field(default_factory=lambda: uuid.uuid4().hex)
 
 
-class AdminKeyListAck(_Sealed):
+class AdminKeyListAck(SealedMessage):
     """The site took the list (``ok``, with how many keys it now honours) or kept a newer one (``stale``)."""
 
     kind: Literal["admin_key_list_ack"] = "admin_key_list_ack"

@@ -22,8 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from indexes.term_counts import TermCounts
 from rag_fed.crypto.b64 import decode_b64, encode_b64
 from rag_fed.crypto.ids import NODE_ID_PATTERN
-from rag_fed.protocol import MAX_QUESTION_CHARS, _Message
+from rag_fed.protocol import MAX_QUESTION_CHARS
 from rag_fed.term_stats.privacy import add_noise
+from rag_fed.wire.message import SealedMessage
 
 __all__ = [
     "KEY_BYTES",
@@ -68,7 +69,7 @@ class PublicationPolicy(BaseModel):
     epsilon: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
-class TermStatsRequest(_Message):
+class TermStatsRequest(SealedMessage):
     """The gateway asks a site for its term statistics, hashed with the federation's key (sealed, so
     only that site reads the key); or, with ``question``, for the counts of that question's phrases of
     several tokens (``PhraseCounts``), which a publication of single terms cannot hold."""
@@ -88,7 +89,7 @@ class TermStatsRequest(_Message):
         return decode_b64(self.key, what="term key", size=KEY_BYTES)
 
 
-class PhraseCounts(_Message):
+class PhraseCounts(SealedMessage):
     """A site's counts of one question's phrases of several tokens (FTS5 phrase -> chunks holding it), at
     ``version`` of its keyword index."""
 
@@ -99,7 +100,7 @@ class PhraseCounts(_Message):
     counts: dict[Annotated[str, Field(max_length=MAX_QUESTION_CHARS)], Annotated[int, Field(ge=0)]]
 
 
-class TermStatsPublication(_Message):
+class TermStatsPublication(SealedMessage):
     """One site's counts at one version of its keyword index. ``hashes`` (sorted, 8 bytes each) and
     ``counts`` (4 bytes each) are base64 of little-endian arrays; ``epsilon``/``floor`` say how they were
     released and ``epsilon_per_chunk``/``delta_per_chunk``/``epsilon_total`` what that cost (noise only)."""
