@@ -39,6 +39,7 @@ class _Row:
     has_code: bool
     similarity: float
     repeats_heading: bool = False
+    measured: bool = False  # its own cosine, not its passage's
 
 
 def support_score(similarity: float, coverage: float, passage_similarity: float | None = None) -> float:
@@ -91,19 +92,9 @@ class EvidenceSelector:
             prior = max(0.0, passage.dense_score or 0.0)
             # a code the heading names (the SP-150 of "SP-150 pump manual") says which equipment, not
             # what is asked: only the question's other codes mark a unit
-            asked = [code for code in codes if not _has_codes(passage.citation.heading, [code])]
-            rows.append(
-                [
-                    _Row(
-                        unit,
-                        _unit_coverage(set(content_terms(unit.text)), heading_terms, weights),
-                        bool(asked) and _has_codes(unit.text, asked),
-                        prior,
-                        _repeats(unit.text, heading_terms),
-                    )
-                    for unit in passage_units
-                ]
-            )
+            named = code_forms(passage.citation.heading)
+            asked = [code for code in codes if code not in named]
+            rows.append([_row(unit, heading_terms, weights, asked, prior) for unit in passage_units])
         self._refine(question, rows, question_vector, codes)
         evidence = [
             self._span(passage, passage_rows, weights, codes)
@@ -135,16 +126,16 @@ class EvidenceSelector:
         similarities = np.clip(unit_vectors @ np.asarray(question_vector, dtype=np.float32), -1.0, 1.0)
         for row, similarity in zip(chosen, similarities, strict=True):
             row.similarity = float(similarity)
+            row.measured = True
         # A unit left unembedded ranked below the embedded ones of its passage on terms: it is not taken
         # to be closer to the question than the least close of them (its passage's cosine would favour
         # it over the units that were actually measured).
-        embedded = {id(row) for row in chosen}
         for passage_rows in rows:
-            measured = [row.similarity for row in passage_rows if id(row) in embedded]
+            measured = [row.similarity for row in passage_rows if row.measured]
             if measured:
                 ceiling = min(measured)
                 for row in passage_rows:
-                    if id(row) not in embedded:
+                    if not row.measured:
                         row.similarity = min(row.similarity, ceiling)
 
     def _unit_score(self, row: _Row, codes: list[str]) -> float:
@@ -161,10 +152,10 @@ class EvidenceSelector:
         text = " ".join(row.unit.text for row in span)
         coverage = _coverage(set(content_terms(text)) | set(content_terms(passage.citation.heading)), weights)
         similarity = max(row.similarity for row in span)
-        context = f"{passage.citation.heading} {text}"
-        missing = [code for code in codes if not _has_codes(context, [code])]
-        whole = f"{passage.citation.heading} {passage.text}"
-        absent = [code for code in missing if not _has_codes(whole, [code])]
+        in_span = code_forms(f"{passage.citation.heading} {text}")
+        missing = [code for code in codes if code not in in_span]
+        in_passage = code_forms(f"{passage.citation.heading} {passage.text}") if missing else in_span
+        absent = [code for code in missing if code not in in_passage]
         return Evidence(
             citation=passage.citation,
             text=text,
@@ -247,10 +238,17 @@ def _unit_coverage(terms: set[str], heading_terms: set[str], weights: dict[str, 
     return 0.5 * _coverage(terms | heading_terms, weights) + 0.5 * _coverage(terms, weights)
 
 
-def _repeats(text: str, heading_terms: set[str]) -> bool:
-    """Whether a unit says nothing its passage's heading does not (a page's running title)."""
-    terms = set(content_terms(text))
-    return bool(terms) and terms <= heading_terms
+def _row(unit: Unit, heading_terms: set[str], weights: dict[str, float], asked: list[str], prior: float) -> _Row:
+    """A unit scored by its terms (with its heading's), the question's asked codes it holds, its passage's
+    cosine until it is embedded, and whether it only repeats its heading (a page's running title)."""
+    terms = set(content_terms(unit.text))
+    return _Row(
+        unit,
+        _unit_coverage(terms, heading_terms, weights),
+        bool(asked) and _has_codes(unit.text, asked),
+        prior,
+        repeats_heading=bool(terms) and terms <= heading_terms,
+    )
 
 
 def _has_codes(text: str, codes: Sequence[str]) -> bool:

@@ -181,6 +181,7 @@ QUESTION_WORDS = frozenset(
     ]
 )
 _SUFFIXES = ("ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
+_QUESTION_STOPWORDS = STOPWORDS | QUESTION_WORDS
 _KEEP_DOUBLE = frozenset("lsz")
 
 
@@ -201,14 +202,14 @@ def stem(word: str) -> str:
     return stemmed
 
 
-def content_terms(text: str) -> list[str]:
-    """Stemmed words of ``text`` that carry content (stop words out), in order, repeats kept."""
-    return [stem(word) for word in _WORD.findall(normalise(text)) if word not in STOPWORDS]
+def content_terms(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
+    """Stemmed words of ``text`` that carry content (``stopwords`` out), in order, repeats kept."""
+    return [stem(word) for word in _WORD.findall(normalise(text)) if word not in stopwords]
 
 
 def question_terms(question: str) -> list[str]:
     """The content terms of a question without the words it asks with (:data:`QUESTION_WORDS`)."""
-    return [stem(word) for word in _WORD.findall(normalise(question)) if word not in STOPWORDS | QUESTION_WORDS]
+    return content_terms(question, _QUESTION_STOPWORDS)
 
 
 # -- facts -----------------------------------------------------------------------------------------
