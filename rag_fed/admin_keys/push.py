@@ -7,16 +7,16 @@ site's ``admin_keys_max_age_s``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
 
 from rag_fed.admin_keys.messages import ADMIN_KEYS_PATH, AdminKeyEntry, AdminKeyList, AdminKeyListAck
-from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
-from rag_fed.errors import InputError, RagFedError
+from rag_fed.crypto import KeyPair
+from rag_fed.errors import RagFedError
 from rag_fed.federation.registry import RegisteredSite
+from rag_fed.federation.sealed_call import SiteRefusedError, call_site
 
 __all__ = ["PushResult", "push_admin_keys"]
 
@@ -42,22 +42,20 @@ def push_admin_keys(
 ) -> PushResult:
     """Send ``site`` its complete list of active admin keys; never raises for a site that fails."""
     message = AdminKeyList(site_id=site.site_id, keys=list(entries))
-    sealed = seal(
-        message.to_bytes(), sender=keys, sender_id=gateway_id, recipient_id=site.site_id, recipient_key=site.key
-    ).to_bytes()
     try:
-        response = http.post(
-            f"{site.url}{ADMIN_KEYS_PATH}",
-            content=sealed,
-            headers={"content-type": "application/json"},
-            timeout=timeout_s,
+        ack = call_site(
+            http,
+            site,
+            ADMIN_KEYS_PATH,
+            message,
+            AdminKeyListAck,
+            keys=keys,
+            gateway_id=gateway_id,
+            timeout_s=timeout_s,
+            noun="ack",
         )
-        if response.status_code != 200:
-            return PushResult(site.site_id, False, len(entries), f"HTTP {response.status_code}: {_error(response)}")
-        opener = EnvelopeOpener(keys, gateway_id, {site.site_id: site.key})
-        ack = AdminKeyListAck.from_bytes(opener.open_bytes(response.content))
-        if ack.site_id != site.site_id or ack.request_id != message.request_id:
-            raise InputError(f"ack names site {ack.site_id!r} and request {ack.request_id!r}")
+    except SiteRefusedError as error:
+        return PushResult(site.site_id, False, len(entries), str(error))
     except httpx.HTTPError as error:
         return PushResult(site.site_id, False, len(entries), f"{site.url}: {type(error).__name__}: {error}")
     except RagFedError as error:
@@ -65,11 +63,3 @@ def push_admin_keys(
     if ack.status != "ok":
         return PushResult(site.site_id, False, len(entries), "the site holds a newer list (clocks out of step?)")
     return PushResult(site.site_id, True, ack.keys)
-
-
-def _error(response: httpx.Response) -> str:
-    try:
-        error = response.json()["error"]
-        return f"{error['type']}: {error['message']}"
-    except (json.JSONDecodeError, KeyError, TypeError):
-        return response.text[:300] or response.reason_phrase

@@ -18,7 +18,6 @@ over the network is not part of the protocol.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,10 +27,11 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
-from rag_fed.errors import InputError, RagFedError
+from rag_fed.crypto import KeyPair
+from rag_fed.errors import RagFedError
 from rag_fed.federation.models import ModelRegistry
 from rag_fed.federation.registry import RegisteredSite, SiteRegistry
+from rag_fed.federation.sealed_call import SiteRefusedError, call_site
 from rag_fed.protocol import ModelControl, ModelControlReply, ReembedProgress
 from rag_fed.router.clients import MODEL_PATH, describe_http_error, site_tls_context
 
@@ -95,21 +95,11 @@ def _send(
     control: ModelControl, site: RegisteredSite, keys: KeyPair, gateway_id: str, timeout_s: float, http: httpx.Client
 ) -> SiteControlResult:
     try:
-        sealed = seal(
-            control.to_bytes(), sender=keys, sender_id=gateway_id, recipient_id=site.site_id, recipient_key=site.key
-        ).to_bytes()
-        response = http.post(
-            f"{site.url}{MODEL_PATH}",
-            content=sealed,
-            headers={"content-type": "application/json"},
-            timeout=timeout_s,
+        reply = call_site(
+            http, site, MODEL_PATH, control, ModelControlReply, keys=keys, gateway_id=gateway_id, timeout_s=timeout_s
         )
-        if response.status_code != 200:
-            return _failed(site, f"HTTP {response.status_code}: {_error_text(response)}")
-        opener = EnvelopeOpener(keys, gateway_id, {site.site_id: site.key})
-        reply = ModelControlReply.from_bytes(opener.open_bytes(response.content))
-        if reply.site_id != site.site_id or reply.request_id != control.request_id:
-            raise InputError(f"reply names site {reply.site_id!r} and request {reply.request_id!r}")
+    except SiteRefusedError as error:
+        return _failed(site, str(error))
     except httpx.TimeoutException:
         return _failed(site, f"no reply within {timeout_s:.0f} s")
     except httpx.HTTPError as error:
@@ -128,11 +118,3 @@ def _send(
 
 def _failed(site: RegisteredSite, reason: str) -> SiteControlResult:
     return SiteControlResult(site_id=site.site_id, outcome="failed", reason=reason)
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        error = response.json()["error"]
-        return f"{error['type']}: {error['message']}"
-    except (json.JSONDecodeError, KeyError, TypeError):
-        return response.text[:300] or response.reason_phrase
