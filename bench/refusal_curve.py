@@ -5,7 +5,9 @@ For every question of two unrelated collections (the sample federation's mainten
 logs, 3 sites; the Galaxy S10 manual split ``cluster:3``), answerable and unanswerable, the sites'
 evidence is cut and ranked as on the query path (in process, hybrid search, 5 passages a site), and
 each candidate score of the best item is recorded. A question refused by the composer's code rules
-(codes no evidence holds, or asked codes no passage names) is refused whatever its score. For each
+(codes no evidence holds, or asked codes no passage names) is refused whatever its score; a question
+that asks for a kind of value (a torque, an interval: ``rag_fed.answers.quantity``) is scored by the
+items that give one (``rag_fed.answers.ranking.answering``). For each
 candidate the script prints:
 
 - the threshold that maximises min(answered rate, declined rate) on one collection, and the rates it
@@ -32,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from eval.datasets import load_beir  # noqa: E402
 from eval.site_systems import build_sites  # noqa: E402
 from eval.splits import split_corpus  # noqa: E402
-from rag_fed.answers.ranking import rank_evidence, select_for_answer  # noqa: E402
+from rag_fed.answers.ranking import answering, rank_evidence, select_for_answer  # noqa: E402
 from rag_fed.answers.settings import AnswerSettings  # noqa: E402
 from rag_fed.config import Settings  # noqa: E402
 from rag_fed.embedders import load_embedder, set_embedding_threads  # noqa: E402
@@ -66,7 +68,7 @@ def question_features(sites: Mapping[str, Site], embedder: Embedder, question: s
     ranked = rank_evidence(evidence)
     items = [
         {"sim": e.similarity, "cov": e.coverage, "dense": dense.get((e.citation.site_id, e.chunk_id), 0.0)}
-        for e in ranked[:5]
+        for e in answering(question, ranked)[:5]  # "what torque ...": only items giving a torque
     ]
     # the composer's own code rules (a question about codes no passage names), whatever the score
     _, refused = select_for_answer(question, ranked, AnswerSettings(min_support=0.0))

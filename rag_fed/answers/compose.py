@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pydantic import BaseModel, Field
 
 from rag_fed.answers.prompts import generative_messages, lead_messages
-from rag_fed.answers.ranking import rank_evidence, select_for_answer, unmatched_codes
+from rag_fed.answers.ranking import rank_evidence, select_for_answer, shown_text, unmatched_codes
 from rag_fed.answers.settings import AnswerSettings, AnswerStrategy
 from rag_fed.answers.support import SentenceSupport, check_sentence
 from rag_fed.answers.timed import LeadHealth, TimedTokens
@@ -344,7 +344,7 @@ def _parse_sentence(raw: str) -> tuple[str, list[int]] | None:
 
 
 def _body(items: Sequence[Evidence]) -> str:
-    return "\n\n".join(f"{item.text} {item.citation.label}" for item in items)
+    return "\n\n".join(f"{shown_text(item)} {item.citation.label}" for item in items)
 
 
 def _cites(items: Sequence[Evidence]) -> list[Citation]:

@@ -11,6 +11,7 @@ word budget. Each span is one :class:`~rag_fed.types.Evidence`, scored as a whol
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
     from rag_fed.embedders.base import Embedder
 
 __all__ = ["EvidenceSelector", "question_codes", "support_score"]
+
+# "Clear credentials: Erase credential contents ..." (a short label, a colon, its description)
+_OPTION = re.compile(r"^[^\s:][^:.]{0,48}:\s+\S")
+# "... for the following options: Storage type: Select ..." (an introduction run into its first option)
+_INTRODUCES = re.compile(r":\s*$|:\s+[^\s:][^:.]{0,48}:\s+\S")
 
 
 @dataclass(slots=True)
@@ -152,6 +158,9 @@ class EvidenceSelector:
         text = " ".join(row.unit.text for row in span)
         coverage = _coverage(set(content_terms(text)) | set(content_terms(passage.citation.heading)), weights)
         similarity = max(row.similarity for row in span)
+        intro = _introduction(rows, first)
+        if intro is not None:  # shown for context; the span alone is scored
+            text = f"{rows[intro].unit.text} {'' if intro == first - 1 else '... '}{text}"
         in_span = code_forms(f"{passage.citation.heading} {text}")
         missing = [code for code in codes if code not in in_span]
         in_passage = code_forms(f"{passage.citation.heading} {passage.text}") if missing else in_span
@@ -188,12 +197,18 @@ class EvidenceSelector:
         words = _words(rows[seed].unit)
         first = last = seed
         in_steps = rows[seed].unit.step or rows[seed].unit.text.rstrip().endswith(":")
+        # a heading ("4 Oil change procedure") answers nothing by itself: its section, up to the next
+        # heading, is what it points at
+        heads = rows[seed].unit.heading_like
         while last + 1 < len(rows):
             nxt = rows[last + 1]
             # the next sentence of the same paragraph, when it gives values ("Limits: boom 20 mm, ...")
             # or is at least a quarter as relevant as the seed
             continues = not nxt.unit.line_start and (bool(facts(nxt.unit.text)) or scores[last + 1] >= floor / 2)
-            if not ((in_steps and nxt.unit.step) or continues or joins(last + 1)) or words + _words(nxt.unit) > budget:
+            body = heads and not nxt.unit.heading_like
+            if not ((in_steps and nxt.unit.step) or continues or body or joins(last + 1)) or (
+                words + _words(nxt.unit) > budget
+            ):
                 break
             in_steps = in_steps or nxt.unit.text.rstrip().endswith(":")
             words += _words(nxt.unit)
@@ -206,6 +221,26 @@ class EvidenceSelector:
             words += _words(previous.unit)
             first -= 1
         return first, last
+
+
+def _introduction(rows: list[_Row], first: int, reach: int = 12) -> int | None:
+    """The line that introduces the list an option or step at ``first`` belongs to ("From Settings, tap
+    Security for the following options:"), over the list's other items; None when there is none. A
+    setting's effect without the path to it, or a step without its procedure, leaves the reader lost."""
+    if not _listed(rows[first].unit):
+        return None
+    for index in range(first - 1, max(-1, first - 1 - reach), -1):
+        unit = rows[index].unit
+        if _INTRODUCES.search(unit.text):
+            return index
+        if not _listed(unit):
+            return None
+    return None
+
+
+def _listed(unit: Unit) -> bool:
+    """A list item: a step, or an option given as "Label: what it does"."""
+    return unit.step or bool(_OPTION.match(unit.text))
 
 
 def _words(unit: Unit) -> int:

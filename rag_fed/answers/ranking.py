@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rag_fed.answers.evidence import question_codes
+from rag_fed.answers.quantity import asked_kinds, gives_kind
 from rag_fed.answers.settings import AnswerSettings
 from rag_fed.answers.text import code_forms, content_terms, fact_values, normalise
 from rag_fed.types import CITATION_TAG, Evidence, SiteAnswer
 
-__all__ = ["asked_codes", "evidence_for_answer", "rank_evidence", "select_for_answer"]
+__all__ = ["answering", "asked_codes", "evidence_for_answer", "rank_evidence", "select_for_answer", "shown_text"]
 
 _DUPLICATE_JACCARD = 0.8
 
@@ -40,13 +41,11 @@ def select_for_answer(
     question: str, ranked: Sequence[Evidence], settings: AnswerSettings
 ) -> tuple[list[Evidence], bool]:
     """``(items to show, refused)``. Refused when there is no evidence, the best scores under
-    ``settings.min_support``, none of the question's codes and part numbers is in any item, or none of
-    the codes it asks about (:func:`asked_codes`) is in any passage the evidence was cut from. Shown:
-    the best, and the next items that score at least ``secondary_ratio`` of it, up to ``max_items``."""
-    if not ranked:
-        return [], True
-    best = ranked[0]
-    if best.score < settings.min_support:
+    ``settings.min_support``, none of the question's codes and part numbers is in any item, none of
+    the codes it asks about (:func:`asked_codes`) is in any passage the evidence was cut from, or it
+    asks for a kind of value no item scoring ``min_support`` gives (:func:`answering`). Shown: the
+    best, and the next items that score at least ``secondary_ratio`` of it, up to ``max_items``."""
+    if not ranked or ranked[0].score < settings.min_support:
         return [], True
     codes = question_codes(question)
     if codes and not any(code not in item.missing for item in ranked for code in codes):
@@ -54,9 +53,39 @@ def select_for_answer(
     asked = asked_codes(codes, ranked)
     if asked and all(code in item.absent for item in ranked for code in asked):
         return [], True  # "CV-3 shows C-118": no passage found names C-118, only the CV-3 it happens on
-    floor = best.score * settings.secondary_ratio
+    ranked = [item for item in answering(question, ranked) if item.score >= settings.min_support]
+    if not ranked:
+        return [], True
+    floor = ranked[0].score * settings.secondary_ratio
     selected = [item for item in ranked[: settings.max_items] if item.score >= floor]
     return selected, False
+
+
+def answering(question: str, ranked: Sequence[Evidence]) -> list[Evidence]:
+    """The items of ``ranked`` that can answer ``question``: all of them, unless it asks for a kind of
+    value (``rag_fed.answers.quantity``: "what torque ..."), which only items giving a value of that kind
+    answer, however many words the others share with it; and when it also names equipment by code,
+    only items naming that equipment (a GX-400 torque does not answer an SC-75 question)."""
+    kinds = asked_kinds(question)
+    if not kinds:
+        return list(ranked)
+    codes = question_codes(question)
+    return [
+        item
+        for item in ranked
+        if gives_kind(item.text, kinds) and (not codes or any(code not in item.missing for code in codes))
+    ]
+
+
+def shown_text(item: Evidence) -> str:
+    """``item``'s text as an answer shows it. A record (a work order: a document without sections,
+    pages or lines) is led by its title, where its id, asset and date are ("Work order MN-A-00957 ·
+    asset MB119 · 2007-03-02: MB119 REPLACE WATER PUMP"): a history question is answered by when."""
+    citation = item.citation
+    record = not citation.section and citation.page is None and citation.lines is None
+    if record and citation.title and normalise(citation.title) not in normalise(item.text):
+        return f"{citation.title}: {item.text}"
+    return item.text
 
 
 def asked_codes(codes: Sequence[str], ranked: Sequence[Evidence]) -> list[str]:

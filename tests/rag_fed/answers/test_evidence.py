@@ -203,3 +203,41 @@ def test_a_running_title_never_seeds_and_a_paragraph_keeps_the_values_that_follo
     text = evidence[0].text
     assert not text.startswith("HX-550 Excavator Service Manual")  # the running title answers nothing
     assert text.startswith("Cylinder drift test") and "10 minutes" in text and "25 mm" in text
+
+
+@pytest.mark.unit
+def test_a_heading_that_best_matches_the_question_brings_its_section_up_to_the_next_heading() -> None:
+    page = passage(
+        "3 Oil level check\nCheck the sight glass daily.\n4 Oil change procedure\n- Run until the oil is warm "
+        "(40 to 60 degrees C).\n- Drain through the sump drain valve.\n- Refill through the 10 micron filter "
+        "cart.\n5 Alignment\nCheck the coupling alignment yearly.",
+        doc="gearbox.pdf",
+        section="",
+        dense=0.5,
+    )
+    [item] = EvidenceSelector(None, BagOfWordsEmbedder()).select("Oil change procedure steps?", [page])
+    assert item.text.startswith("4 Oil change procedure - Run until the oil is warm"), item.text
+    assert "10 micron filter cart" in item.text, "the whole procedure, in order"
+    assert "Alignment" not in item.text and "sight glass" not in item.text, "the section ends at the next heading"
+
+
+@pytest.mark.unit
+def test_an_option_is_shown_with_the_line_that_introduces_its_list() -> None:
+    settings_page = passage(
+        "Credential storage You can manage the trusted certificates on your device. From Settings, tap "
+        "Biometrics and security > Other security settings for the following options: Storage type: Select a "
+        "storage location. View security certificates: Display the certificates you have installed. Clear "
+        "credentials: Erase credential contents from the device and reset the password.",
+        doc="manual.md",
+        section="Credential storage",
+        dense=0.5,
+    )
+    [item] = EvidenceSelector(None, BagOfWordsEmbedder()).select(
+        "How do I clear credentials and reset the password?", [settings_page]
+    )
+    assert item.text.startswith("From Settings, tap Biometrics and security > Other security settings"), item.text
+    assert item.text.endswith("Clear credentials: Erase credential contents from the device and reset the password.")
+    assert "... Clear credentials" in item.text, "the options between are left out, and marked"
+    alone = passage("Clear credentials: Erase credential contents from the device.", doc="m.md", dense=0.5)
+    [plain] = EvidenceSelector(None, BagOfWordsEmbedder()).select("How do I clear credentials?", [alone])
+    assert plain.text == "Clear credentials: Erase credential contents from the device.", "no list, no introduction"

@@ -11,6 +11,7 @@ from rag_fed.answers.ranking import (
     mentions,
     rank_evidence,
     select_for_answer,
+    shown_text,
     unmatched_codes,
 )
 from rag_fed.answers.settings import AnswerSettings
@@ -78,6 +79,21 @@ def test_a_question_whose_codes_no_item_holds_is_refused() -> None:
     assert unmatched_codes(both, [partly]) == ["alm452"]
 
 
+def test_a_question_asking_for_a_kind_of_value_is_answered_only_by_evidence_giving_one() -> None:
+    question = "What torque do the SC-75 motor foot bolts get?"
+    table = evidence("SC-75 torque table: see the motor foot bolt section for each joint.", 0.8, chunk=1)
+    value = evidence("Motor foot bolts M16: 210 Nm, cross pattern.", 0.6, chunk=2)
+    shown, refused = select_for_answer(question, rank_evidence([table, value]), SETTINGS)
+    assert not refused and shown == [value], "the item that gives a torque is the answer, though it scores lower"
+    assert select_for_answer(question, [table], SETTINGS) == ([], True), "words of the question but no torque"
+    weak = evidence("Coupling bolts: 95 Nm.", 0.45, chunk=3)
+    assert select_for_answer(question, [table, weak], SETTINGS) == ([], True), "a torque under min_support"
+    other = evidence("GX-400 motor to drive base: M20, 410 N.m.", 0.7, doc="gx400.pdf", chunk=4, missing=["sc75"])
+    assert select_for_answer(question, [other], SETTINGS) == ([], True), "a torque of other equipment"
+    # a question that asks for no kind keeps the best-scored item
+    assert select_for_answer("Which joints are in the SC-75 torque table?", [table, value], SETTINGS)[0][0] == table
+
+
 def test_secondary_items_are_shown_by_their_ratio_to_the_best_up_to_max_items() -> None:
     ranked = rank_evidence(
         [
@@ -142,3 +158,18 @@ def test_a_fault_code_no_passage_names_is_refused_even_where_the_equipment_is_fo
     # one asked code found is enough (the answer names the other as not found)
     two = [evidence("ALM 452: drive fault.", 0.8, title="FL-24 Filler", missing=["vf07"], absent=["vf07"])]
     assert select_for_answer("FL-24 stopped with ALM 452 and VF-07", two, SETTINGS)[1] is False
+
+
+def test_a_record_is_shown_with_its_title_where_its_id_asset_and_date_are() -> None:
+    order = evidence("MB119 REPLACE WATER PUMP", 0.6, doc="logs/wo.csv/MN-A-00957", section="")
+    order = order.model_copy(
+        update={
+            "citation": order.citation.model_copy(update={"title": "Work order MN-A-00957 · asset MB119 · 2007-03-02"})
+        }
+    )
+    assert shown_text(order) == "Work order MN-A-00957 · asset MB119 · 2007-03-02: MB119 REPLACE WATER PUMP"
+    manual = evidence("Replace the pump when it leaks.", 0.6, doc="pump.md", section="Seals")
+    assert shown_text(manual) == "Replace the pump when it leaks.", "a section of a manual is cited, not retitled"
+    paged = evidence("Replace the pump.", 0.6, doc="pump.pdf", section="")
+    paged = paged.model_copy(update={"citation": paged.citation.model_copy(update={"page": 3})})
+    assert shown_text(paged) == "Replace the pump."
