@@ -40,7 +40,7 @@ class AnswerSettings(BaseModel):
 
     strategy: AnswerStrategy = "grounded"
     min_support: float = Field(
-        default=0.5,
+        default=0.49,
         ge=0.0,
         le=1.0,
         description="Refuse below this best evidence score (chosen from the curve of bench/refusal_curve.py).",
