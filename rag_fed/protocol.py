@@ -181,8 +181,9 @@ def _to_candidates(value: object) -> list[Candidate]:
         keyword = np.frombuffer(decode_b64(str(value["keyword"]), what="candidate scores"), dtype="<f8")
         if not len(ids) == len(dense) == len(keyword) or np.isinf(dense).any() or np.isinf(keyword).any():
             raise ValueError("candidates must be aligned arrays of ids and finite (or NaN: absent) scores")
+        # checked as arrays above (whole ids, finite or NaN scores): built without a second validation
         items = [
-            Candidate(chunk_id=int(i), dense_score=_present(d), keyword_score=_present(s))
+            Candidate.model_construct(chunk_id=i, dense_score=_present(d), keyword_score=_present(s))
             for i, d, s in zip(ids.tolist(), dense.tolist(), keyword.tolist(), strict=True)
         ]
     else:

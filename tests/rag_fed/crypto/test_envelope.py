@@ -350,3 +350,23 @@ def test_a_replay_guard_shorter_than_the_acceptance_window_is_refused(
 ) -> None:
     with pytest.raises(ConfigError, match="shorter than"):
         EnvelopeOpener(site_keys, SITE, {GATEWAY: gateway_keys.public_key}, replay_guard=ReplayGuard(30))
+
+
+def test_a_rotated_key_seals_and_opens_with_its_own_shared_key_while_the_old_one_is_refused() -> None:
+    # The shared key of each (own key, peer key) pair is kept between envelopes; a new key is a new pair.
+    site, old, new = KeyPair.generate(), KeyPair.generate(), KeyPair.generate()
+    senders = {GATEWAY: old.public_key}
+    opener = EnvelopeOpener(site, SITE, senders)
+
+    def sealed_by(keys: KeyPair) -> SealedEnvelope:
+        return seal(PAYLOAD, sender=keys, sender_id=GATEWAY, recipient_id=SITE, recipient_key=site.public_key)
+
+    assert opener.open(sealed_by(old)) == PAYLOAD
+    assert opener.open(sealed_by(old)) == PAYLOAD, "a second envelope of the same pair"
+    senders[GATEWAY] = new.public_key  # the gateway rotated its key
+    assert opener.open(sealed_by(new)) == PAYLOAD
+    with pytest.raises(ForgedEnvelopeError):
+        opener.open(sealed_by(old))
+    forged = sealed_by(new).model_copy(update={"ciphertext": sealed_by(old).ciphertext})
+    with pytest.raises(TamperedEnvelopeError):
+        opener.open(forged)
