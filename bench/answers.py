@@ -44,7 +44,8 @@ from bench._services import federation  # noqa: E402
 from eval._text import strip_citations  # noqa: E402
 from eval.answer_metrics import RefusalCounts, contains_all, invented_values, supported_share  # noqa: E402
 from eval.metrics import token_f1  # noqa: E402
-from rag_fed.types import Citation  # noqa: E402
+from rag_fed.answers.ranking import cited_source  # noqa: E402
+from rag_fed.types import Citation, Evidence  # noqa: E402
 
 CONFIGS = ("top-passage", "extractive", "grounded")
 TOP_PASSAGE_WORDS = 60
@@ -119,7 +120,7 @@ def ask_chat(client: object, question: str, strategy: str) -> Outcome:
     streamed = stream_chat(client, question, {"strategy": strategy})
     extras = streamed.extras
     citations = [Citation.model_validate(c) for c in extras.get("citations", [])]
-    texts = [str(item.get("text", "")) for item in extras.get("evidence", [])]
+    texts = [cited_source(Evidence.model_validate(item)) for item in extras.get("evidence", [])]
     return Outcome(streamed.text, citations, texts, bool(extras.get("refused")), streamed.first_s, streamed.total_s)
 
 

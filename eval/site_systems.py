@@ -21,6 +21,7 @@ from eval._records import EvalDoc
 from eval._text import cited_doc_ids
 from eval.systems import SystemAnswer, SystemResult
 from rag_fed.answers.compose import ComposedAnswer
+from rag_fed.answers.ranking import cited_source
 from rag_fed.answers.settings import AnswerStrategy
 from rag_fed.config import Settings
 from rag_fed.embedders.base import Embedder
@@ -302,7 +303,7 @@ def composed_answer(result: SystemResult, composed: ComposedAnswer, retrieved: I
     """A system answer from a composed one: it cites the evidence it shows, by document; ``retrieved``
     are the citations of the passages retrieved for the question (what the answer may cite)."""
     cited = list(dict.fromkeys(citation.doc_id for citation in composed.citations))
-    texts = [item.text for item in composed.evidence]
+    texts = [cited_source(item) for item in composed.evidence]
     return SystemAnswer(
         result,
         composed.text,
@@ -318,7 +319,7 @@ def site_answer(result: SystemResult, answer: SiteAnswer, retrieved: Iterable[Pa
     """A system answer from one site's own answer (its evidence is what it cites) over the ``retrieved``
     passages."""
     cited = list(dict.fromkeys([*(item.citation.doc_id for item in answer.evidence), *cited_doc_ids(answer.answer)]))
-    texts = [item.text for item in answer.evidence]
+    texts = [cited_source(item) for item in answer.evidence]
     return SystemAnswer(
         result,
         answer.answer,

@@ -16,7 +16,15 @@ from rag_fed.answers.settings import AnswerSettings
 from rag_fed.answers.text import code_forms, content_terms, fact_values, normalise
 from rag_fed.types import CITATION_TAG, Evidence, SiteAnswer
 
-__all__ = ["answering", "asked_codes", "evidence_for_answer", "rank_evidence", "select_for_answer", "shown_text"]
+__all__ = [
+    "answering",
+    "asked_codes",
+    "cited_source",
+    "evidence_for_answer",
+    "rank_evidence",
+    "select_for_answer",
+    "shown_text",
+]
 
 _DUPLICATE_JACCARD = 0.8
 
@@ -86,6 +94,12 @@ def shown_text(item: Evidence) -> str:
     if record and citation.title and normalise(citation.title) not in normalise(item.text):
         return f"{citation.title}: {item.text}"
     return item.text
+
+
+def cited_source(item: Evidence) -> str:
+    """What ``item`` cites as a reader can check it: its document's title and section, then its text
+    (a record's id and date, shown by :func:`shown_text`, are in its title)."""
+    return f"{item.citation.heading}\n{item.text}" if item.citation.heading else item.text
 
 
 def asked_codes(codes: Sequence[str], ranked: Sequence[Evidence]) -> list[str]:
