@@ -6,7 +6,9 @@ interval. Only unambiguous cues type a question ("what torque", "what is the ...
 "how long", "how hot"); "when" and "how much" do not, since their answers come in many kinds ("when the
 pressure drop reaches 0.35 bar"), and a question about an action ("how do I ...", "what should I do
 when the temperature rises", "why") asks for the action. A question with no cue asks for no kind, and
-nothing is checked.
+nothing is checked. A question that also asks something untyped ("what does F-217 mean and at what
+temperature does it trip?") is compound: its untyped part is answered like any question, and a value of
+the kind asked for must be among the evidence too (:func:`asks_more`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 
 from rag_fed.answers.text import normalise
 
-__all__ = ["QUANTITY_KINDS", "asked_kinds", "gives_kind"]
+__all__ = ["QUANTITY_KINDS", "asked_kinds", "asks_more", "gives_kind"]
 
 _NUMBER = r"\d+(?:\.\d+)?(?:\s?(?:to|-)\s?\d+(?:\.\d+)?)?"
 
@@ -63,6 +65,12 @@ _KINDS: dict[str, tuple[str, str]] = {
     "voltage": (rf"{_WHAT}voltages?\b{_THING}", rf"{_NUMBER}\s?(?:v|kv|mv|volts?)\b"),
 }
 # fmt: on
+# a question's parts: "..., and ...", "...: what oil, and how often?"
+# (an "and" before a question word: "the load and unload pressures" is one part)
+_QUESTION_WORD = r"(?:what|which|how|where|who|when|whats)\b"
+_PARTS = re.compile(rf"[,;:?]|\band\b(?= (?:\w+ )?{_QUESTION_WORD})")
+# a part asks something when it opens with a question word ("and with what oil", "what's the part number")
+_ASKS = re.compile(rf"^\s*(?:[\w-]+ ){{0,2}}{_QUESTION_WORD}")
 _CUES = {kind: re.compile(cue) for kind, (cue, _) in _KINDS.items()}
 _VALUES = {kind: re.compile(rf"(?<![\w.]){value}") for kind, (_, value) in _KINDS.items()}
 
@@ -75,6 +83,15 @@ def asked_kinds(question: str) -> frozenset[str]:
     if _ACTION.search(text):
         return frozenset()
     return frozenset(kind for kind, cue in _CUES.items() if cue.search(text))
+
+
+def asks_more(question: str) -> bool:
+    """Whether ``question`` asks for a kind of value and, in another part, for something no cue types
+    ("what's the part number of the throatbush and how long does one last?")."""
+    if not asked_kinds(question):
+        return False
+    parts = [part for part in _PARTS.split(normalise(question)) if _ASKS.search(part)]
+    return any(not any(cue.search(part) for cue in _CUES.values()) for part in parts)
 
 
 def gives_kind(text: str, kinds: frozenset[str]) -> bool:

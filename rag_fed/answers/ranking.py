@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rag_fed.answers.evidence import question_codes
-from rag_fed.answers.quantity import asked_kinds, gives_kind
+from rag_fed.answers.quantity import asked_kinds, asks_more, gives_kind
 from rag_fed.answers.settings import AnswerSettings
 from rag_fed.answers.text import code_forms, content_terms, fact_values, normalise
 from rag_fed.types import CITATION_TAG, Evidence, SiteAnswer
@@ -61,11 +61,16 @@ def select_for_answer(
     asked = asked_codes(codes, ranked)
     if asked and all(code in item.absent for item in ranked for code in asked):
         return [], True  # "CV-3 shows C-118": no passage found names C-118, only the CV-3 it happens on
-    ranked = [item for item in answering(question, ranked) if item.score >= settings.min_support]
+    candidates = answering(question, ranked)
+    ranked = [item for item in candidates if item.score >= settings.min_support]
     if not ranked:
         return [], True
     floor = ranked[0].score * settings.secondary_ratio
     selected = [item for item in ranked[: settings.max_items] if item.score >= floor]
+    if asks_more(question):  # a compound question's value is shown with the answer to its other part
+        value = _giving(question, candidates)[0]
+        if value not in selected:
+            selected = [*selected[: settings.max_items - 1], value]
     return selected, False
 
 
@@ -73,11 +78,20 @@ def answering(question: str, ranked: Sequence[Evidence]) -> list[Evidence]:
     """The items of ``ranked`` that can answer ``question``: all of them, unless it asks for a kind of
     value (``rag_fed.answers.quantity``: "what torque ..."), which only items giving a value of that kind
     answer, however many words the others share with it; and when it also names equipment by code,
-    only items naming that equipment (a GX-400 torque does not answer an SC-75 question)."""
-    kinds = asked_kinds(question)
-    if not kinds:
+    only items naming that equipment (a GX-400 torque does not answer an SC-75 question). A compound
+    question (:func:`~rag_fed.answers.quantity.asks_more`) is answered by all of them when one gives
+    the value, by none when none does."""
+    if not asked_kinds(question):
         return list(ranked)
-    codes = question_codes(question)
+    giving = _giving(question, ranked)
+    if giving and asks_more(question):
+        return list(ranked)
+    return giving
+
+
+def _giving(question: str, ranked: Sequence[Evidence]) -> list[Evidence]:
+    """The items giving a value of the kind ``question`` asks for, naming its equipment codes if any."""
+    kinds, codes = asked_kinds(question), question_codes(question)
     return [
         item
         for item in ranked

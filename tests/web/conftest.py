@@ -44,6 +44,7 @@ To purge valve V-77, hold the button labelled <script>alert('V-77')</script> for
 lamp <img src=x onerror=alert(2)> turns green.
 """
 MARKUP_TEXT = "<script>alert('V-77')</script>"
+LEAD_BUDGET_S = 15.0  # per lead sentence, at the gateway and the private site (the default is 1 s)
 
 
 def find_chromium() -> str | None:
@@ -96,7 +97,11 @@ def _start_private_site(root: Path, data_dir: Path, site_id: str, gateway_key: P
     port = free_port()
     args = ["api.site_service", "--site", site_id, "--port", str(port), "--data-dir", str(data_dir)]
     args += ["--gateway-key", str(gateway_key), "--egress", "answer"]
-    env = service_env(RAGFED_GENERATOR__BACKEND="openai", RAGFED_GENERATOR__BASE_URL=model_url)
+    env = service_env(
+        RAGFED_GENERATOR__BACKEND="openai",
+        RAGFED_GENERATOR__BASE_URL=model_url,
+        RAGFED_ANSWERS__LEAD_BUDGET_S=str(LEAD_BUDGET_S),
+    )
     return start_service(f"site-{site_id}", args, port, root, env)
 
 
@@ -113,7 +118,10 @@ def web_federation(tmp_path_factory: pytest.TempPathFactory, packaged_embedder: 
         try:
             # The gateway's model copies evidence too, so a grounded answer streams a lead, then its evidence.
             config = write_gateway_config(root / "gateway.toml", home, deadline_s=30)
-            config.write_text(config.read_text() + f'[generator]\nbackend = "openai"\nbase_url = "{model_url}"\n')
+            # The page is tested on how it renders a stream, not on the model's timing on a loaded machine: a
+            # lead that missed the default 1 s budget arrived as the evidence alone, in one piece (a CI failure).
+            text = config.read_text().replace("[answers]\n", f"[answers]\nlead_budget_s = {LEAD_BUDGET_S}\n", 1)
+            config.write_text(text + f'[generator]\nbackend = "openai"\nbase_url = "{model_url}"\n')
             # The gateway needs no site data to start: it loads its models while the sites are ingested.
             gateway = start_gateway(root, config)
             services.append(gateway)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag_fed.answers.quantity import QUANTITY_KINDS, asked_kinds, gives_kind
+from rag_fed.answers.quantity import QUANTITY_KINDS, asked_kinds, asks_more, gives_kind
 
 pytestmark = pytest.mark.unit
 
@@ -46,6 +46,23 @@ def test_a_question_naming_a_quantity_asks_for_that_kind(question: str, kinds: s
 )
 def test_questions_about_actions_or_open_kinds_ask_for_none(question: str) -> None:
     assert asked_kinds(question) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("question", "compound"),
+    [
+        ("What does fault code F-217 mean and at what temperature does it trip?", True),
+        ("What's the part number of the throatbush and how long does one last?", True),
+        ("How often is the gearbox oil changed, and with what oil?", True),
+        ("Compressor oil change: what oil, and how often?", True),
+        ("What are the load and unload pressures of compressors C-01 and C-02?", False),  # one part
+        ("What torque do the SC-75 motor foot bolts get?", False),
+        ("How often and how long is the pump flushed?", False),  # every part is typed
+        ("What does fault F-217 mean and what do I do?", False),  # asks for no kind at all
+    ],
+)
+def test_a_question_asking_for_a_value_and_something_else_is_compound(question: str, compound: bool) -> None:
+    assert asks_more(question) is compound
 
 
 @pytest.mark.parametrize(

@@ -94,6 +94,20 @@ def test_a_question_asking_for_a_kind_of_value_is_answered_only_by_evidence_givi
     assert select_for_answer("Which joints are in the SC-75 torque table?", [table, value], SETTINGS)[0][0] == table
 
 
+def test_a_compound_question_shows_the_answer_to_its_other_part_and_the_value_asked_for() -> None:
+    question = "What does fault F-217 mean and at what temperature does it trip?"
+    meaning = evidence("F-217: gearbox bearing overtemperature, raised by the condition monitor.", 0.8, chunk=1)
+    trips = evidence("Gearbox trips with F-217: follow the fault code section.", 0.75, chunk=2)
+    value = evidence("F-217 alarm at 90 degrees C, trip at 100 degrees C.", 0.45, chunk=3)
+    shown, refused = select_for_answer(question, rank_evidence([meaning, trips, value]), SETTINGS)
+    assert not refused and shown == [meaning, trips, value], "the value is shown though it scores under the rest"
+    settings = AnswerSettings(min_support=0.5, secondary_ratio=0.9, max_items=2)
+    assert select_for_answer(question, [meaning, trips, value], settings)[0] == [meaning, value], "within max_items"
+    assert select_for_answer(question, [meaning, trips], SETTINGS) == ([], True), "no item gives a temperature"
+    low = evidence("F-217: bearing overtemperature.", 0.45, chunk=4)
+    assert select_for_answer(question, [low, value], SETTINGS) == ([], True), "the other part under min_support"
+
+
 def test_secondary_items_are_shown_by_their_ratio_to_the_best_up_to_max_items() -> None:
     ranked = rank_evidence(
         [
