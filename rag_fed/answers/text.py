@@ -70,6 +70,13 @@ _ABBREVIATIONS = (
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _MAX_UNIT_CHARS = 400
 _CLOSING = (".", "!", "?", ":", ";")
+# words a sentence does not end on: a line ending on one is wrapped, whatever its next line starts with
+# ("... until the bearing has cooled below" / "60 degrees C.")
+_CONTINUED = re.compile(
+    r"\b(?:a|an|the|and|or|nor|to|of|at|by|for|from|with|into|than|below|above|between|under|over|via|per"
+    r"|is|are|was|were|be|reaches|exceeds|within|approximately|about)$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +113,9 @@ def split_units(text: str) -> list[Unit]:
 
 def _logical_lines(text: str) -> list[str]:
     """The lines of ``text`` with wrapped lines joined: a line that starts with a lower-case letter and
-    follows a line without closing punctuation continues it (PDF text and hard-wrapped prose break
-    sentences and list items at the page width). Blank lines, underlines and table rules drop out."""
+    follows a line without closing punctuation continues it, and so does any line after one ending on a
+    word no sentence ends on (PDF text and hard-wrapped prose break sentences and list items at the page
+    width, a value's number often first on its line). Blank lines, underlines and table rules drop out."""
     lines: list[str] = []
     joinable = False
     for raw_line in text.splitlines():
@@ -115,7 +123,7 @@ def _logical_lines(text: str) -> list[str]:
         if not line or set(line) <= set("-=_|:+ "):
             joinable = False
             continue  # blank, underline or table rule
-        if joinable and line[0].islower() and not _LIST_ITEM.match(line):
+        if joinable and not _LIST_ITEM.match(line) and (line[0].islower() or _CONTINUED.search(lines[-1])):
             lines[-1] = f"{lines[-1]} {line}"
         else:
             lines.append(line)

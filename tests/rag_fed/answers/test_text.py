@@ -181,7 +181,9 @@ def test_years_and_plain_numbers_are_not_codes(text: str) -> None:
 def test_wrapped_lines_join_into_their_sentence_or_list_item() -> None:
     text = (
         "Cylinder drift test: oil at 50 C, boom\nhorizontal, engines stopped. Measure over 10 minutes.\n"
-        "- Stop the compressor so\nthat it unloads.\n- Isolate at Q1.\n2 Safety and isolation\nLimits: 20 mm."
+        "- Stop the compressor so\nthat it unloads.\n- Isolate at Q1.\n2 Safety and isolation\nLimits: 20 mm.\n"
+        "Do not restart until the bearing has cooled below\n60 degrees C.\nTighten the bolts to\n210 Nm.\n"
+        "Set the gap\n3 Checks"
     )
     assert [unit.text for unit in split_units(text)] == [
         "Cylinder drift test: oil at 50 C, boom horizontal, engines stopped.",
@@ -190,6 +192,10 @@ def test_wrapped_lines_join_into_their_sentence_or_list_item() -> None:
         "- Isolate at Q1.",
         "2 Safety and isolation",
         "Limits: 20 mm.",
+        "Do not restart until the bearing has cooled below 60 degrees C.",  # a value wrapped to its own line
+        "Tighten the bolts to 210 Nm.",
+        "Set the gap",
+        "3 Checks",  # a heading after a line not ending on a function word
     ]
 
 
