@@ -206,9 +206,11 @@ class EvidenceSelector:
             # or is at least a quarter as relevant as the seed
             continues = not nxt.unit.line_start and (bool(facts(nxt.unit.text)) or scores[last + 1] >= floor / 2)
             body = heads and not nxt.unit.heading_like
-            if not ((in_steps and nxt.unit.step) or continues or body or joins(last + 1)) or (
-                words + _words(nxt.unit) > budget
-            ):
+            procedure = in_steps and nxt.unit.step
+            # a procedure's steps stay whole: a cut one leaves out the steps that follow, so they may take
+            # up to twice the budget (every step list of the sample manuals fits; docs/answers.md)
+            room = budget * _PROCEDURE_ROOM if procedure else budget
+            if not (procedure or continues or body or joins(last + 1)) or words + _words(nxt.unit) > room:
                 break
             in_steps = in_steps or nxt.unit.text.rstrip().endswith(":")
             words += _words(nxt.unit)
@@ -221,6 +223,9 @@ class EvidenceSelector:
             words += _words(previous.unit)
             first -= 1
         return first, last
+
+
+_PROCEDURE_ROOM = 2
 
 
 def _introduction(rows: list[_Row], first: int, reach: int = 12) -> int | None:

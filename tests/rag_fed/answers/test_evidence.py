@@ -90,8 +90,10 @@ def test_the_word_budget_bounds_how_far_a_span_grows() -> None:
     def best(words: int) -> str:
         return str(_select("How do I replace the seal?", EvidenceSettings(span_words=words))[0].text)
 
-    assert best(8) == "To replace the seal: 1. Isolate the pump."
-    assert best(12) == "To replace the seal: 1. Isolate the pump. 2. Drain the casing."
+    # a procedure's steps may take twice the budget, so that it is not cut after its first step
+    assert best(4) == "To replace the seal: 1. Isolate the pump."
+    assert best(6) == "To replace the seal: 1. Isolate the pump. 2. Drain the casing."
+    assert best(9) == "To replace the seal: 1. Isolate the pump. 2. Drain the casing. 3. Fit seal kit MS-4471."
     # A seed longer than the budget is still shown whole: the budget only stops growth.
     assert _select("What torque for the gland bolts?", EvidenceSettings(span_words=3))[0].text == (
         "Torque the gland bolts to 35 Nm."
