@@ -55,6 +55,7 @@ __all__ = [
 MAX_EMBEDDING_DIM = 8192
 MAX_K = 100
 MAX_QUESTION_CHARS = 8000
+MAX_DEADLINE_S = 3600.0
 
 
 def _to_vector(value: object) -> NDArray[np.float32]:
@@ -242,8 +243,12 @@ class SiteQuery(SealedMessage):
 
     fetch: list[_ChunkId] | None = Field(default=None, min_length=1, max_length=MAX_K)
     """Instead of searching: these chunks' passages (candidates of an earlier reply that made the top k)."""
+    deadline_s: float | None = Field(default=None, gt=0, le=MAX_DEADLINE_S, allow_inf_nan=False)
+    """How long the gateway waits for the reply, counted from when it sent the query. Model work the site
+    cannot start in time is skipped and a lead is stopped at it (the evidence is sent without a phrased
+    answer), so a question the gateway gave up on does not hold the site's model."""
 
-    _omitted_when_unset = frozenset({"term_stats", "fetch", "embedding"})
+    _omitted_when_unset = frozenset({"term_stats", "fetch", "embedding", "deadline_s"})
 
     @model_validator(mode="after")
     def _embedding_when_used(self) -> Self:

@@ -18,6 +18,7 @@ sites asked do not cover the question and names the nearest documents; no model 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -120,8 +121,11 @@ class AnswerComposer:
         history: Sequence[ChatMessage] = (),
         strategy: AnswerStrategy | None = None,
         answered: Sequence[str] | None = None,
+        ends_at: float | None = None,
     ) -> ComposedAnswer:
-        stream = self.stream(question, evidence, sites=sites, history=history, strategy=strategy, answered=answered)
+        stream = self.stream(
+            question, evidence, sites=sites, history=history, strategy=strategy, answered=answered, ends_at=ends_at
+        )
         return stream.collect()
 
     def stream(
@@ -133,10 +137,12 @@ class AnswerComposer:
         history: Sequence[ChatMessage] = (),
         strategy: AnswerStrategy | None = None,
         answered: Sequence[str] | None = None,
+        ends_at: float | None = None,
     ) -> AnswerStream:
         """``evidence`` from any number of sites, in any order. ``sites``: the sites asked (named in a
         refusal); ``answered``: those that replied, when known (none replied: the answer says so rather
-        than that the documents do not cover the question)."""
+        than that the documents do not cover the question); ``ends_at`` (``time.monotonic()``): when the
+        answer is no longer waited for, past which the model is stopped whatever its own budgets."""
         chosen = strategy or self.settings.strategy
         if answered is not None and not answered:
             text = (
@@ -168,13 +174,21 @@ class AnswerComposer:
                 ),
             )
         if chosen == "generative":
-            return AnswerStream(lambda holder: self._generative(holder, question, selected, more, history, note))
-        return AnswerStream(lambda holder: self._grounded(holder, question, selected, more, note))
+            return AnswerStream(
+                lambda holder: self._generative(holder, question, selected, more, history, note, ends_at)
+            )
+        return AnswerStream(lambda holder: self._grounded(holder, question, selected, more, note, ends_at))
 
     # -- grounded ------------------------------------------------------------------------------
 
     def _grounded(
-        self, holder: AnswerStream, question: str, selected: list[Evidence], more: list[Citation], note: list[str]
+        self,
+        holder: AnswerStream,
+        question: str,
+        selected: list[Evidence],
+        more: list[Citation],
+        note: list[str],
+        ends_at: float | None,
     ) -> Iterator[str]:
         assert self._generator is not None
         texts = [item.text for item in selected]
@@ -184,7 +198,8 @@ class AnswerComposer:
         used: list[Citation] = []
         error: str | None = None
         budget = self.settings.lead_budget_s
-        deadline = [time.monotonic() + budget]
+        last = math.inf if ends_at is None else ends_at
+        deadline = [min(last, time.monotonic() + budget)]
         if self._lead_health is not None and not self._lead_health.should_try():
             yield from self._evidence_only(holder, selected, more, note, "the model missed its lead budget recently")
             return
@@ -207,7 +222,7 @@ class AnswerComposer:
                     yield piece
                     if len(lead) >= self.settings.lead_sentences:
                         break
-                    deadline[0] = time.monotonic() + budget  # the next sentence gets a budget of its own
+                    deadline[0] = min(last, time.monotonic() + budget)  # the next sentence's own budget
                 if tokens.error is not None:
                     raise tokens.error
                 timed_out = not tokens.exhausted and len(lead) < self.settings.lead_sentences
@@ -270,6 +285,7 @@ class AnswerComposer:
         more: list[Citation],
         history: Sequence[ChatMessage],
         note: list[str],
+        ends_at: float | None,
     ) -> Iterator[str]:
         assert self._generator is not None
         texts = [item.text for item in selected]
@@ -280,8 +296,9 @@ class AnswerComposer:
         messages = generative_messages(question, selected, history)
         try:
             with TimedTokens(self._generator, messages, self.settings.generative_max_tokens) as tokens:
-                ends_at = time.monotonic() + self.settings.generative_timeout_s  # for the whole answer
-                sentences = list(_sentences(tokens, lambda: ends_at))
+                until = time.monotonic() + self.settings.generative_timeout_s  # for the whole answer
+                until = until if ends_at is None else min(until, ends_at)
+                sentences = list(_sentences(tokens, lambda: until))
                 if tokens.error is not None:
                     raise tokens.error
             for sentence, cited in sentences:

@@ -340,6 +340,9 @@ class Router:
     async def _send(self, client: SiteClient, query: SiteQuery, started: float) -> SentReply:
         site_id = client.site_id
         sent_at = time.perf_counter()
+        timeout = max(0.001, self.policy.deadline_s - (sent_at - started))
+        if query.want_answer:  # the site skips model work it could not finish before the gateway gives up
+            query = query.model_copy(update={"deadline_s": round(timeout, 3)})
         try:
             sealed = seal(
                 query.to_bytes(),
@@ -350,7 +353,6 @@ class Router:
             ).to_bytes()
         except KeyError:
             raise SiteFailure(f"site {site_id!r} has no registered public key", 0.0, 0) from None
-        timeout = max(0.001, self.policy.deadline_s - (sent_at - started))
         try:
             data = await client.search(sealed, timeout)
         except (RagFedError, OSError) as error:

@@ -130,12 +130,14 @@ class SiteResponder(Generic[SettingsT]):
         the query's request id (the gateway's, sealed inside the query); one audit line per query says
         who asked, what was done and how long it took: ids and counts, never the question or passages."""
         started = time.perf_counter()
+        received = time.monotonic()
         query = SiteQuery.from_bytes(self._opener.open_bytes(sealed))
+        ends_at = math.inf if query.deadline_s is None else received + query.deadline_s
         traced = {"ragfed.request_id": query.request_id, "ragfed.site": self.site.site_id}
         with request_context(query.request_id, started), span("site.query", **traced):
             with self._admitted(query):  # SiteBusyError (429) when the model's queue is full
                 try:
-                    reply = self._answer(query)
+                    reply = self._answer(query, ends_at)
                 except RagFedError as error:
                     _log.warning("query %s failed: %s", query.request_id, error)
                     reply = self._failed(query, str(error))
@@ -248,7 +250,7 @@ class SiteResponder(Generic[SettingsT]):
         with self._sketch_lock:
             self._sketch = None
 
-    def _answer(self, query: SiteQuery) -> SiteReply:
+    def _answer(self, query: SiteQuery, ends_at: float) -> SiteReply:
         # A query without an embedding (keyword search, no answer) compares no vectors: any version serves it.
         embedded = query.embedding is not None
         if embedded and query.embedder_version != self.embedder_version:
@@ -287,8 +289,10 @@ class SiteResponder(Generic[SettingsT]):
             # phrases what its evidence supports, and that checked text is what it sends.
             if query.phrase or self.settings.egress == "answer":
                 with span("site.answer"):
-                    answer = self._local_answer(query, evidence)
-                timings["answer"] = _ms_since(started) - timings["search"] - timings["evidence"]
+                    answer, ran = self._local_answer(query, evidence, ends_at)
+                # "answer_skipped": the time spent waiting for a model that was not free before the deadline
+                stage = "answer" if ran else "answer_skipped"
+                timings[stage] = _ms_since(started) - timings["search"] - timings["evidence"]
         answer, released = apply_egress(answer, passages, self.settings.egress, self._redactor)
         return SiteReply(
             request_id=query.request_id,
@@ -343,20 +347,33 @@ class SiteResponder(Generic[SettingsT]):
         )
         return self._seal(ack.to_bytes())
 
-    def _local_answer(self, query: SiteQuery, evidence: list[Evidence]) -> str | None:
+    def _local_answer(self, query: SiteQuery, evidence: list[Evidence], ends_at: float) -> tuple[str | None, bool]:
+        """The model's checked lead (``None`` if it wrote none) and whether the model ran. It does not
+        when it is not free while a lead sentence could still reach the gateway before ``ends_at``: the
+        gateway has given up on the question by then, and the queries behind it need the model."""
+        budget = self.site.settings.answers.lead_budget_s
+        wait = -1.0 if math.isinf(ends_at) else max(0.0, ends_at - time.monotonic() - budget)
+        if not self._model_lock.acquire(timeout=wait):
+            _log.info("query %s: the model was not free before the gateway's deadline; evidence only", query.request_id)
+            return None, False
         try:
-            with self._model_lock:
-                started = time.perf_counter()
-                composer = AnswerComposer(
-                    self.site.settings.answers, self.site.generator, lead_health=self._lead_health
-                )
-                composed = composer.compose(query.question, evidence, sites=[self.site.site_id], strategy="grounded")
-                self._model_seconds = 0.8 * self._model_seconds + 0.2 * (time.perf_counter() - started)
+            started = time.perf_counter()
+            composer = AnswerComposer(self.site.settings.answers, self.site.generator, lead_health=self._lead_health)
+            composed = composer.compose(
+                query.question,
+                evidence,
+                sites=[self.site.site_id],
+                strategy="grounded",
+                ends_at=None if math.isinf(ends_at) else ends_at,
+            )
+            self._model_seconds = 0.8 * self._model_seconds + 0.2 * (time.perf_counter() - started)
         except RagFedError as error:
             # The evidence is still worth sending; the gateway composes from what it gets.
             _log.error("local model failed on query %s: %s", query.request_id, error)
-            return None
-        return composed.lead or None  # the evidence itself travels beside it, under the egress policy
+            return None, True
+        finally:
+            self._model_lock.release()
+        return composed.lead or None, True  # the evidence itself travels beside it, under the egress policy
 
     def _failed(self, query: SiteQuery, reason: str) -> SiteReply:
         return SiteReply(

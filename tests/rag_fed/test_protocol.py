@@ -136,6 +136,8 @@ def test_require_dim_names_both_dimensions() -> None:
         lambda fields: fields.update(embedding="not base64!"),
         lambda fields: fields.update(fetch=[2**64]),
         lambda fields: fields.update(fetch=[-1]),
+        lambda fields: fields.update(deadline_s=0),
+        lambda fields: fields.update(deadline_s=1e9),
     ],
     ids=[
         "k-zero",
@@ -147,6 +149,8 @@ def test_require_dim_names_both_dimensions() -> None:
         "bad-base64",
         "chunk-id-over-int64",
         "negative-chunk-id",
+        "zero-deadline",
+        "deadline-beyond-an-hour",
     ],
 )
 def test_invalid_query_bytes_are_an_input_error(mangle: Callable[[dict[str, object]], None]) -> None:
@@ -193,6 +197,11 @@ def test_evidence_and_the_phrase_flag_travel() -> None:
     assert SiteReply.from_bytes(_reply().to_bytes()).evidence == [], "evidence is optional"
     assert SiteQuery.from_bytes(_query(want_answer=True, phrase=True).to_bytes()).phrase is True
     assert _query().phrase is False, "sites phrase only when asked"
+
+
+def test_the_gateways_deadline_travels_and_is_omitted_when_unset() -> None:
+    assert SiteQuery.from_bytes(_query(want_answer=True, deadline_s=7.25).to_bytes()).deadline_s == 7.25
+    assert b"deadline_s" not in _query().to_bytes(), "an older site never sees a field it does not know"
 
 
 @pytest.mark.parametrize(

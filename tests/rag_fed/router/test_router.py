@@ -67,10 +67,14 @@ def test_every_answering_sites_evidence_is_collected_in_site_order(
     assert [(e.citation.site_id, e.chunk_id) for e in result.evidence] == [("north", 1), ("north", 2), ("south", 7)]
     assert {a.site_id: len(a.evidence) for a in result.answers} == {"north": 2, "south": 1}
     assert north.last_query is not None and north.last_query.want_answer and not north.last_query.phrase
+    # The site is told how long the gateway waits, so it can skip model work nobody will read.
+    deadline = make_router(three_sites).policy.deadline_s
+    assert north.last_query.deadline_s is not None and 0 < north.last_query.deadline_s <= deadline
     phrased = _ask(make_router(three_sites), k=3, phrase=True)
     assert north.last_query.phrase and len(phrased.evidence) == 3
     retrieval_only = _ask(make_router(three_sites), k=3, want_answer=False)
     assert retrieval_only.evidence == [] and north.last_query is not None and not north.last_query.want_answer
+    assert north.last_query.deadline_s is None, "no model work: no deadline travels"
 
 
 def test_a_slow_site_times_out_under_one_deadline_and_the_others_still_count(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rag_fed.answers.settings import AnswerSettings
 from rag_fed.config import Settings
 from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
 from rag_fed.embedders.base import Embedder
@@ -231,3 +232,72 @@ def test_model_work_beyond_the_queue_is_refused_busy_with_a_retry_time(
             recipient_key=keys.public_key,
         )
         assert responder.handle(sealed.to_bytes())
+
+
+def _sealed(site: Site, query: SiteQuery) -> bytes:
+    keys = KeyPair.load(site.layout.keys_dir)
+    return seal(
+        query.to_bytes(), sender=GATEWAY_KEYS, sender_id="gateway", recipient_id="north", recipient_key=keys.public_key
+    ).to_bytes()
+
+
+def test_model_work_the_gateway_gave_up_on_is_skipped(site_dir: Path, packaged_embedder: Embedder) -> None:
+    """Issue 19: a site kept generating for questions the gateway had already abandoned, so every later
+    question waited behind dead work. A query carries the gateway's deadline; model work that cannot
+    start in time is skipped and the evidence goes back without a lead."""
+    generator = _SlowGenerator(1.5)
+    settings = Settings(data_dir=site_dir / "data", answers=AnswerSettings(lead_budget_s=5.0))
+    with Site.open("north", settings, embedder=packaged_embedder, generator=generator) as site:
+        keys = KeyPair.load(site.layout.keys_dir)
+        responder = SiteResponder(site, ResponderSettings(egress="snippets"), keys, GATEWAY_KEYS.public_key)
+        opener = EnvelopeOpener(GATEWAY_KEYS, "gateway", {"north": keys.public_key})
+        vector = packaged_embedder.embed([QUESTION])[0]
+
+        def ask(deadline_s: float | None) -> SiteReply:
+            query = SiteQuery(
+                question=QUESTION,
+                embedding=vector,
+                k=2,
+                embedder_version=site.serving_version,
+                phrase=True,
+                deadline_s=deadline_s,
+            )
+            return SiteReply.from_bytes(opener.open_bytes(responder.handle(_sealed(site, query))))
+
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(ask, None)  # holds the model for 1.5 s
+            time.sleep(0.3)
+            started = time.monotonic()
+            late = ask(0.5)
+            waited = time.monotonic() - started
+            assert first.result().answer is not None, "without a deadline the model runs to its end"
+        assert late.answer is None and late.evidence and "35 Nm" in late.evidence[0].text
+        assert "answer_skipped" in late.timings_ms and "answer" not in late.timings_ms
+        assert waited < 1.0, f"the skipped query waited {waited:.2f} s for a model it could not use"
+        assert len(generator.calls) == 1, "the abandoned question never reached the model"
+        # A free model and a deadline it can meet: the lead is written as before.
+        on_time = ask(30.0)
+        assert on_time.answer is not None and "answer" in on_time.timings_ms and len(generator.calls) == 2
+
+
+def test_a_lead_is_stopped_at_the_gateways_deadline(site_dir: Path, packaged_embedder: Embedder) -> None:
+    """The model was free, but its sentence would arrive after the gateway stopped waiting: it is cut at
+    the deadline rather than at the (longer) lead budget."""
+    settings = Settings(data_dir=site_dir / "data", answers=AnswerSettings(lead_budget_s=10.0))
+    with Site.open("north", settings, embedder=packaged_embedder, generator=_SlowGenerator(3.0)) as site:
+        keys = KeyPair.load(site.layout.keys_dir)
+        responder = SiteResponder(site, ResponderSettings(egress="snippets"), keys, GATEWAY_KEYS.public_key)
+        opener = EnvelopeOpener(GATEWAY_KEYS, "gateway", {"north": keys.public_key})
+        query = SiteQuery(
+            question=QUESTION,
+            embedding=packaged_embedder.embed([QUESTION])[0],
+            k=2,
+            embedder_version=site.serving_version,
+            phrase=True,
+            deadline_s=0.8,
+        )
+        started = time.monotonic()
+        reply = SiteReply.from_bytes(opener.open_bytes(responder.handle(_sealed(site, query))))
+        elapsed = time.monotonic() - started
+    assert reply.answer is None and reply.evidence, "a lead past the deadline is not sent"
+    assert elapsed < 2.5, f"the site held the reply {elapsed:.2f} s, past the gateway's 0.8 s deadline"
