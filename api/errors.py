@@ -18,6 +18,7 @@ from starlette.routing import Match
 
 from rag_fed.errors import (
     AuthError,
+    BusyError,
     DocumentTooLargeError,
     EnvelopeError,
     ForbiddenError,
@@ -30,7 +31,15 @@ from rag_fed.errors import (
     WrongRecipientError,
 )
 
-__all__ = ["ErrorBody", "ErrorDetail", "document_errors", "error_response", "install_error_handlers", "status_for"]
+__all__ = [
+    "BUSY_RESPONSE",
+    "ErrorBody",
+    "ErrorDetail",
+    "document_errors",
+    "error_response",
+    "install_error_handlers",
+    "status_for",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -45,8 +54,16 @@ _STATUS: dict[type[RagFedError], int] = {
     # 421 Misdirected Request: the envelope was meant for another site; resending it here cannot help.
     WrongRecipientError: 421,
     SiteUnavailableError: 503,
-    SiteBusyError: 429,
+    BusyError: 429,
+    SiteBusyError: 429,  # before its parent SiteUnavailableError's 503
 }
+
+
+BUSY_RESPONSE: dict[str, Any] = {
+    "description": "Busy: the caller or the gateway has as many answers in progress as it admits.",
+    "headers": {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}},
+}
+"""OpenAPI ``responses`` entry of a route that may answer 429 (``BusyError``); its body is an ``ErrorBody``."""
 
 
 class ErrorDetail(BaseModel):
@@ -86,7 +103,7 @@ async def _rag_fed_error(request: Request, error: Exception) -> JSONResponse:
         _log.warning("%s %s from %s rejected: %s: %s", request.method, request.url.path, client, kind, error)
     # A missing or unknown API key asks for one (RFC 9110); an envelope is not a bearer credential.
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 and isinstance(error, AuthError) else None
-    if isinstance(error, SiteBusyError):
+    if isinstance(error, BusyError):
         headers = {"Retry-After": str(error.retry_after_s)}
     return error_response(status, kind, str(error), headers)
 

@@ -91,12 +91,23 @@ class Federation:
     gateway_url: str
     key: str
     pids: list[int]
+    home: Path
+
+    def new_key(self, role: str = "engineer") -> str:
+        """One more API key (another caller) of ``role``."""
+        from api.gateway.keystore import KeyStore, Role
+        from api.gateway.settings import GatewaySettings
+
+        return KeyStore(GatewaySettings(home=self.home).database).create(Role(role), None).key
 
 
 @contextmanager
-def federation(name: str, site_dirs: dict[str, Path], tmp: Path, role: str = "evaluator") -> Iterator[Federation]:
+def federation(
+    name: str, site_dirs: dict[str, Path], tmp: Path, role: str = "evaluator", config_lines: str = ""
+) -> Iterator[Federation]:
     """Serve ``site_dirs`` (site id -> its data dir, already ingested) as site services behind a gateway
-    with a fresh key pair and registry (deadline 30 s) and a ``role`` API key; everything stops after."""
+    with a fresh key pair and registry (deadline 30 s) and a ``role`` API key; everything stops after.
+    ``config_lines``: top-level TOML settings of the gateway (``answers_in_flight = 64``)."""
     from api.gateway.keystore import KeyStore, Role
     from api.gateway.settings import GatewaySettings
     from rag_fed.crypto import KeyPair
@@ -108,7 +119,7 @@ def federation(name: str, site_dirs: dict[str, Path], tmp: Path, role: str = "ev
     KeyPair.generate().save(gateway_settings.keys_dir)
     registry = SiteRegistry(gateway_settings.registry_path)
     config = home / "gateway.toml"
-    config.write_text(f'home = "{home}"\n[routing]\ndeadline_s = 30\n')
+    config.write_text(f'home = "{home}"\n{config_lines}\n[routing]\ndeadline_s = 30\n')
     specs = [
         site_service_spec(f"{name}-{sid}", sid, data_dir, gateway_settings.public_key_file)
         for sid, data_dir in site_dirs.items()
@@ -122,4 +133,4 @@ def federation(name: str, site_dirs: dict[str, Path], tmp: Path, role: str = "ev
             gateway_url,
         ):
             key = KeyStore(gateway_settings.database).create(Role(role), None).key
-            yield Federation(gateway_url, key, [*gateway_pids, *site_pids])
+            yield Federation(gateway_url, key, [*gateway_pids, *site_pids], home)

@@ -2,14 +2,14 @@
 
 The three sample plants are ingested and served as real site services behind a real gateway on
 loopback. ``--clients`` threads, each with its own HTTP connection, send ``--requests`` chat requests
-in all (the sample questions in turn, default strategy, not streamed; ``--path query`` sends
-``POST /v1/query`` instead) and stop by themselves. After a warm-up of one request per client, the
-resident set size (VmRSS) of every process is read at every thousandth request. Printed: errors by
-status, latency p50/p95/p99 over all requests and per thousand, and RSS per process at each mark, with
-the gateway's growth between the second and the last thousand (issue goal: under 5% between the second
-and tenth thousand).
+in all over ``--keys`` API keys (the sample questions in turn, default strategy, not streamed;
+``--path query`` sends ``POST /v1/query`` instead) and stop by themselves. After a warm-up of one
+request per client, the resident set size (VmRSS) of every process is read at every thousandth
+request. Printed: errors by status, latency p50/p95/p99 over all requests and per thousand, and RSS
+per process at each mark, with the gateway's growth between the second and the last thousand (issue
+goal: under 5% between the second and tenth thousand).
 
-    .venv/bin/python bench/soak.py [--requests 10000] [--clients 8] [--path chat|query] [--out soak.json]
+    .venv/bin/python bench/soak.py [--requests 10000] [--clients 8] [--keys 8] [--path chat|query] [--out soak.json]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -57,16 +58,19 @@ def request_body(path: str, question: str) -> tuple[str, dict[str, object]]:
     return "/v1/chat/completions", {"model": "rag-fed", "messages": [{"role": "user", "content": question}]}
 
 
-def soak(url: str, key: str, pids: list[int], requests: int, clients: int, path: str) -> dict[str, object]:
+def soak(url: str, keys: Sequence[str], pids: list[int], requests: int, clients: int, path: str) -> dict[str, object]:
+    """``clients`` threads send ``requests`` in all; client ``i`` uses ``keys[i % len(keys)]`` (one caller
+    or many)."""
     questions = [q.question for q in load_questions()]
     counter = itertools.count()
     lock = threading.Lock()
     latencies: list[tuple[int, float]] = []
+    by_status: dict[str, list[float]] = {}
     statuses: Counter[str] = Counter()
     marks: dict[int, list[float]] = {0: [rss_mib(pid) for pid in pids]}
 
-    def worker() -> None:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
+    def worker(key: str) -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=300) as http:
             while (index := next(counter)) < requests:
                 route, body = request_body(path, questions[index % len(questions)])
                 started = time.perf_counter()
@@ -78,12 +82,13 @@ def soak(url: str, key: str, pids: list[int], requests: int, clients: int, path:
                 with lock:
                     latencies.append((index, elapsed))
                     statuses[status] += 1
+                    by_status.setdefault(status, []).append(elapsed * 1000)
                     done = len(latencies)
                     if done % MARK == 0:
                         marks[done] = [rss_mib(pid) for pid in pids]
                         print(f"  {done} requests, RSS MiB {[round(m) for m in marks[done]]}", flush=True)
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    threads = [threading.Thread(target=worker, args=(keys[i % len(keys)],)) for i in range(clients)]
     began = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -107,6 +112,7 @@ def soak(url: str, key: str, pids: list[int], requests: int, clients: int, path:
         "p50_ms": round(float(np.percentile(ordered, 50)), 1),
         "p95_ms": round(float(np.percentile(ordered, 95)), 1),
         "p99_ms": round(float(np.percentile(ordered, 99)), 1),
+        "p95_ms_by_status": {k: round(float(np.percentile(v, 95)), 1) for k, v in sorted(by_status.items())},
         "p50_ms_per_thousand": per_mark,
         "rss_mib": {str(mark): [round(value, 1) for value in values] for mark, values in sorted(marks.items())},
         "processes": ["gateway", *SITES],
@@ -119,6 +125,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--path", choices=("chat", "query"), default="chat")
+    parser.add_argument("--keys", type=int, default=8, help="API keys the clients share (callers)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ragfed-soak-") as scratch:
@@ -135,7 +142,8 @@ def main() -> None:
                 for _ in range(args.clients):  # warm-up: models loaded, connections open
                     route, body = request_body(args.path, "warm-up: what is the pump?")
                     http.post(route, json=body, timeout=120).raise_for_status()
-            report = soak(running.gateway_url, running.key, running.pids, args.requests, args.clients, args.path)
+            keys = [running.key, *(running.new_key() for _ in range(args.keys - 1))]
+            report = soak(running.gateway_url, keys, running.pids, args.requests, args.clients, args.path)
     growth = report["gateway_growth"]
     assert isinstance(growth, dict)
     print(json.dumps({key: value for key, value in report.items() if key != "p50_ms_per_thousand"}, indent=1))

@@ -18,6 +18,7 @@ from indexes.errors import IndexCorruptError, IndexMismatchError, IndexStoreErro
 
 __all__ = [
     "AuthError",
+    "BusyError",
     "ConfigError",
     "CorruptDocumentError",
     "DocumentTooLargeError",
@@ -26,6 +27,7 @@ __all__ = [
     "ExpiredEnvelopeError",
     "ForbiddenError",
     "ForgedEnvelopeError",
+    "GatewayBusyError",
     "IndexIntegrityError",
     "InputError",
     "ModelError",
@@ -100,13 +102,21 @@ class SiteUnavailableError(RagFedError):
     """A site did not answer in time or answered with an error."""
 
 
-class SiteBusyError(SiteUnavailableError):
-    """A site has as much model work queued as it admits; try again after ``retry_after_s`` seconds (HTTP 429).
-    The site is alive: a router does not count it against the site's breaker."""
+class BusyError(RagFedError):
+    """Alive, but doing as much as it admits; try again after ``retry_after_s`` seconds (HTTP 429)."""
 
     def __init__(self, message: str, retry_after_s: int = 1) -> None:
         super().__init__(message)
         self.retry_after_s = max(1, retry_after_s)
+
+
+class SiteBusyError(SiteUnavailableError, BusyError):
+    """A site has as much model work queued as it admits. The site is alive: a router does not count it
+    against the site's breaker."""
+
+
+class GatewayBusyError(BusyError):
+    """The caller (or all callers together) has as many answers in progress at the gateway as it admits."""
 
 
 class AuthError(RagFedError):

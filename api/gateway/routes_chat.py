@@ -18,7 +18,10 @@ from fastapi import APIRouter
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.sse import EventSourceResponse, format_sse_event
 
+from api.errors import BUSY_RESPONSE, ErrorBody
+from api.gateway.admission import AnswerSlot
 from api.gateway.deps import AnyCaller, Asker, Service
+from api.gateway.keystore import Caller
 from api.gateway.schemas import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -34,6 +37,7 @@ from api.gateway.schemas import (
     SiteBrief,
     SupportBrief,
 )
+from api.gateway.service import GatewayService
 from rag_fed.answers.compose import AnswerStream, ComposedAnswer
 from rag_fed.answers.rewrite import standalone_question
 from rag_fed.errors import InputError, NotFoundError, RagFedError
@@ -123,7 +127,10 @@ async def list_models(caller: AnyCaller, service: Service) -> ModelList:
 @chat_router.post(
     "/v1/chat/completions",
     response_model=ChatCompletion,
-    responses={200: {"content": {"text/event-stream": {"description": "chat.completion.chunk events"}}}},
+    responses={
+        200: {"content": {"text/event-stream": {"description": "chat.completion.chunk events"}}},
+        429: {**BUSY_RESPONSE, "model": ErrorBody},
+    },
 )
 async def chat_completions(
     body: ChatCompletionRequest, caller: Asker, service: Service
@@ -132,6 +139,26 @@ async def chat_completions(
     if body.model != service.settings.model_id:
         raise NotFoundError(f"unknown model {body.model!r}; this gateway serves {service.settings.model_id!r}")
     question, history, standalone = split_conversation(body.messages)
+    slot = service.admission.admit(caller.key_id)  # GatewayBusyError (429) beyond the caller's share
+    try:
+        response = await _answer(body, caller, service, slot, question, history, standalone)
+    except BaseException:
+        slot.release()
+        raise
+    if not body.stream:
+        slot.release()  # a stream's events release it when they end
+    return response
+
+
+async def _answer(
+    body: ChatCompletionRequest,
+    caller: Caller,
+    service: GatewayService,
+    slot: AnswerSlot,
+    question: str,
+    history: list[ChatMessage],
+    standalone: str,
+) -> ChatCompletion | EventSourceResponse:
     options = body.rag_fed
     phrase = service.settings.site_answers if options.site_answers is None else options.site_answers
     result = await service.retrieve(
@@ -151,7 +178,7 @@ async def chat_completions(
     created = int(time.time())
     stream = await service.answer_stream(standalone, result, history, strategy=options.strategy, max_tokens=max_tokens)
     if body.stream:
-        events = _events(stream, result, completion_id, created, body.model, standalone)
+        events = _events(stream, result, completion_id, created, body.model, standalone, slot)
         return EventSourceResponse(events, headers={"Cache-Control": "no-cache"})
     answer = await run_in_threadpool(stream.collect)
     return ChatCompletion(
@@ -164,6 +191,21 @@ async def chat_completions(
 
 
 async def _events(
+    stream: AnswerStream,
+    result: FederatedResult,
+    completion_id: str,
+    created: int,
+    model: str,
+    question: str,
+    slot: AnswerSlot,
+) -> AsyncIterator[bytes]:
+    """The answer's events; ``slot`` is released when they end (or the client leaves)."""
+    with slot:
+        async for item in _chunks(stream, result, completion_id, created, model, question):
+            yield item
+
+
+async def _chunks(
     stream: AnswerStream, result: FederatedResult, completion_id: str, created: int, model: str, question: str
 ) -> AsyncIterator[bytes]:
     def event(delta: Delta, finish: bool = False, extra: RagFedExtra | None = None) -> bytes:

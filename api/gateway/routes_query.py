@@ -5,18 +5,29 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from api.errors import BUSY_RESPONSE, ErrorBody
 from api.gateway.deps import Asker, Service
+from api.gateway.keystore import Caller
 from api.gateway.schemas import QueryRequest, QueryResponse
+from api.gateway.service import GatewayService
 
 __all__ = ["query_router"]
 
 query_router = APIRouter(tags=["query"])
 
 
-@query_router.post("/v1/query")
+@query_router.post("/v1/query", responses={429: {**BUSY_RESPONSE, "model": ErrorBody}})
 async def query(body: QueryRequest, caller: Asker, service: Service) -> QueryResponse:
     """Ask the federation. ``want_answer=false`` is retrieval only (no evidence is cut, no model runs);
-    otherwise the sites send evidence and the answer is composed with ``strategy``."""
+    otherwise the sites send evidence and the answer is composed with ``strategy``, within the caller's
+    share of answers (429 beyond it)."""
+    if not body.want_answer:
+        return await _query(body, caller, service)
+    with service.admission.admit(caller.key_id):
+        return await _query(body, caller, service)
+
+
+async def _query(body: QueryRequest, caller: Caller, service: GatewayService) -> QueryResponse:
     phrase = service.settings.site_answers if body.site_answers is None else body.site_answers
     result = await service.retrieve(
         body.question,

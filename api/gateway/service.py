@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from numpy.typing import NDArray
 
 from api.gateway.admin_keys import AdminKeyDistributor
+from api.gateway.admission import AnswerAdmission
 from api.gateway.embedders import EmbedderPool
 from api.gateway.keystore import Caller, KeyStore, Role
 from api.gateway.schemas import SiteView
@@ -87,6 +88,8 @@ class GatewayService:
         self.lead_health = LeadHealth()
         self.metrics = GatewayMetrics()
         self.metrics.watch(lambda: self.router.breakers, lambda: self.router.clients, lambda: self.embedders.versions)
+        self.admission = AnswerAdmission(settings.answers_per_caller, settings.answers_in_flight)
+        self.metrics.watch_admission(lambda: self.admission.in_flight, lambda: dict(self.admission.refused))
         self._refresher: asyncio.Task[None] | None = None
         self._term_stats_refresher: asyncio.Task[None] | None = None
         self._version_scan: asyncio.Task[dict[str, str]] | None = None
@@ -161,11 +164,15 @@ class GatewayService:
 
     def _fetch_term_stats_of(self, clients: Sequence[object]) -> None:
         """Sites registered or moved since the last look get their term statistics fetched now, in the
-        background, rather than at the next periodic refresh; until then they score with their own."""
+        background, rather than at the next periodic refresh; until then they score with their own. A
+        removed site's statistics leave the federation's at once (they weighed in every BM25 score until
+        the next refresh)."""
         stats = self.router.term_stats
-        if stats is None or not clients:
+        if stats is None:
             return
         stats.federation.retain(self._urls)
+        if not clients:
+            return
         # Without a running event loop (before the service started) there is nothing to do: the start fetches.
         with contextlib.suppress(RuntimeError):
             stats.refresh_later(clients)

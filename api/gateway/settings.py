@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from api.observability.settings import ObservabilitySettings
 from api.serving import ServerTlsSettings
@@ -61,6 +61,16 @@ class GatewaySettings(ServerTlsSettings, ObservabilitySettings):
             "request: rag_fed.site_answers (chat) or site_answers (/v1/query)."
         ),
     )
+    answers_per_caller: PositiveInt = Field(
+        default=2,
+        description="Answers (chat, or /v1/query with want_answer) one API key may have in progress; one more "
+        "is refused with HTTP 429 and Retry-After before any site is asked (docs/operations.md, fair share).",
+    )
+    answers_in_flight: PositiveInt = Field(
+        default=8,
+        description="Answers all callers together may have in progress; one more is refused with 429. Chosen "
+        "where p95 latency under load stops being flat (bench/soak.py --keys; docs/benchmarks.md).",
+    )
     embedding_threads: int = Field(
         default=1, ge=0, description="CPU threads of the gateway's query embedder (0: torch's default)."
     )
@@ -83,6 +93,14 @@ class GatewaySettings(ServerTlsSettings, ObservabilitySettings):
         description="PEM bundle of the CAs that sign the sites' certificates (https:// site URLs); "
         "default: the system trust store. Verification is never turned off.",
     )
+
+    @model_validator(mode="after")
+    def _share_within_total(self) -> Self:
+        if self.answers_per_caller > self.answers_in_flight:
+            raise ValueError(
+                f"answers_per_caller ({self.answers_per_caller}) exceeds answers_in_flight ({self.answers_in_flight})"
+            )
+        return self
 
     @property
     def keys_dir(self) -> Path:

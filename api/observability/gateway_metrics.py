@@ -7,11 +7,11 @@ over the live router), so they are never stale and cost nothing between scrapes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from api.observability.http import LATENCY_BUCKETS, HttpMetrics
 from rag_fed.router import FederatedResult
@@ -65,6 +65,30 @@ class _LiveState:
         for version in sorted(self._versions()):
             info.add_metric([version], 1)
         return [state, failures, registered, info]
+
+
+class _Admission:
+    """Answers in progress and refused busy, read at scrape time from the gateway's admission."""
+
+    def __init__(self, in_flight: Callable[[], int], refused: Callable[[], Mapping[str, int]]) -> None:
+        self._in_flight, self._refused = in_flight, refused
+
+    def collect(self) -> Iterable[Metric]:
+        current = GaugeMetricFamily(
+            "ragfed_gateway_answers_in_flight",
+            "Answers in progress (admitted, not yet finished); at most answers_in_flight.",
+            value=self._in_flight(),
+        )
+        refused = CounterMetricFamily(
+            "ragfed_gateway_answers_refused_busy",
+            "Answers refused with 429: the caller had answers_per_caller in progress (caller), or all callers "
+            "together answers_in_flight (total).",
+            labels=["reason"],
+        )
+        counts = self._refused()
+        for reason in ("caller", "total"):
+            refused.add_metric([reason], counts.get(reason, 0))
+        return [current, refused]
 
 
 class GatewayMetrics:
@@ -128,6 +152,10 @@ class GatewayMetrics:
     ) -> None:
         """Serve the live breaker states, registered sites and embedder versions (read at each scrape)."""
         self.registry.register(_LiveState(breakers, sites, embedder_versions))
+
+    def watch_admission(self, in_flight: Callable[[], int], refused: Callable[[], Mapping[str, int]]) -> None:
+        """Serve the answers in progress and the busy refusals (read at each scrape)."""
+        self.registry.register(_Admission(in_flight, refused))
 
     def stage(self, stage: GatewayStage, seconds: float) -> None:
         self._stages.labels(stage).observe(seconds)

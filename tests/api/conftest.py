@@ -107,6 +107,25 @@ def as_https(service: Service) -> HttpsService:
     return HttpsService(service.name, service.process, service.port, service.log)
 
 
+@contextmanager
+def extra_site(federation: Federation, embedder: Embedder, site_id: str, manual: str) -> Iterator[Service]:
+    """One more site beside the shared federation's, serving ``manual`` (Markdown), registered at the
+    gateway while the block runs, so a test may stop or kill it without harming the others."""
+    corpus = federation.root / "corpus" / site_id
+    corpus.mkdir(parents=True)
+    (corpus / f"{site_id}-manual.md").write_text(manual)
+    ingest_site(Settings(data_dir=federation.data_dir), site_id, embedder, corpus)
+    service = start_site(federation.root, federation.data_dir, site_id, federation.gateway_home / "keys" / "public.key")
+    try:
+        wait_healthy([service])
+        key = KeyPair.load(federation.data_dir / site_id / "keys").public_key_text
+        federation.registry.register(site_id, service.url, key)
+        yield service
+    finally:
+        service.stop()
+        federation.registry.remove(site_id)
+
+
 def start_gateway(fed_root: Path, config: Path, name: str = "gateway") -> Service:
     port = free_port()
     args = ["api.gateway", "--port", str(port), "--config", str(config)]

@@ -16,7 +16,7 @@ import pytest
 from rag_fed.config import Settings
 from rag_fed.embedders.base import Embedder
 from rag_fed.site import Site
-from tests.api.conftest import Federation
+from tests.api.conftest import Federation, extra_site
 from tests.api.corpus import SITES, write_corpus
 
 pytestmark = pytest.mark.integration
@@ -30,6 +30,10 @@ QUESTIONS = [
 ]
 K = 5
 TIE = 1e-4
+GHOST_MANUAL = (
+    "# Seal press\n\n## Mechanical seal\nThe mechanical seal press replaces a mechanical seal in a mechanical "
+    "seal housing; replace the seal when the press leaks.\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +97,25 @@ def test_fused_keyword_and_hybrid_top_k_equal_the_central_top_k(
         assert [f[2] for f in federated] == pytest.approx([c[2] for c in centralised], abs=TIE), question
         last = centralised[-1][2]
         assert {f[:2] for f in federated if f[2] > last + TIE} == {c[:2] for c in centralised if c[2] > last + TIE}
+
+
+def test_a_removed_sites_term_statistics_leave_the_federations_at_once(
+    federation: Federation, central: Site, packaged_embedder: Embedder
+) -> None:
+    """A site removed from the registry weighed in every site's BM25 until the next periodic refresh
+    (5 minutes): keyword scores differed from the central index's although the same documents remained."""
+    question = QUESTIONS[0]
+
+    def keyword_scores() -> list[float]:
+        reply = _query(federation, question, "keyword")
+        passages = reply["passages"]
+        assert isinstance(passages, list)
+        return [float(p["score"]) for p in passages if p["citation"]["site_id"] != "ghost"]
+
+    expected = [p.score for p in central.search(question, K, "keyword")]
+    with extra_site(federation, packaged_embedder, "ghost", GHOST_MANUAL):
+        deadline = time.monotonic() + 60
+        while keyword_scores()[: len(expected)] == pytest.approx(expected, abs=TIE):
+            assert time.monotonic() < deadline, "the new site's term statistics never joined the federation's"
+            time.sleep(0.5)
+    assert keyword_scores() == pytest.approx(expected, abs=TIE), "the removed site still weighs in"

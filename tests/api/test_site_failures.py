@@ -14,12 +14,10 @@ from collections.abc import Iterator
 import pytest
 from openai import OpenAI
 
-from rag_fed.config import Settings
-from rag_fed.crypto import KeyPair
 from rag_fed.embedders.base import Embedder
 from rag_fed.router import RoutingPolicy
-from tests.api.conftest import Federation, ingest_site, start_site
-from tests.api.procs import Service, wait_healthy
+from tests.api.conftest import Federation, extra_site
+from tests.api.procs import Service
 
 pytestmark = pytest.mark.integration
 
@@ -30,19 +28,8 @@ GRACE_S = RoutingPolicy().straggler_grace_s or DEADLINE_S  # and the default str
 
 @pytest.fixture(scope="module")
 def west(federation: Federation, packaged_embedder: Embedder) -> Iterator[Service]:
-    corpus = federation.root / "corpus" / "west"
-    corpus.mkdir(parents=True)
-    (corpus / "west-hoist.md").write_text(WEST_MANUAL)
-    ingest_site(Settings(data_dir=federation.data_dir), "west", packaged_embedder, corpus)
-    service = start_site(federation.root, federation.data_dir, "west", federation.gateway_home / "keys" / "public.key")
-    try:
-        wait_healthy([service])
-        key = KeyPair.load(federation.data_dir / "west" / "keys").public_key_text
-        federation.registry.register("west", service.url, key)
+    with extra_site(federation, packaged_embedder, "west", WEST_MANUAL) as service:
         yield service
-    finally:
-        service.stop()
-        federation.registry.remove("west")
 
 
 def _ask(federation: Federation, question: str) -> tuple[object, float]:
