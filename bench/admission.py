@@ -12,8 +12,11 @@ The three sample plants are served as real site services behind two real gateway
    statuses, p95 of the answered and of the refused, and the answered p95 as a ratio of the unbounded
    gateway's at the same concurrency, measured in this run.
 
+``--site-answers``: both gateways ask every site's own model to phrase (``site_answers = true``), the
+path where each answer runs a model at each site as well as at the gateway.
+
     .venv/bin/python bench/admission.py [--levels 1,2,4,8,12,16,20] [--per-client 4] [--burst 20]
-        [--share 2,8] [--out admission.json]
+        [--share 2,8] [--site-answers] [--out admission.json]
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=20)
     parser.add_argument("--within", type=float, default=0.10)
     parser.add_argument("--share", default=None, help="PER_CALLER,TOTAL for the bounded gateway (default: shipped)")
+    parser.add_argument("--site-answers", action="store_true", help="every site's model phrases (site_answers)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
@@ -65,6 +69,9 @@ def main() -> None:
     if args.share:
         per_caller, total = args.share.split(",")
         bounded = f"answers_per_caller = {int(per_caller)}\nanswers_in_flight = {int(total)}"
+    if args.site_answers:
+        bounded += "\nsite_answers = true"
+    unbounded = UNBOUNDED + ("\nsite_answers = true" if args.site_answers else "")
     out: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="ragfed-admission-") as scratch:
         root = Path(scratch)
@@ -76,7 +83,7 @@ def main() -> None:
                 site.ingest([federation_dir() / site_id])
         site_dirs = dict.fromkeys(SITES, root / "data")
         sweep: list[dict[str, object]] = []
-        with federation("unbounded", site_dirs, root, role="engineer", config_lines=UNBOUNDED) as running:
+        with federation("unbounded", site_dirs, root, role="engineer", config_lines=unbounded) as running:
             warm(running, 2)
             keys = [running.key, *(running.new_key() for _ in range(max(*levels, args.burst) - 1))]
             for clients in levels:
