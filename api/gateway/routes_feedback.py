@@ -1,9 +1,10 @@
 """``POST /v1/feedback``: an engineer says whether an answer, or one of its citations, was useful.
 
-For now the gateway writes one audit line that feedback was given (who, when, which site's source) and
-keeps nothing else: not the judgement's text, not the comment. Issue 15 forwards each judgement, sealed,
-to the site that owns the cited passage, where it is kept and used for federated fine-tuning; until then
-``forwarded`` is false in the receipt.
+A judgement on a citation, with the question it answered, is forwarded sealed to the site that owns the
+passage, which keeps it in its feedback log for federated fine-tuning (docs/training.md). The gateway
+keeps one audit line that feedback was given (who, when, which site) and nothing else: not the
+question, the judgement or the comment. A judgement on the answer as a whole is counted and audited
+only: no one site owns it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from api.gateway.deps import Service, require_roles
+from api.gateway.feedback_forwarding import Forwarded, parse_citation_label
 from api.gateway.keystore import Caller, Role
+from rag_fed.errors import InputError, RagFedError
+from rag_fed.feedback.log import MAX_QUESTION_CHARS
+from rag_fed.feedback.messages import SiteFeedback
 
 __all__ = ["Feedback", "FeedbackReceipt", "feedback_router"]
 
@@ -34,6 +39,11 @@ class Feedback(BaseModel):
     conversation_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
     target: str = Field(min_length=1, max_length=600, description='"answer" or a citation label')
     useful: bool
+    question: str | None = Field(
+        default=None,
+        max_length=MAX_QUESTION_CHARS,
+        description="The question the judged answer was for; without it the owning site cannot learn from it.",
+    )
     comment: str | None = Field(default=None, max_length=2000)
 
     @field_validator("target")
@@ -52,13 +62,47 @@ class Feedback(BaseModel):
 
 class FeedbackReceipt(BaseModel):
     recorded: Literal[True] = True
-    forwarded: bool = Field(default=False, description="Sent on to the owning site (not yet: issue 15).")
+    forwarded: bool = Field(default=False, description="Whether the owning site now holds the judgement.")
+    site_id: str | None = Field(default=None, description="The site the judgement is about.")
+    reason: str | None = Field(default=None, description="Why it was not forwarded, when it was not.")
 
 
 @feedback_router.post("/v1/feedback", status_code=202)
 async def give_feedback(body: Feedback, caller: Engineer, service: Service) -> FeedbackReceipt:
-    """Record that an answer or a citation was (not) useful; only an audit line is kept for now."""
-    sites = [body.site_id] if body.site_id else []
-    service.metrics.feedback(on_citation=body.site_id is not None, useful=body.useful)
+    """Record that an answer or a citation was (not) useful; a citation's judgement goes to its site.
+    404 for a citation of a site or document the federation does not have."""
+    site_id = body.site_id
+    service.metrics.feedback(on_citation=site_id is not None, useful=body.useful)
+    sites = [site_id] if site_id else []
+    try:
+        outcome = await run_in_threadpool(_forward, body, service)
+    except RagFedError as error:
+        await run_in_threadpool(service.keystore.audit, caller, "/v1/feedback", type(error).__name__, sites=sites)
+        raise
     await run_in_threadpool(service.keystore.audit, caller, "/v1/feedback", "ok", sites=sites)
-    return FeedbackReceipt()
+    return FeedbackReceipt(forwarded=outcome.delivered, site_id=site_id, reason=outcome.reason)
+
+
+def _forward(body: Feedback, service: Service) -> Forwarded:
+    if body.site_id is None:
+        reason = "a judgement of the whole answer is counted at the gateway; judge its sources to teach the sites"
+        return Forwarded(False, reason=reason)
+    question = " ".join((body.question or "").split())
+    if not question:
+        return Forwarded(False, reason="no question was sent with it, so the site cannot learn from it")
+    site_id, doc_id, anchor = parse_citation_label(body.target)
+    if not doc_id.strip():
+        raise InputError(f"{body.target}: the citation names no document")
+    try:
+        message = SiteFeedback(
+            site_id=site_id,
+            question=question,
+            doc_id=doc_id,
+            anchor=anchor,
+            useful=body.useful,
+            comment=body.comment,
+            conversation_id=body.conversation_id,
+        )
+    except ValidationError as error:
+        raise InputError(f"{body.target}: {error.errors()[0]['msg']}") from None
+    return service.feedback.forward(message)

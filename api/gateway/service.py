@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from api.gateway.admin_keys import AdminKeyDistributor
 from api.gateway.admission import AnswerAdmission
 from api.gateway.embedders import EmbedderPool
+from api.gateway.feedback_forwarding import FeedbackForwarder
 from api.gateway.keystore import Caller, KeyStore, Role
 from api.gateway.schemas import SiteView
 from api.gateway.settings import GatewaySettings
@@ -94,6 +95,7 @@ class GatewayService:
         self._term_stats_refresher: asyncio.Task[None] | None = None
         self._version_scan: asyncio.Task[dict[str, str]] | None = None
         self.admin_keys = AdminKeyDistributor(keystore, registry, keys, settings.gateway_id, settings.tls_ca_file)
+        self.feedback = FeedbackForwarder(registry, keys, settings.gateway_id, settings.tls_ca_file)
         self._admin_keys_pusher: asyncio.Task[None] | None = None
 
     @property

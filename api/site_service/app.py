@@ -15,6 +15,7 @@ from api.docs_pages import install_local_docs
 from api.errors import ErrorBody, error_response, install_error_handlers
 from api.observability import MetricsServer
 from api.site_service.admin import Responder, admin_router
+from api.site_service.admin_feedback import admin_feedback_router
 from api.site_service.admin_search import admin_search_router
 from api.site_service.audit import ADMIN_AUDIT_FILE, AuditAdminCalls, SiteAuditLog, admin_audit_router
 from api.site_service.metrics import install_site_metrics
@@ -25,6 +26,7 @@ from rag_fed.admin_keys import ADMIN_KEYS_PATH
 from rag_fed.crypto import SealedEnvelope
 from rag_fed.crypto.envelope import MAX_ENVELOPE_BYTES
 from rag_fed.errors import DocumentTooLargeError
+from rag_fed.feedback.messages import FEEDBACK_PATH, SiteFeedback
 from rag_fed.wire.paths import MODEL_PATH, QUERY_PATH, SKETCH_PATH, TERM_STATS_PATH
 
 __all__ = ["create_site_app", "read_body"]
@@ -98,6 +100,7 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
     install_error_handlers(app)
     app.include_router(admin_router)
     app.include_router(admin_search_router)
+    app.include_router(admin_feedback_router)
     app.include_router(admin_audit_router)
     app.include_router(status_router)  # /health (open) and /v1/admin/status
     install_pages(app, {"/admin": "admin"})  # the site admin's page over the admin API
@@ -148,6 +151,26 @@ def create_site_app(responder: ServiceResponder, *, close_site: bool = True) -> 
         site (docs/security.md); the answer is an ``AdminKeyListAck`` sealed back."""
         sealed = await read_body(request, MAX_ENVELOPE_BYTES)
         ack = await run_in_threadpool(responder.handle_admin_keys, sealed)
+        return Response(ack, media_type="application/json")
+
+    @app.post(
+        FEEDBACK_PATH,
+        tags=["federation"],
+        response_class=Response,
+        responses={200: _ENVELOPE_SCHEMA, **_ERRORS},
+        openapi_extra={"requestBody": {"required": True, **_ENVELOPE_SCHEMA}},
+    )
+    async def site_feedback(request: Request, responder: Responder) -> Response:
+        """A ``SiteFeedback`` sealed to this site: an engineer's judgement on one of its passages, kept in
+        the site's feedback log for fine-tuning (docs/training.md); a ``SiteFeedbackAck`` sealed back."""
+        sealed = await read_body(request, MAX_ENVELOPE_BYTES)
+
+        def receive() -> bytes:
+            message = responder.open_message(sealed, SiteFeedback)
+            return responder.seal_message(responder.feedback.receive(message))
+
+        with metrics.counting_rejections():
+            ack = await run_in_threadpool(receive)
         return Response(ack, media_type="application/json")
 
     @app.get(SKETCH_PATH, tags=["federation"], response_class=Response, responses={200: _ENVELOPE_SCHEMA})

@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 
 from rag_fed.cli.common import console, error_console, reports_errors
+from rag_fed.cli.feedback_commands import feedback_app
 from rag_fed.cli.ingest_command import ingest
 from rag_fed.cli.opening import open_for_reading, open_for_writing
 from rag_fed.errors import NotFoundError, UnknownSiteError
@@ -166,6 +167,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(site_app, name="site")
     app.add_typer(docs_app, name="docs")
     app.add_typer(index_app, name="index")
+    app.add_typer(feedback_app, name="feedback")
     app.command("ingest")(reports_errors(ingest))
     app.command("search")(reports_errors(search))
     app.command("ask")(reports_errors(ask))

@@ -14,10 +14,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Generic, TypeVar
 
-import numpy as np
 from nacl.public import PublicKey
 from pydantic import BaseModel, Field, PositiveInt
 
@@ -26,18 +24,22 @@ from rag_fed.answers.compose import AnswerComposer
 from rag_fed.answers.timed import LeadHealth
 from rag_fed.crypto import EnvelopeOpener, KeyPair, ReplayGuard, SealedEnvelope, seal
 from rag_fed.crypto.ids import NODE_ID_PATTERN
-from rag_fed.embedders import load_embedder, set_embedding_threads
+from rag_fed.embedders import set_embedding_threads
 from rag_fed.errors import InputError, NotFoundError, RagFedError, SiteBusyError
+from rag_fed.feedback import FeedbackLog
+from rag_fed.feedback.receiver import FeedbackReceiver
 from rag_fed.observability import request_context, span
 from rag_fed.protocol import ControlStatus, ModelControl, ModelControlReply, SiteQuery, SiteReply
 from rag_fed.site.egress import EgressPolicy, RedactionSettings, Redactor, apply_egress, release_evidence
+from rag_fed.site.model_control import apply_model_control
 from rag_fed.site.node import Site
-from rag_fed.site.serving import embedder_settings
+from rag_fed.site.query_checks import require_normalised
 from rag_fed.site.sketch import build_sketch
 from rag_fed.site.stats_search import hybrid_depth
 from rag_fed.site.term_stats import TermStatsPublisher
 from rag_fed.term_stats.publication import PublicationPolicy, TermStatsRequest
 from rag_fed.types import Evidence
+from rag_fed.wire.message import SealedMessage
 
 __all__ = ["REPLAY_JOURNAL", "QueryObserver", "ResponderSettings", "SiteResponder"]
 
@@ -85,6 +87,7 @@ class ResponderSettings(BaseModel):
 
 
 SettingsT = TypeVar("SettingsT", bound=ResponderSettings)
+MessageT = TypeVar("MessageT", bound=SealedMessage)
 
 
 class SiteResponder(Generic[SettingsT]):
@@ -119,6 +122,12 @@ class SiteResponder(Generic[SettingsT]):
         self._term_stats = TermStatsPublisher(site, settings.term_stats)
         self.admin_keys = GatewayKeyList(site.site_id, settings.admin_keys_max_age_s)
         self.query_observers: list[QueryObserver] = []
+        self.feedback = FeedbackReceiver(
+            site.site_id,
+            FeedbackLog.at_site(site.layout.root),
+            has_document=lambda doc_id: any(doc.doc_id == doc_id for doc in site.list_documents()),
+            serving_version=lambda: site.serving_version,
+        )
 
     @property
     def embedder_version(self) -> str:
@@ -187,7 +196,7 @@ class SiteResponder(Generic[SettingsT]):
         status: ControlStatus = "ok"
         error: str | None = None
         try:
-            self._control(control)
+            apply_model_control(self.site, control, accept_rollouts=self.settings.accept_model_rollouts)
         except (InputError, NotFoundError) as refusal:
             status, error = "refused", str(refusal)
         except RagFedError as failure:
@@ -204,31 +213,6 @@ class SiteResponder(Generic[SettingsT]):
             error=error[:2000] if error is not None else None,
         )
         return self._seal(reply.to_bytes())
-
-    def _control(self, control: ModelControl) -> None:
-        if control.action == "status":
-            return
-        if not self.settings.accept_model_rollouts:
-            raise InputError(
-                f"site {self.site.site_id} does not accept model rollouts (accept_model_rollouts = false in its "
-                "site service settings); its admin re-embeds it locally or changes that setting"
-            )
-        if control.action == "rollback":
-            self.site.rollback()
-            return
-        assert control.version is not None and control.model_path is not None  # the message validated it
-        folder = Path(control.model_path)
-        if not folder.is_dir():
-            raise InputError(
-                f"model folder {folder} is not readable at site {self.site.site_id}: the coordinator's model "
-                "folders must be on storage the site can read (same machine or a shared mount)"
-            )
-        embedder = load_embedder(embedder_settings(self.site.settings, str(folder.resolve())))
-        if embedder.model_version != control.version:
-            raise InputError(
-                f"{folder} holds embedder version {embedder.model_version!r}, not {control.version!r} as announced"
-            )
-        self.site.start_reembed(embedder)
 
     def sketch(self) -> bytes:
         """The site's sketch sealed to the gateway; recomputed when the version or chunk count changed."""
@@ -261,7 +245,7 @@ class SiteResponder(Generic[SettingsT]):
                 "the site serves (or wait until the site has re-embedded its index)",
             )
         query.require_dim(self.site.embedder.dim)
-        _require_normalised(query)
+        require_normalised(query)
         if query.fetch is not None:
             return self._fetched(query)
         started = time.perf_counter()
@@ -347,6 +331,14 @@ class SiteResponder(Generic[SettingsT]):
         )
         return self._seal(ack.to_bytes())
 
+    def open_message(self, sealed: bytes, message_type: type[MessageT]) -> MessageT:
+        """A sealed message from the gateway, opened (replays and forgeries refused) and parsed."""
+        return message_type.from_bytes(self._opener.open_bytes(sealed))
+
+    def seal_message(self, message: SealedMessage) -> bytes:
+        """``message`` sealed to the gateway."""
+        return self._seal(message.to_bytes())
+
     def _local_answer(self, query: SiteQuery, evidence: list[Evidence], ends_at: float) -> tuple[str | None, bool]:
         """The model's checked lead (``None`` if it wrote none) and whether the model ran. It does not
         when it is not free while a lead sentence could still reach the gateway before ``ends_at``: the
@@ -393,22 +385,6 @@ class SiteResponder(Generic[SettingsT]):
             recipient_id=self.settings.gateway_id,
             recipient_key=self._gateway_key,
         ).to_bytes()
-
-
-MAX_EMBEDDING_NORM = 1000.0
-"""Embeddings are normalised (norm 1). Finite float32 values up to 3.4e38 overflow the site's scores to
-infinity, which a reply cannot carry: such a query is answered ``failed`` with this reason instead."""
-
-
-def _require_normalised(query: SiteQuery) -> None:
-    if query.embedding is None:  # keyword search without an answer: nothing was embedded
-        return
-    norm = float(np.linalg.norm(query.embedding.astype(np.float64)))
-    if norm > MAX_EMBEDDING_NORM:
-        raise InputError(
-            f"query embedding has norm {norm:.3g}, over {MAX_EMBEDDING_NORM:g}: embeddings are normalised (norm 1), "
-            "so the sender's embedder is broken"
-        )
 
 
 def _ms_since(start: float) -> float:

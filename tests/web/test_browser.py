@@ -147,6 +147,13 @@ def test_engineer_asks_reads_the_streamed_cited_answer_and_gives_feedback(
     with page.expect_response(lambda r: r.url.endswith("/v1/feedback")) as feedback:
         turn.locator(".cite-list li").first.locator("button.thumb").nth(1).click()
     assert feedback.value.status == 202
+    # A source's judgement goes with its question to the site that owns the passage.
+    assert feedback.value.request.post_data_json["question"] == questions["q02"]
+    receipt = feedback.value.json()
+    assert receipt["forwarded"] is True, receipt
+    turn.locator(".cite-list li").first.locator(".thanks").filter(
+        has_text=f"Site {receipt['site_id']} will learn"
+    ).wait_for()
     page.screenshot(path=str(tmp_path / "engineer.png"), full_page=True)
 
     # plant-east lets no passage text out: its citation says so (and shows what its own model answered).

@@ -208,18 +208,23 @@ function thumbs(target, turn) {
   return box;
 }
 
-async function sendFeedback({ target, useful, buttons, pressed, note }) {
+async function sendFeedback({ target, useful, turn, buttons, pressed, note }) {
   for (const button of buttons.querySelectorAll("button")) button.disabled = true;
   fill(note, "Sending…");
   try {
-    await callApi("/v1/feedback", {
+    // The question goes with it: the site that owns a cited passage learns from (question, passage) pairs.
+    const receipt = await getJson("/v1/feedback", {
       key: state.key,
       method: "POST",
-      json: { conversation_id: state.conversation.id, target, useful },
+      json: { conversation_id: state.conversation.id, target, useful, question: turn.question },
       what: "The gateway",
     });
     for (const button of buttons.querySelectorAll("button")) button.setAttribute("aria-pressed", String(button === pressed));
-    fill(note, "Thanks, recorded.");
+    const delivered = receipt && receipt.forwarded && receipt.site_id;
+    const undelivered = receipt && !receipt.forwarded && receipt.site_id;
+    if (delivered) fill(note, `Thanks, recorded. Site ${receipt.site_id} will learn from it.`);
+    else if (undelivered) fill(note, `Thanks, recorded; ${receipt.reason || `site ${receipt.site_id} did not get it`}.`);
+    else fill(note, "Thanks, recorded.");
   } catch (error) {
     fill(note, error instanceof ApiError ? error.message : "The feedback could not be sent.");
     note.classList.add("error");
