@@ -104,7 +104,13 @@ def test_feedback_is_for_engineers_and_leaves_an_audit_line(tmp_path: Path) -> N
     )
     assert [r.status_code for r in responses] == [401, 403, 403, 403, 400, 202, 202]
     assert "target must be" in responses[4].json()["error"]["message"]
-    assert responses[5].json() == {"recorded": True, "forwarded": False}
+    # Without the question there is nothing for the site to learn, so nothing is sent to it.
+    assert responses[5].json() == {
+        "recorded": True,
+        "forwarded": False,
+        "site_id": "plant-north",
+        "reason": "no question was sent with it, so the site cannot learn from it",
+    }
     entries = KeyStore(GatewaySettings(home=home).database).audit_log(10)
     feedback = [e for e in entries if e.endpoint == "/v1/feedback"]
     assert [(e.outcome, e.role, e.sites) for e in feedback[:2]] == [
