@@ -12,42 +12,12 @@ from pydantic import BaseModel
 
 from api.site_service.admin import Responder, SiteAdmin
 from rag_fed.errors import DocumentTooLargeError, NotFoundError
-from rag_fed.feedback.importer import import_feedback_log
+from rag_fed.feedback import FeedbackStats, Judgement
+from rag_fed.feedback.importer import ImportOutcome, import_feedback_log
 
-__all__ = ["FeedbackImport", "FeedbackRow", "FeedbackSummary", "admin_feedback_router"]
+__all__ = ["FeedbackDeleted", "admin_feedback_router"]
 
 admin_feedback_router = APIRouter(prefix="/v1/admin/feedback", tags=["site admin"])
-
-
-class FeedbackRow(BaseModel):
-    feedback_id: int
-    given_at: float
-    question: str
-    doc_id: str
-    anchor: str
-    useful: bool
-    comment: str | None
-    embedder_version: str
-    source: str
-
-
-class FeedbackSummary(BaseModel):
-    judgements: int
-    useful: int
-    not_useful: int
-    questions: int
-    documents: int
-    by_source: dict[str, int]
-    by_embedder_version: dict[str, int]
-
-
-class FeedbackImport(BaseModel):
-    source: str
-    rows: int
-    recorded: int
-    already_recorded: int
-    unknown_documents: int
-    unknown_examples: list[str]
 
 
 class FeedbackDeleted(BaseModel):
@@ -61,35 +31,18 @@ async def list_feedback(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
     source: Annotated[str | None, Query(max_length=300, description="chat, or import:<file name>")] = None,
-) -> list[FeedbackRow]:
+) -> list[Judgement]:
     """The newest judgements first."""
-    rows = await run_in_threadpool(responder.feedback.log.list, limit=limit, offset=offset, source=source)
-    return [
-        FeedbackRow(
-            feedback_id=row.feedback_id,
-            given_at=row.given_at,
-            question=row.question,
-            doc_id=row.doc_id,
-            anchor=row.anchor,
-            useful=row.useful,
-            comment=row.comment,
-            embedder_version=row.embedder_version,
-            source=row.source,
-        )
-        for row in rows
-    ]
+    return await run_in_threadpool(responder.feedback.log.list, limit=limit, offset=offset, source=source)
 
 
 @admin_feedback_router.get("/stats")
-async def feedback_stats(responder: Responder, _admin: SiteAdmin) -> FeedbackSummary:
-    stats = await run_in_threadpool(responder.feedback.log.stats)
-    return FeedbackSummary(**vars(stats))
+async def feedback_stats(responder: Responder, _admin: SiteAdmin) -> FeedbackStats:
+    return await run_in_threadpool(responder.feedback.log.stats)
 
 
 @admin_feedback_router.post("/import", status_code=201)
-async def import_feedback(
-    file: UploadFile, request: Request, responder: Responder, _admin: SiteAdmin
-) -> FeedbackImport:
+async def import_feedback(file: UploadFile, request: Request, responder: Responder, _admin: SiteAdmin) -> ImportOutcome:
     """Load a log of (question, accepted document) rows (CSV, JSON or JSON lines; see docs/training.md).
     Rows naming a document this site does not hold are not recorded and are counted; a malformed row
     refuses the whole file. Importing the same file again records nothing new."""
@@ -127,8 +80,8 @@ async def delete_feedback_source(
     return FeedbackDeleted(deleted=await run_in_threadpool(responder.feedback.log.delete_source, source))
 
 
-def import_log(responder: Responder, name: str, data: bytes) -> FeedbackImport:
-    outcome = import_feedback_log(
+def import_log(responder: Responder, name: str, data: bytes) -> ImportOutcome:
+    return import_feedback_log(
         responder.feedback.log,
         name,
         data,
@@ -136,4 +89,3 @@ def import_log(responder: Responder, name: str, data: bytes) -> FeedbackImport:
         site_id=responder.site.site_id,
         embedder_version=responder.site.serving_version,
     )
-    return FeedbackImport(**{**vars(outcome), "unknown_examples": list(outcome.unknown_examples)})
