@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Self
 
 import uvicorn
-from fastapi import FastAPI
 from pydantic import BaseModel, Field, model_validator
+from starlette.types import ASGIApp
 
 from rag_fed.errors import ConfigError
 from rag_fed.observability import LogFormat
@@ -113,7 +113,7 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     return bool(mallopt(_M_ARENA_MAX, arenas))
 
 
-def serve(app: FastAPI, args: argparse.Namespace, tls: ServerTlsSettings, log_format: LogFormat = "text") -> None:
+def serve(app: ASGIApp, args: argparse.Namespace, tls: ServerTlsSettings, log_format: LogFormat = "text") -> None:
     """Run ``app`` until stopped; HTTPS when ``tls`` names a certificate and key. With JSON logs uvicorn's
     own lines (access log included) go through the same JSON handler instead of uvicorn's text format.
     The worker threads that answer requests share :data:`MALLOC_ARENAS` malloc arenas."""

@@ -206,7 +206,10 @@ def rotate_key(
 
 @serve_app.command("site")
 def serve_site(
-    site: Annotated[str, typer.Option("--site", "-s", help="Site id.")],
+    site: Annotated[
+        list[str] | None,
+        typer.Option("--site", "-s", help="Site id; repeat it to host several sites in one process (/sites/<id>)."),
+    ] = None,
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8101,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     gateway_key: Annotated[
@@ -222,8 +225,10 @@ def serve_site(
     tls_cert: TlsCertOption = None,
     tls_key: TlsKeyOption = None,
 ) -> None:
-    """Serve one site: sealed queries for the gateway, and the site admin API (HTTPS with --tls-cert/--tls-key)."""
-    argv = ["--site", site, "--port", str(port), "--host", host]
+    """Serve one site: sealed queries for the gateway, and the site admin API (HTTPS with --tls-cert/--tls-key).
+    Several --site flags, or a --config with [[sites]] tables: one process hosting each site at /sites/<id>."""
+    argv = [part for site_id in site or [] for part in ("--site", site_id)]
+    argv += ["--port", str(port), "--host", host]
     argv += _flags(("--gateway-key", gateway_key), ("--data-dir", data_dir), ("--egress", egress), ("--config", config))
     argv += _flags(("--tls-cert", tls_cert), ("--tls-key", tls_key))
     from api.site_service.__main__ import main as site_main

@@ -1,6 +1,8 @@
 """``python -m api.site_service --site ID --port P --data-dir D --gateway-key PATH``: serve one site.
 
 Plain HTTP by default; HTTPS with ``--tls-cert CERT --tls-key KEY`` (or both in ``--config``).
+Several sites in one process (a site host, each site under ``/sites/<site id>``): repeat ``--site``, or
+give a ``--config`` with one ``[[sites]]`` table per site (api/site_service/host_settings.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from pathlib import Path
 
 from api.serving import add_server_arguments, check_server_tls, configure_logging, fail, serve
 from api.site_service.app import create_site_app
+from api.site_service.host import create_host_app, open_host_responders
+from api.site_service.host_settings import SiteHostSettings, read_toml
 from api.site_service.responder import open_responder
 from api.site_service.settings import SiteServiceSettings
 from rag_fed.config import get_settings
@@ -22,7 +26,12 @@ __all__ = ["main", "parse_args"]
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m api.site_service", description=__doc__)
-    parser.add_argument("--site", help="site id (or site_id in --config)")
+    parser.add_argument(
+        "--site",
+        action="append",
+        default=[],
+        help="site id (or site_id in --config); repeat it to host several sites, each at /sites/<site id>",
+    )
     parser.add_argument("--data-dir", type=Path, help="data directory holding the site's folder")
     parser.add_argument(
         "--gateway-key", type=Path, help="the gateway's public.key file (`ragfed gateway init` prints its path)"
@@ -37,10 +46,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.log_level)
+    if len(args.site) > 1 or (args.config is not None and "sites" in _read_config(args.config)):
+        return _serve_host(args)
     try:
         settings = SiteServiceSettings.load(
             args.config,
-            site_id=args.site,
+            site_id=args.site[0] if args.site else None,
             gateway_key_file=args.gateway_key,
             gateway_id=args.gateway_id,
             egress=args.egress,
@@ -57,6 +68,38 @@ def main(argv: list[str] | None = None) -> int:
     except RagFedError as error:
         return fail(error)
     serve(create_site_app(responder), args, settings, settings.log_format)
+    return 0
+
+
+def _read_config(path: Path) -> dict[str, object]:
+    try:
+        return read_toml(path)
+    except RagFedError:
+        return {}  # reported by the settings' own loading, with the same message
+
+
+def _serve_host(args: argparse.Namespace) -> int:
+    """Several sites in this process, each under ``/sites/<site id>`` (api/site_service/host.py)."""
+    try:
+        settings = SiteHostSettings.load(
+            args.config,
+            args.site,
+            gateway_key_file=args.gateway_key,
+            gateway_id=args.gateway_id,
+            egress=args.egress,
+            tls_cert_file=args.tls_cert,
+            tls_key_file=args.tls_key,
+        )
+        configure_logging(args.log_level, settings.log_format)
+        configure_tracing(settings.tracing, "ragfed-site-host")
+        check_server_tls(settings)
+        core = get_settings()
+        if args.data_dir is not None:
+            core = core.model_copy(update={"data_dir": args.data_dir})
+        responders = open_host_responders(settings, core)
+    except RagFedError as error:
+        return fail(error)
+    serve(create_host_app(responders), args, settings, settings.log_format)
     return 0
 
 
