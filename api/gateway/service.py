@@ -38,7 +38,7 @@ from rag_fed.generators import load_generator
 from rag_fed.generators.base import ChatMessage, Generator, StreamingGenerator
 from rag_fed.observability import current_request_id, record_span, request_started, span
 from rag_fed.router import FederatedResult, HttpSiteClient, Router
-from rag_fed.router.clients import site_http_client
+from rag_fed.router.clients import http_site_clients, site_http_client
 from rag_fed.types import SearchMode
 
 __all__ = ["GatewayService"]
@@ -159,7 +159,7 @@ class GatewayService:
         """Follow the registry: sites registered, moved or removed since the last call."""
         urls = {site.site_id: site.url for site in self.registry.list()}
         if urls != self._urls:
-            self.router.set_clients([HttpSiteClient(sid, url, self._http) for sid, url in sorted(urls.items())])
+            self.router.set_clients(http_site_clients(urls, self._http))  # a site host's sites: one request
             changed = [client for sid, client in self.router.clients.items() if self._urls.get(sid) != urls[sid]]
             self._urls = urls
             self._fetch_term_stats_of(changed)

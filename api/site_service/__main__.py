@@ -18,7 +18,7 @@ from api.site_service.host_settings import SiteHostSettings, read_toml
 from api.site_service.responder import open_responder
 from api.site_service.settings import SiteServiceSettings
 from rag_fed.config import get_settings
-from rag_fed.errors import RagFedError
+from rag_fed.errors import ConfigError, RagFedError
 from rag_fed.observability import configure_tracing
 
 __all__ = ["main", "parse_args"]
@@ -46,6 +46,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.log_level)
+    if not args.site and args.config is None:
+        return fail(ConfigError("name the site to serve: --site ID (repeat it to host several), or --config FILE"))
     if len(args.site) > 1 or (args.config is not None and "sites" in _read_config(args.config)):
         return _serve_host(args)
     try:

@@ -20,9 +20,10 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import error_response
+from api.errors import error_response, install_error_handlers
 from api.site_service.app import create_site_app
-from api.site_service.host_settings import SITES_PREFIX, SiteHostSettings
+from api.site_service.host_batch import install_host_batch
+from api.site_service.host_settings import SiteHostSettings
 from api.site_service.responder import ServiceResponder, open_responder
 from rag_fed.config import GeneratorSettings, Settings
 from rag_fed.embedders import load_embedder
@@ -33,6 +34,7 @@ from rag_fed.generators.base import ChatMessage, Generator
 from rag_fed.site.layout import SiteLayout
 from rag_fed.site.serving import embedder_settings
 from rag_fed.site.versions import read_pointer
+from rag_fed.wire.paths import SITES_PREFIX
 
 __all__ = ["HostHealth", "SharedGenerator", "create_host_app", "open_host_responders"]
 
@@ -77,6 +79,7 @@ def open_host_responders(settings: SiteHostSettings, core: Settings) -> dict[str
     responders: dict[str, ServiceResponder] = {}
     try:
         for hosted in settings.sites:
+            hosted.settings.gateway_key()  # a missing key is the first thing to say, before any site is read
             site_core = core if hosted.data_dir is None else core.model_copy(update={"data_dir": hosted.data_dir})
             site_id = hosted.settings.site_id
             model = _serving_model(site_core, site_id)
@@ -137,7 +140,8 @@ class _SiteDispatch:
 
 
 def create_host_app(responders: Mapping[str, ServiceResponder]) -> ASGIApp:
-    """The app serving every responder's site under ``/sites/<site id>``, and the host's ``/health``.
+    """The app serving every responder's site under ``/sites/<site id>``, the host's ``/health``, and
+    ``POST /v1/host/query``: the sealed queries of several of its sites in one request (host_batch.py).
 
     Each site's app runs its own lifespan (metrics server, closing the site's store) inside the host's:
     the host calls the sites' apps directly, so nobody else would."""
@@ -151,6 +155,8 @@ def create_host_app(responders: Mapping[str, ServiceResponder]) -> ASGIApp:
             yield
 
     host = FastAPI(title="rag-fed site host", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_error_handlers(host)
+    install_host_batch(host, {site_id: (responders[site_id], app.state.metrics) for site_id, app in site_apps.items()})
 
     @host.get("/health", tags=["operations"])
     async def health() -> HostHealth:

@@ -21,10 +21,8 @@ from api.serving import ServerTlsSettings
 from api.site_service.settings import SiteServiceSettings
 from rag_fed.errors import ConfigError
 
-__all__ = ["SITES_PREFIX", "HostedSite", "SiteHostSettings", "read_toml"]
+__all__ = ["HostedSite", "SiteHostSettings", "read_toml"]
 
-SITES_PREFIX = "/sites"
-"""A hosted site's URL is ``<host URL>/sites/<site id>``: register that URL at the gateway."""
 
 _HOST_ONLY = ("tls_cert_file", "tls_key_file", "log_format", "tracing")
 

@@ -15,13 +15,16 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import Callable
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import httpx
 
 from rag_fed.errors import ConfigError, SiteBusyError, SiteUnavailableError
+from rag_fed.router.host_batch import HostBatcher, host_of
 from rag_fed.wire.paths import HEALTH_PATH, MODEL_PATH, QUERY_PATH, SKETCH_PATH, TERM_STATS_PATH
 
 CONNECT_TIMEOUT_S = 5.0
@@ -38,6 +41,7 @@ __all__ = [
     "SiteClient",
     "SketchClient",
     "describe_http_error",
+    "http_site_clients",
     "site_http_client",
     "site_tls_context",
 ]
@@ -77,6 +81,19 @@ def site_tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
         ) from None
 
 
+def http_site_clients(urls: Mapping[str, str], http: httpx.AsyncClient) -> list[HttpSiteClient]:
+    """A client per site (``site id -> URL``) on ``http``, in site id order; the sites of one site host
+    (URLs ``<origin>/sites/<site id>``, two or more at one origin) share one ``HostBatcher``."""
+    origins = Counter(host[0] for host in map(host_of, urls.values()) if host is not None)
+    batchers = {origin: HostBatcher(http, origin) for origin, sites in origins.items() if sites > 1}
+    clients = []
+    for site_id, url in sorted(urls.items()):
+        host = host_of(url)
+        batcher = batchers.get(host[0]) if host is not None and host[1] == site_id else None
+        clients.append(HttpSiteClient(site_id, url, http, batcher=batcher))
+    return clients
+
+
 def site_http_client(ca_file: Path | None = None) -> httpx.AsyncClient:
     """The gateway's one pooled client for all its sites, verifying ``https://`` sites with ``ca_file``."""
     return httpx.AsyncClient(verify=site_tls_context(ca_file))
@@ -103,15 +120,24 @@ def describe_http_error(error: httpx.HTTPError) -> str:
 class HttpSiteClient:
     """POSTs the sealed envelope to ``<base_url>/v1/site/query``. Share one ``httpx.AsyncClient``
     (``site_http_client``) between the clients of a gateway (connection pooling); a client made here,
-    verifying ``https://`` with ``ca_file``, is closed by ``aclose``."""
+    verifying ``https://`` with ``ca_file``, is closed by ``aclose``. With a ``batcher`` (the sites of one
+    site host, ``http_site_clients``) a query goes out in one request with those of the host's other sites
+    asked at the same time (``rag_fed.router.host_batch``)."""
 
     def __init__(
-        self, site_id: str, base_url: str, http: httpx.AsyncClient | None = None, *, ca_file: Path | None = None
+        self,
+        site_id: str,
+        base_url: str,
+        http: httpx.AsyncClient | None = None,
+        *,
+        ca_file: Path | None = None,
+        batcher: HostBatcher | None = None,
     ) -> None:
         self._site_id = site_id
         self._base_url = base_url.rstrip("/")
         self._owns_http = http is None
         self._http = http if http is not None else site_http_client(ca_file)
+        self._batcher = batcher
 
     @property
     def site_id(self) -> str:
@@ -122,6 +148,12 @@ class HttpSiteClient:
         return self._base_url
 
     async def search(self, sealed: bytes, timeout_s: float) -> bytes:
+        if self._batcher is not None:
+            started = time.monotonic()
+            reply = await self._batcher.search(self._site_id, sealed, timeout_s)
+            if reply is not None:
+                return reply
+            timeout_s = max(0.001, timeout_s - (time.monotonic() - started))
         return await self._call("POST", QUERY_PATH, sealed, timeout_s)
 
     async def fetch_sketch(self, timeout_s: float) -> bytes:

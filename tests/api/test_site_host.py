@@ -3,6 +3,7 @@ admin keys and egress policy."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,12 @@ from api.site_service.settings import ADMIN_KEYS_FILE
 from rag_fed.config import Settings
 from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
 from rag_fed.embedders.base import Embedder
+from rag_fed.errors import SiteUnavailableError
 from rag_fed.federation import SiteRegistry
 from rag_fed.protocol import SiteQuery, SiteReply
+from rag_fed.router.clients import http_site_clients
 from rag_fed.site.responder import REPLAY_JOURNAL
+from rag_fed.wire.paths import HOST_QUERY_PATH
 from tests.api.conftest import ingest_site, start_gateway, write_gateway_config
 from tests.api.corpus import write_corpus
 from tests.api.procs import Service, free_port, service_env, start_service, wait_healthy
@@ -164,3 +168,32 @@ def test_admin_keys_are_per_site(hosted: HostedFederation) -> None:
     assert any(entry["path"] == "/v1/admin/documents" and entry["status"] == 401 for entry in audit), (
         "the refused foreign key is in south's own audit log, under the site's own path"
     )
+
+
+def test_one_batched_request_reaches_both_sites_each_opening_only_its_own(hosted: HostedFederation) -> None:
+    urls = {site_id: hosted.site_url(site_id) for site_id in HOSTED}
+    to_north, to_south = _sealed_query(hosted, "north"), _sealed_query(hosted, "south")
+
+    async def ask(bodies: dict[str, bytes]) -> tuple[list[bytes | BaseException], list[str]]:
+        paths: list[str] = []
+
+        async def note(request: httpx.Request) -> None:
+            paths.append(request.url.path)
+
+        async with httpx.AsyncClient(event_hooks={"request": [note]}) as http:
+            clients = {client.site_id: client for client in http_site_clients(urls, http)}
+            replies = await asyncio.gather(
+                *(clients[site].search(body, 30) for site, body in bodies.items()), return_exceptions=True
+            )
+        return replies, paths
+
+    replies, paths = asyncio.run(ask({"north": to_north, "south": to_south}))
+    assert paths == [HOST_QUERY_PATH], "one request for both sites"
+    for site_id, reply in zip(HOSTED, replies, strict=True):
+        assert isinstance(reply, bytes), reply
+        opener = EnvelopeOpener(hosted.gateway_keys, "gateway", {site_id: hosted.site_keys[site_id].public_key})
+        assert SiteReply.from_bytes(opener.open_bytes(reply)).site_id == site_id
+    # An envelope sealed to north in south's part is refused by south alone; north's part still answers.
+    replies, _ = asyncio.run(ask({"north": _sealed_query(hosted, "north"), "south": _sealed_query(hosted, "north")}))
+    assert isinstance(replies[0], bytes)
+    assert isinstance(replies[1], SiteUnavailableError) and "HTTP 421: WrongRecipientError" in str(replies[1])
