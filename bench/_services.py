@@ -17,7 +17,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 
-__all__ = ["REPO", "Federation", "federation", "free_port", "services", "site_service_spec"]
+__all__ = ["REPO", "Federation", "federation", "free_port", "services", "site_host_spec", "site_service_spec"]
 
 
 def free_port() -> int:
@@ -32,6 +32,20 @@ def site_service_spec(name: str, site_id: str, data_dir: Path, gateway_key: Path
     the passages' text)."""
     args = ["api.site_service", "--site", site_id, "--data-dir", str(data_dir), "--gateway-key", str(gateway_key)]
     return name, [*args, "--egress", "passages"]
+
+
+def site_host_spec(
+    name: str, sites: Sequence[tuple[str, Path]], gateway_key: Path, config_dir: Path
+) -> tuple[str, list[str]]:
+    """A ``services`` spec for one site host process serving ``sites`` (site id, data dir holding its
+    folder), each at ``<url>/sites/<site id>``, under ``passages`` egress; its config is written to
+    ``config_dir/<name>.toml``."""
+    lines = [f'gateway_key_file = "{gateway_key}"', 'egress = "passages"']
+    for site_id, data_dir in sites:
+        lines += ["", "[[sites]]", f'site_id = "{site_id}"', f'data_dir = "{data_dir}"']
+    config = config_dir / f"{name}.toml"
+    config.write_text("\n".join(lines) + "\n")
+    return name, ["api.site_service", "--config", str(config)]
 
 
 @contextmanager

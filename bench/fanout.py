@@ -1,94 +1,97 @@
-"""What the gateway's sealed fan-out costs as sites are added, and where each millisecond goes.
+"""What the gateway's sealed fan-out costs at 3, 10, 30 and 100 sites, and where each millisecond goes.
 
-Cranfield (../shared/datasets, BEIR layout) is split by topic over 10 sites (``eval.splits`` ``cluster:10``,
-seed 0) and each site is served by its own real site service process on loopback. The router asks the
-first 1, 3 and 10 of them (dense retrieval, 30 chunks, ``want_answer=false``) through ``HttpSiteClient``
-on the gateway's one pooled client, one question at a time, in one run:
+Cranfield (../shared/datasets, BEIR layout) is split by topic over 3, 10, 30 and 100 sites (``eval.splits``
+``cluster:N``, seed 0): each split holds the whole corpus, so every row compares with one central index over
+the same chunks. All the splits' sites (143) are served by a few site host processes on loopback (each
+site at ``<host>/sites/<site id>``, its own keys and folder; api/site_service/host.py), a split's sites
+spread over the hosts in turn. This process plays the gateway: ``Router.query`` over ``HttpSiteClient`` on
+the gateway's one pooled client, dense, 30 chunks, ``want_answer=false``, one question at a time:
 
-- ``sealed HTTP @N``: ``Router.query`` end to end, p50/p95; the bench process's CPU time per query and per
-  site (this process plays the gateway); bytes of sealed envelopes per query;
-- ``HTTP floor @N``: ``GET /health`` of the same N sites at once on the same client: what plain HTTP to N
-  FastAPI processes costs here, with no sealing, search or JSON;
-- baseline: ``sealed HTTP @1`` (one site), so ``@3`` and ``@10`` read as multiples of one site's cost.
+- ``all @N``: every site asked; ``selected @N``: the router's sketch selection (chunk cover 80, the
+  setting bench/query.py measured); p50/p95, nDCG@10 and its ratio to the central index, the share of
+  sites asked, this process's CPU per question and per site asked, bytes of sealed envelopes per question;
+- ``floor @N``: ``GET /health`` of the same N sites at once on the same client (no sealing, search, JSON);
+- ``steps @10``, ``steps @100``: the router's steps done one by one and timed (``seal``, ``HTTP``, of
+  which the slowest site's own ``site search``, ``decode``, ``merge``);
+- with ``--per-process``: the 10-site split again, one site service process per site (the layout before
+  the site host), for the same rows in the same run.
 
-Then, at 10 sites, the same questions taken apart (the router's steps, done one by one and timed):
-``seal`` (10 queries serialised and sealed), ``HTTP`` (the 10 sealed calls at once: network, the sites'
-web stack and their work), of which ``site search`` (the slowest site's own search time, from its reply),
-``decode`` (10 replies opened and parsed), ``merge`` (the global top 30).
-
-    .venv/bin/python bench/fanout.py [--queries 60] [--out results.json]
+    .venv/bin/python bench/fanout.py [--queries 60] [--hosts 4] [--per-process] [--out results.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
+import dataclasses
 import json
 import os
-import pstats
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
 import numpy as np
-from numpy.typing import NDArray
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._services import services, site_service_spec  # noqa: E402
-from eval.datasets import load_beir  # noqa: E402
+from bench._fanout_steps import breakdown, cpu_by_package  # noqa: E402
+from bench._services import services, site_host_spec, site_service_spec  # noqa: E402
+from bench.query import CachedEmbedder, Query, bench_central, summary  # noqa: E402
+from eval.datasets import EvalDataset, load_beir  # noqa: E402
 from eval.site_systems import build_sites  # noqa: E402
 from eval.splits import split_corpus  # noqa: E402
 from rag_fed.config import Settings  # noqa: E402
-from rag_fed.crypto import EnvelopeOpener, KeyPair, seal  # noqa: E402
+from rag_fed.crypto import KeyPair  # noqa: E402
 from rag_fed.embedders import load_embedder  # noqa: E402
-from rag_fed.protocol import SiteQuery, SiteReply  # noqa: E402
 from rag_fed.router import HttpSiteClient, Router, RoutingPolicy  # noqa: E402
-from rag_fed.router.clients import site_http_client  # noqa: E402
-from rag_fed.router.merge import merge_passages  # noqa: E402
-from rag_fed.router.term_stats import with_candidates  # noqa: E402
+from rag_fed.router.clients import http_site_clients, site_http_client  # noqa: E402
 
 K = 30
-SITES = 10
+SIZES = (3, 10, 30, 100)
 WARMUP = 3
-Vector = NDArray[np.float32]
+SELECTION = {"selection": "sketch", "cover_chunks": 80}
+UNBATCHED = "1 req/site"  # rows with one HTTP request per site (the path before host batches)
+Row = dict[str, float]
 
 
-def _percentiles(values: Sequence[float]) -> dict[str, float]:
+def _percentiles(values: Sequence[float]) -> Row:
     return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95))}
 
 
-async def sealed_http(
-    router: Router, version: str, vectors: Sequence[tuple[str, Vector]], n_sites: int
-) -> dict[str, float]:
-    """``Router.query`` end to end over ``n_sites``: latency, CPU of this process, bytes."""
-    for text, vector in vectors[:WARMUP]:
+async def sealed_http(router: Router, version: str, queries: Sequence[Query], dataset: EvalDataset) -> Row:
+    """``Router.query`` end to end: latency, nDCG@10, sites asked, CPU of this process, bytes."""
+    for _, text, vector in queries[:WARMUP]:
         await router.query(text, vector, version, k=K, mode="dense", want_answer=False)
-    times, sizes = [], []
+    times, sizes, asked, rankings = [], [], [], {}
     cpu_started = time.process_time()
-    for text, vector in vectors:
+    for query_id, text, vector in queries:
         started = time.perf_counter()
         result = await router.query(text, vector, version, k=K, mode="dense", want_answer=False)
         times.append((time.perf_counter() - started) * 1000)
         sizes.append(result.bytes_total)
-        assert all(site.status == "answered" for site in result.sites), [site.error for site in result.sites]
-    cpu_ms = (time.process_time() - cpu_started) * 1000 / len(vectors)
+        rankings[query_id] = result.passages
+        sites = [site for site in result.sites if site.status != "skipped"]
+        asked.append(len(sites))
+        assert all(site.status == "answered" for site in sites), [site.error for site in sites if site.error]
+    cpu_ms = (time.process_time() - cpu_started) * 1000 / len(queries)
+    scored = summary(times, rankings, dataset)
     return {
-        **_percentiles(times),
+        "p50": scored["p50_ms"],
+        "p95": scored["p95_ms"],
+        "ndcg@10": scored["ndcg@10"],
+        "sites_asked": float(np.mean(asked)),
         "cpu_ms_per_query": cpu_ms,
-        "cpu_ms_per_site": cpu_ms / n_sites,
+        "cpu_ms_per_site": cpu_ms / float(np.mean(asked)),
         "bytes_per_query": float(np.mean(sizes)),
     }
 
 
-async def http_floor(http: httpx.AsyncClient, urls: Sequence[str], rounds: int) -> dict[str, float]:
-    """Concurrent ``GET /health`` of ``urls``: the cost of plain HTTP to that many site processes."""
+async def http_floor(http: httpx.AsyncClient, urls: Sequence[str], rounds: int) -> Row:
+    """Concurrent ``GET /health`` of ``urls``: the cost of plain HTTP to that many sites."""
     times = []
     for index in range(rounds + WARMUP):
         started = time.perf_counter()
@@ -99,159 +102,103 @@ async def http_floor(http: httpx.AsyncClient, urls: Sequence[str], rounds: int) 
     return _percentiles(times)
 
 
-async def breakdown(
-    clients: Sequence[HttpSiteClient],
+async def measure_split(
+    label: str,
+    http: httpx.AsyncClient,
+    site_urls: Mapping[str, str],
     gateway: KeyPair,
-    site_keys: dict[str, KeyPair],
+    site_keys: Mapping[str, KeyPair],
     version: str,
-    vectors: Sequence[tuple[str, Vector]],
-) -> dict[str, float]:
-    """The router's steps for ``clients``, one by one: mean milliseconds per query of each."""
-    opener = EnvelopeOpener(gateway, "gateway", {sid: pair.public_key for sid, pair in site_keys.items()})
-    steps: dict[str, list[float]] = {"seal": [], "http": [], "site search": [], "decode": [], "merge": []}
-    for index, (text, vector) in enumerate([*vectors[:WARMUP], *vectors]):
-        query = SiteQuery(
-            question=text, embedding=vector, k=K, embedder_version=version, mode="dense", want_answer=False
-        )
-        started = time.perf_counter()
-        sealed = [
-            seal(
-                query.to_bytes(),
-                sender=gateway,
-                sender_id="gateway",
-                recipient_id=client.site_id,
-                recipient_key=site_keys[client.site_id].public_key,
-            ).to_bytes()
-            for client in clients
-        ]
-        sealed_at = time.perf_counter()
-        raw = await asyncio.gather(*(client.search(body, 60) for client, body in zip(clients, sealed, strict=True)))
-        answered_at = time.perf_counter()
-        replies = [SiteReply.from_bytes(opener.open_bytes(data)) for data in raw]
-        decoded_at = time.perf_counter()
-        rankings = {reply.site_id: with_candidates(reply.site_id, reply, K) for reply in replies}
-        merged = merge_passages(rankings, K, "dense", {reply.site_id: reply.embedder_version for reply in replies})
-        merged_at = time.perf_counter()
-        assert len(merged) == K
-        if index < WARMUP:
-            continue
-        steps["seal"].append((sealed_at - started) * 1000)
-        steps["http"].append((answered_at - sealed_at) * 1000)
-        steps["site search"].append(max(reply.timings_ms.get("search", 0.0) for reply in replies))
-        steps["decode"].append((decoded_at - answered_at) * 1000)
-        steps["merge"].append((merged_at - decoded_at) * 1000)
-    return {step: float(np.mean(values)) for step, values in steps.items()}
+    queries: Sequence[Query],
+    dataset: EvalDataset,
+    selection: bool = True,
+    batched: bool = True,
+) -> dict[str, Row]:
+    """The rows of one split: every site asked, then (``selection``) the sketch's choice, then the floor.
+    ``batched``: the gateway's clients (one request per site host); else one request per site."""
+    clients = _clients(site_urls, http, batched)
+    keys = {sid: site_keys[sid].public_key for sid in site_urls}
+
+    def router(policy: RoutingPolicy) -> Router:
+        return Router(keys=gateway, gateway_id="gateway", site_keys=keys, clients=clients, policy=policy)
+
+    rows = {f"all {label}": await sealed_http(router(RoutingPolicy(deadline_s=120)), version, queries, dataset)}
+    if selection:
+        selecting = router(RoutingPolicy.model_validate({"deadline_s": 120, **SELECTION}))
+        errors = await selecting.refresh_sketches(timeout_s=60)
+        assert not any(errors.values()), errors
+        rows[f"selected {label}"] = await sealed_http(selecting, version, queries, dataset)
+    if selection:
+        rows[f"floor {label}"] = await http_floor(http, list(site_urls.values()), len(queries))
+    print(f"  {label} done; load {os.getloadavg()[0]:.1f}", flush=True)
+    return rows
 
 
-async def measure(
+async def measure_hosts(
+    split_urls: Mapping[int, Mapping[str, str]],
+    gateway: KeyPair,
+    site_keys: Mapping[str, KeyPair],
+    version: str,
+    queries: Sequence[Query],
+    dataset: EvalDataset,
     profile: bool,
-    urls: Sequence[str],
-    site_ids: Sequence[str],
-    gateway: KeyPair,
-    site_keys: dict[str, KeyPair],
-    version: str,
-    vectors: Sequence[tuple[str, Vector]],
-) -> dict[str, dict[str, float]]:
-    report: dict[str, dict[str, float]] = {}
+) -> dict[str, Row]:
+    report: dict[str, Row] = {}
     async with site_http_client() as http:
-        clients = [HttpSiteClient(sid, url, http) for sid, url in zip(site_ids, urls, strict=True)]
-        keys = {sid: pair.public_key for sid, pair in site_keys.items()}
-        for n_sites in (1, 3, SITES):
-            router = Router(
-                keys=gateway,
-                gateway_id="gateway",
-                site_keys=keys,
-                clients=clients[:n_sites],
-                policy=RoutingPolicy(deadline_s=120),
+        for n_sites, urls in split_urls.items():
+            report.update(await measure_split(f"@{n_sites}", http, urls, gateway, site_keys, version, queries, dataset))
+            report.update(
+                await measure_split(
+                    f"@{n_sites} {UNBATCHED}", http, urls, gateway, site_keys, version, queries, dataset, False, False
+                )
             )
-            report[f"sealed HTTP @{n_sites}"] = await sealed_http(router, version, vectors, n_sites)
-            report[f"HTTP floor @{n_sites}"] = await http_floor(http, urls[:n_sites], len(vectors))
-            print(f"  {n_sites} sites done; load {os.getloadavg()[0]:.1f}", flush=True)
-        report[f"steps @{SITES}"] = await breakdown(clients, gateway, site_keys, version, vectors)
-        if profile:
-            router = Router(
-                keys=gateway,
-                gateway_id="gateway",
-                site_keys=keys,
-                clients=clients,
-                policy=RoutingPolicy(deadline_s=120),
-            )
-            report[f"CPU by package @{SITES}"] = await cpu_by_package(router, version, vectors)
+        for n_sites in sorted({10, 100} & set(split_urls)):
+            for batched, suffix in ((True, ""), (False, f" {UNBATCHED}")):
+                clients = _clients(split_urls[n_sites], http, batched)
+                steps = await breakdown(clients, gateway, site_keys, version, queries, K)
+                report[f"steps @{n_sites}{suffix}"] = steps
+        if profile and 10 in split_urls:
+            clients = _clients(split_urls[10], http, True)
+            keys = {client.site_id: site_keys[client.site_id].public_key for client in clients}
+            router = Router(keys=gateway, gateway_id="gateway", site_keys=keys, clients=clients)
+            report["CPU by package @10"] = await cpu_by_package(router, version, queries, K)
     return report
 
 
-async def cpu_by_package(router: Router, version: str, vectors: Sequence[tuple[str, Vector]]) -> dict[str, float]:
-    """The router's own time per query at 10 sites under cProfile, by the package its functions are in
-    (their own time, not their callees'): what the gateway's CPU per site is made of. cProfile slows
-    everything down, so the shares matter, not the sum."""
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for text, vector in vectors:
-        await router.query(text, vector, version, k=K, mode="dense", want_answer=False)
-    profiler.disable()
-    totals: Counter[str] = Counter()
-    for (filename, _, function), (_, _, own_time, _, _) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
-        totals[_package_of(filename, function)] += own_time * 1000 / len(vectors)
-    return dict(totals.most_common(14))
+def _clients(urls: Mapping[str, str], http: httpx.AsyncClient, batched: bool) -> list[HttpSiteClient]:
+    if batched:
+        return http_site_clients(urls, http)
+    return [HttpSiteClient(sid, url, http) for sid, url in sorted(urls.items())]
 
 
-_BUILTIN_OWNERS = (
-    ("pydantic_core", "pydantic"),
-    ("nacl", "nacl"),
-    ("_sodium", "nacl"),
-    ("epoll", "event loop (epoll)"),
-    ("select", "event loop (epoll)"),
-    ("socket", "sockets"),
-    ("json", "json"),
-    ("numpy", "numpy"),
-)
-
-
-def _package_of(filename: str, function: str) -> str:
-    """Site-packages by package, ours by top folder, the standard library by module, built-ins (C
-    functions, ``~``) by the object they belong to (pydantic-core's validators, libsodium, epoll)."""
-    if filename == "~":
-        return next((owner for marker, owner in _BUILTIN_OWNERS if marker in function), "other built-ins")
-    path = Path(filename)
-    parts = path.parts
-    if "site-packages" in parts:
-        return parts[parts.index("site-packages") + 1].split(".")[0]
-    if str(path).startswith(str(REPO)):
-        return path.relative_to(REPO).parts[0] + " (ours)"
-    library = [part for part in parts if part.startswith("python3")]
-    if library:
-        module = parts[parts.index(library[0]) + 1]
-        return module.removesuffix(".py")
-    return "other"
-
-
-def show(report: dict[str, dict[str, float]]) -> None:
-    base = report["sealed HTTP @1"]
+def show(report: Mapping[str, Row]) -> None:
+    central = report["central"]
     print(
-        f"{'row':18} {'p50 ms':>8} {'p95 ms':>8} {'x @1 p50':>9} {'x @1 p95':>9} {'CPU ms/q':>9} "
+        f"{'row':22} {'p50 ms':>8} {'p95 ms':>8} {'nDCG@10':>8} {'/central':>8} {'asked':>6} {'CPU ms/q':>9} "
         f"{'CPU ms/site':>11} {'bytes/q':>9}"
     )
-    for n_sites in (1, 3, SITES):
-        row = report[f"sealed HTTP @{n_sites}"]
-        floor = report[f"HTTP floor @{n_sites}"]
-        print(
-            f"{'sealed HTTP @' + str(n_sites):18} {row['p50']:8.1f} {row['p95']:8.1f} {row['p50'] / base['p50']:9.2f} "
-            f"{row['p95'] / base['p95']:9.2f} {row['cpu_ms_per_query']:9.2f} {row['cpu_ms_per_site']:11.2f} "
-            f"{row['bytes_per_query']:9.0f}"
-        )
-        print(f"{'HTTP floor @' + str(n_sites):18} {floor['p50']:8.1f} {floor['p95']:8.1f}")
-    steps = report[f"steps @{SITES}"]
-    total = steps["seal"] + steps["http"] + steps["decode"] + steps["merge"]
-    print(f"\nwhere the time goes at {SITES} sites (mean ms per query; sum {total:.1f} ms):")
-    for step, value in steps.items():
-        share = f"{value / total:6.1%}" if step != "site search" else "  (inside HTTP)"
-        print(f"  {step:12} {value:7.2f}  {share}")
-    packages = report.get(f"CPU by package @{SITES}")
+    print(f"{'central index':22} {central['p50_ms']:8.1f} {central['p95_ms']:8.1f} {central['ndcg@10']:8.4f}")
+    for name, row in report.items():
+        if name.startswith(("all", "selected")):
+            print(
+                f"{name:22} {row['p50']:8.1f} {row['p95']:8.1f} {row['ndcg@10']:8.4f} "
+                f"{row['ndcg@10'] / central['ndcg@10']:8.3f} {row['sites_asked']:6.1f} {row['cpu_ms_per_query']:9.2f} "
+                f"{row['cpu_ms_per_site']:11.2f} {row['bytes_per_query']:9.0f}"
+            )
+        elif name.startswith("floor"):
+            print(f"{name:22} {row['p50']:8.1f} {row['p95']:8.1f}")
+    for name, steps in report.items():
+        if not name.startswith("steps"):
+            continue
+        total = steps["seal"] + steps["http"] + steps["decode"] + steps["merge"]
+        print(f"\n{name}: where the time goes (mean ms per question; sum {total:.1f} ms):")
+        for step, value in steps.items():
+            share = f"{value / total:6.1%}" if step != "site search" else "  (inside HTTP)"
+            print(f"  {step:12} {value:7.2f}  {share}")
+    packages = report.get("CPU by package @10")
     if packages:
         whole = sum(packages.values())
-        print(
-            f"\nthe router's CPU at {SITES} sites by package (cProfile, own time, ms per query; top {len(packages)}):"
-        )
+        print("\nthe router's CPU at 10 sites by package (cProfile, own time, ms per question):")
         for package, value in packages.items():
             print(f"  {package:20} {value:7.2f}  {value / whole:6.1%}")
 
@@ -260,41 +207,87 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--queries", type=int, default=60, help="questions per measurement (after 3 warm-ups)")
-    parser.add_argument("--profile", action="store_true", help="also the router's CPU by package (cProfile)")
+    parser.add_argument("--hosts", type=int, default=4, help="site host processes serving all the splits' sites")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="split sizes (steps at 10 and 100)")
+    parser.add_argument("--per-process", action="store_true", help="also the 10-site split, one process per site")
+    parser.add_argument("--profile", action="store_true", help="also the router's CPU by package at 10 sites")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     print("load at start:", os.getloadavg())
     dataset = load_beir(args.datasets / "cranfield" / "beir")
-    embedder = load_embedder(Settings().embedder)
-    questions = [query.text for query in list(dataset.queries)[: args.queries]]
-    vectors = list(zip(questions, embedder.embed(questions), strict=True))
+    embedder = CachedEmbedder(load_embedder(Settings().embedder))
+    judged = list(dataset.queries)[: args.queries]
+    dataset = dataclasses.replace(dataset, queries=judged)  # nDCG over the questions asked, not all 225
+    vectors = embedder.embed([query.text for query in judged])
+    queries = [(query.query_id, query.text, vectors[i]) for i, query in enumerate(judged)]
     docs = {doc.doc_id: doc for doc in dataset.corpus}
+    report: dict[str, Row] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        data_dir = tmp / "sites"
-        split = split_corpus(dataset, f"cluster:{SITES}", seed=0)
-        sites = build_sites(
-            {sid: [docs[d] for d in ids] for sid, ids in split.items()}, Settings(data_dir=data_dir), embedder
-        )
-        site_ids = sorted(sites)
-        site_keys = {sid: KeyPair.load(site.layout.keys_dir) for sid, site in sites.items()}
-        print("chunks per site:", {sid: sites[sid].chunk_count for sid in site_ids}, flush=True)
-        for site in sites.values():
-            site.close()
+        central = build_sites({"central": dataset.corpus}, Settings(data_dir=tmp / "central"), embedder)["central"]
+        report["central"] = bench_central(central, queries, dataset, None)
+        central.close()
+        site_dirs: dict[int, dict[str, Path]] = {}
+        site_keys: dict[str, KeyPair] = {}
+        for n_sites in args.sizes:
+            split = split_corpus(dataset, f"cluster:{n_sites}", seed=0)
+            data_dir = tmp / f"sites-{n_sites}"
+            named = {f"n{n_sites}-{sid}": [docs[d] for d in ids] for sid, ids in sorted(split.items())}
+            sites = build_sites(named, Settings(data_dir=data_dir), embedder)
+            counts = [site.chunk_count for site in sites.values()]
+            print(f"{n_sites} sites: {min(counts)}-{max(counts)} chunks per site, {sum(counts)} in all", flush=True)
+            for sid, site in sites.items():
+                site_keys[sid] = KeyPair.load(site.layout.keys_dir)
+                site.close()
+            site_dirs[n_sites] = dict.fromkeys(sites, data_dir)
         gateway = KeyPair.generate()
-        gateway.save(tmp / "gateway" / "keys")
-        specs = [
-            site_service_spec(f"site-{sid}", sid, data_dir, tmp / "gateway" / "keys" / "public.key") for sid in site_ids
-        ]
-        with services(specs, tmp) as urls:
-            report = asyncio.run(
-                measure(args.profile, urls, site_ids, gateway, site_keys, embedder.model_version, vectors)
+        gateway_key = tmp / "gateway" / "keys" / "public.key"
+        gateway.save(gateway_key.parent)
+        hosted: list[list[tuple[str, Path]]] = [[] for _ in range(args.hosts)]
+        where: dict[str, int] = {}
+        for dirs in site_dirs.values():
+            for index, (sid, data_dir) in enumerate(dirs.items()):
+                hosted[index % args.hosts].append((sid, data_dir))
+                where[sid] = index % args.hosts
+        specs = [site_host_spec(f"host-{i}", sites, gateway_key, tmp) for i, sites in enumerate(hosted)]
+        version = embedder.model_version
+        with services(specs, tmp) as host_urls:
+            split_urls = {
+                n: {sid: f"{host_urls[where[sid]]}/sites/{sid}" for sid in dirs} for n, dirs in site_dirs.items()
+            }
+            report.update(
+                asyncio.run(measure_hosts(split_urls, gateway, site_keys, version, queries, dataset, args.profile))
             )
-    print(f"\nCranfield, {len(vectors)} questions, dense, {K} chunks, sealed HTTP on loopback")
+        if args.per_process and 10 in site_dirs:
+            per_site = [site_service_spec(sid, sid, data_dir, gateway_key) for sid, data_dir in site_dirs[10].items()]
+            with services(per_site, tmp) as urls:
+                report.update(
+                    asyncio.run(
+                        _per_process(
+                            dict(zip(site_dirs[10], urls, strict=True)), gateway, site_keys, version, queries, dataset
+                        )
+                    )
+                )
+    print(f"\nCranfield, {len(queries)} questions, dense, {K} chunks, sealed HTTP on loopback, {args.hosts} site hosts")
     show(report)
     print("load at end:", os.getloadavg())
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+async def _per_process(
+    urls: Mapping[str, str],
+    gateway: KeyPair,
+    site_keys: Mapping[str, KeyPair],
+    version: str,
+    queries: Sequence[Query],
+    dataset: EvalDataset,
+) -> dict[str, Row]:
+    async with site_http_client() as http:
+        rows = await measure_split("@10 per process", http, urls, gateway, site_keys, version, queries, dataset, False)
+        clients = _clients(urls, http, False)
+        rows["steps @10 per process"] = await breakdown(clients, gateway, site_keys, version, queries, K)
+    return rows
 
 
 if __name__ == "__main__":

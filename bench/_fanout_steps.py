@@ -1,0 +1,115 @@
+"""The router's fan-out taken apart for bench/fanout.py: its steps one by one, and its CPU by package."""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import pstats
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
+from rag_fed.protocol import SiteQuery, SiteReply
+from rag_fed.router import HttpSiteClient, Router
+from rag_fed.router.merge import merge_passages
+from rag_fed.router.term_stats import with_candidates
+
+__all__ = ["breakdown", "cpu_by_package"]
+
+REPO = Path(__file__).resolve().parents[1]
+WARMUP = 3
+Query = tuple[str, str, NDArray[np.float32]]
+
+
+async def breakdown(
+    clients: Sequence[HttpSiteClient],
+    gateway: KeyPair,
+    site_keys: Mapping[str, KeyPair],
+    version: str,
+    queries: Sequence[Query],
+    k: int,
+) -> dict[str, float]:
+    """The router's steps for ``clients``, one by one: mean milliseconds per question of each."""
+    opener = EnvelopeOpener(gateway, "gateway", {c.site_id: site_keys[c.site_id].public_key for c in clients})
+    steps: dict[str, list[float]] = {"seal": [], "http": [], "site search": [], "decode": [], "merge": []}
+    for index, (_, text, vector) in enumerate([*queries[:WARMUP], *queries]):
+        query = SiteQuery(
+            question=text, embedding=vector, k=k, embedder_version=version, mode="dense", want_answer=False
+        )
+        started = time.perf_counter()
+        sealed = [
+            seal(
+                query.to_bytes(),
+                sender=gateway,
+                sender_id="gateway",
+                recipient_id=client.site_id,
+                recipient_key=site_keys[client.site_id].public_key,
+            ).to_bytes()
+            for client in clients
+        ]
+        sealed_at = time.perf_counter()
+        raw = await asyncio.gather(*(client.search(body, 60) for client, body in zip(clients, sealed, strict=True)))
+        answered_at = time.perf_counter()
+        replies = [SiteReply.from_bytes(opener.open_bytes(data)) for data in raw]
+        decoded_at = time.perf_counter()
+        rankings = {reply.site_id: with_candidates(reply.site_id, reply, k) for reply in replies}
+        merged = merge_passages(rankings, k, "dense", {reply.site_id: reply.embedder_version for reply in replies})
+        merged_at = time.perf_counter()
+        assert len(merged) == k
+        if index < WARMUP:
+            continue
+        steps["seal"].append((sealed_at - started) * 1000)
+        steps["http"].append((answered_at - sealed_at) * 1000)
+        steps["site search"].append(max(reply.timings_ms.get("search", 0.0) for reply in replies))
+        steps["decode"].append((decoded_at - answered_at) * 1000)
+        steps["merge"].append((merged_at - decoded_at) * 1000)
+    return {step: float(np.mean(values)) for step, values in steps.items()}
+
+
+async def cpu_by_package(router: Router, version: str, queries: Sequence[Query], k: int) -> dict[str, float]:
+    """The router's own time per question under cProfile, by the package its functions are in (their own
+    time, not their callees'). cProfile slows everything down, so the shares matter, not the sum."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _, text, vector in queries:
+        await router.query(text, vector, version, k=k, mode="dense", want_answer=False)
+    profiler.disable()
+    totals: Counter[str] = Counter()
+    for (filename, _, function), (_, _, own_time, _, _) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
+        totals[_package_of(filename, function)] += own_time * 1000 / len(queries)
+    return dict(totals.most_common(14))
+
+
+_BUILTIN_OWNERS = (
+    ("pydantic_core", "pydantic"),
+    ("nacl", "nacl"),
+    ("_sodium", "nacl"),
+    ("epoll", "event loop (epoll)"),
+    ("select", "event loop (epoll)"),
+    ("socket", "sockets"),
+    ("json", "json"),
+    ("numpy", "numpy"),
+)
+
+
+def _package_of(filename: str, function: str) -> str:
+    """Site-packages by package, ours by top folder, the standard library by module, built-ins (C
+    functions, ``~``) by the object they belong to (pydantic-core's validators, libsodium, epoll)."""
+    if filename == "~":
+        return next((owner for marker, owner in _BUILTIN_OWNERS if marker in function), "other built-ins")
+    path = Path(filename)
+    parts = path.parts
+    if "site-packages" in parts:
+        return parts[parts.index("site-packages") + 1].split(".")[0]
+    if str(path).startswith(str(REPO)):
+        return path.relative_to(REPO).parts[0] + " (ours)"
+    library = [part for part in parts if part.startswith("python3")]
+    if library:
+        module = parts[parts.index(library[0]) + 1]
+        return module.removesuffix(".py")
+    return "other"
