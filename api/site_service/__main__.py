@@ -17,7 +17,7 @@ from api.site_service.host import create_host_app, open_host_responders
 from api.site_service.host_settings import SiteHostSettings, read_toml
 from api.site_service.responder import open_responder
 from api.site_service.settings import SiteServiceSettings
-from rag_fed.config import get_settings
+from rag_fed.config import Settings, get_settings
 from rag_fed.errors import ConfigError, RagFedError
 from rag_fed.observability import configure_tracing
 
@@ -63,14 +63,18 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(args.log_level, settings.log_format)
         configure_tracing(settings.tracing, f"ragfed-site-{settings.site_id}")
         check_server_tls(settings)
-        core = get_settings()
-        if args.data_dir is not None:
-            core = core.model_copy(update={"data_dir": args.data_dir})
+        core = _core_settings(args)
         responder = open_responder(settings, core)
     except RagFedError as error:
         return fail(error)
     serve(create_site_app(responder), args, settings, settings.log_format)
     return 0
+
+
+def _core_settings(args: argparse.Namespace) -> Settings:
+    """The core settings, with ``--data-dir`` over the configured data directory."""
+    core = get_settings()
+    return core if args.data_dir is None else core.model_copy(update={"data_dir": args.data_dir})
 
 
 def _read_config(path: Path) -> dict[str, object]:
@@ -95,9 +99,7 @@ def _serve_host(args: argparse.Namespace) -> int:
         configure_logging(args.log_level, settings.log_format)
         configure_tracing(settings.tracing, "ragfed-site-host")
         check_server_tls(settings)
-        core = get_settings()
-        if args.data_dir is not None:
-            core = core.model_copy(update={"data_dir": args.data_dir})
+        core = _core_settings(args)
         responders = open_host_responders(settings, core)
     except RagFedError as error:
         return fail(error)
