@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from rag_fed.crypto import KeyPair
-from rag_fed.errors import InputError, RagFedError, UnknownDocumentError
+from rag_fed.errors import RagFedError, UnknownDocumentError
 from rag_fed.federation import SiteRegistry
 from rag_fed.federation.sealed_call import SiteRefusedError, call_site
 from rag_fed.feedback.messages import FEEDBACK_PATH, SiteFeedback, SiteFeedbackAck
@@ -72,13 +72,3 @@ class FeedbackForwarder:
         if ack.status == "refused":
             raise UnknownDocumentError(ack.reason or f"site {site.site_id} refused the judgement")
         return Forwarded(True, duplicate=ack.status == "duplicate")
-
-
-def parse_citation_label(label: str) -> tuple[str, str, str]:
-    """``[site:document#anchor]`` (or ``[site:document]``) as (site, document, anchor)."""
-    inner = label.strip()
-    if not (inner.startswith("[") and inner.endswith("]")) or ":" not in inner:
-        raise InputError(f"{label!r} is not a citation label such as [plant-north:manuals/pump.md#3]")
-    site_id, _, rest = inner[1:-1].partition(":")
-    doc_id, _, anchor = rest.partition("#")
-    return site_id, doc_id, anchor.strip()

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from api.gateway.deps import Service, require_roles
-from api.gateway.feedback_forwarding import Forwarded, parse_citation_label
+from api.gateway.feedback_forwarding import Forwarded
 from api.gateway.keystore import Caller, Role
 from rag_fed.errors import InputError, RagFedError
 from rag_fed.feedback.log import MAX_QUESTION_CHARS
@@ -56,8 +56,17 @@ class Feedback(BaseModel):
     @property
     def site_id(self) -> str | None:
         """The site whose source the judgement is about (``None`` for the answer as a whole)."""
+        cited = self.cited
+        return cited[0] if cited else None
+
+    @property
+    def cited(self) -> tuple[str, str, str] | None:
+        """(site, document, anchor) of a citation's label; ``None`` for the answer as a whole."""
         match = _CITATION_LABEL.fullmatch(self.target)
-        return match.group(1) if match else None
+        if match is None:
+            return None
+        doc_id, _, anchor = match.group(2).partition("#")
+        return match.group(1), doc_id, anchor.strip()
 
 
 class FeedbackReceipt(BaseModel):
@@ -84,13 +93,14 @@ async def give_feedback(body: Feedback, caller: Engineer, service: Service) -> F
 
 
 def _forward(body: Feedback, service: Service) -> Forwarded:
-    if body.site_id is None:
+    cited = body.cited
+    if cited is None:
         reason = "a judgement of the whole answer is counted at the gateway; judge its sources to teach the sites"
         return Forwarded(False, reason=reason)
     question = " ".join((body.question or "").split())
     if not question:
         return Forwarded(False, reason="no question was sent with it, so the site cannot learn from it")
-    site_id, doc_id, anchor = parse_citation_label(body.target)
+    site_id, doc_id, anchor = cited
     if not doc_id.strip():
         raise InputError(f"{body.target}: the citation names no document")
     try:
