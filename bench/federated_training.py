@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from training_measures import PeakMemory, PrefixCachedRetrieval
+from training_measures import PrefixCachedRetrieval, command_line, start_measuring
 
 from eval.datasets import EvalDataset, load_beir
 from rag_fed.training.ledger import RoundRecord
@@ -117,7 +117,7 @@ def federated(
     splits: dict[str, PairSplit],
     config: TrainingConfig,
     scratch: Path,
-    evaluate: Callable[[Path], float],
+    evaluate: Callable[[Path], dict[str, float]],
     report: dict[str, Any],
 ) -> TrainingResult:
     paths = {site: save_pairs(scratch / name / f"{site}.jsonl", split) for site, split in splits.items()}
@@ -130,8 +130,9 @@ def federated(
         print(f"  {name} round {record.round}: {ends[-1] - started:.0f} s, uploaded {sent / 1e6:.1f} MB", flush=True)
 
     result = run_federated_training(paths, config, scratch / name / "run", num_cpus=2, on_round=on_round)
-    report["ndcg@10"][name] = evaluate(result.model_dir)
-    report["rounds"][name] = [
+    for metric, value in evaluate(result.model_dir).items():
+        report.setdefault(metric, {})[name] = value
+    report.setdefault("rounds", {})[name] = [
         {
             "round": r.round,
             "sites": r.sites,
@@ -142,7 +143,7 @@ def federated(
         }
         for r in result.rounds
     ]
-    report["seconds_per_round"][name] = [b - a for a, b in zip([started, *ends], ends, strict=False)]
+    report.setdefault("seconds_per_round", {})[name] = [b - a for a, b in zip([started, *ends], ends, strict=False)]
     return result
 
 
@@ -156,6 +157,7 @@ def train_alone(model: Any, base: list[Any], pairs: Sequence[TrainingPair], conf
         lr=config.learning_rate,
         batch_size=config.batch_size,
         seed=config.seed,
+        loss=config.loss,
     )
     return time.perf_counter() - started
 
@@ -188,14 +190,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "federated_training.json")
     args = parser.parse_args()
     skip = {part.strip() for part in args.skip.split(",") if part.strip()}
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION", "1")
-
-    import torch
-
-    torch.set_num_threads(2)
-    memory = PeakMemory()
-    wall = time.perf_counter()
+    memory, wall = start_measuring()
     dataset = load_beir(args.datasets / args.dataset / "beir")
     if args.max_docs:
         dataset = shrink(dataset, args.max_docs)
@@ -213,8 +208,7 @@ def main() -> None:
     model = load_model(config.base_model, config.max_seq_length, config.train_top_layers)
     base = get_weights(model)
     report: dict[str, Any] = {
-        "command": "bench/federated_training.py "
-        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
+        "command": command_line("federated_training.py", args),
         "config": config.model_dump(mode="json"),
         "ndcg@10": {},
         "rounds": {},
@@ -238,9 +232,9 @@ def main() -> None:
         flush=True,
     )
 
-    def evaluate_folder(folder: Path) -> float:
+    def evaluate_folder(folder: Path) -> dict[str, float]:
         trained = load_model(str(folder), config.max_seq_length, config.train_top_layers)
-        return retrieval.ndcg(trained)
+        return {"ndcg@10": retrieval.ndcg(trained)}
 
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)

@@ -1,9 +1,14 @@
-"""Measuring helpers of bench/federated_training.py: nDCG@10 of a model with its frozen layers computed
-once (``PrefixCachedRetrieval``), and the peak memory of a process tree (``PeakMemory``)."""
+"""Measuring helpers of bench/federated_training.py and bench/feedback_training.py: retrieval metrics of a
+model with its frozen layers computed once (``PrefixCachedRetrieval``), and the peak memory of a process
+tree (``PeakMemory``)."""
 
 from __future__ import annotations
 
+import argparse
+import os
 import threading
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,7 +16,23 @@ import numpy as np
 from eval.datasets import EvalDataset
 from eval.metrics import retrieval_metrics
 
-__all__ = ["PeakMemory", "PrefixCachedRetrieval"]
+__all__ = ["PeakMemory", "PrefixCachedRetrieval", "command_line", "start_measuring"]
+
+
+def start_measuring() -> tuple[PeakMemory, float]:
+    """Offline (no hub, no dependency installs by Flower), torch on the 2 cores; the peak-memory sampler
+    and the wall clock started."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION", "1")
+    import torch
+
+    torch.set_num_threads(2)
+    return PeakMemory(), time.perf_counter()
+
+
+def command_line(script: str, args: argparse.Namespace) -> str:
+    """The command with every option spelled out, as the report records it."""
+    return f"bench/{script} " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items())
 
 
 class PrefixCachedRetrieval:
@@ -73,14 +94,24 @@ class PrefixCachedRetrieval:
         return self.ndcg_of(self.vectors(model))
 
     def ndcg_of(self, vectors: np.ndarray) -> float:
+        return self.metrics_of(vectors)["ndcg@10"]
+
+    def metrics_of(
+        self, vectors: np.ndarray, names: Sequence[str] = ("ndcg@10",), queries: Sequence[int] | None = None
+    ) -> dict[str, float]:
+        """``names`` (ranx metrics, over the top 100) of the queries at these positions (default: all)."""
         n_docs = len(self.dataset.corpus)
-        scores = vectors[n_docs:] @ vectors[:n_docs].T
-        run = {}
-        for row, query in zip(scores, self.dataset.queries, strict=True):
+        chosen = range(len(self.dataset.queries)) if queries is None else queries
+        rows = np.asarray([n_docs + i for i in chosen], dtype=np.int64)
+        scores = vectors[rows] @ vectors[:n_docs].T
+        run, qrels = {}, {}
+        for row, position in zip(scores, chosen, strict=True):
+            query = self.dataset.queries[position]
             top = np.argsort(-row)[:100]
             run[query.query_id] = {self.dataset.corpus[i].doc_id: float(row[i]) for i in top}
-        qrels = {q.query_id: dict(q.gold_doc_ids) for q in self.dataset.queries}
-        return float(retrieval_metrics(run, qrels, ["ndcg@10"])["ndcg@10"])
+            qrels[query.query_id] = dict(query.gold_doc_ids)
+        found = retrieval_metrics(run, qrels, list(names))
+        return {name: float(found[name]) for name in names}
 
     def check(self, model: Any) -> float:
         """Largest difference to ``model.encode`` on a sample of texts (must be ~0)."""

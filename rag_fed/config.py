@@ -26,6 +26,7 @@ from rag_fed.training.settings import (
     PrivacySettings,
     SecureAggregationSettings,
     StrategyName,
+    TrainingLoss,
 )
 
 __all__ = [
@@ -138,6 +139,8 @@ class TrainingSettings(BaseModel):
     trimmed_beta: float = Field(default=0.2, gt=0, lt=0.5)
     krum_malicious: int = Field(default=0, ge=0)
     seed: int = 0
+    # How pairs with hard negatives (from engineers' feedback) train: in_batch or per_example (docs/training.md).
+    loss: TrainingLoss = "in_batch"
     runs_dir: Path | None = None
     pairs: PairMiningSettings = PairMiningSettings()
     dp: PrivacySettings = PrivacySettings()

@@ -137,6 +137,7 @@ def _train(message: Message, context: Context, site: SiteBinding) -> Message:
         batch_size=config.batch_size,
         proximal_mu=float(instruction.options.get("proximal-mu", 0.0)),
         seed=config.seed + server_round,
+        loss=config.loss,
     )
     scores = evaluate(model, split.val[: config.max_val_pairs])
     new_arrays = get_named_weights(model)

@@ -1,9 +1,13 @@
 """Fine-tune a sentence-transformers embedder on (query, passage) pairs, and move its weights in and out.
 
-Training is a plain torch loop with sentence-transformers' ``MultipleNegativesRankingLoss`` (each
-query's positive against the other passages of its batch); on CPU it is simpler and faster than the
-library's trainer. Only *trainable* tensors travel in federated rounds: with ``top_layers=N`` the
-embeddings and lower layers are frozen, so updates are smaller and steps are cheaper.
+Training is a plain torch loop; on CPU it is simpler and faster than the library's trainer. Two losses
+(``TrainingLoss``): ``in_batch``, sentence-transformers' ``MultipleNegativesRankingLoss`` (each query's
+positive against every passage of its batch: the other pairs' positives and everyone's hard negatives),
+and ``per_example``, each query against its own positive and hard negatives only, so that one example's
+loss depends on no other example (the form whose gradient can be clipped per example, as DP-SGD needs).
+Pairs without hard negatives always train in-batch. Only *trainable* tensors travel in federated
+rounds: with ``top_layers=N`` the embeddings and lower layers are frozen, so updates are smaller and
+steps are cheaper.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import random
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +27,11 @@ from rag_fed.config import PACKAGED
 from rag_fed.embedders.packaged import packaged_minilm_path
 from rag_fed.errors import ModelError, TrainingError
 from rag_fed.training.pairs import TrainingPair
+from rag_fed.training.settings import TrainingLoss
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+    from torch import Tensor
 
 __all__ = [
     "LocalTrainResult",
@@ -42,6 +48,9 @@ __all__ = [
 _LAYER_INDEX = re.compile(r"\.layer\.(\d+)\.")
 # BERT's pooler is not used by sentence-transformers' mean pooling: it never gets a gradient.
 _NEVER_TRAINED = (".pooler.",)
+# sentence-transformers' default for MultipleNegativesRankingLoss (cosine x 20); the per-example loss
+# uses the same so the two compare.
+_SCALE = 20.0
 
 
 @dataclass(frozen=True)
@@ -128,9 +137,11 @@ def train_local(
     batch_size: int,
     proximal_mu: float = 0.0,
     seed: int = 0,
+    loss: TrainingLoss = "in_batch",
 ) -> LocalTrainResult:
-    """Fine-tune in place with in-batch negatives; ``proximal_mu > 0`` adds FedProx's
-    ``mu/2 * ||w - w_start||^2`` so the site does not drift far from the global weights."""
+    """Fine-tune in place; ``loss`` as in the module docstring. A batch holds pairs with the same number of
+    hard negatives. ``proximal_mu > 0`` adds FedProx's ``mu/2 * ||w - w_start||^2`` so the site does not
+    drift far from the global weights."""
     import torch
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
@@ -140,24 +151,26 @@ def train_local(
     if not parameters:
         raise TrainingError("the model has no trainable tensors")
     anchors = [parameter.detach().clone() for parameter in parameters] if proximal_mu > 0 else []
-    loss_fn = MultipleNegativesRankingLoss(model)
+    in_batch = MultipleNegativesRankingLoss(model, scale=_SCALE)
     optimizer = torch.optim.AdamW(parameters, lr=lr)
     model.train()
     total, steps = 0.0, 0
     for epoch in range(epochs):
         for batch in _batches_without_duplicates(pairs, batch_size, seed + epoch):
-            features = [
-                model.preprocess([pair.query for pair in batch]),
-                model.preprocess([pair.positive for pair in batch]),
-            ]
-            loss = loss_fn(features, torch.arange(len(batch)))
+            columns = [[pair.query for pair in batch], [pair.positive for pair in batch]]
+            columns += [[pair.negatives[i] for pair in batch] for i in range(len(batch[0].negatives))]
+            features = [model.preprocess(column) for column in columns]
+            if loss == "per_example" and len(columns) > 2:
+                value = _per_example_loss(model, features).mean()
+            else:
+                value = in_batch(features, torch.arange(len(batch)))
             if anchors:
                 drift = sum(((p - a) ** 2).sum() for p, a in zip(parameters, anchors, strict=True))
-                loss = loss + (proximal_mu / 2) * drift
+                value = value + (proximal_mu / 2) * drift
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            torch.autograd.backward(value)
             optimizer.step()
-            total += float(loss.detach())
+            total += float(value.detach())
             steps += 1
     model.eval()
     if steps == 0:
@@ -165,11 +178,23 @@ def train_local(
     return LocalTrainResult(total / steps, steps, len(pairs), time.perf_counter() - started)
 
 
+def _per_example_loss(model: SentenceTransformer, features: list[dict[str, Tensor]]) -> Tensor:
+    """One loss per example: cross-entropy of its query over its own positive and hard negatives."""
+    import torch
+
+    queries, *passages = (
+        torch.nn.functional.normalize(model(column)["sentence_embedding"], dim=-1) for column in features
+    )
+    candidates = torch.stack(passages, dim=1)  # (batch, 1 + negatives, dim); the positive first
+    scores = _SCALE * torch.einsum("bd,bcd->bc", queries, candidates)
+    return torch.nn.functional.cross_entropy(scores, torch.zeros(len(scores), dtype=torch.long), reduction="none")
+
+
 def evaluate(model: SentenceTransformer, val_pairs: Sequence[TrainingPair], batch_size: int = 64) -> dict[str, float]:
-    """MRR@10 and recall@1 of each query against all distinct validation positives."""
+    """MRR@10 and recall@1 of each query against all distinct validation positives and hard negatives."""
     if not val_pairs:
         return {"mrr@10": 0.0, "recall@1": 0.0}
-    candidates = sorted({pair.positive for pair in val_pairs})
+    candidates = sorted({text for pair in val_pairs for text in (pair.positive, *pair.negatives)})
     index = {text: i for i, text in enumerate(candidates)}
     model.eval()
     options: dict[str, Any] = {
@@ -188,22 +213,43 @@ def evaluate(model: SentenceTransformer, val_pairs: Sequence[TrainingPair], batc
 
 
 def _batches_without_duplicates(pairs: Sequence[TrainingPair], batch_size: int, seed: int) -> list[list[TrainingPair]]:
-    """Shuffled batches in which no query or passage repeats: a repeat would be a false negative."""
+    """Shuffled batches of pairs with the same number of hard negatives, in which no query repeats and no
+    passage of the batch is one that a query of the batch was paired with (it would be a false negative)."""
+    accepted: dict[str, set[str]] = {}
+    for pair in pairs:
+        accepted.setdefault(pair.query.casefold(), set()).add(pair.positive.casefold())
     order = list(pairs)
     random.Random(seed).shuffle(order)
-    open_batches: list[tuple[list[TrainingPair], set[str]]] = []
+    open_batches: dict[int, list[_OpenBatch]] = {}
     full: list[list[TrainingPair]] = []
     for pair in order:
-        keys = {"q:" + pair.query.casefold(), "p:" + pair.positive.casefold()}
-        for batch, seen in open_batches:
-            if not keys & seen:
-                batch.append(pair)
-                seen.update(keys)
-                break
-        else:
-            open_batches.append(([pair], set(keys)))
-        for slot in [slot for slot in open_batches if len(slot[0]) == batch_size]:
-            full.append(slot[0])
-            open_batches.remove(slot)
-    full.extend(batch for batch, _ in open_batches if len(batch) >= 2)
+        query = pair.query.casefold()
+        passages = {pair.positive.casefold(), *(text.casefold() for text in pair.negatives)}
+        slots = open_batches.setdefault(len(pair.negatives), [])
+        slot = next((s for s in slots if s.fits(query, accepted[query], passages)), None)
+        if slot is None:
+            slot = _OpenBatch()
+            slots.append(slot)
+        slot.add(pair, query, accepted[query], passages)
+        if len(slot.pairs) == batch_size:
+            full.append(slot.pairs)
+            slots.remove(slot)
+    full.extend(slot.pairs for slots in open_batches.values() for slot in slots if len(slot.pairs) >= 2)
     return full
+
+
+@dataclass
+class _OpenBatch:
+    pairs: list[TrainingPair] = field(default_factory=list)
+    queries: set[str] = field(default_factory=set)
+    passages: set[str] = field(default_factory=set)
+    accepted: set[str] = field(default_factory=set)
+
+    def fits(self, query: str, accepted: set[str], passages: set[str]) -> bool:
+        return query not in self.queries and not accepted & self.passages and not passages & self.accepted
+
+    def add(self, pair: TrainingPair, query: str, accepted: set[str], passages: set[str]) -> None:
+        self.pairs.append(pair)
+        self.queries.add(query)
+        self.passages |= passages
+        self.accepted |= accepted

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +22,7 @@ from rag_fed.errors import TrainingError
 
 __all__ = [
     "PairMiningSettings",
+    "PairSource",
     "PairSplit",
     "TrainingChunk",
     "TrainingPair",
@@ -58,10 +60,13 @@ class TrainingChunk:
 
 @dataclass(frozen=True)
 class TrainingPair:
-    """A query and the passage that answers it; other passages in a batch serve as negatives."""
+    """A query, the passage that answers it, and passages that look right but do not (hard negatives:
+    from an engineer's log, the site's own high-ranked rejects). Other passages of a batch are negatives
+    too, under the in-batch loss."""
 
     query: str
     positive: str
+    negatives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,8 +75,23 @@ class PairSplit:
     val: tuple[TrainingPair, ...]
 
 
+PairSource = Literal["auto", "feedback", "documents", "both"]
+
+
 class PairMiningSettings(BaseModel):
-    """Length limits are in characters, after whitespace is collapsed."""
+    """Where a site's pairs come from, and how documents are mined. Length limits are in characters, after
+    whitespace is collapsed.
+
+    ``source``: ``feedback`` trains on the site's log of engineers' judgements only (an error when it
+    yields none), ``documents`` on pairs mined from its documents only, ``both`` on the two together, and
+    ``auto`` on the log when it yields pairs, else on documents. ``hard_negatives`` is how many of the
+    site's own high-ranked rejects each feedback pair carries (:mod:`rag_fed.training.feedback_pairs`).
+    Both defaults were chosen on the check questions of a split of Cranfield's training half
+    (docs/benchmarks.md, "Learning from engineers' feedback"): 7 negatives beat 0, 1 and 3, and adding the
+    mined document pairs lost what the feedback had gained. The evidence is weak: the held-out half did
+    not confirm a gain at these settings. Each negative is one more passage per pair to
+    embed: 7 make a training step about 4x as long as none.
+    """
 
     min_query_chars: int = Field(default=8, ge=1)
     min_positive_chars: int = Field(default=30, ge=1)
@@ -91,6 +111,8 @@ class PairMiningSettings(BaseModel):
     # against 0.3808 for titles alone (base 0.3736; docs/benchmarks.md).
     sentence_pairs: int = Field(default=0, ge=0)
     min_sentence_words: int = Field(default=6, ge=1)
+    source: PairSource = "auto"
+    hard_negatives: int = Field(default=7, ge=0)
 
 
 def mine_pairs(chunks: Iterable[TrainingChunk], settings: PairMiningSettings | None = None) -> list[TrainingPair]:
@@ -150,12 +172,15 @@ def split_pairs(pairs: Sequence[TrainingPair], val_fraction: float, seed: int = 
 
 
 def save_pairs(path: Path, split: PairSplit) -> Path:
-    """Write one JSON object per line: ``{"split": "train"|"val", "query": ..., "positive": ...}``."""
+    """Write one JSON object per line: ``{"split": "train"|"val", "query": ..., "positive": ...}``, with
+    ``"negatives": [...]`` when the pair has some (files without it load as pairs without negatives)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
         for name, pairs in (("train", split.train), ("val", split.val)):
             for pair in pairs:
-                row = {"split": name, "query": pair.query, "positive": pair.positive}
+                row: dict[str, object] = {"split": name, "query": pair.query, "positive": pair.positive}
+                if pair.negatives:
+                    row["negatives"] = list(pair.negatives)
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return path
 
@@ -172,9 +197,12 @@ def load_pairs(path: Path) -> PairSplit:
                 continue
             try:
                 row = json.loads(line)
-                pair = TrainingPair(str(row["query"]), str(row["positive"]))
+                negatives = row.get("negatives", [])
+                if not isinstance(negatives, list):
+                    raise TypeError("negatives must be a list of passages")
+                pair = TrainingPair(str(row["query"]), str(row["positive"]), tuple(str(n) for n in negatives))
                 split = row.get("split", "train")
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
                 raise TrainingError(f"{path}:{number}: not a training pair ({error})") from error
             (val if split == "val" else train).append(pair)
     if not train:

@@ -17,12 +17,15 @@ __all__ = [
     "SecureAggregationSettings",
     "StrategyName",
     "TrainingConfig",
+    "TrainingLoss",
 ]
 
 # The ConfigRecord entry (in the coordinator's "config" record) that carries TrainingConfig as JSON.
 INSTRUCTION_CONFIG_KEY = "training-config"
 
 StrategyName = Literal["fedavg", "fedprox", "fedadam", "fedmedian", "trimmed", "krum"]
+# How pairs with hard negatives train (rag_fed.training.model): against the whole batch, or per example.
+TrainingLoss = Literal["in_batch", "per_example"]
 ROBUST_STRATEGIES: frozenset[str] = frozenset({"fedmedian", "trimmed", "krum"})
 
 
@@ -81,6 +84,10 @@ class TrainingConfig(BaseModel):
     including the word embeddings). MiniLM-L6 has 6 layers of ~1.8 M weights each against 11.7 M in
     the embeddings, so N=2 sends ~3.5 M floats (14 MB) per update instead of 22.7 M (91 MB) and
     trains roughly 2x faster on CPU, at some cost in how far the model can move.
+
+    ``loss`` is how pairs with hard negatives train (``rag_fed.training.model``): ``in_batch`` scores each
+    query against every passage of its batch, ``per_example`` only against its own positive and hard
+    negatives (each example's gradient then depends on it alone, as per-example clipping for DP-SGD needs).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -108,3 +115,4 @@ class TrainingConfig(BaseModel):
     secagg: SecureAggregationSettings = SecureAggregationSettings()
     adaptive: AdaptiveSettings | None = None
     torch_threads: PositiveInt = 1
+    loss: TrainingLoss = "in_batch"

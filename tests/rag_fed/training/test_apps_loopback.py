@@ -17,9 +17,11 @@ from flwr.app import Context, Error, Message, RecordDict
 
 from rag_fed.training.client_app import build_client_app, sites_by_partition
 from rag_fed.training.ledger import Ledger, RunManifest
-from rag_fed.training.model import get_named_weights, load_model
+from rag_fed.training.model import get_named_weights, load_model, train_local
+from rag_fed.training.pairs import PairSplit, TrainingPair, save_pairs
 from rag_fed.training.server_app import ServerPlan, run_rounds
 from rag_fed.training.settings import AdaptiveSettings, PrivacySettings, TrainingConfig
+from tests.rag_fed.training.conftest import synthetic_pairs
 
 pytestmark = pytest.mark.integration
 
@@ -94,6 +96,32 @@ def test_fedavg_round_records_both_sites_and_moves_weights(
     after = ledger.load_checkpoint(1)
     assert any(not np.array_equal(after[n], base_weights[n]) for n in base_weights)
     assert set(ledger.evaluation()) == {"plant-a", "plant-b"}
+
+
+def test_sites_train_on_their_hard_negatives_with_the_runs_loss(
+    tmp_path: Path, base_weights: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag_fed.training.client_app as client_app
+
+    sites = {}
+    for offset, site in enumerate(["plant-a", "plant-b"]):
+        split = synthetic_pairs(offset, 20)
+        hard = PairSplit(
+            train=tuple(TrainingPair(p.query, p.positive, ("Checklist only: " + p.query,)) for p in split.train),
+            val=split.val,
+        )
+        sites[site] = save_pairs(tmp_path / "pairs" / f"{site}.jsonl", hard)
+    seen: list[tuple[str, int]] = []
+
+    def recording(model: Any, pairs: Any, **options: Any) -> Any:
+        seen.append((options["loss"], sum(len(pair.negatives) for pair in pairs)))
+        return train_local(model, pairs, **options)
+
+    monkeypatch.setattr(client_app, "train_local", recording)
+    run_dir = make_run(tmp_path, sites, base_weights, loss="per_example")
+    run_rounds(LoopbackGrid(sites, None), ServerPlan(run_dir, 1, 1, evaluate_final=False))  # type: ignore[arg-type]
+    assert seen == [("per_example", 16), ("per_example", 16)]
+    assert Ledger.open(run_dir).rounds[0].sites == ["plant-a", "plant-b"]
 
 
 def test_adaptive_sites_skip_when_nothing_changes_and_bytes_are_saved(

@@ -9,6 +9,7 @@ import pytest
 
 from rag_fed.errors import TrainingError
 from rag_fed.training.model import (
+    _per_example_loss,
     evaluate,
     get_named_weights,
     get_weights,
@@ -17,6 +18,7 @@ from rag_fed.training.model import (
     train_local,
     trainable_names,
 )
+from rag_fed.training.pairs import TrainingPair
 from tests.rag_fed.training.conftest import synthetic_pairs
 
 pytestmark = pytest.mark.integration
@@ -80,3 +82,58 @@ def test_evaluate_reports_mrr_and_recall_in_range(fresh: Any) -> None:
 def test_too_few_pairs_to_form_a_batch_is_an_error(fresh: Any) -> None:
     with pytest.raises(TrainingError, match="no batch"):
         train_local(fresh, synthetic_pairs(0, 10).val[:1], epochs=1, lr=1e-5, batch_size=8)
+
+
+def with_hard_negatives(pairs: tuple[TrainingPair, ...]) -> tuple[TrainingPair, ...]:
+    """Each pair with two look-alike passages of its own unit that do not answer it."""
+    return tuple(
+        TrainingPair(
+            pair.query,
+            pair.positive,
+            (pair.positive.replace(";", "; no fault found, not", 1), "Inspection checklist only: " + pair.query),
+        )
+        for pair in pairs
+    )
+
+
+def batch_loss(model: Any, pairs: tuple[TrainingPair, ...], loss: str = "in_batch") -> float:
+    # A step this small leaves the weights as they were: the mean loss of the epoch's batches, as they are.
+    return train_local(model, pairs, epochs=1, lr=1e-12, batch_size=8, seed=3, loss=loss).loss  # type: ignore[arg-type]
+
+
+def test_hard_negatives_are_scored_not_ignored(fresh: Any) -> None:
+    plain = synthetic_pairs(0, 40).train
+    hard = with_hard_negatives(plain)
+    in_batch_plain, in_batch_hard = batch_loss(fresh, plain), batch_loss(fresh, hard)
+    per_example_hard = batch_loss(fresh, hard, "per_example")
+    # The same batches with more candidates per query: a larger softmax denominator, a larger loss.
+    assert in_batch_hard > in_batch_plain + 0.05
+    # Its own 1 + 2 candidates only: below the in-batch loss over 8 * 3, yet not the 0 of a lone positive.
+    assert 0.01 < per_example_hard < in_batch_hard
+    # Without hard negatives the per-example option keeps the in-batch loss.
+    assert batch_loss(fresh, plain, "per_example") == pytest.approx(in_batch_plain, rel=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["in_batch", "per_example"])
+def test_training_with_hard_negatives_lowers_their_loss(fresh: Any, loss: str) -> None:
+    pairs = with_hard_negatives(synthetic_pairs(1, 40).train)
+    before = batch_loss(fresh, pairs, loss)
+    result = train_local(fresh, pairs, epochs=3, lr=5e-4, batch_size=8, seed=1, loss=loss)  # type: ignore[arg-type]
+    assert result.steps >= 9
+    assert batch_loss(fresh, pairs, loss) < 0.8 * before
+
+
+def test_an_examples_per_example_loss_does_not_depend_on_the_rest_of_its_batch(fresh: Any) -> None:
+    import torch
+
+    a, b, c = with_hard_negatives(synthetic_pairs(2, 12).train[:3])
+
+    def losses(batch: list[TrainingPair]) -> list[float]:
+        columns = [[p.query for p in batch], [p.positive for p in batch]]
+        columns += [[p.negatives[i] for p in batch] for i in range(2)]
+        fresh.eval()
+        with torch.no_grad():
+            return _per_example_loss(fresh, [fresh.preprocess(column) for column in columns]).tolist()
+
+    assert losses([a, b])[0] == pytest.approx(losses([a, c])[0], abs=1e-5)
+    assert losses([a, b])[1] != pytest.approx(losses([a, c])[1], abs=1e-3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,30 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     split = PairSplit(train=(TrainingPair("a query", "a passage"),), val=(TrainingPair("b", "c"),))
     path = save_pairs(tmp_path / "site" / "pairs.jsonl", split)
     assert load_pairs(path) == split
+
+
+def test_pairs_with_hard_negatives_round_trip_beside_pairs_without(tmp_path: Path) -> None:
+    with_negatives = TrainingPair("pump cavitates", "Open the strainer.", ("Belt tension.", "Bearing noise."))
+    split = PairSplit(train=(with_negatives, TrainingPair("a query", "a passage")), val=())
+    path = save_pairs(tmp_path / "pairs.jsonl", split)
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert rows[0]["negatives"] == ["Belt tension.", "Bearing noise."]
+    assert "negatives" not in rows[1]  # files stay as they were for pairs without
+    assert load_pairs(path) == split
+
+
+def test_a_pairs_file_written_before_negatives_still_loads(tmp_path: Path) -> None:
+    old = tmp_path / "old.jsonl"
+    old.write_text('{"split": "train", "query": "q", "positive": "p"}\n{"query": "r", "positive": "s"}\n')
+    assert load_pairs(old).train == (TrainingPair("q", "p"), TrainingPair("r", "s"))
+    assert all(pair.negatives == () for pair in load_pairs(old).train)
+
+
+def test_negatives_that_are_not_a_list_name_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"query": "q", "positive": "p"}\n{"query": "q", "positive": "p", "negatives": "x"}\n')
+    with pytest.raises(TrainingError, match=r"bad\.jsonl:2"):
+        load_pairs(bad)
 
 
 def test_load_refuses_missing_empty_and_malformed_files(tmp_path: Path) -> None:

@@ -34,3 +34,24 @@ def test_a_bad_training_value_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("RAGFED_CONFIG", str(config))
     with pytest.raises(ValidationError, match="strategy"):
         Settings()
+
+
+def test_the_loss_and_the_pair_source_are_typed_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag_fed.training.settings import TrainingConfig
+
+    defaults = Settings().training
+    assert (defaults.loss, defaults.pairs.source, defaults.pairs.hard_negatives) == ("in_batch", "auto", 7)
+    config = tmp_path / "ragfed.toml"
+    config.write_text('[training]\nloss = "per_example"\n[training.pairs]\nsource = "both"\nhard_negatives = 2\n')
+    monkeypatch.setenv("RAGFED_CONFIG", str(config))
+    training = Settings().training
+    assert (training.loss, training.pairs.source, training.pairs.hard_negatives) == ("per_example", "both", 2)
+    # What `ragfed train` hands the sites: every [training] value but those of the coordinator alone.
+    run = TrainingConfig.model_validate(training.model_dump(exclude={"runs_dir", "pairs", "dp", "adaptive"}))
+    assert run.loss == "per_example"
+    config.write_text('[training]\nloss = "triplet"\n')
+    with pytest.raises(ValidationError, match="loss"):
+        Settings()
+    config.write_text('[training.pairs]\nsource = "chat"\n')
+    with pytest.raises(ValidationError, match="source"):
+        Settings()
