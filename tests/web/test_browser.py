@@ -14,6 +14,7 @@ from fpdf import FPDF
 
 from api.gateway.keystore import Role
 from api.web.pages import CONTENT_SECURITY_POLICY
+from rag_fed.errors import GatewayBusyError
 from rag_fed.samples import load_questions
 from tests.web.conftest import MARKUP_TEXT, PRIVATE_SITE, WebFederation, why_no_browser
 
@@ -102,6 +103,32 @@ def test_a_wrong_key_is_refused_with_a_plain_sentence(web_federation: WebFederat
     operator.locator("#chat").wait_for()
     turn = _ask(operator, "What does F-217 mean?")
     assert turn.locator(".status.error").inner_text().startswith("This key's role may not do that.")
+    watched.assert_clean()
+
+
+def test_a_busy_gateway_is_shown_as_busy_with_when_to_retry(web_federation: WebFederation, watched: Watched) -> None:
+    """The page's reading of the gateway's 429 (its fair share per caller): the refusal is the gateway's own
+    error, with its body, built from the real error type, answered for the page's request."""
+    page = watched.page
+    message = str(
+        GatewayBusyError(
+            "this API key already has 2 answers in progress, the most one caller may have; "
+            "retry after 3 s, when one has finished",
+            3,
+        )
+    )
+    body = {"error": {"type": "GatewayBusyError", "message": message}}
+    page.route(
+        "**/v1/chat/completions", lambda route: route.fulfill(status=429, headers={"Retry-After": "3"}, json=body)
+    )
+    page.goto(f"{web_federation.gateway.url}/")
+    _sign_in(page, web_federation.api_keys[Role.ENGINEER])
+    page.locator("#chat").wait_for()
+    turn = _ask(page, "What does F-217 mean?")
+    status = turn.locator(".status.error").inner_text()
+    assert status.startswith("The gateway is busy: this API key already has 2 answers in progress")
+    assert "retry after 3 s" in status
+    assert page.locator("#chat").is_visible()  # busy is not a sign-out
     watched.assert_clean()
 
 

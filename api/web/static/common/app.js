@@ -77,6 +77,7 @@ export function sentenceFor(status, body, what = "the server") {
   if (status === 403) return `This key's role may not do that. ${message}`.trim();
   if (status === 404) return message ? `Not found: ${message}.` : "Not found.";
   if (status === 413) return `Too large: ${message || "the upload is over the size limit"}.`;
+  if (status === 429) return `${what} is busy: ${message || "too many requests at once; try again shortly"}.`;
   if (status === 503) return `${what} cannot answer right now: ${message || "a service is unavailable"}.`;
   if (status >= 500) return `${what} failed (${status}). ${message || "The server log has the details."}`;
   return message ? `${message.charAt(0).toUpperCase()}${message.slice(1)}.` : `The request was refused (${status}).`;
