@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from connectors import Document, Section
 from eval._records import EvalDoc
 from eval._text import cited_doc_ids
 from eval.systems import SystemAnswer, SystemResult
@@ -27,7 +26,7 @@ from rag_fed.config import Settings
 from rag_fed.embedders.base import Embedder
 from rag_fed.generators.base import Generator
 from rag_fed.protocol import MAX_K
-from rag_fed.site import Site
+from rag_fed.site import Document, Section, Site
 from rag_fed.types import Citation, Passage, SearchMode, SiteAnswer
 
 __all__ = [

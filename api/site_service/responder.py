@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 from api.site_service.settings import SiteServiceSettings
-from indexes import set_search_threads
 from rag_fed.config import Settings
 from rag_fed.crypto import KeyPair
 from rag_fed.embedders.base import Embedder
 from rag_fed.errors import RagFedError
 from rag_fed.files import private_dir
 from rag_fed.generators.base import Generator
-from rag_fed.site import Site
+from rag_fed.site import Site, apply_search_threads
 from rag_fed.site.responder import SiteResponder
 
 __all__ = ["ServiceResponder", "open_responder"]
@@ -29,7 +28,7 @@ def open_responder(
 ) -> ServiceResponder:
     """Open the site named in ``settings`` under ``core.data_dir`` with its own key pair."""
     gateway_key = settings.gateway_key()
-    set_search_threads(core.search.faiss_threads or None)  # 0: FAISS's default
+    apply_search_threads(core.search)
     site = Site.open(settings.site_id, core, embedder=embedder, generator=generator)
     try:
         private_dir(site.layout.root)  # a site made before its folders were private is made so here

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from indexes import SiteStore
+from indexes import SiteStore, set_search_threads
 from indexes.keyword_index import CorpusStats, KeywordRanking
+from rag_fed.config import SearchSettings
 from rag_fed.fusion import HYBRID_DEPTH, fuse_min_max
 from rag_fed.types import SearchMode
 
@@ -218,3 +219,10 @@ def _keyword_pool() -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=KEYWORD_WORKERS, thread_name_prefix="ragfed-keyword")
         return _pool
+
+
+def apply_search_threads(settings: SearchSettings) -> None:
+    """Let every FAISS search of this process use ``settings.faiss_threads`` OpenMP threads (0: FAISS's
+    default, the number of cores). A service applies it once at start; the setting is per process, so
+    the last site opened in a host decides."""
+    set_search_threads(settings.faiss_threads or None)
