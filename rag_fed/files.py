@@ -13,7 +13,14 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["PRIVATE_DIR_MODE", "PRIVATE_FILE_MODE", "private_dir", "private_file", "replace_text"]
+__all__ = [
+    "PRIVATE_DIR_MODE",
+    "PRIVATE_FILE_MODE",
+    "create_text_once",
+    "private_dir",
+    "private_file",
+    "replace_text",
+]
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -22,6 +29,34 @@ PRIVATE_FILE_MODE = 0o600
 def replace_text(path: Path, text: str, *, mode: int | None = None, encoding: str = "utf-8") -> None:
     """Replace ``path`` with ``text`` atomically and durably. ``mode`` (e.g. ``0o600`` for a secret) is
     set on the temporary file before anything is written, so the content is never readable by others."""
+    tmp_name = _write_temporary(path, text, mode, encoding)
+    try:
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    _sync_dir(path.parent)
+
+
+def create_text_once(path: Path, text: str, *, mode: int | None = None, encoding: str = "utf-8") -> bool:
+    """Create ``path`` with ``text`` unless it exists; ``True`` if this call created it. Like
+    :func:`replace_text` the file appears whole or not at all, and of two racing writers exactly one wins
+    (a hard link, unlike a rename, fails when the target exists), so both then read the same content."""
+    tmp_name = _write_temporary(path, text, mode, encoding)
+    try:
+        os.link(tmp_name, path)
+    except FileExistsError:
+        return False
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+    _sync_dir(path.parent)
+    return True
+
+
+def _write_temporary(path: Path, text: str, mode: int | None, encoding: str) -> str:
+    """A uniquely named, fsynced file beside ``path`` holding ``text`` (its name; removed on failure)."""
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         if mode is not None:
@@ -30,12 +65,15 @@ def replace_text(path: Path, text: str, *, mode: int | None = None, encoding: st
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    directory = os.open(path.parent, os.O_RDONLY)
+    return tmp_name
+
+
+def _sync_dir(path: Path) -> None:
+    directory = os.open(path, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:

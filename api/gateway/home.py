@@ -15,6 +15,7 @@ from rag_fed.crypto import KeyPair
 from rag_fed.errors import ConfigError
 from rag_fed.federation import SiteRegistry
 from rag_fed.files import private_dir
+from rag_fed.term_stats import load_or_create_term_key
 
 __all__ = ["GatewayHome", "init_home", "load_or_create_keys"]
 
@@ -35,7 +36,8 @@ def load_or_create_keys(settings: GatewaySettings) -> KeyPair:
 
 
 def init_home(settings: GatewaySettings) -> GatewayHome:
-    """Create the home folder, the key pair (an existing one is kept) and the empty databases."""
+    """Create the home folder, the key pair and the federation term key (existing ones are kept) and the
+    empty databases."""
     try:
         private_dir(settings.home)  # 0700: keys, key hashes, audit log, registry
         created = not (settings.keys_dir / "private.key").exists()
@@ -44,6 +46,8 @@ def init_home(settings: GatewaySettings) -> GatewayHome:
     except OSError as error:
         raise ConfigError(f"cannot create the gateway home {settings.home}: {error}") from None
     keys = KeyPair.load(settings.keys_dir)
+    if settings.routing.term_stats:
+        load_or_create_term_key(settings.term_key_file)
     KeyStore(settings.database)
     SiteRegistry(settings.registry_path)
     return GatewayHome(settings.home, keys, settings.public_key_file, created)

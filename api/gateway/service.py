@@ -39,6 +39,7 @@ from rag_fed.generators.base import ChatMessage, Generator, StreamingGenerator
 from rag_fed.observability import current_request_id, record_span, request_started, span
 from rag_fed.router import FederatedResult, HttpSiteClient, Router
 from rag_fed.router.clients import http_site_clients, site_http_client
+from rag_fed.term_stats import load_or_create_term_key
 from rag_fed.types import SearchMode
 
 __all__ = ["GatewayService"]
@@ -85,6 +86,7 @@ class GatewayService:
             site_keys=registry.sender_keys(),
             clients=[],
             policy=settings.routing,
+            term_key=load_or_create_term_key(settings.term_key_file) if settings.routing.term_stats else None,
         )
         self.lead_health = LeadHealth()
         self.metrics = GatewayMetrics()

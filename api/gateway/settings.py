@@ -2,7 +2,8 @@
 
 Everything the gateway keeps lives under ``home`` (default: ``<RAGFED_DATA_DIR>/gateway``): its key pair
 (``keys/``; sites need ``keys/public.key``), API keys and the audit log (``gateway.db``), the site registry
-(``registry.db``) and the embedder versions (``models/``). ``ragfed gateway init`` creates it.
+(``registry.db``), the federation term key (``term_stats.key``) and the embedder versions (``models/``).
+``ragfed gateway init`` creates it.
 """
 
 from __future__ import annotations
@@ -117,6 +118,11 @@ class GatewaySettings(ServerTlsSettings, ObservabilitySettings):
     @property
     def registry_path(self) -> Path:
         return self.home / "registry.db"
+
+    @property
+    def term_key_file(self) -> Path:
+        """The federation term key (``rag_fed.term_stats.key``): secret, 0600; delete it to rotate."""
+        return self.home / "term_stats.key"
 
     @property
     def models_dir(self) -> Path:

@@ -42,6 +42,7 @@ from rag_fed.router.term_stats import (
     with_term_stats,
 )
 from rag_fed.router.versions import QueryEncoder, QueryVectors
+from rag_fed.term_stats import FederationTermStats
 from rag_fed.types import Passage, SearchMode, SiteAnswer
 
 __all__ = ["Router"]
@@ -62,6 +63,7 @@ class Router:
         clients: Sequence[SiteClient],
         policy: RoutingPolicy | None = None,
         breakers: CircuitBreakers | None = None,
+        term_key: bytes | None = None,
     ) -> None:
         self.policy = policy or RoutingPolicy()
         self._keys = keys
@@ -73,7 +75,11 @@ class Router:
         self.breakers = breakers or CircuitBreakers(self.policy.failure_threshold, self.policy.cooldown_s)
         self._sketches: dict[str, SiteSketch] = {}
         self._versions: dict[str, str] = {}
-        self.term_stats = GatewayTermStats(self._seal_to, self._open_from) if self.policy.term_stats else None
+        self.term_stats = (
+            GatewayTermStats(self._seal_to, self._open_from, FederationTermStats(term_key))
+            if self.policy.term_stats
+            else None
+        )
 
     @property
     def clients(self) -> dict[str, SiteClient]:

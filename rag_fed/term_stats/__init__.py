@@ -4,6 +4,7 @@ noise), what that costs in privacy (``PrivacyCost``), and the gateway's sum of t
 (``FederationTermStats``), from which each query gets the statistics of its own terms."""
 
 from rag_fed.term_stats.federation import FederationTermStats
+from rag_fed.term_stats.key import load_or_create_term_key
 from rag_fed.term_stats.privacy import PrivacyCost, PrivacyLedger, publication_cost
 from rag_fed.term_stats.publication import (
     KEY_BYTES,
@@ -25,6 +26,7 @@ __all__ = [
     "TermStatsRequest",
     "build_publication",
     "key_id",
+    "load_or_create_term_key",
     "publication_cost",
     "term_hashes",
 ]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag_fed.files import replace_text
+from rag_fed.files import create_text_once, replace_text
 
 pytestmark = pytest.mark.unit
 
@@ -39,3 +39,12 @@ def test_mode_is_applied_to_the_new_file(tmp_path: Path) -> None:
     target = tmp_path / "private.key"
     replace_text(target, "secret", mode=0o600)
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_create_text_once_keeps_an_existing_file_and_leaves_no_temporary_files(tmp_path: Path) -> None:
+    target = tmp_path / "secret.key"
+    assert create_text_once(target, "first", mode=0o600) is True
+    assert create_text_once(target, "second", mode=0o600) is False
+    assert target.read_text() == "first"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert os.listdir(tmp_path) == ["secret.key"]
