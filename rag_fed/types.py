@@ -7,7 +7,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CITATION_TAG", "Citation", "Evidence", "Passage", "SearchMode", "SiteAnswer", "SiteStatus"]
+__all__ = [
+    "CITATION_TAG",
+    "Citation",
+    "Evidence",
+    "Passage",
+    "SearchMode",
+    "SiteAnswer",
+    "SiteStatus",
+    "document_anchor",
+]
 
 SearchMode = Literal["dense", "keyword", "hybrid"]
 SiteStatus = Literal["answered", "failed", "timed_out", "skipped"]
@@ -16,6 +25,14 @@ SiteStatus = Literal["answered", "failed", "timed_out", "skipped"]
 CITATION_TAG = re.compile(r"\[([a-z0-9][a-z0-9-]{0,62}):([^\[\]\n]+?)\]")
 """A ``[site:document#section]`` tag in answer text (group 1: the site id, group 2: the rest, which may
 hold spaces: sections are headings such as ``4 Belt tracking``)."""
+
+
+def document_anchor(section: str, page: int | None) -> str:
+    """Where in a document a place is, as citations name it: the page of a PDF (``p3``), else the
+    innermost heading of the section path."""
+    if page is not None:
+        return f"p{page}"
+    return section.rsplit(" > ", 1)[-1].strip()
 
 
 class Citation(BaseModel):
@@ -33,10 +50,8 @@ class Citation(BaseModel):
 
     @property
     def anchor(self) -> str:
-        """Where in the document: the page of a PDF, else the innermost heading of the section path."""
-        if self.page is not None:
-            return f"p{self.page}"
-        return self.section.rsplit(" > ", 1)[-1].strip()
+        """Where in the document (:func:`document_anchor`)."""
+        return document_anchor(self.section, self.page)
 
     @property
     def heading(self) -> str:

@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag_fed.training.pairs import TrainingPair
+from rag_fed.types import document_anchor
 
 __all__ = [
     "ChunkScorer",
@@ -71,10 +72,8 @@ class FeedbackChunk:
 
     @property
     def anchor(self) -> str:
-        """As a citation of this chunk names its place (``rag_fed.types.Citation.anchor``)."""
-        if self.page is not None:
-            return f"p{self.page}"
-        return self.section.rsplit(" > ", 1)[-1].strip()
+        """As a citation of this chunk names its place."""
+        return document_anchor(self.section, self.page)
 
 
 @dataclass(frozen=True)
