@@ -3,20 +3,25 @@
 The text goes to a uniquely named file beside the target, is fsynced, renamed over the target, and the
 directory is fsynced: a reader, or a process restarted after a crash, sees the old complete file or the
 new complete file, never a torn one. A unique temporary name lets two writers race without clobbering
-each other's half-written file (the later rename wins whole).
+each other's half-written file (the later rename wins whole). A file made once (``create_text_once``, the
+secrets of ``load_or_create_secret``) is linked into place instead, so of two racing writers the first wins.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
 from pathlib import Path
+
+from rag_fed.errors import ConfigError
 
 __all__ = [
     "PRIVATE_DIR_MODE",
     "PRIVATE_FILE_MODE",
     "create_text_once",
+    "load_or_create_secret",
     "private_dir",
     "private_file",
     "replace_text",
@@ -101,3 +106,25 @@ def private_file(path: Path) -> Path:
     finally:
         os.close(fd)
     return path
+
+
+def load_or_create_secret(path: Path, size: int, *, what: str, when_damaged: str) -> bytes:
+    """The ``size``-byte secret kept as one line of hex in ``path`` (0600; a missing parent folder is made
+    0700), created at random on first use with :func:`create_text_once`, so two processes starting at
+    once agree on one secret. ``what`` names it and ``when_damaged`` says what to do in the
+    :class:`~rag_fed.errors.ConfigError` a damaged file raises."""
+    try:
+        if not path.parent.exists():
+            private_dir(path.parent)
+        if not path.exists():
+            create_text_once(path, secrets.token_hex(size) + "\n", mode=PRIVATE_FILE_MODE, encoding="ascii")
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read or create the {what} {path}: {error}") from None
+    try:
+        secret = bytes.fromhex(text)
+    except ValueError:
+        secret = b""
+    if len(secret) != size:
+        raise ConfigError(f"{what} {path} is damaged (expected {2 * size} hex digits); {when_damaged}")
+    return secret

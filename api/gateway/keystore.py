@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -26,8 +24,8 @@ from pathlib import Path
 
 from api.apikeys import IssuedKey, issue_key, key_id_of, keys_match
 from rag_fed.crypto.ids import validate_node_id
-from rag_fed.errors import AuthError, ConfigError, InputError, NotFoundError
-from rag_fed.files import private_file
+from rag_fed.errors import AuthError, InputError, NotFoundError
+from rag_fed.files import load_or_create_secret, private_file
 from rag_fed.observability import current_request_id
 
 __all__ = ["AUDIT_KEY_FILE", "AuditEntry", "Caller", "KeyInfo", "KeyStore", "Role"]
@@ -232,19 +230,5 @@ class KeyStore:
 
 
 def _audit_key(path: Path) -> bytes:
-    """The audit key at ``path``, made on first use (created exclusively: two processes agree on one key)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(secrets.token_hex(32) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-    for _ in range(50):  # another process may be between its create and its write
-        text = path.read_text(encoding="ascii").strip()
-        if len(text) == 64:
-            return bytes.fromhex(text)
-        time.sleep(0.01)
-    raise ConfigError(f"audit key {path} is damaged (expected 64 hex digits); restore it from a backup")
+    """The audit key at ``path``, made on first use (created once, whole: two processes agree on one key)."""
+    return load_or_create_secret(path, 32, what="audit key", when_damaged="restore it from a backup")
