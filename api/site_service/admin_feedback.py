@@ -14,6 +14,7 @@ from api.site_service.admin import Responder, SiteAdmin
 from rag_fed.errors import DocumentTooLargeError, NotFoundError
 from rag_fed.feedback import FeedbackStats, Judgement
 from rag_fed.feedback.importer import ImportOutcome, import_feedback_log
+from rag_fed.training.site_pairs import discard_mined_pairs
 
 __all__ = ["FeedbackDeleted", "admin_feedback_router"]
 
@@ -21,7 +22,10 @@ admin_feedback_router = APIRouter(prefix="/v1/admin/feedback", tags=["site admin
 
 
 class FeedbackDeleted(BaseModel):
+    """How many judgements went, and whether the site's mined pairs file went with them (so none trains)."""
+
     deleted: int
+    pairs_discarded: bool = False
 
 
 @admin_feedback_router.get("")
@@ -65,7 +69,7 @@ async def delete_feedback(
     request.state.audit_detail = f"feedback delete {feedback_id}"
     if not await run_in_threadpool(responder.feedback.log.delete, feedback_id):
         raise NotFoundError(f"no feedback {feedback_id} at site {responder.site.site_id}")
-    return FeedbackDeleted(deleted=1)
+    return await run_in_threadpool(_after_delete, responder, 1)
 
 
 @admin_feedback_router.delete("")
@@ -77,7 +81,14 @@ async def delete_feedback_source(
 ) -> FeedbackDeleted:
     """Every judgement of one source: the engineers' chats (``chat``) or one import (``import:<file>``)."""
     request.state.audit_detail = f"feedback delete source {source}"
-    return FeedbackDeleted(deleted=await run_in_threadpool(responder.feedback.log.delete_source, source))
+    deleted = await run_in_threadpool(responder.feedback.log.delete_source, source)
+    return await run_in_threadpool(_after_delete, responder, deleted)
+
+
+def _after_delete(responder: Responder, deleted: int) -> FeedbackDeleted:
+    """Deleted judgements must never train: the pairs mined from them go too."""
+    discarded = deleted > 0 and discard_mined_pairs(responder.feedback.log.path.parent)
+    return FeedbackDeleted(deleted=deleted, pairs_discarded=discarded)
 
 
 def import_log(responder: Responder, name: str, data: bytes) -> ImportOutcome:

@@ -23,12 +23,31 @@ feedback_app = typer.Typer(help="The engineers' judgements kept at a site, for f
 SiteOption = Annotated[str, typer.Option("--site", "-s", help="Site id, e.g. acme-plant-1.")]
 
 
-def _log(site: str) -> FeedbackLog:
+def _site_root(site: str) -> Path:
     from rag_fed.config import get_settings
-    from rag_fed.feedback import FeedbackLog
     from rag_fed.site.layout import SiteLayout
 
-    return FeedbackLog.at_site(SiteLayout.for_site(get_settings().data_dir, site).require().root)
+    return SiteLayout.for_site(get_settings().data_dir, site).require().root
+
+
+def _log(site: str) -> FeedbackLog:
+    from rag_fed.feedback import FeedbackLog
+
+    return FeedbackLog.at_site(_site_root(site))
+
+
+def _existing_log(site: str, *, read_only: bool = True) -> FeedbackLog | None:
+    """The site's log, or ``None`` (after saying so) for a site that never received a judgement."""
+    from rag_fed.feedback import FeedbackLog
+
+    log = FeedbackLog.existing_at_site(_site_root(site), read_only=read_only)
+    if log is None:
+        console.print(f"no feedback yet at site {site}", markup=False, highlight=False, soft_wrap=True)
+    return log
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @feedback_app.command("import")
@@ -64,7 +83,10 @@ def feedback_import(
 @reports_errors
 def feedback_stats(site: SiteOption) -> None:
     """How many judgements the site holds: useful or not, questions, documents, by source and model."""
-    stats = _log(site).stats()
+    log = _existing_log(site)
+    if log is None:
+        return
+    stats = log.stats()
     console.print(
         f"{stats.judgements} judgements ({stats.useful} useful, {stats.not_useful} not) on {stats.documents} "
         f"documents for {stats.questions} questions",
@@ -86,7 +108,10 @@ def feedback_list(
     source: Annotated[str | None, typer.Option("--source", help="chat, or import:<file name>.")] = None,
 ) -> None:
     """The newest judgements first, one tab-separated line each: id, time, useful, document#anchor, question."""
-    for row in _log(site).list(limit=limit, source=source):
+    log = _existing_log(site)
+    if log is None:
+        return
+    for row in log.list(limit=limit, source=source):
         when = datetime.fromtimestamp(row.given_at, UTC).strftime("%Y-%m-%d %H:%M")
         place = f"{row.doc_id}#{row.anchor}" if row.anchor else row.doc_id
         verdict = "useful" if row.useful else "not-useful"
@@ -100,16 +125,22 @@ def feedback_delete(
     feedback_id: Annotated[int | None, typer.Argument(help="A judgement's id from `feedback list`.")] = None,
     source: Annotated[str | None, typer.Option("--source", help="Delete every judgement of this source.")] = None,
 ) -> None:
-    """Remove one judgement, or every judgement of a source (``chat`` or ``import:<file name>``)."""
+    """Remove one judgement, or every judgement of a source (``chat`` or ``import:<file name>``).
+
+    The site's mined pairs file goes too, so deleted judgements never train; mine again before training."""
+    from rag_fed.training.site_pairs import discard_mined_pairs
+
     if (feedback_id is None) == (source is None):
         raise InputError("name one judgement id or --source, not both and not neither")
-    log = _log(site)
+    log = _existing_log(site, read_only=False)
     if source is not None:
-        console.print(
-            f"deleted {log.delete_source(source)} judgements of {source}", markup=False, highlight=False, soft_wrap=True
-        )
-        return
-    assert feedback_id is not None
-    if not log.delete(feedback_id):
-        raise NotFoundError(f"no judgement {feedback_id} at site {site}")
-    console.print(f"deleted judgement {feedback_id}", markup=False, highlight=False, soft_wrap=True)
+        deleted = log.delete_source(source) if log is not None else 0
+        _say(f"deleted {deleted} judgements of {source}")
+    else:
+        assert feedback_id is not None
+        if log is None or not log.delete(feedback_id):
+            raise NotFoundError(f"no judgement {feedback_id} at site {site}")
+        deleted = 1
+        _say(f"deleted judgement {feedback_id}")
+    if deleted and discard_mined_pairs(_site_root(site)):
+        _say(f"removed the mined pairs of {site}; run `ragfed mine-pairs --site {site}` before its next training")

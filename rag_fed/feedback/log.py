@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag_fed.errors import InputError
+from rag_fed.errors import InputError, NotFoundError, RagFedError
 from rag_fed.files import private_file
 
 __all__ = [
@@ -133,9 +133,15 @@ class FeedbackLog:
     """The site's judgements. Thread-safe; every call opens its own connection (WAL), so the site service
     and a ``ragfed feedback`` or training process may use the file at once."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """Open the log at ``path``, creating it unless ``read_only`` (then it must exist, and writes fail)."""
         self.path = path
+        self.read_only = read_only
         self._lock = threading.Lock()
+        if read_only:
+            if not path.is_file():
+                raise NotFoundError(f"no feedback log at {path}")
+            return
         private_file(path)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
@@ -145,12 +151,18 @@ class FeedbackLog:
     def at_site(cls, site_root: Path) -> FeedbackLog:
         return cls(site_root / FEEDBACK_FILE)
 
+    @classmethod
+    def existing_at_site(cls, site_root: Path, *, read_only: bool = True) -> FeedbackLog | None:
+        """The site's log if it ever received a judgement, else ``None`` (and no database file is created)."""
+        path = site_root / FEEDBACK_FILE
+        return cls(path, read_only=read_only) if path.is_file() else None
+
     def record(self, judgement: NewJudgement) -> tuple[Judgement, bool]:
         """Store ``judgement``; the stored row and whether it is new (``False``: that request id was
         recorded before, and the earlier row is returned unchanged)."""
         entry = judgement.checked()
         given_at = time.time() if entry.given_at is None else entry.given_at
-        with self._lock, self._connect() as db:
+        with self._lock, self._connect(writing=True) as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO judgements (request_id, given_at, question, doc_id, anchor, useful, comment, "
                 "conversation_id, embedder_version, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -175,7 +187,7 @@ class FeedbackLog:
         """Store all of ``judgements`` in one transaction (all or none); how many were new."""
         entries = [judgement.checked() for judgement in judgements]
         now = time.time()
-        with self._lock, self._connect() as db:
+        with self._lock, self._connect(writing=True) as db:
             before = db.total_changes
             db.executemany(
                 "INSERT OR IGNORE INTO judgements (request_id, given_at, question, doc_id, anchor, useful, comment, "
@@ -231,18 +243,23 @@ class FeedbackLog:
 
     def delete(self, feedback_id: int) -> bool:
         """Remove one judgement; ``False`` if there is none of that id."""
-        with self._lock, self._connect() as db:
+        with self._lock, self._connect(writing=True) as db:
             return db.execute("DELETE FROM judgements WHERE feedback_id = ?", (feedback_id,)).rowcount == 1
 
     def delete_source(self, source: str) -> int:
         """Remove every judgement of one source (an import, or ``chat``); how many went."""
-        with self._lock, self._connect() as db:
+        with self._lock, self._connect(writing=True) as db:
             return db.execute("DELETE FROM judgements WHERE source = ?", (source,)).rowcount
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self, *, writing: bool = False) -> Iterator[sqlite3.Connection]:
         """A connection in a transaction: committed on success, rolled back on error, then closed."""
-        db = sqlite3.connect(self.path, timeout=10)
+        if writing and self.read_only:
+            raise RagFedError(f"the feedback log {self.path} was opened read-only; open it to write to change it")
+        if self.read_only:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", timeout=10, uri=True)
+        else:
+            db = sqlite3.connect(self.path, timeout=10)
         try:
             with db:
                 yield db

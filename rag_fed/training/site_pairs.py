@@ -20,7 +20,7 @@ from indexes import IndexStoreError, SQLiteDocStore
 from indexes.manifest import read_manifest
 from indexes.site_store import DOCSTORE_FILE_NAME
 from rag_fed.errors import ModelError, TrainingError, from_leaf_error
-from rag_fed.feedback.log import FEEDBACK_FILE, FeedbackLog
+from rag_fed.feedback.log import FeedbackLog
 from rag_fed.site.layout import SiteLayout
 from rag_fed.site.versions import active_store_dir
 from rag_fed.training.feedback_pairs import FeedbackChunk, FeedbackPairs, feedback_pairs
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PAIRS_FILE",
     "SitePairs",
+    "discard_mined_pairs",
     "mine_site_pairs",
     "site_feedback_pairs",
     "site_pairs_path",
@@ -64,6 +65,21 @@ class SitePairs:
 
 def site_pairs_path(data_dir: Path, site_id: str) -> Path:
     return SiteLayout.for_site(data_dir, site_id).root / PAIRS_FILE
+
+
+def discard_mined_pairs(site_root: Path) -> bool:
+    """Remove the site's mined pairs file (after feedback was deleted, so it never trains); whether there was one.
+
+    A SuperNode reads the file at every round, so its next round refuses ("mine pairs for the site first")
+    rather than training on judgements that are gone; ``ragfed train`` mines afresh on every run anyway."""
+    path = site_root / PAIRS_FILE
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise TrainingError(f"cannot remove the mined pairs file {path}: {error.strerror}") from None
+    return True
 
 
 def site_training_chunks(data_dir: Path, site_id: str) -> Iterator[TrainingChunk]:
@@ -131,9 +147,10 @@ def site_feedback_pairs(
 ) -> FeedbackPairs | None:
     """Pairs from the site's feedback log, ranked with its serving store's vectors; ``None`` without a log."""
     layout = SiteLayout.for_site(data_dir, site_id).require()
-    if not (layout.root / FEEDBACK_FILE).is_file():
-        return None  # FeedbackLog would create the file; a site that never received a judgement has none
-    judgements = list(FeedbackLog.at_site(layout.root).all())
+    log = FeedbackLog.existing_at_site(layout.root)
+    if log is None:
+        return None
+    judgements = list(log.all())
     if not judgements:
         return None
     path = active_store_dir(layout) / DOCSTORE_FILE_NAME

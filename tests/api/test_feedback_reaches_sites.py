@@ -14,6 +14,7 @@ from openai import OpenAI
 from rag_fed.crypto import seal
 from rag_fed.feedback import FEEDBACK_FILE, FeedbackLog
 from rag_fed.feedback.messages import FEEDBACK_PATH, SiteFeedback
+from rag_fed.training.site_pairs import PAIRS_FILE
 from rag_fed.types import Citation
 from tests.api.conftest import Federation
 
@@ -169,11 +170,16 @@ def test_a_site_admin_imports_lists_and_deletes_judgements(federation: Federatio
     assert stats["by_source"]["import:cmms.csv"] == 2
     assert httpx.get(f"{site}/v1/admin/feedback", timeout=30).status_code == 401
 
+    mined = federation.data_dir / "south" / PAIRS_FILE
+    mined.parent.mkdir(parents=True, exist_ok=True)
+    mined.write_text('{"query": "belt runs off to one side", "positive": "Belt tracking", "split": "train"}\n')
     first = listed.json()[0]["feedback_id"]
-    assert httpx.delete(f"{site}/v1/admin/feedback/{first}", headers=admin, timeout=30).status_code == 200
+    deleted = httpx.delete(f"{site}/v1/admin/feedback/{first}", headers=admin, timeout=30)
+    assert deleted.json() == {"deleted": 1, "pairs_discarded": True}, deleted.text
+    assert not mined.exists()  # pairs mined before the delete can no longer train
     assert httpx.delete(f"{site}/v1/admin/feedback/{first}", headers=admin, timeout=30).status_code == 404
     gone = httpx.delete(f"{site}/v1/admin/feedback", headers=admin, params={"source": "import:cmms.csv"}, timeout=30)
-    assert gone.json() == {"deleted": 1}
+    assert gone.json() == {"deleted": 1, "pairs_discarded": False}
     audit = httpx.get(f"{site}/v1/admin/audit", headers=admin, timeout=30).json()
     assert any("feedback import cmms.csv: 2 recorded" in (entry.get("detail") or "") for entry in audit)
     assert (federation.data_dir / "south" / FEEDBACK_FILE).stat().st_mode & 0o777 == 0o600

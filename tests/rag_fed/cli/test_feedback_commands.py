@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from rag_fed.config import get_settings
+from rag_fed.feedback import FEEDBACK_FILE
 from rag_fed.site import Site
+from rag_fed.training.site_pairs import PAIRS_FILE
 from tests.rag_fed.cli.conftest import run_cli
 from tests.rag_fed.site.fake_embedders import HashEmbedder
 
@@ -67,3 +69,28 @@ def test_a_bad_log_or_unknown_site_is_one_clear_error(site: str, tmp_path: Path)
     assert unknown.exit_code == 1 and "no site 'nowhere'" in unknown.output
     both = run_cli("feedback", "delete", "--site", site, "3", "--source", "chat")
     assert both.exit_code == 1 and "not both" in both.output
+
+
+def test_a_site_without_feedback_says_so_and_gets_no_database(site: str, data_dir: Path) -> None:
+    for command in ("stats", "list"):
+        result = run_cli("feedback", command, "--site", site)
+        assert result.exit_code == 0 and "no feedback yet at site north" in result.output, result.output
+    missing = run_cli("feedback", "delete", "--site", site, "1")
+    assert missing.exit_code == 1 and "no judgement 1" in missing.output
+    assert "deleted 0 judgements" in run_cli("feedback", "delete", "--site", site, "--source", "chat").output
+    assert not (data_dir / site / FEEDBACK_FILE).exists()
+
+
+def test_deleting_feedback_removes_the_mined_pairs(site: str, data_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "cmms.csv"
+    log.write_text("question,doc_id,section,useful\nseal leaks,pump.md,Seal,1\ngrease?,pump.md,Bearing,1\n")
+    assert run_cli("feedback", "import", "--site", site, str(log)).exit_code == 0
+    mined = data_dir / site / PAIRS_FILE
+    mined.parent.mkdir(parents=True, exist_ok=True)
+    mined.write_text('{"query": "seal leaks", "positive": "Replace seal kit", "split": "train"}\n')
+    first = run_cli("feedback", "list", "--site", site).output.splitlines()[0].split("\t")[0]
+    deleted = run_cli("feedback", "delete", "--site", site, first)
+    assert deleted.exit_code == 0 and "removed the mined pairs of north" in deleted.output, deleted.output
+    assert not mined.exists()
+    again = run_cli("feedback", "delete", "--site", site, "--source", "import:cmms.csv")
+    assert "deleted 1 judgements" in again.output and "removed the mined pairs" not in again.output

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag_fed.errors import InputError
+from rag_fed.errors import InputError, NotFoundError, RagFedError
 from rag_fed.feedback import FEEDBACK_FILE, FeedbackLog, NewJudgement
 
 pytestmark = pytest.mark.unit
@@ -93,3 +93,23 @@ def test_a_judgement_that_cannot_be_stored_names_its_field(
     with pytest.raises(InputError, match=message):
         log.record(_judgement(**overrides))  # type: ignore[arg-type]
     assert list(log.all()) == []
+
+
+def test_a_site_without_a_log_opens_none_and_no_database_appears(tmp_path: Path) -> None:
+    assert FeedbackLog.existing_at_site(tmp_path) is None
+    assert not (tmp_path / FEEDBACK_FILE).exists()
+    with pytest.raises(NotFoundError, match="no feedback log"):
+        FeedbackLog(tmp_path / FEEDBACK_FILE, read_only=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_log_reads_and_refuses_writes(tmp_path: Path) -> None:
+    FeedbackLog.at_site(tmp_path).record(_judgement("a"))
+    log = FeedbackLog.existing_at_site(tmp_path)
+    assert log is not None and log.read_only
+    assert [row.request_id for row in log.all()] == ["a"] and log.stats().judgements == 1
+    with pytest.raises(RagFedError, match="read-only"):
+        log.record(_judgement("b"))
+    with pytest.raises(RagFedError, match="read-only"):
+        log.delete(1)
+    assert [row.request_id for row in log.list()] == ["a"]
