@@ -52,7 +52,8 @@ def select_for_answer(
     ``settings.min_support``, none of the question's codes and part numbers is in any item, none of
     the codes it asks about (:func:`asked_codes`) is in any passage the evidence was cut from, or it
     asks for a kind of value no item scoring ``min_support`` gives (:func:`answering`). Shown: the
-    best, and the next items that score at least ``secondary_ratio`` of it, up to ``max_items``."""
+    best, and the next items that score at least ``secondary_ratio`` of it and add to it (:func:`_adds_to`),
+    up to ``max_items``."""
     if not ranked or ranked[0].score < settings.min_support:
         return [], True
     codes = question_codes(question)
@@ -66,12 +67,39 @@ def select_for_answer(
     if not ranked:
         return [], True
     floor = ranked[0].score * settings.secondary_ratio
-    selected = [item for item in ranked[: settings.max_items] if item.score >= floor]
+    selected = ranked[:1]
+    for item in ranked[1:]:
+        if item.score < floor or len(selected) == settings.max_items:
+            break
+        if _adds_to(selected, item, codes):
+            selected.append(item)
     if asks_more(question):  # a compound question's value is shown with the answer to its other part
         value = _giving(question, candidates)[0]
         if value not in selected:
             selected = [*selected[: settings.max_items - 1], value]
     return selected, False
+
+
+def _adds_to(shown: Sequence[Evidence], item: Evidence, codes: Sequence[str]) -> bool:
+    """Whether ``item`` adds to an answer showing ``shown``: it holds one of the question's codes for a
+    site whose items shown do not (a code may mean one thing at one plant and another at the next), or it
+    is one more record of the log the best item is from (a history question is answered by every matching
+    record). An item that only shares the question's words is another place to look, not more answer: it
+    stays in the answer's other results."""
+    held = {(other.citation.site_id, code) for other in shown for code in codes if code not in other.missing}
+    if any((item.citation.site_id, code) not in held for code in codes if code not in item.missing):
+        return True
+    log = _log_of(item)
+    return log is not None and log == _log_of(shown[0])
+
+
+def _log_of(item: Evidence) -> tuple[str, str] | None:
+    """The site and log file a record (a work order: ``path/key``, without sections, pages or lines) is
+    from; None for a document."""
+    citation = item.citation
+    if citation.section or citation.page is not None or citation.lines is not None or "/" not in citation.doc_id:
+        return None
+    return citation.site_id, citation.doc_id.rsplit("/", 1)[0]
 
 
 def answering(question: str, ranked: Sequence[Evidence]) -> list[Evidence]:

@@ -24,7 +24,8 @@ SEAL = evidence(
 )
 PAINT = evidence("The casing paint is blue.", 0.4, site="east", doc="paint.md", section="Paint", chunk=3)
 EVIDENCE = [PAINT, SEAL, GLAND]  # in any order: the composer ranks
-QUESTION = "How do I fix the leaking gland?"
+# The pump is named by its code, and two sites hold items naming it: each site's is shown (rag_fed.answers.ranking).
+QUESTION = "How do I fix the leaking gland on pump P-12?"
 SITES = ["north", "south", "east"]
 BODY = f"{GLAND.text} {GLAND.citation.label}\n\n{SEAL.text} {SEAL.citation.label}"
 

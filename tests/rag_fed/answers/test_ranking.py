@@ -15,7 +15,7 @@ from rag_fed.answers.ranking import (
     unmatched_codes,
 )
 from rag_fed.answers.settings import AnswerSettings
-from rag_fed.types import SiteAnswer
+from rag_fed.types import Evidence, SiteAnswer
 from tests.rag_fed.answers.fakes import evidence
 
 pytestmark = pytest.mark.unit
@@ -100,7 +100,8 @@ def test_a_compound_question_shows_the_answer_to_its_other_part_and_the_value_as
     trips = evidence("Gearbox trips with F-217: follow the fault code section.", 0.75, chunk=2)
     value = evidence("F-217 alarm at 90 degrees C, trip at 100 degrees C.", 0.45, chunk=3)
     shown, refused = select_for_answer(question, rank_evidence([meaning, trips, value]), SETTINGS)
-    assert not refused and shown == [meaning, trips, value], "the value is shown though it scores under the rest"
+    # the value is shown though it scores under the rest; ``trips`` names the same code at the same site
+    assert not refused and shown == [meaning, value]
     settings = AnswerSettings(min_support=0.5, secondary_ratio=0.9, max_items=2)
     assert select_for_answer(question, [meaning, trips, value], settings)[0] == [meaning, value], "within max_items"
     assert select_for_answer(question, [meaning, trips], SETTINGS) == ([], True), "no item gives a temperature"
@@ -108,22 +109,40 @@ def test_a_compound_question_shows_the_answer_to_its_other_part_and_the_value_as
     assert select_for_answer(question, [low, value], SETTINGS) == ([], True), "the other part under min_support"
 
 
-def test_secondary_items_are_shown_by_their_ratio_to_the_best_up_to_max_items() -> None:
-    ranked = rank_evidence(
-        [
-            evidence("Torque the gland bolts.", 0.8, chunk=1),
-            evidence("Drain the casing first.", 0.75, chunk=2),
-            evidence("Isolate the pump breaker.", 0.73, chunk=3),
-            evidence("Grease the bearing weekly.", 0.71, chunk=4),  # under 0.9 * 0.8 = 0.72
-            evidence("Check the belt tracking.", 0.60, chunk=5),
-        ]
-    )
-    shown, refused = select_for_answer("q", ranked, SETTINGS)
-    assert not refused and [e.score for e in shown] == [0.8, 0.75, 0.73]
-    two = AnswerSettings(min_support=0.5, secondary_ratio=0.9, max_items=2)
-    assert [e.score for e in select_for_answer("q", ranked, two)[0]] == [0.8, 0.75]
+def test_a_further_item_is_shown_when_it_adds_to_the_best_and_scores_near_it() -> None:
+    question = "How do I fix the gland leak on pump P-12?"
+    best = evidence("P-12 gland: torque the bolts to 35 Nm.", 0.8, site="north", chunk=1)
+    same_site = evidence("P-12 gland packing is braided PTFE.", 0.78, site="north", chunk=2)
+    other_site = evidence("At south, P-12 is the standby pump: swap over first.", 0.76, site="south")
+    without_code = evidence("Gland leaks: check the water.", 0.75, site="east", missing=["p12"])
+    too_low = evidence("P-12 gland water is 70 kPa.", 0.70, site="west")  # under 0.9 * 0.8 = 0.72
+    ranked = rank_evidence([best, same_site, other_site, without_code, too_low])
+    shown, refused = select_for_answer(question, ranked, SETTINGS)
+    # another site's item naming the pump: the same code may mean another machine there; the rest only
+    # share the question's words (or score too far under the best) and stay among the other results
+    assert not refused and shown == [best, other_site]
     alone = AnswerSettings(min_support=0.5, secondary_ratio=1.0)
-    assert [e.score for e in select_for_answer("q", ranked, alone)[0]] == [0.8]
+    assert select_for_answer(question, ranked, alone)[0] == [best]
+    one = AnswerSettings(min_support=0.5, max_items=1)
+    assert select_for_answer(question, ranked, one)[0] == [best]
+    words_only = rank_evidence([evidence("Torque the gland bolts.", 0.8), evidence("Drain the casing.", 0.79, chunk=2)])
+    assert [e.score for e in select_for_answer("gland leak", words_only, SETTINGS)[0]] == [0.8]
+
+
+def test_a_history_question_is_answered_by_every_matching_record_of_the_log() -> None:
+    question = "How many times has the starter motor been changed on CR871?"
+
+    def record(key: str, score: float, log: str = "logs/work-orders.jsonl") -> Evidence:
+        return evidence(f"CR871 CHANGE OUT STARTER MOTOR ({key})", score, doc=f"{log}/{key}", section="", title=key)
+
+    first, second, third = record("MN-A-00383", 0.58), record("MN-A-00150", 0.56), record("MN-A-00077", 0.54)
+    manual = evidence("Starter motor: check the solenoid first.", 0.57, doc="manuals/engine.md", section="Starting")
+    other_log = record("X-1", 0.55, log="logs/other.csv")
+    shown, _ = select_for_answer(question, rank_evidence([first, second, third, manual, other_log]), SETTINGS)
+    assert shown == [first, second, third]
+    # records under a manual section are further places to look, not more of its answer
+    section = evidence("Starter motor: check the solenoid first.", 0.6, doc="manuals/engine.md", section="Starting")
+    assert select_for_answer(question, rank_evidence([section, first, second]), SETTINGS)[0] == [section]
 
 
 def test_a_site_without_evidence_text_is_quoted_by_its_phrased_answer_or_named_private() -> None:
