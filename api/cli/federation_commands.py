@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -34,10 +34,6 @@ HomeOption = Annotated[
     Path | None, typer.Option("--home", help="Gateway home folder (default: <RAGFED_DATA_DIR>/gateway).")
 ]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
-TlsCertOption = Annotated[
-    Path | None, typer.Option("--tls-cert", help="PEM certificate: serve HTTPS (needs --tls-key).")
-]
-TlsKeyOption = Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")]
 
 
 def _gateway_settings(config: Path | None, home: Path | None) -> GatewaySettings:
@@ -204,62 +200,30 @@ def rotate_key(
     console.print(f"{site.site_id} now uses key {site.fingerprint}")
 
 
-@serve_app.command("site")
-def serve_site(
-    site: Annotated[
-        list[str] | None,
-        typer.Option("--site", "-s", help="Site id; repeat it to host several sites in one process (/sites/<id>)."),
-    ] = None,
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8101,
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    gateway_key: Annotated[
-        Path | None,
-        typer.Option(
-            "--gateway-key",
-            help="The gateway's public.key, printed by `ragfed gateway init` (<gateway home>/keys/public.key).",
-        ),
-    ] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: settings).")] = None,
-    egress: Annotated[str | None, typer.Option("--egress", help="answer, snippets or passages.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="Site service TOML config file.")] = None,
-    tls_cert: TlsCertOption = None,
-    tls_key: TlsKeyOption = None,
-) -> None:
+_PASSED_ON: dict[str, Any] = {"allow_extra_args": True, "ignore_unknown_options": True}
+"""The serve commands hand every argument, ``--help`` included, to the service's own parser (its
+``__main__``), so each flag is declared once, there."""
+
+
+@serve_app.command("site", context_settings=_PASSED_ON, add_help_option=False)
+def serve_site(ctx: typer.Context) -> None:
     """Serve one site: sealed queries for the gateway, and the site admin API (HTTPS with --tls-cert/--tls-key).
-    Several --site flags, or a --config with [[sites]] tables: one process hosting each site at /sites/<id>."""
-    argv = [part for site_id in site or [] for part in ("--site", site_id)]
-    argv += ["--port", str(port), "--host", host]
-    argv += _flags(("--gateway-key", gateway_key), ("--data-dir", data_dir), ("--egress", egress), ("--config", config))
-    argv += _flags(("--tls-cert", tls_cert), ("--tls-key", tls_key))
+    Several --site flags, or a --config with [[sites]] tables: one process hosting each site at /sites/<id>.
+    Flags: ragfed serve site --help."""
     from api.site_service.__main__ import main as site_main
 
-    sys.exit(site_main(argv))
+    sys.exit(site_main(ctx.args, prog="ragfed serve site"))
 
 
-@serve_app.command("gateway")
-def serve_gateway(
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    home: HomeOption = None,
-    config: ConfigOption = None,
-    tls_cert: TlsCertOption = None,
-    tls_key: TlsKeyOption = None,
-    tls_ca: Annotated[
-        Path | None, typer.Option("--tls-ca", help="PEM CA bundle for https:// sites (default: system trust store).")
-    ] = None,
-) -> None:
+@serve_app.command("gateway", context_settings=_PASSED_ON, add_help_option=False)
+def serve_gateway(ctx: typer.Context) -> None:
     """Serve the gateway: OpenAI-compatible chat, native query, operations; docs at /docs.
 
-    HTTPS with --tls-cert/--tls-key; https:// sites are verified against --tls-ca (or tls_ca_file)."""
-    argv = ["--port", str(port), "--host", host, *_flags(("--home", home), ("--config", config))]
-    argv += _flags(("--tls-cert", tls_cert), ("--tls-key", tls_key), ("--tls-ca", tls_ca))
+    HTTPS with --tls-cert/--tls-key; https:// sites are verified against --tls-ca (or tls_ca_file).
+    Flags: ragfed serve gateway --help."""
     from api.gateway.__main__ import main as gateway_main
 
-    sys.exit(gateway_main(argv))
-
-
-def _flags(*pairs: tuple[str, object | None]) -> list[str]:
-    return [part for flag, value in pairs if value is not None for part in (flag, str(value))]
+    sys.exit(gateway_main(ctx.args, prog="ragfed serve gateway"))
 
 
 def _utc(timestamp: float) -> str:

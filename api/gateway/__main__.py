@@ -19,8 +19,9 @@ from rag_fed.observability import configure_tracing
 __all__ = ["main", "parse_args"]
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m api.gateway", description=__doc__)
+def parse_args(argv: list[str] | None = None, prog: str = "python -m api.gateway") -> argparse.Namespace:
+    """The service's flags, declared here only: ``ragfed serve gateway`` passes its arguments on to this."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--config", type=Path, help="gateway TOML settings (default: built-in defaults)")
     parser.add_argument("--home", type=Path, help="folder of the gateway's keys, databases (overrides config)")
     parser.add_argument("--tls-ca", type=Path, help="PEM CA bundle for https:// sites (default: system trust store)")
@@ -28,8 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m api.gateway") -> int:
+    args = parse_args(argv, prog)
     configure_logging(args.log_level)
     try:
         settings = GatewaySettings.load(

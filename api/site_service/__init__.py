@@ -4,7 +4,7 @@ Never imports ``api.gateway``: a site and the gateway share only ``rag_fed`` and
 """
 
 from api.site_service.app import create_site_app
-from api.site_service.responder import open_responder
+from api.site_service.open_site import open_responder
 from api.site_service.settings import ADMIN_KEYS_FILE, SiteServiceSettings
 from rag_fed.site.egress import EgressPolicy, RedactionSettings, Redactor, apply_egress
 from rag_fed.site.responder import SiteResponder

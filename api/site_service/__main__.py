@@ -15,7 +15,7 @@ from api.serving import add_server_arguments, check_server_tls, configure_loggin
 from api.site_service.app import create_site_app
 from api.site_service.host import create_host_app, open_host_responders
 from api.site_service.host_settings import SiteHostSettings, read_toml
-from api.site_service.responder import open_responder
+from api.site_service.open_site import open_responder
 from api.site_service.settings import SiteServiceSettings
 from rag_fed.config import Settings, get_settings
 from rag_fed.errors import ConfigError, RagFedError
@@ -24,10 +24,12 @@ from rag_fed.observability import configure_tracing
 __all__ = ["main", "parse_args"]
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m api.site_service", description=__doc__)
+def parse_args(argv: list[str] | None = None, prog: str = "python -m api.site_service") -> argparse.Namespace:
+    """The service's flags, declared here only: ``ragfed serve site`` passes its arguments on to this."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument(
         "--site",
+        "-s",
         action="append",
         default=[],
         help="site id (or site_id in --config); repeat it to host several sites, each at /sites/<site id>",
@@ -43,8 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m api.site_service") -> int:
+    args = parse_args(argv, prog)
     configure_logging(args.log_level)
     if not args.site and args.config is None:
         return fail(ConfigError("name the site to serve: --site ID (repeat it to host several), or --config FILE"))

@@ -3,7 +3,7 @@ of ``<site>/admin-audit.db`` (0600): when, which key id, method, path, HTTP stat
 
 Recorded by a plain ASGI middleware, so a call refused before any route runs (a bad key: 401; an upload
 over the limit: 413) is recorded too. The key id a refused caller sent is stored as claimed (it is not
-secret); ``authenticated`` says whether the key was valid. ``GET /v1/admin/audit`` reads it back.
+secret); ``authenticated`` says whether the key was valid. ``GET /v1/admin/audit`` reads it back (routes_audit.py).
 """
 
 from __future__ import annotations
@@ -14,18 +14,16 @@ import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.apikeys import key_id_of
-from api.site_service.admin import SiteAdmin
 from rag_fed.files import private_file
 
-__all__ = ["ADMIN_AUDIT_FILE", "AuditAdminCalls", "SiteAuditEntry", "SiteAuditLog", "admin_audit_router"]
+__all__ = ["ADMIN_AUDIT_FILE", "AuditAdminCalls", "SiteAuditEntry", "SiteAuditLog"]
 
 ADMIN_AUDIT_FILE = "admin-audit.db"
 _PREFIX = "/v1/admin/"
@@ -141,17 +139,3 @@ def _claimed_key_id(scope: Scope) -> str | None:
     header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
     scheme, _, key = header.partition(" ")
     return key_id_of(key.strip()) if scheme.lower() == "bearer" else None
-
-
-admin_audit_router = APIRouter(prefix="/v1/admin", tags=["site admin"])
-
-
-@admin_audit_router.get("/audit")
-async def read_audit(
-    request: Request,
-    _admin: SiteAdmin,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[SiteAuditEntry]:
-    """The newest ``limit`` admin calls at this site (every key's, refused ones included), newest first."""
-    log: SiteAuditLog = request.app.state.admin_audit
-    return await run_in_threadpool(log.newest, limit)

@@ -24,7 +24,7 @@ from api.errors import error_response, install_error_handlers
 from api.site_service.app import create_site_app
 from api.site_service.host_batch import install_host_batch
 from api.site_service.host_settings import SiteHostSettings
-from api.site_service.responder import ServiceResponder, open_responder
+from api.site_service.open_site import ServiceResponder, open_responder
 from rag_fed.config import GeneratorSettings, Settings
 from rag_fed.embedders import load_embedder
 from rag_fed.embedders.base import Embedder

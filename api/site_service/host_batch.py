@@ -20,8 +20,8 @@ from fastapi.responses import StreamingResponse
 
 from api.errors import status_for
 from api.observability import SiteMetrics
-from api.site_service.app import read_body
-from api.site_service.responder import ServiceResponder
+from api.site_service.body_limits import read_body
+from api.site_service.open_site import ServiceResponder
 from rag_fed.errors import AuthError, BusyError, EnvelopeError, RagFedError
 from rag_fed.wire.batch import BATCH_MEDIA_TYPE, MAX_BATCH_PARTS, BatchPart, decode_parts, encode_part
 from rag_fed.wire.paths import HOST_QUERY_PATH

@@ -63,6 +63,41 @@ def test_site_and_router_share_only_the_protocol(folder: str, forbidden: str) ->
     assert not {name for name in imports if name == forbidden or name.startswith(forbidden + ".")}
 
 
+_ROUTE_DECORATORS = {"get", "post", "put", "patch", "delete", "api_route"}
+
+
+@pytest.mark.parametrize("service", ["gateway", "site_service"])
+def test_both_services_have_the_same_shape(service: str) -> None:
+    # docs/architecture.md: each service is deps.py (what its routes depend on), routes_*.py by area and a
+    # small app factory that declares no route itself; a routes module needs deps, never another routes module
+    folder = REPO / "api" / service
+    routes = sorted(folder.glob("routes_*.py"))
+    assert len(routes) >= 4 and (folder / "deps.py").is_file()
+    for path in routes:
+        ours = {name.removeprefix(f"api.{service}.") for name in _imports(path) if name.startswith(f"api.{service}.")}
+        assert "deps" in ours, path.name
+        assert not {name for name in ours if name.startswith("routes_") or name == "app"}, path.name
+    tree = ast.parse((folder / "app.py").read_text())
+    routes_in_app = [
+        decorator
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for decorator in node.decorator_list
+        if isinstance(decorator, ast.Call)
+        and isinstance(decorator.func, ast.Attribute)
+        and decorator.func.attr in _ROUTE_DECORATORS
+    ]
+    assert not routes_in_app, f"api/{service}/app.py declares routes; they belong in routes_*.py"
+
+
+def test_the_site_service_and_the_site_name_their_modules_apart() -> None:
+    # api/site_service/responder.py beside rag_fed/site/responder.py read as the same thing twice
+    service = {path.stem for path in (REPO / "api" / "site_service").glob("*.py")} - {"__init__", "__main__"}
+    site = {path.stem for path in (REPO / "rag_fed" / "site").glob("*.py")} - {"__init__"}
+    assert service and site
+    assert not service & site
+
+
 def test_the_scan_sees_a_planted_violation(tmp_path: Path) -> None:
     # the rules above are only as good as the scan: a module importing a leaf from inside a function counts
     planted = tmp_path / "pkg"

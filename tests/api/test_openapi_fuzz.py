@@ -39,7 +39,7 @@ from api.gateway.keystore import KeyStore, Role
 from api.gateway.service import GatewayService
 from api.gateway.settings import GatewaySettings
 from api.site_service.app import create_site_app
-from api.site_service.responder import open_responder
+from api.site_service.open_site import open_responder
 from api.site_service.settings import ADMIN_KEYS_FILE, SiteServiceSettings
 from rag_fed.config import Settings
 from rag_fed.crypto import EnvelopeOpener, KeyPair, seal

@@ -11,16 +11,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from api.site_service.admin import Responder, SiteAdmin
+from api.site_service.deps import Responder, SiteAdmin
 from rag_fed.protocol import MAX_QUESTION_CHARS
 from rag_fed.types import Passage, SearchMode
 
-__all__ = ["admin_search_router"]
+__all__ = ["search_router"]
 
-admin_search_router = APIRouter(prefix="/v1/admin", tags=["site admin"])
+search_router = APIRouter(prefix="/v1/admin", tags=["site admin"])
 
 
-@admin_search_router.get("/search")
+@search_router.get("/search")
 async def search_documents(
     responder: Responder,
     _admin: SiteAdmin,

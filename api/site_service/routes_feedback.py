@@ -10,15 +10,15 @@ from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from api.site_service.admin import Responder, SiteAdmin
+from api.site_service.deps import Responder, SiteAdmin
 from rag_fed.errors import DocumentTooLargeError, NotFoundError
 from rag_fed.feedback import FeedbackStats, Judgement
 from rag_fed.feedback.importer import ImportOutcome, import_feedback_log
 from rag_fed.training.site_pairs import discard_mined_pairs
 
-__all__ = ["FeedbackDeleted", "admin_feedback_router"]
+__all__ = ["FeedbackDeleted", "feedback_router"]
 
-admin_feedback_router = APIRouter(prefix="/v1/admin/feedback", tags=["site admin"])
+feedback_router = APIRouter(prefix="/v1/admin/feedback", tags=["site admin"])
 
 
 class FeedbackDeleted(BaseModel):
@@ -28,7 +28,7 @@ class FeedbackDeleted(BaseModel):
     pairs_discarded: bool = False
 
 
-@admin_feedback_router.get("")
+@feedback_router.get("")
 async def list_feedback(
     responder: Responder,
     _admin: SiteAdmin,
@@ -40,12 +40,12 @@ async def list_feedback(
     return await run_in_threadpool(responder.feedback.log.list, limit=limit, offset=offset, source=source)
 
 
-@admin_feedback_router.get("/stats")
+@feedback_router.get("/stats")
 async def feedback_stats(responder: Responder, _admin: SiteAdmin) -> FeedbackStats:
     return await run_in_threadpool(responder.feedback.log.stats)
 
 
-@admin_feedback_router.post("/import", status_code=201)
+@feedback_router.post("/import", status_code=201)
 async def import_feedback(file: UploadFile, request: Request, responder: Responder, _admin: SiteAdmin) -> ImportOutcome:
     """Load a log of (question, accepted document) rows (CSV, JSON or JSON lines; see docs/training.md).
     Rows naming a document this site does not hold are not recorded and are counted; a malformed row
@@ -62,7 +62,7 @@ async def import_feedback(file: UploadFile, request: Request, responder: Respond
     return result
 
 
-@admin_feedback_router.delete("/{feedback_id}")
+@feedback_router.delete("/{feedback_id}")
 async def delete_feedback(
     feedback_id: int, request: Request, responder: Responder, _admin: SiteAdmin
 ) -> FeedbackDeleted:
@@ -72,7 +72,7 @@ async def delete_feedback(
     return await run_in_threadpool(_after_delete, responder, 1)
 
 
-@admin_feedback_router.delete("")
+@feedback_router.delete("")
 async def delete_feedback_source(
     request: Request,
     responder: Responder,

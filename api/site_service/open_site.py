@@ -1,4 +1,4 @@
-"""Opening a site's responder from the site service's settings (the responder itself is
+"""Opening the served site and its responder from the site service's settings (the responder itself is
 ``rag_fed.site.responder``: the site's side of the federation, without HTTP)."""
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.site_service.admin import Responder, SiteAdmin
+from api.site_service.deps import Responder, SiteAdmin
 from rag_fed.protocol import ReembedProgress
 
 __all__ = ["Health", "SiteDetails", "status_router"]
