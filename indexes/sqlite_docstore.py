@@ -26,25 +26,21 @@ from pathlib import Path
 import numpy as np
 
 from indexes._arrays import check_k
+from indexes._fts_queries import FtsQueries
 from indexes._keyword_mirror import KeywordMirror
+from indexes._sqlite_checks import docstore_problems
 from indexes._sqlite_connect import connect_docstore, has_chunk_column
-from indexes._sqlite_schema import BM25_WEIGHTS, PRUNE_KEEP, PRUNE_SHARE, prune_phrases, query_phrases
+from indexes._sqlite_schema import PRUNE_KEEP, PRUNE_SHARE, query_phrases
 from indexes._sqlite_txn import ChunkChanges, SQLiteTransaction
 from indexes.base import FloatMatrix, IdArray, StoredChunk, StoredDocument
 from indexes.errors import IndexCorruptError, IndexStoreError, UnknownRecordError
 from indexes.keyword_index import CorpusStats, KeywordRanking
-from indexes.term_counts import TermCounts, fts_tokens, keyword_seq, read_term_counts
+from indexes.term_counts import TermCounts, keyword_seq, read_term_counts
 
 __all__ = ["ChunkChanges", "SQLiteDocStore", "SQLiteTransaction"]
 
 _CORRUPTION_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _ID_BATCH = 500  # stays far below SQLite's bound-parameter limit
-_CACHE_LIMIT = 100_000  # cached query terms and frequencies, each; cleared when full
-_FREQUENCY_DRIFT = 0.1  # forget cached frequencies when the chunk count moved by more than this share
-_KEYWORD_SQL = (
-    "SELECT rowid, bm25(chunk_fts, {}) AS score FROM chunk_fts WHERE chunk_fts MATCH ? ORDER BY score LIMIT ?"
-).format(", ".join(str(w) for w in BM25_WEIGHTS))
-_COUNT_SQL = "SELECT count(*) FROM chunk_fts WHERE chunk_fts MATCH ?"
 _DOC_COLUMNS = "d.doc_id, d.source, d.title, d.kind, d.content_hash, d.source_hash, d.metadata, d.added_at"
 
 
@@ -65,11 +61,8 @@ class SQLiteDocStore:
         self._lock = threading.RLock()
         self._in_transaction = False
         self._conn: sqlite3.Connection | None = None
-        self._query_tokens: dict[str, tuple[str, ...]] = {}  # phrase -> its FTS5 tokens
+        self._fts = FtsQueries()
         self._mirror = KeywordMirror(self._path)
-        self._frequencies: dict[str, int] = {}  # index term -> chunks that contain it
-        self._frequency_seq = -1  # commit_seq at which _chunk_count was read
-        self._chunk_count = 0
         self._term_counts: TermCounts | None = None
         with self._lock, self._translate_errors():
             self._conn = connect_docstore(self._path, read_only=read_only)
@@ -221,7 +214,7 @@ class SQLiteDocStore:
         if not phrases:
             return KeywordRanking([], stats is not None)
         with self._guard() as conn:
-            tokens = self._tokens_of(conn, phrases)
+            tokens = self._fts.tokens_of(conn, phrases)
             if not self._read_only:
                 self._mirror.start()
         wanted = {token for p in phrases for token in tokens[p]}
@@ -232,21 +225,16 @@ class SQLiteDocStore:
             return KeywordRanking(ranked, stats is not None)
         with self._guard() as conn:
             if prune and len(phrases) > PRUNE_KEEP and self.prune_share < 1.0:
-                phrases = self._pruned(conn, phrases, tokens, stats)
-            rows = conn.execute(_KEYWORD_SQL, (" OR ".join(phrases), k)).fetchall()
-        return KeywordRanking([(int(rowid), -float(score)) for rowid, score in rows], False)
+                phrases = self._fts.pruned(conn, phrases, tokens, self.prune_share, stats)
+            return KeywordRanking(self._fts.rank(conn, phrases, k), False)
 
     def phrase_counts(self, query: str) -> dict[str, int]:
         """The chunks holding each phrase of several tokens of a keyword query (FTS5 phrase -> rows):
         what a federation sums for the phrases' BM25 (published counts are of single terms)."""
         phrases = query_phrases(query)
         with self._guard() as conn:
-            tokens = self._tokens_of(conn, phrases)
-            return {
-                phrase: int(conn.execute(_COUNT_SQL, (phrase,)).fetchone()[0])
-                for phrase in phrases
-                if len(tokens[phrase]) > 1
-            }
+            tokens = self._fts.tokens_of(conn, phrases)
+            return {phrase: self._fts.phrase_count(conn, phrase) for phrase in phrases if len(tokens[phrase]) > 1}
 
     def term_counts(self, *, max_terms: bool = False) -> TermCounts:
         """The keyword index's counts (``TermCounts``) as of one committed state; cached per ``keyword_seq``.
@@ -301,31 +289,8 @@ class SQLiteDocStore:
 
     def verify(self) -> list[str]:
         """Problems found by SQLite's own checks and by cross-checking chunks with their FTS rows."""
-        problems: list[str] = []
         with self._guard() as conn:
-            checks = [str(row[0]) for row in conn.execute("PRAGMA quick_check")]
-            if checks != ["ok"]:
-                problems.extend(f"sqlite quick_check: {line}" for line in checks[:10])
-            try:
-                if not self._read_only:  # FTS5 runs its check as a write command
-                    conn.execute("INSERT INTO chunk_fts(chunk_fts) VALUES ('integrity-check')")
-            except sqlite3.DatabaseError as exc:
-                problems.append(f"keyword index integrity-check failed: {exc}")
-            unindexed = conn.execute(
-                "SELECT count(*) FROM chunks WHERE chunk_id NOT IN (SELECT rowid FROM chunk_fts)"
-            ).fetchone()[0]
-            stray = conn.execute(
-                "SELECT count(*) FROM chunk_fts WHERE rowid NOT IN (SELECT chunk_id FROM chunks)"
-            ).fetchone()[0]
-            if unindexed or stray:
-                problems.append(f"keyword index: {unindexed} chunks missing from it, {stray} stray rows")
-            if self._dim is not None:
-                bad = conn.execute(
-                    "SELECT count(*) FROM chunks WHERE length(vector) != ?", (4 * self._dim,)
-                ).fetchone()[0]
-                if bad:
-                    problems.append(f"{bad} chunk vectors are not {self._dim} float32 values")
-        return problems
+            return docstore_problems(conn, self._dim, read_only=self._read_only)
 
     def close(self) -> None:
         with self._lock:
@@ -346,49 +311,6 @@ class SQLiteDocStore:
             StoredDocument(doc_id, source, title, kind, content, src, json.loads(meta), added_at, n_chunks)
             for doc_id, source, title, kind, content, src, meta, added_at, n_chunks in rows
         ]
-
-    def _pruned(
-        self,
-        conn: sqlite3.Connection,
-        phrases: list[str],
-        tokens: dict[str, tuple[str, ...]],
-        stats: CorpusStats | None = None,
-    ) -> list[str]:
-        # A code (several tokens, or a token with a digit) has no term: it is never dropped.
-        terms = {p: t[0] if len(t) == 1 and not any(c.isdigit() for c in t[0]) else None for p, t in tokens.items()}
-        wanted = {term for term in terms.values() if term is not None}
-        if stats is not None:  # the federation's counts: every site prunes the same terms
-            shared = {term: int(stats.frequencies[term]) for term in wanted}
-            return prune_phrases(phrases, terms, shared, stats.rows, max_share=self.prune_share)
-        frequencies = self._frequencies_of(conn, wanted)
-        return prune_phrases(phrases, terms, frequencies, self._chunk_count, max_share=self.prune_share)
-
-    def _tokens_of(self, conn: sqlite3.Connection, phrases: list[str]) -> dict[str, tuple[str, ...]]:
-        """Each phrase's tokens, by FTS5 itself (porter stems are not ours to guess); cached."""
-        new = [p for p in phrases if p not in self._query_tokens]
-        if new:
-            if len(self._query_tokens) + len(new) > _CACHE_LIMIT:
-                self._query_tokens.clear()
-            words = [phrase[1:-1].replace('""', '"') for phrase in new]
-            self._query_tokens.update(zip(new, fts_tokens(conn, words), strict=True))
-        return {p: self._query_tokens[p] for p in phrases}
-
-    def _frequencies_of(self, conn: sqlite3.Connection, terms: set[str]) -> dict[str, int]:
-        """Chunks containing each term. Cached: counting walks a term's whole posting list. The cache
-        is forgotten once the chunk count has moved by more than ``_FREQUENCY_DRIFT``; frequencies only
-        steer pruning, so a little staleness is harmless."""
-        seq = int(conn.execute("SELECT value FROM meta WHERE key = 'commit_seq'").fetchone()[0])
-        if seq != self._frequency_seq:
-            count = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
-            if abs(count - self._chunk_count) > _FREQUENCY_DRIFT * self._chunk_count:
-                self._frequencies.clear()
-            self._frequency_seq, self._chunk_count = seq, count
-        if len(self._frequencies) + len(terms) > _CACHE_LIMIT:
-            self._frequencies.clear()
-        for term in terms - self._frequencies.keys():
-            row = conn.execute("SELECT doc FROM temp.chunk_terms WHERE term = ?", (term,)).fetchone()
-            self._frequencies[term] = 0 if row is None else int(row[0])
-        return {term: self._frequencies[term] for term in terms}
 
     def _refuse_if_read_only(self) -> None:
         if self._read_only:

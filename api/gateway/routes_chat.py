@@ -176,7 +176,7 @@ async def _answer(
     max_tokens = body.max_completion_tokens or body.max_tokens
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    stream = await service.answer_stream(standalone, result, history, strategy=options.strategy, max_tokens=max_tokens)
+    stream = await service.answers.stream(standalone, result, history, strategy=options.strategy, max_tokens=max_tokens)
     if body.stream:
         events = _events(stream, result, completion_id, created, body.model, standalone, slot)
         return EventSourceResponse(events, headers={"Cache-Control": "no-cache"})

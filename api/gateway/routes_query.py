@@ -37,7 +37,10 @@ async def _query(body: QueryRequest, caller: Caller, service: GatewayService) ->
         want_answer=body.want_answer,
         phrase=body.want_answer and phrase,
     )
-    answer = await service.answer(body.question, result, strategy=body.strategy) if body.want_answer else None
+    answer = None
+    if body.want_answer:
+        stream = await service.answers.stream(body.question, result, strategy=body.strategy)
+        answer = await run_in_threadpool(stream.collect)
     asked = [site.site_id for site in result.sites if site.status != "skipped"]
     await run_in_threadpool(
         service.keystore.audit,

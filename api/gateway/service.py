@@ -1,7 +1,7 @@
-"""The gateway's work behind the routes: embed, route to the sites, fuse; and the sites' status.
+"""The gateway's work behind the routes: embed, route to the sites; and the sites' status. Answers are
+composed by ``answering.GatewayAnswers`` (``service.answers``); the periodic work is in background.py.
 
-Async where it waits on the network, and hands blocking model work (embedding, the central model) to
-worker threads, so one slow generation never stalls other requests.
+Async where it waits on the network, and hands blocking model work (embedding) to worker threads.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from fastapi.concurrency import run_in_threadpool
@@ -19,24 +19,22 @@ from numpy.typing import NDArray
 
 from api.gateway.admin_keys import AdminKeyDistributor
 from api.gateway.admission import AnswerAdmission
+from api.gateway.answering import GatewayAnswers
+from api.gateway.background import push_admin_keys_forever, refresh_sketches_forever, refresh_term_stats_forever
 from api.gateway.embedders import EmbedderPool
 from api.gateway.feedback_forwarding import FeedbackForwarder
 from api.gateway.keystore import Caller, KeyStore, Role
 from api.gateway.schemas import SiteView
 from api.gateway.settings import GatewaySettings
 from api.observability import GatewayMetrics
-from rag_fed.answers.compose import AnswerComposer, AnswerStream, ComposedAnswer, LeadHealth
-from rag_fed.answers.ranking import evidence_for_answer
-from rag_fed.answers.settings import AnswerStrategy
 from rag_fed.crypto import KeyPair
 from rag_fed.embedders import set_embedding_threads
 from rag_fed.embedders.base import Embedder
-from rag_fed.errors import ModelError, RagFedError
+from rag_fed.errors import RagFedError
 from rag_fed.federation import SiteRegistry
 from rag_fed.federation.models import ModelRegistry
-from rag_fed.generators import load_generator
-from rag_fed.generators.base import ChatMessage, Generator, StreamingGenerator
-from rag_fed.observability import current_request_id, record_span, request_started, span
+from rag_fed.generators.base import Generator
+from rag_fed.observability import current_request_id, record_span, span
 from rag_fed.router import FederatedResult, HttpSiteClient, Router
 from rag_fed.router.clients import http_site_clients, site_http_client
 from rag_fed.term_stats import load_or_create_term_key
@@ -45,18 +43,6 @@ from rag_fed.types import SearchMode
 __all__ = ["GatewayService"]
 
 _log = logging.getLogger(__name__)
-
-
-class _Unavailable(StreamingGenerator):
-    """Stands in for a central model that failed to load, so fusion falls back and says why."""
-
-    name = "unavailable"
-
-    def __init__(self, reason: str) -> None:
-        self._reason = reason
-
-    def stream(self, messages: Sequence[ChatMessage], max_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
-        raise ModelError(self._reason)
 
 
 class GatewayService:
@@ -77,7 +63,6 @@ class GatewayService:
         self.keystore = keystore
         self.models = ModelRegistry(settings.models_dir)
         self.embedders = EmbedderPool(settings.embedder, self.models, embedder)
-        self._generator = generator
         self._http = site_http_client(settings.tls_ca_file)
         self._urls: dict[str, str] = {}
         self.router = Router(
@@ -88,8 +73,8 @@ class GatewayService:
             policy=settings.routing,
             term_key=load_or_create_term_key(settings.term_key_file) if settings.routing.term_stats else None,
         )
-        self.lead_health = LeadHealth()
         self.metrics = GatewayMetrics()
+        self.answers = GatewayAnswers(settings.answers, settings.generator, self.metrics, generator)
         self.metrics.watch(lambda: self.router.breakers, lambda: self.router.clients, lambda: self.embedders.versions)
         self.admission = AnswerAdmission(settings.answers_per_caller, settings.answers_in_flight)
         self.metrics.watch_admission(lambda: self.admission.in_flight, lambda: dict(self.admission.refused))
@@ -112,15 +97,18 @@ class GatewayService:
         # In the background: learn which version each site serves and load those embedders, so the
         # first query after a restart mid-rollout does not wait for a model to load.
         self._version_scan = asyncio.create_task(self.learn_site_versions())
-        if self.settings.routing.selection == "sketch":
-            self._refresher = asyncio.create_task(self._refresh_sketches_forever())
+        settings = self.settings
+        if settings.routing.selection == "sketch":
+            refresh = refresh_sketches_forever(self.router, self.sync_clients, settings.sketch_refresh_s)
+            self._refresher = asyncio.create_task(refresh)
         if self.router.term_stats is not None:
-            self._term_stats_refresher = asyncio.create_task(self._refresh_term_stats_forever())
+            refresh = refresh_term_stats_forever(self.router, self.sync_clients, settings.term_stats_refresh_s)
+            self._term_stats_refresher = asyncio.create_task(refresh)
         # The first round before serving: a site admin's key made before the gateway started works at once.
         first = await run_in_threadpool(self.admin_keys.push)
-        self._admin_keys_pusher = asyncio.create_task(
-            self._push_admin_keys_forever(any(not result.ok for result in first))
-        )
+        failed = any(not result.ok for result in first)
+        pushes = push_admin_keys_forever(self.admin_keys.push, settings.admin_keys_push_s, failed)
+        self._admin_keys_pusher = asyncio.create_task(pushes)
 
     async def stop(self) -> None:
         tasks: list[asyncio.Task[None] | asyncio.Task[dict[str, str]] | None] = [
@@ -258,73 +246,6 @@ class GatewayService:
         best = max(counts.values())
         return default if counts[default] == best else min(v for v, n in counts.items() if n == best)
 
-    async def central_model(self) -> Generator:
-        if self._generator is None:
-            try:
-                self._generator = await run_in_threadpool(load_generator, self.settings.generator)
-            except RagFedError as error:
-                _log.error("central model unavailable: %s", error)
-                return _Unavailable(str(error))
-        return self._generator
-
-    async def answer_stream(
-        self,
-        question: str,
-        result: FederatedResult,
-        history: Sequence[ChatMessage] = (),
-        *,
-        strategy: AnswerStrategy | None = None,
-        max_tokens: int | None = None,
-    ) -> AnswerStream:
-        """The answer composed from the sites' evidence (and the sites' phrased answers, where a site
-        sends no evidence text); the central model is loaded only for a strategy that uses it."""
-        settings = self.settings.answers
-        chosen = strategy or settings.strategy
-        if max_tokens is not None:
-            settings = settings.model_copy(update={"lead_max_tokens": max_tokens, "generative_max_tokens": max_tokens})
-        generator = await self.central_model() if chosen != "extractive" else None
-        evidence = evidence_for_answer(result.evidence, result.answers)
-        asked = [site.site_id for site in result.sites if site.status != "skipped"]
-        stream = AnswerComposer(settings, generator, lead_health=self.lead_health).stream(
-            question, evidence, sites=asked, history=history, strategy=chosen, answered=result.answered
-        )
-        return self._timed(stream)
-
-    def _timed(self, inner: AnswerStream) -> AnswerStream:
-        """``inner``, observed: the time to its first text (from the request's arrival), to its end, and
-        how the answer came out."""
-        arrived = request_started()
-
-        def produce(outer: AnswerStream) -> Iterator[str]:
-            composing, composing_ns = time.perf_counter(), time.time_ns()
-            first = True
-            for delta in inner:
-                if first and delta:
-                    first = False
-                    self.metrics.stage("first_token", time.perf_counter() - (arrived or composing))
-                yield delta
-            self.metrics.stage("compose", time.perf_counter() - composing)
-            outer.result = inner.result
-            if inner.result is not None:
-                self.metrics.answer(inner.result.strategy, inner.result.refused)
-                record_span(
-                    "gateway.compose", composing_ns, strategy=inner.result.strategy, refused=inner.result.refused
-                )
-
-        return AnswerStream(produce)
-
-    async def answer(
-        self,
-        question: str,
-        result: FederatedResult,
-        history: Sequence[ChatMessage] = (),
-        *,
-        strategy: AnswerStrategy | None = None,
-        max_tokens: int | None = None,
-    ) -> ComposedAnswer:
-        stream = await self.answer_stream(question, result, history, strategy=strategy, max_tokens=max_tokens)
-        return await run_in_threadpool(stream.collect)
-
     async def site_views(self, caller: Caller) -> list[SiteView]:
         """Registered sites with live health and circuit state; a site admin sees only its own site."""
         self.sync_clients()
@@ -360,46 +281,3 @@ class GatewayService:
                 )
             )
         return views
-
-    async def _push_admin_keys_forever(self, first_failed: bool) -> None:
-        """Every site's admin-key list, every ``admin_keys_push_s`` (docs/security.md). After a round in which
-        a site was not reached (one still starting, say) the next comes after 1 s, doubling up to the period."""
-        period = self.settings.admin_keys_push_s
-        retry_s = 1.0
-        failed = first_failed
-        while True:
-            await asyncio.sleep(min(retry_s, period) if failed else period)
-            retry_s = min(retry_s * 2, period) if failed else 1.0
-            try:
-                results = await run_in_threadpool(self.admin_keys.push)
-                failed = any(not result.ok for result in results)
-            except Exception:  # a bug must not stop the pushes: the sites would lock their admins out
-                _log.exception("admin key push failed")
-                failed = True
-
-    async def _refresh_sketches_forever(self) -> None:
-        while True:
-            self.sync_clients()
-            errors = await self.router.refresh_sketches()
-            failed = {site: error for site, error in errors.items() if error}
-            if failed:
-                _log.warning("sketches not refreshed: %s", failed)
-            await asyncio.sleep(self.settings.sketch_refresh_s)
-
-    async def _refresh_term_stats_forever(self) -> None:
-        """The sites' term statistics (docs/term-statistics.md), at start and every ``term_stats_refresh_s``;
-        a site whose reply names a newer index version is refreshed at once by the router. A fetch that
-        failed (a site still starting, or busy) is retried after 2 s, doubling up to the refresh period,
-        so one failed start-up fetch does not leave the federation on its own counts for five minutes."""
-        retry_s = 2.0
-        while True:
-            self.sync_clients()
-            errors = await self.router.refresh_term_stats()
-            failed = {site: error for site, error in errors.items() if error}
-            if failed:
-                _log.warning("term statistics not refreshed (retry in %.0f s): %s", retry_s, failed)
-                await asyncio.sleep(min(retry_s, self.settings.term_stats_refresh_s))
-                retry_s = min(retry_s * 2, self.settings.term_stats_refresh_s)
-                continue
-            retry_s = 2.0
-            await asyncio.sleep(self.settings.term_stats_refresh_s)

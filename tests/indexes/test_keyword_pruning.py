@@ -80,7 +80,7 @@ def fill(store: SQLiteDocStore, n: int, text: str = "pump housing general inspec
 
 def test_tokens_are_the_tokenizers_own(store: SQLiteDocStore) -> None:
     phrases = query_phrases("Bearings seal MS-4471 6310 cavitation")
-    tokens = store._tokens_of(store._conn, phrases)  # type: ignore[arg-type]
+    tokens = store._fts.tokens_of(store._conn, phrases)  # type: ignore[arg-type]
     assert tokens == {
         '"Bearings"': ("bear",),  # porter stem, as chunk_fts indexes it
         '"seal"': ("seal",),
