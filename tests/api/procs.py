@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["REPO", "Service", "free_port", "service_env", "start_service"]
+__all__ = ["REPO", "Service", "free_port", "service_env", "start_service", "wait_healthy", "wait_up"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -79,6 +79,19 @@ def start_service(name: str, args: list[str], port: int, log_dir: Path, env: dic
             [sys.executable, "-m", *args], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     return Service(name, process, port, log)
+
+
+def wait_up(url: str, timeout_s: float = 60) -> None:
+    """Wait until ``url`` answers 200: a server run in this process (uvicorn in a thread), not a ``Service``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up in {timeout_s} s")
 
 
 def wait_healthy(services: list[Service], timeout_s: float = 240.0) -> None:

@@ -98,6 +98,16 @@ def test_the_site_service_and_the_site_name_their_modules_apart() -> None:
     assert not service & site
 
 
+def test_only_tests_import_the_shipped_contracts() -> None:
+    # rag_fed/testing needs pytest, a test dependency: the package and the services never import it
+    shipped = [path for top in ("rag_fed", "api", "eval") for path in (REPO / top).rglob("*.py")]
+    outside = [path for path in shipped if (REPO / "rag_fed" / "testing") not in path.parents]
+    assert outside and len(outside) < len(shipped), "the scan found rag_fed/testing and the rest"
+    for path in outside:
+        imports = _imports(path)
+        assert not {name for name in imports if name.startswith("rag_fed.testing") or name == "pytest"}, path
+
+
 def test_the_scan_sees_a_planted_violation(tmp_path: Path) -> None:
     # the rules above are only as good as the scan: a module importing a leaf from inside a function counts
     planted = tmp_path / "pkg"

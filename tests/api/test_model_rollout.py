@@ -36,7 +36,7 @@ from rag_fed.router import merge_passages
 from rag_fed.site import Site
 from tests.api.conftest import ingest_site, start_site
 from tests.api.corpus import write_corpus
-from tests.api.procs import Service, free_port, wait_healthy
+from tests.api.procs import Service, free_port, wait_healthy, wait_up
 from tests.rag_fed.federation.perturbed_model import write_perturbed_minilm
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -103,7 +103,7 @@ def rollout(tmp_path_factory: pytest.TempPathFactory, packaged_embedder: Embedde
                 ingest_site(reference, site_id, embedder, root / "corpus" / site_id)
                 references[version][site_id] = Site.open(site_id, reference, embedder=embedder)
         wait_healthy(services)
-        _wait_up(f"http://127.0.0.1:{port}/health")
+        wait_up(f"http://127.0.0.1:{port}/health")
         yield Rollout(
             gateway_settings.home,
             f"http://127.0.0.1:{port}",
@@ -125,18 +125,6 @@ def rollout(tmp_path_factory: pytest.TempPathFactory, packaged_embedder: Embedde
         for by_site in references.values():
             for site in by_site.values():
                 site.close()
-
-
-def _wait_up(url: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up in {timeout_s} s")
 
 
 def _ask(fed: Rollout, question: str) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""The ``Embedder`` contract every backend passes, run on the packaged all-MiniLM-L6-v2."""
+"""The ``Embedder`` contract (``rag_fed.testing.embedder``), run on the packaged all-MiniLM-L6-v2."""
 
 from __future__ import annotations
 
@@ -18,48 +18,7 @@ from rag_fed.embedders import (
     packaged_minilm_path,
 )
 from rag_fed.errors import ModelError
-
-_QUESTION = "How do I replace the hydraulic filter on the press?"
-_PARAPHRASE = "Steps to change the hydraulic oil filter of the press"
-_UNRELATED = "The cafeteria serves lunch from noon until two."
-
-
-class EmbedderContract:
-    """Subclass and provide an ``embedder`` fixture to check a backend."""
-
-    @pytest.fixture
-    def embedder(self) -> Embedder:
-        raise NotImplementedError
-
-    def test_is_an_embedder(self, embedder: Embedder) -> None:
-        assert isinstance(embedder, Embedder)
-
-    def test_rows_are_unit_norm_float32_of_dim(self, embedder: Embedder) -> None:
-        vectors = embedder.embed([_QUESTION, _PARAPHRASE, _UNRELATED, ""])
-        assert vectors.dtype == np.float32
-        assert vectors.shape == (4, embedder.dim)
-        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-
-    def test_empty_input_has_shape_zero_by_dim(self, embedder: Embedder) -> None:
-        vectors = embedder.embed([])
-        assert vectors.shape == (0, embedder.dim)
-        assert vectors.dtype == np.float32
-
-    def test_is_deterministic_and_batch_independent(self, embedder: Embedder) -> None:
-        batch = embedder.embed([_QUESTION, _UNRELATED])
-        np.testing.assert_array_equal(batch, embedder.embed([_QUESTION, _UNRELATED]))
-        # An index built in batches must match a query embedded alone.
-        np.testing.assert_allclose(embedder.embed([_QUESTION])[0], batch[0], atol=1e-5)
-
-    def test_a_paraphrase_scores_above_an_unrelated_sentence(self, embedder: Embedder) -> None:
-        question, paraphrase, unrelated = embedder.embed([_QUESTION, _PARAPHRASE, _UNRELATED])
-        assert float(question @ paraphrase) > float(question @ unrelated) + 0.2
-
-    def test_model_version_is_a_stable_non_empty_string(self, embedder: Embedder) -> None:
-        assert embedder.model_version
-        assert embedder.model_version == embedder.model_version
-        embedder.embed([_QUESTION])
-        assert embedder.model_version == embedder.model_version
+from rag_fed.testing.embedder import QUESTION, EmbedderContract
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +65,7 @@ class TestPackagedMiniLM(EmbedderContract):
         tuned = SentenceTransformerEmbedder(tmp_path / "tuned" / "minilm")
         assert tuned.model_version.startswith("minilm@")
         assert tuned.model_version != original.model_version
-        assert not np.allclose(tuned.embed([_QUESTION]), packaged_embedder.embed([_QUESTION]), atol=1e-6)
+        assert not np.allclose(tuned.embed([QUESTION]), packaged_embedder.embed([QUESTION]), atol=1e-6)
 
 
 @pytest.mark.unit
