@@ -1,8 +1,13 @@
 // The site admin's page at the site service: upload (several files, each with progress and its result),
 // list, search and delete this site's documents through the admin API (/v1/admin/...).
-import { ApiError, callApi, citationPlace, el, fill, forgetKey, getJson, keyId, sentenceFor, show, signInForm, storedKey } from "/web/common/app.js";
+// Every URL is the site's own: at the root of a site service, or under /sites/<id>/ of a site host that
+// serves several sites (this file is <site>/web/admin/admin.js, so the site's root is two folders up).
+import { ApiError, callApi, citationPlace, el, fill, forgetKey, getJson, keyId, sentenceFor, show, signInForm, storedKey } from "../common/app.js";
 
-const PAGE = "admin";
+const SITE_ROOT = new URL("../../", import.meta.url).pathname;
+/** `path` (absolute for a site service at the root) under this page's site. */
+const at = (path) => SITE_ROOT + path.replace(/^\//, "");
+const PAGE = `admin${SITE_ROOT}`; // each site's key apart: the sites of one host share this tab's storage
 const $ = (id) => document.getElementById(id);
 let key = null;
 let documents = [];
@@ -16,7 +21,7 @@ const EGRESS = {
 async function loadSiteFacts() {
   try {
     // /health says only that the site is up and which model it serves; the rest is for its admins.
-    const health = await getJson("/health", { what: "The site service" });
+    const health = await getJson(at("/health"), { what: "The site service" });
     document.title = `rag-fed: ${health.site_id} documents`;
     const facts = [
       el("strong", { text: `Site ${health.site_id}` }),
@@ -24,7 +29,7 @@ async function loadSiteFacts() {
       el("code", { id: "model-version", text: health.serving_version }),
     ];
     if (key) {
-      const status = await getJson("/v1/admin/status", { key, what: "The site service" });
+      const status = await getJson(at("/v1/admin/status"), { key, what: "The site service" });
       const egress = EGRESS[status.egress] || status.egress;
       facts.push(
         ` · egress policy `,
@@ -46,7 +51,7 @@ async function loadSiteFacts() {
 // ---- documents ----
 
 function documentPath(docId) {
-  return `/v1/admin/documents/${docId.split("/").map(encodeURIComponent).join("/")}`;
+  return at(`/v1/admin/documents/${docId.split("/").map(encodeURIComponent).join("/")}`);
 }
 
 function renderDocuments() {
@@ -75,7 +80,7 @@ async function loadDocuments() {
   fill($("documents-error"));
   fill($("documents-note"));
   try {
-    documents = await getJson("/v1/admin/documents", { key, what: "The site service" });
+    documents = await getJson(at("/v1/admin/documents"), { key, what: "The site service" });
     renderDocuments();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return signOut(error.message);
@@ -124,7 +129,7 @@ function uploadResult(result) {
 function uploadOne(file, progress) {
   return new Promise((resolve) => {
     const request = new XMLHttpRequest();
-    request.open("POST", "/v1/admin/documents");
+    request.open("POST", at("/v1/admin/documents"));
     request.setRequestHeader("Authorization", `Bearer ${key}`);
     request.setRequestHeader("Accept", "application/json");
     request.timeout = 600000;
@@ -189,7 +194,7 @@ async function search(event) {
   const params = new URLSearchParams({ q: query, k: "10" });
   if ($("search-mode").value) params.set("mode", $("search-mode").value);
   try {
-    const passages = await getJson(`/v1/admin/search?${params}`, { key, what: "The site service" });
+    const passages = await getJson(at(`/v1/admin/search?${params}`), { key, what: "The site service" });
     if (passages.length === 0) fill($("search-error"), "Nothing on this site matches.");
     fill(
       $("results"),
@@ -238,7 +243,7 @@ signInForm({
   form: $("sign-in-form"),
   input: $("key"),
   error: $("sign-in-error"),
-  check: (candidate) => getJson("/v1/admin/documents", { key: candidate, what: "The site service" }),
+  check: (candidate) => getJson(at("/v1/admin/documents"), { key: candidate, what: "The site service" }),
   onSignedIn: signedIn,
 });
 $("sign-out").addEventListener("click", () => signOut());
