@@ -142,18 +142,30 @@ async def measure_hosts(
     queries: Sequence[Query],
     dataset: EvalDataset,
     profile: bool,
+    unbatched: bool = True,
 ) -> dict[str, Row]:
     report: dict[str, Row] = {}
     async with site_http_client() as http:
         for n_sites, urls in split_urls.items():
             report.update(await measure_split(f"@{n_sites}", http, urls, gateway, site_keys, version, queries, dataset))
-            report.update(
-                await measure_split(
-                    f"@{n_sites} {UNBATCHED}", http, urls, gateway, site_keys, version, queries, dataset, False, False
+            if unbatched:
+                report.update(
+                    await measure_split(
+                        f"@{n_sites} {UNBATCHED}",
+                        http,
+                        urls,
+                        gateway,
+                        site_keys,
+                        version,
+                        queries,
+                        dataset,
+                        False,
+                        False,
+                    )
                 )
-            )
+        layouts = ((True, ""), (False, f" {UNBATCHED}")) if unbatched else ((True, ""),)
         for n_sites in sorted({10, 100} & set(split_urls)):
-            for batched, suffix in ((True, ""), (False, f" {UNBATCHED}")):
+            for batched, suffix in layouts:
                 clients = _clients(split_urls[n_sites], http, batched)
                 steps = await breakdown(clients, gateway, site_keys, version, queries, K)
                 report[f"steps @{n_sites}{suffix}"] = steps
@@ -211,6 +223,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="split sizes (steps at 10 and 100)")
     parser.add_argument("--per-process", action="store_true", help="also the 10-site split, one process per site")
     parser.add_argument("--profile", action="store_true", help="also the router's CPU by package at 10 sites")
+    parser.add_argument("--batched-only", action="store_true", help="leave out the one-request-per-site rows")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     print("load at start:", os.getloadavg())
@@ -256,7 +269,11 @@ def main() -> None:
                 n: {sid: f"{host_urls[where[sid]]}/sites/{sid}" for sid in dirs} for n, dirs in site_dirs.items()
             }
             report.update(
-                asyncio.run(measure_hosts(split_urls, gateway, site_keys, version, queries, dataset, args.profile))
+                asyncio.run(
+                    measure_hosts(
+                        split_urls, gateway, site_keys, version, queries, dataset, args.profile, not args.batched_only
+                    )
+                )
             )
         if args.per_process and 10 in site_dirs:
             per_site = [site_service_spec(sid, sid, data_dir, gateway_key) for sid, data_dir in site_dirs[10].items()]

@@ -266,8 +266,7 @@ class Router:
             return scored[0]
         merged = SketchScores({}, {})
         for part in scored:
-            merged.update(part)
-            merged.chunks_ahead.update(part.chunks_ahead)
+            merged.update_from(part)
         return merged
 
     async def _ask(

@@ -128,3 +128,28 @@ def test_policy_refuses_nonsense() -> None:
         RoutingPolicy(score_margin=-0.1)
     with pytest.raises(ValueError):
         RoutingPolicy(cover_chunks=0)
+
+
+def test_scores_of_many_sites_match_their_definition_ties_included() -> None:
+    """At a hundred sites the scores come from one product and one sort; each must still be the site's
+    best cosine, and its chunks ahead the sizes of every centroid strictly closer than that (a centroid
+    shared by two sites is ahead of neither)."""
+    rng = np.random.default_rng(7)
+    shared = _unit(1, 1, 0, 0)
+    sketches = {}
+    for number in range(100):
+        rows = [_unit(*rng.normal(size=DIM)) for _ in range(int(rng.integers(1, 17)))]
+        if number % 10 == 0:
+            rows.append(shared)
+        sketches[f"s{number}"] = _sketch(f"s{number}", rows, [int(v) for v in rng.integers(5, 60, size=len(rows))])
+    query = _unit(1, 1, 0, 0)
+    scores = score_sites(query, "v1", sketches, sorted(sketches))
+    cosines = {site: s.centroids @ query for site, s in sketches.items() if s.centroids is not None}
+    sizes = {site: np.asarray(s.sizes, dtype=np.float64) for site, s in sketches.items()}
+    for site in sketches:
+        best = float(cosines[site].max())
+        ahead = sum(float(sizes[other][cosines[other] > best].sum()) for other in sketches)
+        assert scores[site] == pytest.approx(best, abs=1e-6)
+        assert scores.chunks_ahead[site] == pytest.approx(ahead)
+    tied = [site for site in sketches if scores[site] == pytest.approx(1.0, abs=1e-6)]
+    assert len(tied) == 10 and all(scores.chunks_ahead[site] == 0.0 for site in tied)
