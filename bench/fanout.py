@@ -38,7 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._fanout_steps import breakdown, cpu_by_package  # noqa: E402
+from bench._fanout_breakdown import breakdown, cpu_by_package  # noqa: E402
 from bench._services import services, site_host_spec, site_service_spec  # noqa: E402
 from bench.query import CachedEmbedder, Query, bench_central, summary  # noqa: E402
 from eval.datasets import EvalDataset, load_beir  # noqa: E402
