@@ -6,7 +6,8 @@ owners of the nearest centroids until those centroids hold that many chunks (an 
 chunks, so one site's big cluster counts for more than a small one). ``score_margin`` asks every site
 whose best centroid is within that cosine of the best site's. Measured on Cranfield split over 10 topic
 sites (bench/query.py): both keep about 98% of centralized nDCG@10 at about a fifth of the sites; the
-chunk cover is the steadier of the two across splits.
+chunk cover is the steadier of the two across splits. Over 100 smaller topic sites the same cover asks
+about six and keeps 0.94, and caps keep less (bench/selection_scale.py; docs/benchmarks.md).
 """
 
 from __future__ import annotations
