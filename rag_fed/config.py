@@ -154,7 +154,6 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("data")
-    environment: Literal["development", "production"] = "development"
     embedder: EmbedderSettings = EmbedderSettings()
     generator: GeneratorSettings = GeneratorSettings()
     ingest: IngestSettings = IngestSettings()

@@ -51,7 +51,7 @@ class RagFedError(Exception):
 
 
 class ConfigError(RagFedError):
-    """Settings are missing, malformed or unsafe (e.g. a placeholder secret outside development)."""
+    """Settings are missing, malformed or unsafe; the message names the setting (or variable) at fault."""
 
 
 class InputError(RagFedError):

@@ -8,22 +8,24 @@ Everything the gateway keeps lives under ``home`` (default: ``<RAGFED_DATA_DIR>/
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import ConfigDict, Field, PositiveInt, model_validator
 
 from api.observability.settings import ObservabilitySettings
 from api.serving import ServerTlsSettings
+from api.settings_loader import load_service_settings
 from rag_fed.answers.settings import AnswerSettings
 from rag_fed.config import EmbedderSettings, GeneratorSettings, get_settings
 from rag_fed.crypto.ids import NODE_ID_PATTERN
-from rag_fed.errors import ConfigError
 from rag_fed.router import RoutingPolicy
 from rag_fed.types import SearchMode
 
-__all__ = ["GatewaySettings", "default_home"]
+__all__ = ["ENV_PREFIX", "GatewaySettings", "default_home"]
+
+ENV_PREFIX = "RAGFED_GATEWAY__"
+"""``RAGFED_GATEWAY__<FIELD>`` (nested with ``__``) sets a field over the TOML file and under the flags."""
 
 
 def default_home() -> Path:
@@ -131,15 +133,6 @@ class GatewaySettings(ServerTlsSettings, ObservabilitySettings):
 
     @classmethod
     def load(cls, path: Path | None, **overrides: Any) -> GatewaySettings:
-        """Read ``path`` (TOML; ``None`` = defaults) and apply the non-``None`` ``overrides``."""
-        values: dict[str, Any] = {}
-        if path is not None:
-            try:
-                values = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError) as error:
-                raise ConfigError(f"cannot read gateway config {path}: {error}") from None
-        values.update({key: value for key, value in overrides.items() if value is not None})
-        try:
-            return cls.model_validate(values)
-        except ValidationError as error:
-            raise ConfigError(f"invalid gateway settings: {error}") from None
+        """Read ``path`` (TOML; ``None``: no file) and the ``RAGFED_GATEWAY__*`` variables, and apply the
+        non-``None`` ``overrides`` on top (api/settings_loader.py)."""
+        return load_service_settings(cls, path, env_prefix=ENV_PREFIX, what="gateway", overrides=overrides)

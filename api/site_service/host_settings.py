@@ -9,8 +9,8 @@ level only: there is one server.
 
 from __future__ import annotations
 
-import tomllib
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,9 @@ from pydantic import BaseModel, ValidationError
 
 from api.observability.settings import ObservabilitySettings
 from api.serving import ServerTlsSettings
-from api.site_service.settings import SiteServiceSettings
+from api.settings_loader import invalid_settings, merged, read_environment
+from api.settings_loader import read_toml as read_toml_file
+from api.site_service.settings import ENV_PREFIX, SiteServiceSettings
 from rag_fed.errors import ConfigError
 
 __all__ = ["HostedSite", "SiteHostSettings", "read_toml"]
@@ -41,8 +43,11 @@ class SiteHostSettings(ServerTlsSettings, ObservabilitySettings):
     sites: list[HostedSite]
 
     @classmethod
-    def from_values(cls, values: dict[str, Any], site_tables: list[dict[str, Any]]) -> SiteHostSettings:
-        """``values``: the shared top level (with overrides applied); ``site_tables``: one table per site."""
+    def from_values(
+        cls, values: dict[str, Any], site_tables: list[dict[str, Any]], from_env: Mapping[str, Any] | None = None
+    ) -> SiteHostSettings:
+        """``values``: the shared top level (with overrides applied); ``site_tables``: one table per site;
+        ``from_env``: what of ``values`` came from ``RAGFED_SITE__*`` variables (named in errors)."""
         if values.get("metrics_bind"):
             raise ConfigError(
                 "metrics_bind cannot be shared by the sites of a host (each would bind the same address): "
@@ -58,7 +63,7 @@ class SiteHostSettings(ServerTlsSettings, ObservabilitySettings):
                 sites.append(HostedSite(settings=settings, data_dir=data_dir))
             host = cls.model_validate({key: values[key] for key in _HOST_ONLY if key in values} | {"sites": sites})
         except ValidationError as error:
-            raise ConfigError(f"invalid site host settings: {error}") from None
+            raise invalid_settings("site host", error, from_env or {}, ENV_PREFIX, set()) from None
         if not sites:
             raise ConfigError("a site host needs at least one site: a [[sites]] table or a --site flag per site")
         repeated = [site_id for site_id, n in Counter(s.settings.site_id for s in sites).items() if n > 1]
@@ -70,17 +75,18 @@ class SiteHostSettings(ServerTlsSettings, ObservabilitySettings):
     def load(cls, path: Path | None, site_ids: list[str], **overrides: Any) -> SiteHostSettings:
         """Read ``path`` (TOML, optional; its ``[[sites]]`` tables), add one site per id in ``site_ids``
         (``--site`` flags) with the shared settings only, and apply the non-``None`` ``overrides`` to the
-        shared top level."""
+        shared top level. ``RAGFED_SITE__*`` variables set shared values too: over the file's top level,
+        under the flags and the ``[[sites]]`` tables."""
         values = read_toml(path) if path is not None else {}
         tables = values.pop("sites", [])
         if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
             raise ConfigError(f"{path}: 'sites' must be an array of tables ([[sites]] with site_id = ...)")
-        values.update({key: value for key, value in overrides.items() if value is not None})
-        return cls.from_values(values, [*tables, *({"site_id": site_id} for site_id in site_ids)])
+        explicit = {key: value for key, value in overrides.items() if value is not None}
+        from_env = read_environment(SiteServiceSettings, ENV_PREFIX)
+        values = merged(values, from_env) | explicit
+        from_env = {key: value for key, value in from_env.items() if key not in explicit}
+        return cls.from_values(values, [*tables, *({"site_id": site_id} for site_id in site_ids)], from_env)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"cannot read site service config {path}: {error}") from None
+    return read_toml_file(path, "site service")

@@ -6,24 +6,27 @@ service's own part, read from a TOML file (``--config``) and overridden by comma
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from nacl.public import PublicKey
-from pydantic import Field, PositiveInt, ValidationError
+from pydantic import Field, PositiveInt
 
 from api.observability.settings import ObservabilitySettings
 from api.serving import ServerTlsSettings
+from api.settings_loader import load_service_settings
 from rag_fed.crypto import load_public_key, public_key_from_text
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.errors import ConfigError
 from rag_fed.site.responder import ResponderSettings
 
-__all__ = ["ADMIN_KEYS_FILE", "SiteServiceSettings"]
+__all__ = ["ADMIN_KEYS_FILE", "ENV_PREFIX", "SiteServiceSettings"]
 
 ADMIN_KEYS_FILE = "admin-keys.sha256"
 """In the site's folder: one ``<key id> <sha256>`` line per admin key of this site's admin API."""
+
+ENV_PREFIX = "RAGFED_SITE__"
+"""``RAGFED_SITE__<FIELD>`` (nested with ``__``) sets a field over the TOML file and under the flags."""
 
 
 class SiteServiceSettings(ServerTlsSettings, ObservabilitySettings, ResponderSettings):
@@ -57,15 +60,6 @@ class SiteServiceSettings(ServerTlsSettings, ObservabilitySettings, ResponderSet
 
     @classmethod
     def load(cls, path: Path | None, **overrides: Any) -> SiteServiceSettings:
-        """Read ``path`` (TOML, optional) and apply the non-``None`` ``overrides`` on top."""
-        values: dict[str, Any] = {}
-        if path is not None:
-            try:
-                values = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError) as error:
-                raise ConfigError(f"cannot read site service config {path}: {error}") from None
-        values.update({key: value for key, value in overrides.items() if value is not None})
-        try:
-            return cls.model_validate(values)
-        except ValidationError as error:
-            raise ConfigError(f"invalid site service settings: {error}") from None
+        """Read ``path`` (TOML; ``None``: no file) and the ``RAGFED_SITE__*`` variables, and apply the
+        non-``None`` ``overrides`` on top (api/settings_loader.py)."""
+        return load_service_settings(cls, path, env_prefix=ENV_PREFIX, what="site service", overrides=overrides)
