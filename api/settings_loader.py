@@ -10,6 +10,7 @@ names no setting is refused rather than ignored, and a bad value is refused with
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -86,8 +87,10 @@ def read_environment(model: type[BaseModel], env_prefix: str) -> dict[str, Any]:
     )
     try:
         return source()
-    except SettingsError as error:  # a complex field whose value is not JSON
-        raise ConfigError(f"{env_prefix}*: {error}") from None
+    except SettingsError as error:  # a table or list whose value is not JSON
+        field = re.search(r'field "(\w+)"', str(error))
+        name = env_prefix + field.group(1).upper() if field else env_prefix + "*"
+        raise ConfigError(f"{name}: {error}; a table or list is given whole as JSON") from None
 
 
 def merged(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Settings of the gateway, read from one TOML file (``--config``); every field has a default.
+"""Settings of the gateway, read from one TOML file (``--config``) and ``RAGFED_GATEWAY__*`` variables, under
+the flags (api/settings_loader.py); every field has a default.
 
 Everything the gateway keeps lives under ``home`` (default: ``<RAGFED_DATA_DIR>/gateway``): its key pair
 (``keys/``; sites need ``keys/public.key``), API keys and the audit log (``gateway.db``), the site registry

@@ -1,7 +1,8 @@
 """Settings of one site's HTTP service: who it is, whom it trusts, what it lets out.
 
 The site's models and data directory come from the usual ``rag_fed.config.Settings``; this adds the
-service's own part, read from a TOML file (``--config``) and overridden by command-line flags.
+service's own part, read from a TOML file (``--config``) and ``RAGFED_SITE__*`` variables and overridden by
+command-line flags (api/settings_loader.py).
 """
 
 from __future__ import annotations

@@ -76,6 +76,15 @@ def test_a_bad_site_variable_is_named_and_a_flag_replacing_it_is_accepted(monkey
     assert SiteServiceSettings.load(None, site_id="plant-a", egress="answer").egress == "answer"
 
 
+def test_a_table_is_given_whole_as_json_and_bad_json_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGFED_SITE__REDACTION", '{"emails": false}')
+    redaction = SiteServiceSettings.load(None, site_id="plant-a").redaction
+    assert (redaction.emails, redaction.credentials) == (False, True)
+    monkeypatch.setenv("RAGFED_SITE__REDACTION", "{emails")
+    with pytest.raises(ConfigError, match=r"^RAGFED_SITE__REDACTION: "):
+        SiteServiceSettings.load(None, site_id="plant-a")
+
+
 def test_a_variable_naming_no_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAGFED_SITE__EGRES", "answer")
     with pytest.raises(ConfigError, match="RAGFED_SITE__EGRES: no such setting"):
