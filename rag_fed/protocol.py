@@ -12,7 +12,6 @@ asks for something this node does not understand gets an error instead of a sile
 
 from __future__ import annotations
 
-import math
 import uuid
 from typing import Annotated, Literal, Self
 
@@ -32,6 +31,7 @@ from rag_fed.crypto.b64 import decode_b64, encode_b64
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.errors import InputError
 from rag_fed.types import Evidence, Passage, SearchMode, SiteStatus
+from rag_fed.wire.hybrid import MAX_SCORES, CandidateField, Candidates, HybridDepth
 from rag_fed.wire.message import SealedMessage
 
 __all__ = [
@@ -39,7 +39,7 @@ __all__ = [
     "MAX_K",
     "MAX_QUERY_TERM_STATS",
     "MAX_QUESTION_CHARS",
-    "Candidate",
+    "Candidates",
     "ControlStatus",
     "HybridDepth",
     "ModelAction",
@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 MAX_EMBEDDING_DIM = 8192
-MAX_K = 100
+MAX_K = MAX_SCORES  # passages per reply; a reply's hybrid scores and candidates are held to the same
 MAX_QUESTION_CHARS = 8000
 MAX_DEADLINE_S = 3600.0
 
@@ -127,96 +127,6 @@ class QueryTermStats(BaseModel):
     )
     """The question's phrases of several tokens (as FTS5 phrases, e.g. ``"F-217"``) and the chunks holding
     each over every site that counted it for this question; a phrase missing here is estimated."""
-
-
-def _to_scores(value: object) -> NDArray[np.float64]:
-    if isinstance(value, str):
-        raw = decode_b64(value, what="scores")
-        if len(raw) % 8:
-            raise ValueError(f"scores have {len(raw)} bytes, not a whole number of float64 values")
-        scores = np.frombuffer(raw, dtype="<f8").astype(np.float64)
-    elif isinstance(value, np.ndarray | list | tuple):
-        scores = np.asarray(value, dtype=np.float64)
-    else:
-        raise ValueError("scores must be a float array or base64 text of little-endian float64")
-    if scores.ndim != 1 or scores.shape[0] > MAX_K or not np.isfinite(scores).all():
-        raise ValueError(f"scores must be at most {MAX_K} finite values")
-    scores.setflags(write=False)
-    return scores
-
-
-Scores = Annotated[
-    NDArray[np.float64],
-    PlainValidator(_to_scores),
-    PlainSerializer(lambda scores: encode_b64(np.asarray(scores, "<f8").tobytes()), return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "contentEncoding": "base64url", "description": "little-endian float64"}),
-]
-
-
-class HybridDepth(BaseModel):
-    """A site's best dense and keyword scores, best first, down to the hybrid depth (``HYBRID_DEPTH``)."""
-
-    model_config = ConfigDict(frozen=True, strict=True, extra="forbid", arbitrary_types_allowed=True)
-
-    dense: Scores
-    keyword: Scores
-
-
-class Candidate(BaseModel):
-    """A chunk a site did not send as a passage but that may belong to the central top k: its id and its
-    component scores (``None`` where it is not in that ranking's hybrid depth)."""
-
-    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
-
-    chunk_id: int
-    dense_score: float | None = Field(default=None, allow_inf_nan=False)
-    keyword_score: float | None = Field(default=None, allow_inf_nan=False)
-
-
-def _to_candidates(value: object) -> list[Candidate]:
-    if isinstance(value, list):
-        items = [item if isinstance(item, Candidate) else Candidate.model_validate(item) for item in value]
-    elif isinstance(value, dict) and {"ids", "dense", "keyword"} <= value.keys():
-        ids = np.frombuffer(decode_b64(str(value["ids"]), what="candidate ids"), dtype="<i8")
-        dense = np.frombuffer(decode_b64(str(value["dense"]), what="candidate scores"), dtype="<f8")
-        keyword = np.frombuffer(decode_b64(str(value["keyword"]), what="candidate scores"), dtype="<f8")
-        if not len(ids) == len(dense) == len(keyword) or np.isinf(dense).any() or np.isinf(keyword).any():
-            raise ValueError("candidates must be aligned arrays of ids and finite (or NaN: absent) scores")
-        # checked as arrays above (whole ids, finite or NaN scores): built without a second validation
-        items = [
-            Candidate.model_construct(chunk_id=i, dense_score=_present(d), keyword_score=_present(s))
-            for i, d, s in zip(ids.tolist(), dense.tolist(), keyword.tolist(), strict=True)
-        ]
-    else:
-        raise ValueError("candidates must be {ids, dense, keyword} (base64 little-endian int64 / float64)")
-    if len(items) > MAX_K:
-        raise ValueError(f"at most {MAX_K} candidates")
-    return items
-
-
-def _present(score: float) -> float | None:
-    return None if math.isnan(score) else score
-
-
-def _candidates_to_json(items: list[Candidate]) -> dict[str, str]:
-    """Three packed arrays, NaN where a score is absent: a third of the bytes of one object per candidate."""
-
-    def scores(values: list[float | None]) -> str:
-        return encode_b64(np.array([np.nan if v is None else v for v in values], dtype="<f8").tobytes())
-
-    return {
-        "ids": encode_b64(np.array([c.chunk_id for c in items], dtype="<i8").tobytes()),
-        "dense": scores([c.dense_score for c in items]),
-        "keyword": scores([c.keyword_score for c in items]),
-    }
-
-
-Candidates = Annotated[
-    list[Candidate],
-    PlainValidator(_to_candidates),
-    PlainSerializer(_candidates_to_json, when_used="json"),
-    WithJsonSchema({"type": "object", "description": "{ids, dense, keyword}: base64url little-endian arrays"}),
-]
 
 
 class SiteQuery(SealedMessage):
@@ -301,7 +211,7 @@ class SiteReply(SealedMessage):
     """Hybrid mode with the federation's statistics: the site's dense and keyword scores down to the depth
     a central index scales over, so the router scales the global rankings exactly as it would."""
 
-    candidates: Candidates | None = None
+    candidates: CandidateField | None = None
     """With ``hybrid_depth``: the chunks beyond the top k that fewer than k of the site's chunks beat in both
     rankings (ids and component scores, no text), so the router's exact fusion sees every chunk that can be
     in the central top k; it fetches the text of those that are (``SiteQuery.fetch``)."""

@@ -31,7 +31,8 @@ then the chunk's place in its document (``tie_key``), then the site. Sections th
 at several sites then come in the order a central index gives them, whatever the order of the sites.
 A candidate (hybrid) travels without its document id: when one is tied at the ``k``-th place, the
 merge keeps the whole tie and the router orders and cuts it once the candidates are fetched
-(``term_stats.fill_candidates``).
+(``term_stats.fill_candidates``). Candidates stay arrays until the merge knows which can reach the top
+``k``; only those become passages.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag_fed.fusion import HYBRID_DEPTH, fuse_min_max, fuse_reciprocal_rank
-from rag_fed.protocol import HybridDepth
-from rag_fed.types import Passage, SearchMode
+from rag_fed.protocol import Candidates, HybridDepth
+from rag_fed.types import Citation, Passage, SearchMode
 
 __all__ = ["merge_passages", "order_ties", "tie_key"]
 
@@ -70,32 +71,39 @@ def merge_passages(
     mode: SearchMode,
     versions: Mapping[str, str] | None = None,
     depths: Mapping[str, HybridDepth | None] | None = None,
+    candidates: Mapping[str, Candidates] | None = None,
 ) -> list[Passage]:
     """Top ``k`` passages over all sites, re-ranked 1..k. ``rankings`` maps site id to its best-first list;
     ``versions`` the embedder version each site's ranking came from (more than one: fused by RRF);
-    ``depths`` each site's scores down to the hybrid depth, when it sent them (hybrid mode, exact scaling).
+    ``depths`` each site's scores down to the hybrid depth, when it sent them (hybrid mode, exact scaling);
+    ``candidates`` the chunks beyond its top ``k`` a site sent with them (``SiteReply.candidates``).
 
-    Ties (equal scores) are broken by ``tie_key``, so the result does not depend on the order of the
-    sites; when a candidate without its text (``is_stub``) is tied at the ``k``-th place, the whole tie is
-    kept (more than ``k`` passages) for the caller to order and cut once it is fetched.
+    A candidate that makes the top ``k`` comes back as a passage without text or document id
+    (``is_stub``), for the caller to fetch. Ties (equal scores) are broken by ``tie_key``, so the result
+    does not depend on the order of the sites; when a candidate is tied at the ``k``-th place, the whole
+    tie is kept (more than ``k`` passages) for the caller to order and cut once it is fetched.
     """
     mixed = versions is not None and len({versions.get(site_id) for site_id in rankings}) > 1
     by_key: dict[PassageKey, Passage] = {}
-    ordered: list[list[PassageKey]] = []
+    ordered: dict[str, list[PassageKey]] = {}
     for site_id, passages in rankings.items():
-        keys = []
+        keys = ordered[site_id] = []
         for passage in sorted(passages, key=lambda p: p.rank):
             key = (site_id, passage.chunk_id)
             by_key.setdefault(key, passage)
             keys.append(key)
-        ordered.append(keys)
     exact = mode == "hybrid" and bool(rankings) and depths is not None and all(depths.get(site) for site in rankings)
-    if exact and not mixed and depths is not None:
-        scored = _fuse_at_depth(by_key, [d for site in rankings if (d := depths[site]) is not None])
+    sent = {site: found for site, found in (candidates or {}).items() if site in rankings and len(found)}
+    scored: list[tuple[PassageKey, float]] | None = None
+    if exact and not mixed and depths is not None and not _lacking_scores(by_key):
+        bounds = _global_bounds([d for site in rankings if (d := depths[site]) is not None])
+        scored = _fuse_at_depth(by_key, ordered, sent, bounds, k)
     else:
+        for site_id, found in sent.items():
+            _add_stubs(by_key, ordered[site_id], site_id, found, k, range(len(found)))
         scored = None if mixed else _fuse_by_scores(by_key, mode)
     if scored is None:
-        scored = fuse_reciprocal_rank(ordered)
+        scored = fuse_reciprocal_rank(list(ordered.values()))
     scored = sorted(scored, key=lambda item: (-item[1], tie_key(by_key[item[0]])))
     if len(scored) > k and any(_is_stub(by_key[key]) for key, score in scored if score == scored[k - 1][1]):
         scored = [item for index, item in enumerate(scored) if index < k or item[1] == scored[k - 1][1]]
@@ -105,6 +113,40 @@ def merge_passages(
         by_key[key].model_copy(update={"rank": rank, "score": score})
         for rank, (key, score) in enumerate(scored, start=1)
     ]
+
+
+def _add_stubs(
+    by_key: dict[PassageKey, Passage],
+    keys: list[PassageKey],
+    site_id: str,
+    found: Candidates,
+    k: int,
+    wanted: Sequence[int],
+) -> list[PassageKey]:
+    """The ``wanted`` candidates (positions in ``found``) of a site as passages without text (``is_stub``),
+    ranked after its top ``k``; their keys."""
+    added = []
+    for number in wanted:
+        key = (site_id, int(found.ids[number]))
+        by_key.setdefault(
+            key,
+            Passage(
+                citation=Citation(site_id=site_id, doc_id="", title=""),
+                chunk_id=key[1],
+                text="",
+                score=0.0,
+                rank=k + number + 1,
+                dense_score=_present(found.dense[number]),
+                keyword_score=_present(found.keyword[number]),
+            ),
+        )
+        keys.append(key)
+        added.append(key)
+    return added
+
+
+def _present(score: np.float64) -> float | None:
+    return None if math.isnan(score) else float(score)
 
 
 def _fuse_by_scores(by_key: Mapping[PassageKey, Passage], mode: SearchMode) -> list[tuple[PassageKey, float]] | None:
@@ -124,26 +166,60 @@ def _fuse_by_scores(by_key: Mapping[PassageKey, Passage], mode: SearchMode) -> l
     return fuse_min_max([dense, keyword])
 
 
+def _lacking_scores(by_key: Mapping[PassageKey, Passage]) -> bool:
+    return any(p.dense_score is None and p.keyword_score is None for p in by_key.values())
+
+
+Bounds = tuple[tuple[float, float], tuple[float, float]]
+"""(low, high) of the central dense ranking, then of the central keyword ranking."""
+
+
+def _global_bounds(depths: Sequence[HybridDepth]) -> Bounds:
+    """Each central ranking's (``HYBRID_DEPTH``-th best, best) score, from the sites' depths."""
+    dense = _bounds(np.concatenate([d.dense for d in depths]))
+    keyword = _bounds(np.concatenate([d.keyword for d in depths]))
+    return dense, keyword
+
+
 def _fuse_at_depth(
-    by_key: Mapping[PassageKey, Passage], depths: Sequence[HybridDepth]
-) -> list[tuple[PassageKey, float]] | None:
+    by_key: dict[PassageKey, Passage],
+    ordered: Mapping[str, list[PassageKey]],
+    candidates: Mapping[str, Candidates],
+    bounds: Bounds,
+    k: int,
+) -> list[tuple[PassageKey, float]]:
     """``fuse_min_max`` of the central dense and keyword rankings, each scaled over its best
-    ``HYBRID_DEPTH`` scores as the sites report them: a passage outside a ranking's global depth adds 0."""
-    if any(p.dense_score is None and p.keyword_score is None for p in by_key.values()):
-        return None
-    bounds = [_bounds(np.concatenate([d.dense for d in depths])), _bounds(np.concatenate([d.keyword for d in depths]))]
-    scores: dict[PassageKey, float] = {}
-    for key, passage in by_key.items():
-        total = 0.0
-        for (low, high), score in zip(bounds, (passage.dense_score, passage.keyword_score), strict=True):
-            if score is not None and score >= low:
-                total += 0.5 * ((score - low) / (high - low) if high > low else 1.0)
-        scores[key] = total
-    return sorted(scores.items(), key=lambda item: (-item[1], tie_key(by_key[item[0]])))
+    ``HYBRID_DEPTH`` scores as the sites report them: a passage outside a ranking's global depth adds 0.
+
+    Candidates are scored from their arrays; only those that reach the ``k``-th best score of all
+    (passages and candidates) become passages (``is_stub``): the others cannot be in the top ``k``, nor
+    change it, nor be tied at its ``k``-th place."""
+    scores = {key: _fused(passage.dense_score, passage.keyword_score, bounds) for key, passage in by_key.items()}
+    reach = {
+        site_id: [_fused(d, s, bounds) for d, s in zip(found.dense.tolist(), found.keyword.tolist(), strict=True)]
+        for site_id, found in candidates.items()
+    }
+    everything = sorted([*scores.values(), *(score for fused in reach.values() for score in fused)], reverse=True)
+    kth = everything[k - 1] if len(everything) >= k else -math.inf
+    for site_id, fused in reach.items():
+        wanted = [number for number, score in enumerate(fused) if score >= kth]
+        added = _add_stubs(by_key, ordered[site_id], site_id, candidates[site_id], k, wanted)
+        for key, number in zip(added, wanted, strict=True):
+            scores.setdefault(key, fused[number])  # a key seen already keeps its passage, as in by_key
+    return list(scores.items())
+
+
+def _fused(dense: float | None, keyword: float | None, bounds: Bounds) -> float:
+    """A chunk's central fused score from its two scores (``None`` or NaN: not in that ranking's depth)."""
+    total = 0.0
+    for (low, high), score in zip(bounds, (dense, keyword), strict=True):
+        if score is not None and score >= low:  # False for NaN
+            total += 0.5 * ((score - low) / (high - low) if high > low else 1.0)
+    return total
 
 
 def _is_stub(passage: Passage) -> bool:
-    """A candidate sent without text or document id (``term_stats.with_candidates``)."""
+    """A candidate sent without text or document id (``_add_stubs``)."""
     return not passage.citation.doc_id and not passage.text
 
 

@@ -38,7 +38,6 @@ from rag_fed.router.term_stats import (
     fill_candidates,
     summarise,
     term_stats_of,
-    with_candidates,
     with_term_stats,
 )
 from rag_fed.router.versions import QueryEncoder, QueryVectors
@@ -191,7 +190,9 @@ class Router:
                 outcomes[site_id] = outcomes[site_id].model_copy(update={"term_stats": term_stats_of(reply, mode)})
         if self.term_stats is not None and (outdated := self.term_stats.outdated(replies)):
             self.term_stats.refresh_later(self._clients[site_id] for site_id in outdated)
-        rankings = {site_id: with_candidates(site_id, replies[site_id], k) for site_id in chosen if site_id in replies}
+        rankings = {site_id: replies[site_id].passages[:k] for site_id in chosen if site_id in replies}
+        candidates = {site_id: r.candidates for site_id, r in replies.items() if r.candidates is not None}
+        depths = {site_id: reply.hybrid_depth for site_id, reply in replies.items()}
         versions = {site_id: reply.embedder_version for site_id, reply in replies.items()}
         answers = [
             SiteAnswer(site_id=site_id, answer=reply.answer, passages=list(reply.passages), evidence=reply.evidence)
@@ -204,7 +205,7 @@ class Router:
             mode=mode,
             k=k,
             passages=await fill_candidates(
-                merge_passages(rankings, k, mode, versions, {s: r.hybrid_depth for s, r in replies.items()}),
+                merge_passages(rankings, k, mode, versions, depths, candidates),
                 lambda site_id, ids: self._fetch(site_id, ids, query, vectors, versions[site_id], started),
                 k,
             ),

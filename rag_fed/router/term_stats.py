@@ -21,7 +21,7 @@ from rag_fed.protocol import MAX_QUERY_TERM_STATS, QueryTermStats, SiteQuery, Si
 from rag_fed.router.merge import order_ties
 from rag_fed.term_stats import FederationTermStats, TermStatsPublication, TermStatsRequest
 from rag_fed.term_stats.publication import PhraseCounts
-from rag_fed.types import Citation, Passage, SearchMode
+from rag_fed.types import Passage, SearchMode
 
 __all__ = [
     "GatewayTermStats",
@@ -31,7 +31,6 @@ __all__ = [
     "is_stub",
     "summarise",
     "term_stats_of",
-    "with_candidates",
     "with_term_stats",
 ]
 
@@ -96,9 +95,14 @@ class GatewayTermStats:
     def for_query(self, question: str, mode: SearchMode) -> Mapping[str, QueryTermStats]:
         """What each site that published gets with this question (nothing in dense mode), without the
         counts of its phrases of several tokens (``with_phrases`` adds them)."""
+        return self._for_phrases(self._tokenizer.phrases(question), mode)
+
+    def _for_phrases(
+        self, phrases: list[tuple[str, tuple[str, ...]]], mode: SearchMode
+    ) -> Mapping[str, QueryTermStats]:
         if mode == "dense" or not self.federation.versions:
             return {}
-        terms = self._tokenizer.terms(question)
+        terms = list(dict.fromkeys(token for _, tokens in phrases for token in tokens))
         if len(terms) > MAX_QUERY_TERM_STATS:  # more than a query can carry: the sites use their own
             return {}
         return self.federation.query_stats(terms)
@@ -110,8 +114,9 @@ class GatewayTermStats:
         their counts summed over the sites that published: asked of the sites for this question, one
         short sealed round trip at once to all (remembered while no site's index changes). A site that
         does not answer in ``timeout_s`` leaves the phrases to the sites' estimate."""
-        stats = self.for_query(question, mode)
-        phrases = [phrase for phrase, tokens in self._tokenizer.phrases(question) if len(tokens) > 1]
+        tokenised = self._tokenizer.phrases(question)  # once per question: the terms and the phrases
+        stats = self._for_phrases(tokenised, mode)
+        phrases = [phrase for phrase, tokens in tokenised if len(tokens) > 1]
         if not stats or not phrases:
             return stats
         versions = self.federation.versions
@@ -196,23 +201,6 @@ def summarise(uses: Iterable[str | None]) -> TermStatsSummary | None:
     if all(use == "global" for use in seen):
         return "global"
     return "mixed" if "global" in seen else "own"
-
-
-def with_candidates(site_id: str, reply: SiteReply, k: int) -> list[Passage]:
-    """A site's top ``k`` passages, then its candidates as passages without text (``is_stub``)."""
-    stubs = [
-        Passage(
-            citation=Citation(site_id=site_id, doc_id="", title=""),
-            chunk_id=candidate.chunk_id,
-            text="",
-            score=0.0,
-            rank=k + number,
-            dense_score=candidate.dense_score,
-            keyword_score=candidate.keyword_score,
-        )
-        for number, candidate in enumerate(reply.candidates or [], start=1)
-    ]
-    return [*reply.passages[:k], *stubs]
 
 
 def is_stub(passage: Passage) -> bool:

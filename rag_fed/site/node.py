@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -14,27 +12,24 @@ from numpy.typing import NDArray
 
 from connectors import Document
 from indexes import IndexStoreError, SiteStore, StoredDocument, UnknownRecordError
-from indexes.site_store import DOCSTORE_FILE_NAME
 from indexes.term_counts import TermCounts
 from rag_fed.answers.compose import AnswerComposer
 from rag_fed.answers.evidence import EvidenceSelector
 from rag_fed.answers.settings import AnswerStrategy
 from rag_fed.config import Settings
-from rag_fed.embedders import load_embedder
 from rag_fed.embedders.base import Embedder
-from rag_fed.errors import ConfigError, InputError, NotFoundError, from_leaf_error
-from rag_fed.files import PRIVATE_FILE_MODE, private_dir, replace_text
+from rag_fed.errors import InputError, from_leaf_error
 from rag_fed.generators import load_generator
 from rag_fed.generators.base import Generator
-from rag_fed.protocol import Candidate, QueryTermStats, ReembedProgress
-from rag_fed.site.deferred import DeferredEmbedder
+from rag_fed.protocol import QueryTermStats, ReembedProgress
 from rag_fed.site.ingest import FileResult, IngestPipeline, IngestReport
 from rag_fed.site.layout import SiteLayout
+from rag_fed.site.opening import init_site, open_store
 from rag_fed.site.reembed import ReembedJob
 from rag_fed.site.search import HYBRID_DEPTH, RankedChunk, rank_chunks_with
-from rag_fed.site.serving import Serving, StoreVersions, VectorSnapshot, embedder_settings
+from rag_fed.site.serving import Serving, StoreVersions, VectorSnapshot
 from rag_fed.site.stats_search import StatsSearch, corpus_stats
-from rag_fed.site.versions import LEGACY_STORE, StoreRecord, read_pointer
+from rag_fed.site.versions import LEGACY_STORE, StoreRecord
 from rag_fed.types import Citation, Evidence, Passage, SearchMode, SiteAnswer
 
 __all__ = ["HYBRID_DEPTH", "Site", "VectorSnapshot"]
@@ -93,17 +88,7 @@ class Site:
     @classmethod
     def init(cls, site_id: str, settings: Settings) -> SiteLayout:
         """Create a site's data directory and key pair. Refuses to overwrite an existing site."""
-        from rag_fed.crypto.keys import KeyPair  # the key code is only needed at creation
-
-        layout = SiteLayout.for_site(settings.data_dir, site_id)
-        if layout.exists():
-            raise ConfigError(f"site {site_id!r} already exists at {layout.root}; pick another id")
-        private_dir(layout.store_dir.parent)  # a site's documents are its owner's alone: 0700, files 0600
-        private_dir(layout.store_dir)
-        KeyPair.generate().save(layout.keys_dir)
-        marker = {"site_id": site_id, "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        replace_text(layout.marker, json.dumps(marker, indent=2) + "\n", mode=PRIVATE_FILE_MODE)
-        return layout
+        return init_site(site_id, settings)
 
     @classmethod
     def open(
@@ -124,51 +109,15 @@ class Site:
         delete raise, and without an ``embedder`` the model is loaded only when a query is embedded.
         A site that was never ingested into has nothing to read: ``NotFoundError``.
         """
-        layout = SiteLayout.for_site(settings.data_dir, site_id).require()
-        pointer = read_pointer(layout)
-        record = pointer.active if pointer is not None else None
-        model = record.model if record is not None else settings.embedder.model
-        directory = layout.root / (record.directory if record is not None else LEGACY_STORE)
-        if read_only and rebuild:
-            raise ConfigError("a site opened read-only cannot rebuild its index: open it for writing")
-        # After a rollout the site serves the model its pointer names, whatever the settings say.
-        model_settings = embedder_settings(settings, model)
-        try:
-            if read_only:
-                store = cls._open_read_only(site_id, directory, model, embedder)
-                manifest = store.manifest
-                embedder = embedder or DeferredEmbedder(
-                    model_settings, manifest.embedder_version, manifest.dim, where=f"site {site_id} ({directory})"
-                )
-            else:
-                embedder = embedder or load_embedder(model_settings)
-                store = SiteStore.open(
-                    directory,
-                    embedder_version=embedder.model_version,
-                    dim=embedder.dim,
-                    embedder_name=model,
-                    hnsw_threshold=settings.ingest.hnsw_threshold,
-                    site_id=site_id,
-                    force_rebuild=rebuild,
-                )
-        except IndexStoreError as error:
-            raise from_leaf_error(error) from error
-        previous = pointer.previous if pointer is not None else None
-        return cls(layout, settings, embedder, store, generator, record=record, previous=previous)
-
-    @staticmethod
-    def _open_read_only(site_id: str, directory: Path, model: str, embedder: Embedder | None) -> SiteStore:
-        if not (directory / DOCSTORE_FILE_NAME).is_file():
-            raise NotFoundError(
-                f"site {site_id} holds no documents yet (nothing was ever ingested): ingest some with "
-                f"`ragfed ingest PATH --site {site_id}`"
-            )
-        return SiteStore.open_read_only(
-            directory,
-            embedder_name=model,
-            embedder_version=embedder.model_version if embedder is not None else None,
-            dim=embedder.dim if embedder is not None else None,
-            site_id=site_id,
+        opened = open_store(site_id, settings, embedder=embedder, rebuild=rebuild, read_only=read_only)
+        return cls(
+            opened.layout,
+            settings,
+            opened.embedder,
+            opened.store,
+            generator,
+            record=opened.record,
+            previous=opened.previous,
         )
 
     def close(self) -> None:
@@ -305,13 +254,7 @@ class Site:
             if stats is not None:
                 use = "global" if ranking.global_stats else "unusable"
             passages = self._passages(store, ranking.chunks)
-            candidates = None
-            if ranking.candidates is not None:
-                candidates = [
-                    Candidate(chunk_id=c.chunk_id, dense_score=c.dense_score, keyword_score=c.keyword_score)
-                    for c in ranking.candidates
-                ]
-            return StatsSearch(passages, use, version, ranking.dense_depth, ranking.keyword_depth, candidates)
+            return StatsSearch(passages, use, version, ranking.dense_depth, ranking.keyword_depth, ranking.candidates)
 
     def fetch_passages(self, chunk_ids: Sequence[int]) -> list[Passage]:
         """The passages of these chunks of the serving store (score 0; the asker holds their scores)."""

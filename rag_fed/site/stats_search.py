@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from indexes.keyword_index import CorpusStats
-from rag_fed.protocol import Candidate, HybridDepth, QueryTermStats, TermStatsUse
+from rag_fed.protocol import Candidates, HybridDepth, QueryTermStats, TermStatsUse
 from rag_fed.types import Passage, SearchMode
 
 __all__ = ["StatsSearch", "corpus_stats", "hybrid_depth"]
@@ -23,9 +24,9 @@ class StatsSearch:
     passages: list[Passage]
     term_stats: TermStatsUse | None
     version: str
-    dense_depth: list[float] | None = None
-    keyword_depth: list[float] | None = None
-    candidates: list[Candidate] | None = None
+    dense_depth: NDArray[np.float64] | None = None
+    keyword_depth: NDArray[np.float64] | None = None
+    candidates: Candidates | None = None
 
 
 def corpus_stats(
@@ -45,4 +46,4 @@ def hybrid_depth(searched: StatsSearch) -> HybridDepth | None:
     """The reply's ``hybrid_depth`` for a hybrid search with the federation's statistics, else ``None``."""
     if searched.term_stats != "global" or searched.dense_depth is None or searched.keyword_depth is None:
         return None
-    return HybridDepth(dense=np.asarray(searched.dense_depth), keyword=np.asarray(searched.keyword_depth))
+    return HybridDepth(dense=searched.dense_depth, keyword=searched.keyword_depth)

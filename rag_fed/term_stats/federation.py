@@ -17,6 +17,8 @@ from rag_fed.term_stats.publication import KEY_BYTES, TermStatsPublication, key_
 
 __all__ = ["FederationTermStats"]
 
+_HASH_CACHE = 50_000  # terms whose hashes are remembered (about 5 MB at most)
+
 
 class FederationTermStats:
     """Publications by site and their sums. ``key`` is the federation's term key (random when not given:
@@ -33,6 +35,7 @@ class FederationTermStats:
         self._totals: dict[int, int] = {}
         self._chunks = 0
         self._tokens = 0
+        self._hash_of: dict[str, int] = {}
 
     @property
     def versions(self) -> dict[str, str]:
@@ -79,7 +82,7 @@ class FederationTermStats:
     def for_query(self, terms: Sequence[str]) -> tuple[int, int, dict[str, int]] | None:
         """``(N, total tokens, {term: chunks holding it})`` over every site's counts, or ``None`` when no
         site has published."""
-        hashes = term_hashes(self.key, terms).tolist()
+        hashes = self._hashes(terms)
         with self._lock:
             if not self._sites:
                 return None
@@ -92,10 +95,25 @@ class FederationTermStats:
         if totals is None:
             return {}
         chunks, tokens, frequencies = totals
-        return {
-            site_id: QueryTermStats(site_version=version, chunks=chunks, tokens=tokens, frequencies=frequencies)
-            for site_id, version in self.versions.items()
-        }
+        versions = self.versions
+        if not versions:
+            return {}
+        first = QueryTermStats(
+            site_version=next(iter(versions.values())), chunks=chunks, tokens=tokens, frequencies=frequencies
+        )
+        # validated once; the sites' copies differ only in the (already validated) version of their counts
+        return {site_id: first.model_copy(update={"site_version": version}) for site_id, version in versions.items()}
+
+    def _hashes(self, terms: Sequence[str]) -> list[int]:
+        """The terms' keyed hashes, remembered (a question's terms recur; the key never changes)."""
+        with self._lock:
+            known = self._hash_of
+            new = [term for term in terms if term not in known]
+            if new:
+                if len(known) + len(new) > _HASH_CACHE:
+                    known.clear()
+                known.update(zip(new, term_hashes(self.key, new).tolist(), strict=True))
+            return [known[term] for term in terms]
 
     def _drop(self, site_id: str) -> None:
         old = self._by_site.pop(site_id, None)

@@ -125,11 +125,22 @@ def test_new_fields_stay_off_the_wire_until_used_so_older_peers_read_the_message
     parsed = SiteReply.from_bytes(full.to_bytes())
     assert parsed.term_stats == "global" and parsed.hybrid_depth is not None
     assert parsed.hybrid_depth.keyword.tolist() == [7.25, 1.5, 0.125]  # float64, bit for bit
-    from rag_fed.protocol import Candidate
+    from rag_fed.protocol import Candidates
 
-    listed = [Candidate(chunk_id=3, dense_score=0.25), Candidate(chunk_id=9, dense_score=0.5, keyword_score=2.0)]
-    packed = SiteReply.from_bytes(full.model_copy(update={"candidates": listed}).to_bytes())
-    assert packed.candidates == listed  # packed arrays on the wire, absent scores as NaN
+    packed = Candidates.of([3, 9], [0.25, 0.5], [np.nan, 2.0])
+    parsed_candidates = SiteReply.from_bytes(full.model_copy(update={"candidates": packed}).to_bytes()).candidates
+    assert parsed_candidates == packed  # packed arrays on the wire, absent scores as NaN, bit for bit
+    assert list(parsed_candidates or []) == [(3, 0.25, None), (9, 0.5, 2.0)]
+    # one object per candidate (what sites sent before the arrays) still parses to the same
+    listed = json.loads(full.to_bytes())
+    listed["candidates"] = [
+        {"chunk_id": 3, "dense_score": 0.25},
+        {"chunk_id": 9, "dense_score": 0.5, "keyword_score": 2.0},
+    ]
+    assert SiteReply.model_validate_json(json.dumps(listed)).candidates == packed
+    for bad in ([-1], [1.5]):
+        with pytest.raises(ValueError):
+            Candidates.of(bad, [0.1], [0.2])
 
 
 def test_a_question_of_huge_or_countless_terms_gets_no_statistics_rather_than_an_error() -> None:
@@ -172,44 +183,119 @@ def test_the_exact_hybrid_merge_scales_over_the_sites_depths_and_copes_with_no_s
 
 
 def test_candidates_are_the_chunks_fewer_than_k_others_beat_in_both_rankings() -> None:
-    from rag_fed.site.search import _undominated
+    from rag_fed.site.search import undominated
 
-    dense = {1: 0.9, 2: 0.8, 3: 0.7, 4: 0.6, 5: 0.1}
-    keyword = {1: 9.0, 2: 8.0, 3: 1.0, 5: 7.5, 6: 9.5}
-    pool = [(cid, 0.0) for cid in (1, 2, 3, 4, 5, 6)]
+    absent = -np.inf
+    dense = np.array([0.9, 0.8, 0.7, 0.6, 0.1, absent])  # chunks 1..6
+    keyword = np.array([9.0, 8.0, 1.0, absent, 7.5, 9.5])
     # Beaten in both by: 1 none; 2 by 1; 3 by 1, 2; 4 by 1, 2, 3 (absent keyword is lowest); 5 by 1, 2;
     # 6 by none (best keyword; absent dense).
-    assert _undominated(pool, dense, keyword, 2) == {1, 2, 6}
-    assert _undominated(pool, dense, keyword, 3) == {1, 2, 3, 5, 6}
+    assert np.flatnonzero(undominated(dense, keyword, 2)).tolist() == [0, 1, 5]
+    assert np.flatnonzero(undominated(dense, keyword, 3)).tolist() == [0, 1, 2, 4, 5]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_pruned_dominance_count_equals_comparing_every_pair(seed: int) -> None:
+    """``undominated`` compares the fusion's best k with all first and only the rest with all: it must
+    keep exactly the chunks a comparison of every pair keeps, ties and absent scores included."""
+    from rag_fed.site.search import undominated
+
+    rng = np.random.default_rng(seed)
+    size, k = int(rng.integers(1, 220)), int(rng.integers(1, 45))
+    dense = rng.integers(0, 12, size).astype(np.float64)  # few values: many ties
+    keyword = rng.integers(0, 12, size).astype(np.float64)
+    dense[rng.random(size) < 0.3] = -np.inf
+    keyword[(rng.random(size) < 0.3) & np.isfinite(dense)] = -np.inf
+    order = np.argsort(-(np.where(np.isfinite(dense), dense, 0) + np.where(np.isfinite(keyword), keyword, 0)))
+    dense, keyword = dense[order], keyword[order]  # best first by a fusion, as the site's pool is
+    d_row, s_row, d_col, s_col = dense[:, None], keyword[:, None], dense[None, :], keyword[None, :]
+    beats = (d_row >= d_col) & (s_row >= s_col) & ((d_row > d_col) | (s_row > s_col))
+    assert undominated(dense, keyword, k).tolist() == (beats.sum(axis=0) < k).tolist()
 
 
 def test_candidates_that_make_the_top_k_are_fetched_and_the_rest_never_leave_the_site() -> None:
     import asyncio
 
-    from rag_fed.protocol import Candidate
-    from rag_fed.router.term_stats import fill_candidates, is_stub, with_candidates
+    from rag_fed.protocol import Candidates
+    from rag_fed.router.merge import merge_passages
+    from rag_fed.router.term_stats import fill_candidates, is_stub
     from rag_fed.types import Citation, Passage
 
     citation = Citation(site_id="a", doc_id="a-1", title="t")
-    top = Passage(citation=citation, chunk_id=1, text="top", score=0.0, rank=1, dense_score=0.9, keyword_score=2.0)
-    reply = SiteReply(
-        request_id="r",
-        site_id="a",
-        status="answered",
-        passages=[top],
-        embedder_version="v",
-        egress="snippets",
-        candidates=[Candidate(chunk_id=7, dense_score=0.95), Candidate(chunk_id=8, keyword_score=0.5)],
-    )
-    ranking = with_candidates("a", reply, 1)
-    assert [p.chunk_id for p in ranking] == [1, 7, 8] and [is_stub(p) for p in ranking] == [False, True, True]
+    top = Passage(citation=citation, chunk_id=1, text="top", score=0.0, rank=1, dense_score=0.5, keyword_score=1.0)
+    depths = {"a": HybridDepth(dense=np.array([0.95, 0.5, 0.1]), keyword=np.array([2.0, 1.0, 0.1]))}
+    candidates = {"a": Candidates.of([7, 8], [0.95, np.nan], [np.nan, 0.5])}
+    # Fused: chunk 7 0.5 (best dense), chunk 1 0.5 * 0.4 / 0.85 + 0.5 * 0.9 / 1.9 = 0.47, chunk 8 0.11.
+    merged = merge_passages({"a": [top]}, 2, "hybrid", {"a": "v"}, depths, candidates)
+    assert [(p.chunk_id, is_stub(p)) for p in merged] == [(7, True), (1, False)]
+    assert merged[0].score == pytest.approx(0.5) and merged[1].score == pytest.approx(0.2353 + 0.2368, abs=1e-4)
     asked: list[tuple[str, list[int]]] = []
 
     async def fetch(site: str, ids: list[int]) -> list[Passage]:
         asked.append((site, ids))
         return [top.model_copy(update={"chunk_id": i, "text": f"text {i}"}) for i in ids]
 
-    merged = [ranking[1].model_copy(update={"score": 0.8}), top.model_copy(update={"score": 0.5})]
-    filled = asyncio.run(fill_candidates(merged, fetch))
-    assert asked == [("a", [7])]  # only the candidate in the top k, in one call
-    assert [(p.chunk_id, p.text, p.score, p.rank) for p in filled] == [(7, "text 7", 0.8, 1), (1, "top", 0.5, 2)]
+    filled = asyncio.run(fill_candidates(merged, fetch, 2))
+    assert asked == [("a", [7])]  # only the candidate in the top k, in one call; chunk 8 never became a passage
+    assert [(p.chunk_id, p.text, p.rank) for p in filled] == [(7, "text 7", 1), (1, "top", 2)]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_merging_candidates_as_arrays_equals_merging_every_candidate_as_a_passage(seed: int) -> None:
+    """The merge turns into passages only the candidates that can reach the top k: the result must be
+    the one of a merge that gets every candidate as a passage (ties at the k-th place included)."""
+    from rag_fed.protocol import Candidates
+    from rag_fed.router.merge import merge_passages
+    from rag_fed.types import Citation, Passage
+
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 12))
+    rankings: dict[str, list[Passage]] = {}
+    stubbed: dict[str, list[Passage]] = {}
+    candidates: dict[str, Candidates] = {}
+    depths: dict[str, HybridDepth | None] = {}
+
+    def score() -> float | None:
+        return None if rng.random() < 0.25 else float(rng.integers(0, 6)) / 4  # few values: ties
+
+    for site in ("a", "b", "c"):
+        count, extra = int(rng.integers(0, k + 1)), int(rng.integers(0, 30))
+        passages = []
+        for number in range(count):
+            dense, keyword = score(), score()
+            citation = Citation(site_id=site, doc_id=f"{site}-{number % 3}", title="t")
+            passages.append(
+                Passage(
+                    citation=citation,
+                    chunk_id=number,
+                    text="x",
+                    score=0.0,
+                    rank=number + 1,
+                    dense_score=dense if dense is not None or keyword is not None else 0.5,
+                    keyword_score=keyword,
+                )
+            )
+        ids = np.arange(100, 100 + extra)
+        dense_c = np.where(rng.random(extra) < 0.3, np.nan, rng.integers(0, 6, extra) / 4)
+        keyword_c = np.where(np.isnan(dense_c) | (rng.random(extra) < 0.7), rng.integers(0, 6, extra) / 4, np.nan)
+        candidates[site] = Candidates.of(ids, dense_c, keyword_c)
+        rankings[site] = passages
+        stubbed[site] = passages + [
+            Passage(
+                citation=Citation(site_id=site, doc_id="", title=""),
+                chunk_id=int(chunk),
+                text="",
+                score=0.0,
+                rank=k + number + 1,
+                dense_score=dense,
+                keyword_score=keyword,
+            )
+            for number, (chunk, dense, keyword) in enumerate(candidates[site])
+        ]
+        depths[site] = HybridDepth(dense=rng.random(int(rng.integers(1, 20))), keyword=rng.random(5) * 2)
+    versions = dict.fromkeys(rankings, "v")
+    expected = merge_passages(stubbed, k, "hybrid", versions, depths)
+    merged = merge_passages(rankings, k, "hybrid", versions, depths, candidates)
+    assert [(p.citation.site_id, p.chunk_id, p.score, p.rank) for p in merged] == [
+        (p.citation.site_id, p.chunk_id, p.score, p.rank) for p in expected
+    ]

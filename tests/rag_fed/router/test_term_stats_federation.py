@@ -229,3 +229,40 @@ def test_a_rollout_and_a_rollback_change_the_version_but_not_the_counts(federati
     )
     assert site.rollback(EMBEDDER).wait(30).state == "done"
     assert site.term_stats_version.split("@")[0] == version.split("@")[0]
+
+
+@pytest.mark.parametrize("mode", ["keyword", "hybrid"])
+def test_a_site_that_cannot_apply_the_statistics_says_unusable_and_fts5_still_answers(
+    federation: Federation, mode: SearchMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A site gets the federation's statistics but its in-memory keyword index is not built (FTS5 ranks,
+    and FTS5 can only score with its own counts): it answers from FTS5, says ``unusable``, and the
+    federation's result says ``mixed`` and still holds its passages, on its own scale."""
+    from indexes._keyword_mirror import KeywordMirror
+
+    searched = KeywordMirror.search
+
+    def not_built_at_north(mirror: KeywordMirror, *args: object, **kwargs: object) -> object:
+        if mirror._path.is_relative_to(federation.sites["north"].layout.root):
+            return None  # what the mirror answers until its index is built
+        return searched(mirror, *args, **kwargs)  # type: ignore[arg-type]
+
+    assert federation.refresh() == dict.fromkeys(SIZES)
+    monkeypatch.setattr(KeywordMirror, "search", not_built_at_north)
+    question = "belt tension on the conveyor pulley"  # north's topic: its chunks rank
+    vector = EMBEDDER.embed([question])[0]
+    # k = 100: north (the smallest site) gets into the merged list, which then holds its scores
+    result = asyncio.run(federation.router.query(question, vector, "hash@1", k=100, mode=mode, want_answer=False))
+    by_site = {site.site_id: site for site in result.sites}
+    assert {site.status for site in result.sites} == {"answered"}
+    assert by_site["north"].term_stats == "unusable"
+    assert by_site["south"].term_stats == by_site["east"].term_stats == "global"
+    assert result.term_stats == "mixed"
+    assert by_site["north"].passages > 0
+    north = [p for p in result.passages if p.citation.site_id == "north"]
+    assert north, [p.citation.site_id for p in result.passages]
+    # North's keyword scores are FTS5's with north's own counts, the others' the central index's own
+    central = {p.text: p.keyword_score for p in federation.central.search(question, 100, "keyword")}
+    assert all(p.keyword_score != pytest.approx(central[p.text], rel=1e-3) for p in north)
+    others = [p for p in result.passages if p.citation.site_id != "north" and p.keyword_score is not None]
+    assert others and all(p.keyword_score == pytest.approx(central[p.text], rel=1e-6) for p in others)
