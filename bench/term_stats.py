@@ -14,7 +14,8 @@ real sites, the real router in process, sealed envelopes):
 Bytes: the sealed queries and replies (``exact`` minus ``own``: what the statistics add per query) and
 the sealed publications (per site). Latency: p50 of the query path without the embedding (route + sites
 + fuse), ``exact`` beside ``own``, and the router's own work for the statistics (hashing the query's
-terms and building each site's query), timed alone.
+terms and building each site's query), timed alone. With ``--latency``: the query path at k = 5 with and
+without the statistics, alternating question by question, p50 and the process's CPU per query.
 
     .venv/bin/python bench/term_stats.py --out reports/term-stats.json
 """
@@ -98,26 +99,36 @@ class _Federated(FederatedSystem):
     def interleaved_p50_ms(self, questions: Sequence[str], k: int, rounds: int = 3) -> dict[str, float]:
         """p50 ms of the router's query (3 sites in process, sealed, embedding excluded) with the
         federation's statistics and without them, alternating question by question so that both see
-        the same machine."""
+        the same machine; and the process's CPU ms per query in each arm (all threads: the router and the
+        three sites), which a loaded machine stretches less than the wall clock."""
         router = self._router
         if router is None or router.term_stats is None:
             return {}
         kept, embedder, mode = router.term_stats, self._setup.embedder, self._setup.mode
         vectors = embedder.embed(list(questions))
         timings: dict[bool, list[float]] = {True: [], False: []}
+        cpu: dict[bool, float] = {True: 0.0, False: 0.0}
         try:
-            for _ in range(rounds):
-                for question, vector in zip(questions, vectors, strict=True):
-                    for use in (True, False):
+            for turn in range(rounds):
+                for number, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
+                    for use in (True, False) if (turn + number) % 2 == 0 else (False, True):
                         router.term_stats = kept if use else None
-                        started = time.perf_counter()
+                        started, cpu_started = time.perf_counter(), time.process_time()
                         self._loop.run_until_complete(
                             router.query(question, vector, embedder.model_version, k=k, mode=mode, want_answer=False)
                         )
                         timings[use].append((time.perf_counter() - started) * 1000)
+                        cpu[use] += time.process_time() - cpu_started
         finally:
             router.term_stats = kept
-        return {"with": statistics.median(timings[True]), "without": statistics.median(timings[False])}
+        asked = rounds * len(questions)
+        return {
+            "with": statistics.median(timings[True]),
+            "without": statistics.median(timings[False]),
+            "added": statistics.median(timings[True]) - statistics.median(timings[False]),
+            "cpu with": cpu[True] * 1000 / asked,
+            "cpu without": cpu[False] * 1000 / asked,
+        }
 
     def phrase_round_trip_bytes(self, question: str) -> int:
         """Sealed bytes up and down, over all sites, of one question's phrase counts."""
@@ -198,7 +209,7 @@ def run_one(
             row["phrase round trip bytes"] = exact.phrase_round_trip_bytes(with_phrases[0])
             if args.latency:
                 questions = [q.text for q in data.queries]
-                row["interleaved p50 ms, k=5"] = exact.interleaved_p50_ms(questions, 5)
+                row["interleaved p50 ms, k=5"] = exact.interleaved_p50_ms(questions, 5, args.latency_rounds)
             noisy = next(s for s in systems if s.name.startswith("noise-"))
             assert isinstance(noisy, _Federated)
             row["noisy publication bytes"] = noisy.publication_bytes()
@@ -222,6 +233,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("data/eval-cache"), help="folder of embedding caches")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--latency", action="store_true", help="also time queries with and without, interleaved")
+    parser.add_argument("--latency-rounds", type=int, default=3, help="rounds of all questions for --latency")
     args = parser.parse_args()
     set_embedding_threads(1)
     embedder = load_embedder(Settings().embedder)

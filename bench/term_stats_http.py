@@ -159,7 +159,11 @@ async def measure(
         clients = [HttpSiteClient(sid, url, http) for sid, url in sorted(urls.items())]
         keys = {sid: site_keys[sid].public_key for sid in urls}
         router = Router(
-            keys=gateway, gateway_id="gateway", site_keys=keys, clients=clients, policy=RoutingPolicy(deadline_s=60)
+            keys=gateway,
+            gateway_id="gateway",
+            site_keys=keys,
+            clients=clients,
+            policy=RoutingPolicy(deadline_s=60, straggler_grace_s=60),
         )
         errors = await router.refresh_term_stats(timeout_s=60)
         assert not any(errors.values()), errors

@@ -5,20 +5,14 @@ adds them with weights: the convex combination that hybrid search uses, at a sit
 (docs/benchmarks.md: on the S10 manual it beat RRF by 4 points of nDCG@10, on Cranfield it tied).
 ``fuse_reciprocal_rank`` (RRF) needs no scores at all; the router uses it where scores do not compare:
 rankings from different embedder versions during a rollout, or replies that lack component scores.
-``fuse_pair_min_max`` is ``fuse_min_max`` of two rankings of integer ids with equal weights, on arrays:
-what a site's hybrid search runs per query, with each chunk's two scores kept aligned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
-import numpy as np
-from numpy.typing import NDArray
-
-__all__ = ["HYBRID_DEPTH", "RRF_K", "FusedPair", "fuse_min_max", "fuse_pair_min_max", "fuse_reciprocal_rank"]
+__all__ = ["HYBRID_DEPTH", "RRF_K", "fuse_min_max", "fuse_reciprocal_rank"]
 
 HYBRID_DEPTH = 100
 """How deep each ranking goes before hybrid fusion, at a site and in the router's global merge: the
@@ -77,45 +71,3 @@ def fuse_min_max(
             scores[key] = scores.get(key, 0.0) + weight * scaled
             first_seen.setdefault(key, len(first_seen))
     return sorted(scores.items(), key=lambda item: (-item[1], first_seen[item[0]]))
-
-
-@dataclass(frozen=True)
-class FusedPair:
-    """Two rankings fused (``fuse_pair_min_max``): ``ids`` best first, their fused ``scores``, and their
-    scores in each ranking (``first``, ``second``; -inf where absent), all aligned."""
-
-    ids: NDArray[np.int64]
-    scores: NDArray[np.float64]
-    first: NDArray[np.float64]
-    second: NDArray[np.float64]
-
-
-def fuse_pair_min_max(first: Sequence[tuple[int, float]], second: Sequence[tuple[int, float]]) -> FusedPair:
-    """``fuse_min_max([first, second])`` for integer keys, as arrays: the same order (ties by first
-    appearance) and bit for bit the same scores (the same floating-point operations in the same order),
-    with each key's two component scores aligned."""
-    first_ids = np.array([key for key, _ in first], np.int64)
-    second_ids = np.array([key for key, _ in second], np.int64)
-    sorter = np.argsort(first_ids, kind="stable")
-    at = np.searchsorted(first_ids, second_ids, sorter=sorter).clip(max=max(len(first_ids) - 1, 0))
-    in_first = first_ids[sorter[at]] == second_ids if len(first_ids) else np.zeros(len(second_ids), np.bool_)
-    ids = np.concatenate([first_ids, second_ids[~in_first]])  # in order of first appearance
-    first_scores = np.full(len(ids), -np.inf)
-    first_scores[: len(first_ids)] = [score for _, score in first]
-    second_scores = np.full(len(ids), -np.inf)
-    fused = np.zeros(len(ids), np.float64)
-    if len(first_ids):
-        fused[: len(first_ids)] += 0.5 * _scaled(first_scores[: len(first_ids)])
-    if len(second_ids):
-        where = np.empty(len(second_ids), np.int64)
-        where[in_first] = sorter[at[in_first]]
-        where[~in_first] = np.arange(len(first_ids), len(ids))
-        second_scores[where] = [score for _, score in second]
-        fused[where] += 0.5 * _scaled(second_scores[where])
-    order = np.argsort(-fused, kind="stable")
-    return FusedPair(ids[order], fused[order], first_scores[order], second_scores[order])
-
-
-def _scaled(scores: NDArray[np.float64]) -> NDArray[np.float64]:
-    low, high = scores.min(), scores.max()
-    return (scores - low) / (high - low) if high > low else np.ones_like(scores)

@@ -278,6 +278,7 @@ class SiteResponder(Generic[SettingsT]):
                 stage = "answer" if ran else "answer_skipped"
                 timings[stage] = _ms_since(started) - timings["search"] - timings["evidence"]
         answer, released = apply_egress(answer, passages, self.settings.egress, self._redactor)
+        depth = hybrid_depth(searched) if released else None
         return SiteReply(
             request_id=query.request_id,
             site_id=self.site.site_id,
@@ -291,8 +292,8 @@ class SiteResponder(Generic[SettingsT]):
             # Only to a gateway that sent statistics: an older one refuses fields it does not know.
             term_stats=searched.term_stats,
             term_stats_version=searched.version if query.term_stats is not None else None,
-            hybrid_depth=hybrid_depth(searched) if released else None,
-            candidates=searched.candidates if released and hybrid_depth(searched) is not None else None,
+            hybrid_depth=depth,
+            candidates=searched.candidates if depth is not None else None,
         )
 
     def _fetched(self, query: SiteQuery) -> SiteReply:

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from indexes import SiteStore, set_search_threads
 from indexes.keyword_index import CorpusStats, KeywordRanking
 from rag_fed.config import SearchSettings
-from rag_fed.fusion import HYBRID_DEPTH, FusedPair, fuse_pair_min_max
+from rag_fed.fusion import HYBRID_DEPTH, fuse_min_max
 from rag_fed.types import SearchMode
 from rag_fed.wire.hybrid import Candidates
 
@@ -135,52 +135,34 @@ def rank_chunks_with(
     else:
         dense = _dense(store, query, depth)
         ranking = _keyword(store, question, depth, stats)
-    fused = _tie_broken(store, fuse_pair_min_max(dense, ranking.hits))
-    top = min(k, len(fused.ids))
-    chunks = [
-        RankedChunk(cid, score, _present(d), _present(s))
-        for cid, score, d, s in zip(
-            fused.ids[:top].tolist(),
-            fused.scores[:top].tolist(),
-            fused.first[:top].tolist(),
-            fused.second[:top].tolist(),
-            strict=True,
-        )
-    ]
+    keyword = ranking.hits
+    dense_scores, keyword_scores = dict(dense), dict(keyword)
+    pool = break_ties(store, fuse_min_max([dense, keyword]))
+    chunks = [RankedChunk(cid, score, dense_scores.get(cid), keyword_scores.get(cid)) for cid, score in pool[:k]]
     if stats is None:
         return SiteRanking(chunks)
     return SiteRanking(
         chunks,
         ranking.global_stats,
         np.array([score for _, score in dense[:HYBRID_DEPTH]], np.float64),
-        np.array([score for _, score in ranking.hits[:HYBRID_DEPTH]], np.float64),
-        _candidates(fused, k),
+        np.array([score for _, score in keyword[:HYBRID_DEPTH]], np.float64),
+        _candidates(pool, dense_scores, keyword_scores, k),
     )
 
 
-def _present(score: float) -> float | None:
-    return None if score == -np.inf else score
-
-
-def _tie_broken(store: SiteStore, fused: FusedPair) -> FusedPair:
-    """``fused`` with each run of equal scores ordered by ``break_ties``'s key (only tied chunks are looked up)."""
-    scores = fused.scores
-    if len(scores) < 2 or not (scores[1:] == scores[:-1]).any():  # best first: equal scores are neighbours
-        return fused
-    ranking = list(zip(fused.ids.tolist(), scores.tolist(), strict=True))
-    where = {cid: index for index, (cid, _) in enumerate(ranking)}
-    order = np.array([where[cid] for cid, _ in break_ties(store, ranking)], np.int64)
-    return FusedPair(fused.ids[order], scores[order], fused.first[order], fused.second[order])
-
-
-def _candidates(fused: FusedPair, k: int) -> Candidates:
-    """The chunks of ``fused`` (best first) beyond its first ``k`` that fewer than ``k`` of its chunks beat
-    in both rankings, best first, at most ``MAX_CANDIDATES``; absent scores are NaN."""
-    chosen = (np.flatnonzero(undominated(fused.first, fused.second, k)[k:]) + k)[:MAX_CANDIDATES]
-    dense, keyword = fused.first[chosen], fused.second[chosen]
-    return Candidates.of(
-        fused.ids[chosen], np.where(np.isinf(dense), np.nan, dense), np.where(np.isinf(keyword), np.nan, keyword)
-    )
+def _candidates(
+    pool: list[tuple[int, float]], dense: dict[int, float], keyword: dict[int, float], k: int
+) -> Candidates:
+    """The chunks of ``pool`` (best first) beyond its first ``k`` that fewer than ``k`` chunks of the pool
+    beat in both rankings, best first, at most ``MAX_CANDIDATES``; absent scores are NaN. The pool's two
+    scores go into arrays once, and the candidates stay arrays (no object per chunk)."""
+    absent = -np.inf
+    ids = np.array([cid for cid, _ in pool], np.int64)
+    d = np.array([dense.get(cid, absent) for cid, _ in pool], np.float64)
+    s = np.array([keyword.get(cid, absent) for cid, _ in pool], np.float64)
+    chosen = (np.flatnonzero(undominated(d, s, k)[k:]) + k)[:MAX_CANDIDATES]
+    d, s = d[chosen], s[chosen]
+    return Candidates.of(ids[chosen], np.where(np.isinf(d), np.nan, d), np.where(np.isinf(s), np.nan, s))
 
 
 def undominated(dense: _Floats, keyword: _Floats, k: int) -> NDArray[np.bool_]:

@@ -52,30 +52,3 @@ def test_min_max_weights_and_degenerate_rankings() -> None:
     assert fuse_min_max([]) == []
     with pytest.raises(ValueError, match="2 weights for 1 rankings"):
         fuse_min_max([[("a", 1.0)]], weights=[0.5, 0.5])
-
-
-@pytest.mark.parametrize("seed", range(25))
-def test_the_array_fusion_of_two_rankings_is_fuse_min_max_bit_for_bit(seed: int) -> None:
-    """A site fuses its dense and keyword rankings with ``fuse_pair_min_max``: same order (ties by first
-    appearance), the very same floats, and each chunk's two scores beside it."""
-    import numpy as np
-
-    from rag_fed.fusion import fuse_pair_min_max
-
-    rng = np.random.default_rng(seed)
-    ids = rng.permutation(400)[: int(rng.integers(0, 250))].tolist()
-    first_ids = ids[: int(rng.integers(0, len(ids) + 1))]
-    second_ids = [i for i in rng.permutation(ids).tolist() if rng.random() < 0.6]
-    scale = 10.0 ** float(rng.integers(-3, 3))
-
-    def ranking(keys: list[int]) -> list[tuple[int, float]]:
-        values = rng.integers(0, 8, len(keys)) * scale if rng.random() < 0.5 else rng.random(len(keys)) * scale
-        return sorted(zip(keys, values.tolist(), strict=True), key=lambda hit: -hit[1])
-
-    first, second = ranking(first_ids), ranking(second_ids)
-    expected = fuse_min_max([first, second])
-    fused = fuse_pair_min_max(first, second)
-    assert list(zip(fused.ids.tolist(), fused.scores.tolist(), strict=True)) == expected
-    dense, keyword = dict(first), dict(second)
-    assert fused.first.tolist() == [dense.get(key, -np.inf) for key, _ in expected]
-    assert fused.second.tolist() == [keyword.get(key, -np.inf) for key, _ in expected]
