@@ -155,6 +155,15 @@ class Site:
         with self._stores.use() as serving:
             return serving.store.docstore.list_documents()
 
+    def has_document(self, doc_id: str) -> bool:
+        """Whether the store that serves holds ``doc_id`` (one indexed lookup, not a listing)."""
+        with self._stores.use() as serving:
+            try:
+                serving.store.docstore.get_document(doc_id)
+            except UnknownRecordError:
+                return False
+            return True
+
     def delete_document(self, doc_id: str) -> int:
         """Delete a document's chunks, vectors and keyword entries; returns how many chunks went."""
         with self._stores.write_lock, self._stores.use() as serving:

@@ -125,7 +125,7 @@ class SiteResponder(Generic[SettingsT]):
         self.feedback = FeedbackReceiver(
             site.site_id,
             FeedbackLog.at_site(site.layout.root),
-            has_document=lambda doc_id: any(doc.doc_id == doc_id for doc in site.list_documents()),
+            has_document=site.has_document,
             serving_version=lambda: site.serving_version,
         )
 

@@ -33,6 +33,7 @@ def test_a_reader_opens_while_the_writer_holds_the_site(writer: Site, settings: 
     with Site.open("north", settings, read_only=True) as reader:
         assert isinstance(reader.embedder, DeferredEmbedder) and not reader.embedder.loaded
         assert [doc.doc_id for doc in reader.list_documents()] == ["pump.md"]
+        assert reader.has_document("pump.md") and not reader.has_document("valve.md")
         (passage,) = reader.search("gland drops", 1, "keyword")
         assert passage.citation.doc_id == "pump.md" and not reader.embedder.loaded, "keyword search needs no model"
         assert reader.serving_version == "hash@1" and reader.embedder.dim == writer.embedder.dim

@@ -130,6 +130,7 @@ def test_queries_ingests_and_deletes_during_the_reembed_are_served_and_caught_up
     _assert_same_as_fresh(site, tmp_path / "fresh", changed, B)
     assert _top_doc(site, "heating element trips", B) == "heater.md"
     assert "dryer.md" not in {doc.doc_id for doc in site.list_documents()}
+    assert not site.has_document("dryer.md")
     site.close()
 
 
