@@ -27,7 +27,8 @@ METRICS = ("ndcg@10", "recall@100")
 
 
 class Bench:
-    """The dataset, the base model per number of trained layers, and retrieval with frozen layers cached."""
+    """The dataset, the base model per number of trained layers (0: every weight, the word embeddings too),
+    and retrieval with frozen layers cached."""
 
     def __init__(self, dataset: EvalDataset, args: argparse.Namespace) -> None:
         self.dataset, self.args = dataset, args
@@ -44,7 +45,7 @@ class Bench:
 
     def model(self, layers: int) -> tuple[Any, list[Any]]:
         if layers not in self.models:
-            self.models[layers] = load_model("packaged", self.args.max_seq_length, layers)
+            self.models[layers] = load_model("packaged", self.args.max_seq_length, layers or None)
             self.base[layers] = get_weights(self.models[layers])
         set_weights(self.models[layers], self.base[layers])
         return self.models[layers], self.base[layers]
@@ -52,7 +53,7 @@ class Bench:
     def vectors_for(self, layers: int) -> tuple[np.ndarray, Any]:
         model, _ = self.model(layers)
         if layers not in self.retrieval:
-            self.retrieval[layers] = PrefixCachedRetrieval(self.dataset, model, layers)
+            self.retrieval[layers] = PrefixCachedRetrieval(self.dataset, model, layers or None)
         return self.retrieval[layers].vectors(model), model
 
     def metrics(self, model: Any, layers: int, queries: Sequence[int]) -> dict[str, float]:

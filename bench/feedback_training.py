@@ -44,14 +44,19 @@ from federated_training import REPO, SITES, federated
 from training_measures import command_line, start_measuring
 
 from eval.datasets import load_beir
+from rag_fed.config import TrainingSettings
+from rag_fed.training.dp_sgd import noise_for_target_epsilon
 from rag_fed.training.model import load_model, set_weights
 from rag_fed.training.privacy import noise_for_epsilon
-from rag_fed.training.settings import AdaptiveSettings, TrainingConfig
+from rag_fed.training.settings import AdaptiveSettings, PrivacySettings, TrainingConfig
+
+DEFAULTS = TrainingSettings()
 
 # Candidates for --select, tried in this order, each as a change to the best settings so far (greedy
 # coordinate search from the command line's settings): kept when it beats every earlier candidate.
 GRID: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("as given (top 2 layers, lr 5e-5, 3 negatives)", {}),
+    # The search's starting point, whatever the command line says (the run that chose today's defaults).
+    ("start: top 2 layers, lr 5e-5, 3 negatives", {"top_layers": 2, "learning_rate": 5e-5, "hard_negatives": 3}),
     ("no hard negatives", {"hard_negatives": 0}),
     ("lr 2e-5", {"learning_rate": 2e-5}),
     ("all 6 layers", {"top_layers": 6}),
@@ -140,7 +145,7 @@ def run_systems(
         print(f"  {name}: " + ", ".join(f"{m} {v:.4f}" for m, v in values.items()), flush=True)
 
     def evaluate_folder(folder: Path) -> dict[str, float]:
-        return bench.metrics(load_model(str(folder), args.max_seq_length, layers), layers, held_out)
+        return bench.metrics(load_model(str(folder), args.max_seq_length, layers or None), layers, held_out)
 
     record("base", bench.metrics(model, layers, held_out))
     skip = {part.strip() for part in args.skip.split(",") if part.strip()}
@@ -158,11 +163,13 @@ def run_systems(
         best = max(single, key=lambda site: single[site]["ndcg@10"])
         report["single_sites"], report["best_single_site"] = single, best
         record("best single site", single[best])
-    runs: list[tuple[str, TrainingConfig]] = [("federated", config)]
+    runs: list[tuple[str, TrainingConfig]] = [] if "federated" in skip else [("federated", config)]
+    smallest = min(len(split.train) for split in splits.values())
     for name, epsilon in (("dp", args.dp_epsilon), ("dp2", args.dp_epsilon_2)):
         if name not in skip:
-            privacy = noise_for_epsilon(epsilon, config.rounds, args.dp_clip, 1e-5)
-            runs.append((f"federated+DP eps {epsilon:g}", config.model_copy(update={"privacy": privacy})))
+            runs.append(
+                (f"federated+{_DP_LABEL[args.dp_mode]} eps {epsilon:g}", _private(config, epsilon, smallest, args))
+            )
     if "adaptive" not in skip:
         adaptive = AdaptiveSettings(
             metric_threshold=args.adaptive_threshold, norm_jump_factor=args.adaptive_norm_jump, min_report_fraction=0.3
@@ -176,7 +183,11 @@ def run_systems(
             report.setdefault("dp", {})[name] = {
                 **run_config.privacy.model_dump(),
                 "epsilon": result.rounds[-1].epsilon,
+                "clipped fraction": {
+                    site: metrics.get("dp-clipped-fraction") for site, metrics in result.rounds[-1].metrics.items()
+                },
             }
+            print(f"  {name}: epsilon {result.rounds[-1].epsilon}", flush=True)
         report["seconds"][name] = time.perf_counter() - started
 
 
@@ -211,6 +222,22 @@ def k_fold(bench: Bench, scratch: Path, report: dict[str, Any]) -> None:
             report.setdefault(metric, {})[name] = value / len(order)
 
 
+_DP_LABEL = {"local": "local DP", "dp_sgd": "DP-SGD"}
+
+
+def _private(config: TrainingConfig, epsilon: float, smallest_site: int, args: argparse.Namespace) -> TrainingConfig:
+    """``config`` with DP at ``epsilon`` (delta 1e-5) for every site: local DP's noise from the rounds,
+    DP-SGD's from Opacus's get_noise_multiplier at the smallest site (the largest sampling rate); DP-SGD
+    always trains with the per-example loss (the in-batch one is refused with it)."""
+    if args.dp_mode == "local":
+        return config.model_copy(update={"privacy": noise_for_epsilon(epsilon, config.rounds, args.dp_clip, 1e-5)})
+    multiplier = noise_for_target_epsilon(
+        epsilon, 1e-5, smallest_site, config.batch_size, config.local_epochs, config.rounds
+    )
+    privacy = PrivacySettings(mode="dp_sgd", clipping_norm=args.dp_sgd_clip, noise_multiplier=multiplier, delta=1e-5)
+    return config.model_copy(update={"privacy": privacy, "loss": "per_example"})
+
+
 def _config(values: dict[str, Any], rounds: int) -> TrainingConfig:
     return TrainingConfig(
         rounds=rounds,
@@ -218,7 +245,7 @@ def _config(values: dict[str, Any], rounds: int) -> TrainingConfig:
         learning_rate=values["learning_rate"],
         batch_size=values["batch_size"],
         max_seq_length=values["max_seq_length"],
-        train_top_layers=values["top_layers"],
+        train_top_layers=values["top_layers"] or None,
         min_sites=len(SITES),
         seed=values["seed"],
         loss=values["loss"],
@@ -251,23 +278,34 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=0, help="k-fold, base and centralized only (0: halves)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--local-epochs", type=int, default=1)
-    parser.add_argument("--learning-rate", type=float, default=5e-5)
-    parser.add_argument("--top-layers", type=int, default=2)
-    parser.add_argument("--hard-negatives", type=int, default=3)
-    parser.add_argument("--loss", choices=["in_batch", "per_example"], default="in_batch")
+    # Defaults are ragfed's own ([training] and [training.pairs]), so the bench measures what an operator gets.
+    parser.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate)
+    parser.add_argument(
+        "--top-layers",
+        type=int,
+        default=DEFAULTS.train_top_layers or 0,
+        help="0: every weight, the word embeddings too",
+    )
+    parser.add_argument("--hard-negatives", type=int, default=DEFAULTS.pairs.hard_negatives)
+    parser.add_argument("--loss", choices=["in_batch", "per_example"], default=DEFAULTS.loss)
     parser.add_argument("--source", choices=["feedback", "both"], default="feedback")
     parser.add_argument("--shown", type=int, default=5, help="top documents a site's answer showed per question")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-seq-length", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    parser.add_argument("--max-seq-length", type=int, default=DEFAULTS.max_seq_length)
     parser.add_argument("--dp-epsilon", type=float, default=8.0)
     parser.add_argument("--dp-epsilon-2", type=float, default=2.0)
-    parser.add_argument("--dp-clip", type=float, default=5e-4)
+    parser.add_argument("--dp-mode", choices=["local", "dp_sgd"], default="dp_sgd", help="DP rows: which DP")
+    parser.add_argument("--dp-clip", type=float, default=5e-4, help="local DP: clipping norm of an update")
+    parser.add_argument("--dp-sgd-clip", type=float, default=1.0, help="DP-SGD: clipping norm of an example")
     parser.add_argument("--adaptive-threshold", type=float, default=0.02)
     parser.add_argument("--adaptive-norm-jump", type=float, default=1.5)
-    parser.add_argument("--skip", default="", help="comma list of: centralized, single, dp, dp2, adaptive")
+    parser.add_argument("--skip", default="", help="comma list of: centralized, single, federated, dp, dp2, adaptive")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "feedback_training.json")
     args = parser.parse_args()
+    wants_dp = not {"dp", "dp2"} <= {part.strip() for part in args.skip.split(",")}
+    if wants_dp and args.dp_mode == "dp_sgd" and args.hard_negatives < 1:
+        parser.error("DP-SGD rows train each pair against its own negatives: --hard-negatives >= 1 (or --skip dp,dp2)")
     memory, wall = start_measuring()
     dataset = load_beir(args.datasets / args.dataset / "beir")
     report: dict[str, Any] = {

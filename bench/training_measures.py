@@ -39,16 +39,19 @@ class PrefixCachedRetrieval:
     """nDCG@10 of dense retrieval, running only the trainable top layers per model.
 
     The first call runs the whole model once with a pre-hook on the first trainable layer that keeps
-    its inputs (hidden states and the attention mask as the model built it) for every batch."""
+    its inputs (hidden states and the attention mask as the model built it) for every batch.
+    ``top_layers=None`` (every weight trains, the word embeddings too): nothing is cached, the whole model runs."""
 
-    def __init__(self, dataset: EvalDataset, model: Any, top_layers: int, batch_size: int = 64) -> None:
+    def __init__(self, dataset: EvalDataset, model: Any, top_layers: int | None, batch_size: int = 64) -> None:
         self.dataset = dataset
         self.texts = [f"{d.title}. {d.text}" for d in dataset.corpus] + [q.text for q in dataset.queries]
-        self.first = len(model[0].auto_model.encoder.layer) - top_layers
+        self.whole = top_layers is None
+        self.first = 0 if top_layers is None else len(model[0].auto_model.encoder.layer) - top_layers
         self.batch_size = batch_size
         self.order = np.argsort([-len(t) for t in self.texts], kind="stable")
         self.cache: list[tuple[tuple[Any, ...], dict[str, Any], Any]] = []
-        self._fill(model)
+        if not self.whole:
+            self._fill(model)
 
     def _fill(self, model: Any) -> None:
         import torch
@@ -74,6 +77,13 @@ class PrefixCachedRetrieval:
     def vectors(self, model: Any) -> np.ndarray:
         import torch
 
+        if self.whole:
+            model.eval()
+            ordered = [self.texts[i] for i in self.order]
+            encoded = model.encode(ordered, batch_size=self.batch_size, normalize_embeddings=True)
+            whole = np.zeros((len(self.texts), encoded.shape[1]), dtype=np.float32)
+            whole[self.order] = encoded
+            return whole
         layers = model[0].auto_model.encoder.layer[self.first :]
         out = np.zeros((len(self.texts), _dimension(model)), dtype=np.float32)
         model.eval()

@@ -23,7 +23,7 @@ from rag_fed.answers.settings import AnswerSettings
 from rag_fed.training.pairs import PairMiningSettings
 from rag_fed.training.settings import (
     AdaptiveSettings,
-    PrivacySettings,
+    DpSettings,
     SecureAggregationSettings,
     StrategyName,
     TrainingLoss,
@@ -143,7 +143,7 @@ class TrainingSettings(BaseModel):
     loss: TrainingLoss = "in_batch"
     runs_dir: Path | None = None
     pairs: PairMiningSettings = PairMiningSettings()
-    dp: PrivacySettings = PrivacySettings()
+    dp: DpSettings = DpSettings()
     adaptive: AdaptiveSettings = AdaptiveSettings()
     secagg: SecureAggregationSettings = SecureAggregationSettings()
 

@@ -38,6 +38,7 @@ __all__ = [
     "SiteUnavailableError",
     "TamperedEnvelopeError",
     "TrainingError",
+    "TrainingOptionsError",
     "UnknownDocumentError",
     "UnknownSiteError",
     "UnsupportedDocumentError",
@@ -96,6 +97,10 @@ class ModelError(RagFedError):
 
 class TrainingError(RagFedError):
     """Federated fine-tuning could not start or failed."""
+
+
+class TrainingOptionsError(ConfigError, TrainingError):
+    """The training options asked for do not combine (e.g. DP-SGD with the in-batch loss); nothing ran."""
 
 
 class SiteUnavailableError(RagFedError):

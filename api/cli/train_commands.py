@@ -47,8 +47,16 @@ def train(
     sites: Annotated[
         str | None, typer.Option("--sites", help="Comma-separated site ids (default: all registered).")
     ] = None,
-    dp: Annotated[bool, typer.Option("--dp", help="Local differential privacy at each site.")] = False,
-    clip: Annotated[float | None, typer.Option("--clip", help="DP: L2 clipping norm of an update.")] = None,
+    dp: Annotated[
+        bool, typer.Option("--dp", help="Differential privacy at each site (training.dp.mode, else local).")
+    ] = False,
+    dp_mode: Annotated[
+        str | None, typer.Option("--dp-mode", help="none | local (clip and noise the update) | dp_sgd (Opacus).")
+    ] = None,
+    clip: Annotated[
+        float | None,
+        typer.Option("--clip", help="DP: L2 clipping norm of an update (dp_sgd: of a gradient)."),
+    ] = None,
     noise: Annotated[float | None, typer.Option("--noise", help="DP: noise multiplier (std = noise * clip).")] = None,
     delta: Annotated[float | None, typer.Option("--delta", help="DP: delta of the reported epsilon.")] = None,
     target_epsilon: Annotated[
@@ -94,7 +102,9 @@ def train(
     gateway = GatewaySettings.load(config, home=home)
     registry = SiteRegistry(gateway.registry_path)
     chosen = _chosen_sites(registry, sites) if superlink else _local_sites(settings, registry, sites)
-    privacy = _privacy(defaults, dp, clip, noise, delta, target_epsilon, rounds or defaults.rounds)
+    privacy, dp_sgd_target = _privacy(
+        defaults, dp, dp_mode, clip, noise, delta, target_epsilon, rounds or defaults.rounds
+    )
     training = _training_config(
         defaults,
         rounds=rounds,
@@ -112,15 +122,22 @@ def train(
     _check_combination(training)
     run_dir = out or runs_dir(defaults, gateway) / time.strftime("run-%Y%m%dT%H%M%S")
     if superlink is not None:
+        if dp_sgd_target is not None:
+            raise InputError(
+                "DP-SGD on the deployment engine: give --noise (the sites' pair counts are not known here)"
+            )
         _train_on_superlink(training, run_dir, superlink, root_certificates, gateway, note, verbose)
         return
     pair_table = Table("site", "train pairs", "val pairs", "pairs file (stays at the site)")
-    paths = {}
+    paths, counts = {}, []
     for site_id in chosen:
         mined = mine_site_pairs(settings.data_dir, site_id, defaults.pairs)
         paths[site_id] = mined.path
+        counts.append(mined.train)
         pair_table.add_row(site_id, str(mined.train), str(mined.val), escape(str(mined.path)))
     console.print(pair_table)
+    if dp_sgd_target is not None and training.privacy is not None:
+        training = _dp_sgd_noise(training, training.privacy, dp_sgd_target, min(counts))
     console.print(_describe(training, len(chosen)))
     quiet_flower(verbose)
     started = time.perf_counter()
@@ -217,25 +234,53 @@ def _local_sites(settings: Settings, registry: SiteRegistry, wanted: str | None)
 def _privacy(
     defaults: TrainingSettings,
     dp: bool,
+    dp_mode: str | None,
     clip: float | None,
     noise: float | None,
     delta: float | None,
     target_epsilon: float | None,
     rounds: int,
-) -> PrivacySettings | None:
+) -> tuple[PrivacySettings | None, float | None]:
+    """The run's DP settings, and for DP-SGD the target epsilon still to turn into noise (that needs the
+    sites' pair counts). Mode: ``--dp-mode``, else ``training.dp.mode``, which ``--dp`` (or any DP
+    option) turns to ``local`` when it is ``none``."""
     from rag_fed.training.privacy import noise_for_epsilon
     from rag_fed.training.settings import PrivacySettings
 
-    if not dp and target_epsilon is None and clip is None and noise is None and delta is None:
-        return None
-    clipping = clip if clip is not None else defaults.dp.clipping_norm
-    wanted_delta = delta if delta is not None else defaults.dp.delta
-    if target_epsilon is not None:
-        if noise is not None:
-            raise InputError("give --noise or --target-epsilon, not both")
-        return noise_for_epsilon(target_epsilon, rounds, clipping, wanted_delta)
-    multiplier = noise if noise is not None else defaults.dp.noise_multiplier
-    return PrivacySettings(clipping_norm=clipping, noise_multiplier=multiplier, delta=wanted_delta)
+    settings = defaults.dp
+    asked = dp or any(value is not None for value in (clip, noise, delta, target_epsilon))
+    mode = dp_mode or (settings.mode if settings.mode != "none" or not asked else "local")
+    if mode not in ("none", "local", "dp_sgd"):
+        raise InputError(f"unknown --dp-mode {mode!r}; choose none, local or dp_sgd")
+    if mode == "none":
+        if asked:
+            raise InputError("DP options were given with --dp-mode none; drop them or choose local or dp_sgd")
+        return None, None
+    if noise is not None and target_epsilon is not None:
+        raise InputError("give --noise or --target-epsilon, not both")
+    clipping = clip if clip is not None else settings.clipping_norm
+    wanted_delta = delta if delta is not None else settings.delta
+    target = target_epsilon if target_epsilon is not None else settings.target_epsilon if noise is None else None
+    multiplier = noise if noise is not None else settings.noise_multiplier
+    if mode == "local" and target is not None:
+        return noise_for_epsilon(target, rounds, clipping, wanted_delta), None
+    chosen = PrivacySettings(
+        mode="dp_sgd" if mode == "dp_sgd" else "local",
+        clipping_norm=clipping,
+        noise_multiplier=multiplier,
+        delta=wanted_delta,
+    )
+    return chosen, target
+
+
+def _dp_sgd_noise(training: TrainingConfig, privacy: PrivacySettings, target: float, smallest: int) -> TrainingConfig:
+    """DP-SGD noise for ``target`` epsilon at the smallest site (the largest sampling rate spends most)."""
+    from rag_fed.training.dp_sgd import noise_for_target_epsilon
+
+    multiplier = noise_for_target_epsilon(
+        target, privacy.delta, smallest, training.batch_size, training.local_epochs, training.rounds
+    )
+    return training.model_copy(update={"privacy": privacy.model_copy(update={"noise_multiplier": multiplier})})
 
 
 def _training_config(defaults: TrainingSettings, **overrides: object) -> TrainingConfig:
@@ -262,7 +307,8 @@ def _describe(config: TrainingConfig, sites: int) -> str:
     parts = [f"{config.strategy}, {config.rounds} rounds, {sites} sites, top {config.train_top_layers} layers"]
     if config.privacy is not None:
         p = config.privacy
-        parts.append(f"local DP (clip {p.clipping_norm:g}, noise x{p.noise_multiplier:.3g}, delta {p.delta:g})")
+        kind = "local DP" if p.mode == "local" else "DP-SGD (Opacus, per-example clip)"
+        parts.append(f"{kind} (clip {p.clipping_norm:g}, noise x{p.noise_multiplier:.3g}, delta {p.delta:g})")
     if config.secure_aggregation:
         parts.append("SecAgg+")
     if config.adaptive is not None:

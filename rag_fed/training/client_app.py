@@ -5,7 +5,9 @@ Each train message brings the global trainable weights (ArrayRecord ``arrays``) 
 its own pairs file, evaluates on its own validation pairs and replies with its new weights (or, in
 adaptive mode, possibly an empty record), a MetricRecord ``metrics`` (``num-examples``, ``uploaded``,
 ``train-loss``, ``val-mrr@10``, ``val-recall@1``, ``seconds``) and a ConfigRecord ``site``
-(``site-id``, ``reason``). With local DP, Flower's ``LocalDpMod`` clips and noises the reply.
+(``site-id``, ``reason``). With local DP, Flower's ``LocalDpMod`` clips and noises the reply; with
+DP-SGD the site trains with Opacus (``rag_fed.training.dp_sgd``) and adds ``dp-steps``,
+``dp-sample-rate`` (what the coordinator's accountant charges) and ``dp-clipped-fraction`` to its metrics.
 
 Under secure aggregation the coordinator speaks Flower's legacy shape (``fitins.parameters`` /
 ``fitins.config``, see :mod:`rag_fed.training.secure_aggregation`): ``secaggplus_mod`` runs the SecAgg+
@@ -26,9 +28,17 @@ from numpy.typing import NDArray
 
 from rag_fed.errors import TrainingError
 from rag_fed.training.adaptive import UploadHistory, decide_upload, layer_update_norms
-from rag_fed.training.model import evaluate, get_named_weights, load_model, set_weights, train_local
+from rag_fed.training.dp_sgd import train_dp_sgd
+from rag_fed.training.model import (
+    LocalTrainResult,
+    evaluate,
+    get_named_weights,
+    load_model,
+    set_weights,
+    train_local,
+)
 from rag_fed.training.pairs import load_pairs
-from rag_fed.training.privacy import local_dp_mod
+from rag_fed.training.privacy import DP_SAMPLE_RATE_METRIC, DP_STEPS_METRIC, local_dp_mod
 from rag_fed.training.settings import INSTRUCTION_CONFIG_KEY, PrivacySettings, TrainingConfig
 
 if TYPE_CHECKING:
@@ -108,19 +118,20 @@ def build_client_app(resolve_site: SiteResolver, privacy: PrivacySettings | None
 def _private_training(site: SiteBinding, enforced: PrivacySettings | None) -> Callable[[Message, Context], Message]:
     """The train handler, wrapped in Flower's LocalDpMod when the run (or the site) wants local DP."""
 
-    def handler(message: Message, context: Context) -> Message:
-        return _train(message, context, site)
-
     def with_privacy(message: Message, context: Context) -> Message:
         privacy = enforced or _parse_instruction(message).config.privacy
-        if privacy is None:
+
+        def handler(message: Message, context: Context) -> Message:
+            return _train(message, context, site, privacy)
+
+        if privacy is None or privacy.mode == "dp_sgd":
             return handler(message, context)
         return cast("Message", local_dp_mod(privacy)(message, context, handler))
 
     return with_privacy
 
 
-def _train(message: Message, context: Context, site: SiteBinding) -> Message:
+def _train(message: Message, context: Context, site: SiteBinding, privacy: PrivacySettings | None) -> Message:
     from flwr.app import ConfigRecord, MetricRecord, RecordDict
 
     instruction = _parse_instruction(message)
@@ -129,16 +140,34 @@ def _train(message: Message, context: Context, site: SiteBinding) -> Message:
     split = load_pairs(site.pairs_path)
     train_pairs = split.train[: config.max_train_pairs] if config.max_train_pairs else split.train
     server_round = int(instruction.options.get("server-round", 1))
-    result = train_local(
-        model,
-        train_pairs,
-        epochs=config.local_epochs,
-        lr=config.learning_rate,
-        batch_size=config.batch_size,
-        proximal_mu=float(instruction.options.get("proximal-mu", 0.0)),
-        seed=config.seed + server_round,
-        loss=config.loss,
-    )
+    private: dict[str, float] = {}
+    if privacy is not None and privacy.mode == "dp_sgd":
+        dp_result = train_dp_sgd(
+            model,
+            train_pairs,
+            privacy=privacy,
+            epochs=config.local_epochs,
+            lr=config.learning_rate,
+            batch_size=config.batch_size,
+            seed=config.seed + server_round,
+        )
+        private = {
+            DP_STEPS_METRIC: dp_result.steps,
+            DP_SAMPLE_RATE_METRIC: dp_result.sample_rate,
+            "dp-clipped-fraction": dp_result.clipped_fraction,
+        }
+        result = LocalTrainResult(dp_result.loss, dp_result.steps, dp_result.num_examples, dp_result.seconds)
+    else:
+        result = train_local(
+            model,
+            train_pairs,
+            epochs=config.local_epochs,
+            lr=config.learning_rate,
+            batch_size=config.batch_size,
+            proximal_mu=float(instruction.options.get("proximal-mu", 0.0)),
+            seed=config.seed + server_round,
+            loss=config.loss,
+        )
     scores = evaluate(model, split.val[: config.max_val_pairs])
     new_arrays = get_named_weights(model)
     upload, reason = True, "full participation"
@@ -156,6 +185,7 @@ def _train(message: Message, context: Context, site: SiteBinding) -> Message:
         "val-mrr@10": scores["mrr@10"],
         "val-recall@1": scores["recall@1"],
         "seconds": result.seconds,
+        **private,
     }
     site_record = ConfigRecord({"site-id": site.site_id, "reason": reason})
     content = RecordDict({"metrics": MetricRecord(numbers), "site": site_record})

@@ -85,11 +85,11 @@ def run_rounds(grid: Grid, plan: ServerPlan) -> None:
     if accountant is not None:
         for earlier in ledger.rounds:
             if earlier.round < plan.first_round:
-                accountant.record_round(earlier.sites)
+                accountant.record_round(earlier.sites, earlier.metrics)
     for server_round in range(plan.first_round, plan.last_round + 1):
         current, record = _run_round(grid, server_round, strategy, config, names, current)
         if accountant is not None:
-            record.epsilon = accountant.record_round(record.sites)
+            record.epsilon = accountant.record_round(record.sites, record.metrics)
         record.checkpoint, record.checkpoint_sha256 = ledger.save_checkpoint(server_round, current)
         ledger.append(record)
         if plan.on_round is not None:

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 __all__ = [
     "INSTRUCTION_CONFIG_KEY",
     "AdaptiveSettings",
+    "DpMode",
+    "DpSettings",
+    "PrivacyMode",
     "PrivacySettings",
     "SecureAggregationSettings",
     "StrategyName",
@@ -27,18 +30,43 @@ StrategyName = Literal["fedavg", "fedprox", "fedadam", "fedmedian", "trimmed", "
 # How pairs with hard negatives train (rag_fed.training.model): against the whole batch, or per example.
 TrainingLoss = Literal["in_batch", "per_example"]
 ROBUST_STRATEGIES: frozenset[str] = frozenset({"fedmedian", "trimmed", "krum"})
+# Which differential privacy a run has (docs/training.md, section 4): ``local`` clips and noises each
+# site's whole update (Flower's LocalDpMod: a guarantee about the site's whole dataset), ``dp_sgd`` clips
+# each example's gradient and noises every step inside the site (Opacus: a guarantee about one pair).
+PrivacyMode = Literal["local", "dp_sgd"]
+DpMode = Literal["none", "local", "dp_sgd"]
 
 
 class PrivacySettings(BaseModel):
-    """Local (client-side) differential privacy: each site clips its update to ``clipping_norm`` (L2)
-    and adds Gaussian noise of std ``noise_multiplier * clipping_norm`` before it leaves the site.
-    The accountant reports epsilon at ``delta`` for each site after each round it took part in."""
+    """Differential privacy of a run; one Rényi-DP accountant (Opacus's) reports epsilon at ``delta`` for
+    each site after each round it took part in.
+
+    ``local``: each site clips its update to ``clipping_norm`` (L2) and adds Gaussian noise of std
+    ``noise_multiplier * clipping_norm`` before it leaves the site. ``dp_sgd``: each example's gradient
+    is clipped to ``clipping_norm`` and every step adds noise of std ``noise_multiplier * clipping_norm``
+    to the sum (``rag_fed.training.dp_sgd``); needs ``loss = "per_example"``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    mode: PrivacyMode = "local"
     clipping_norm: float = Field(default=1.0, gt=0)
     noise_multiplier: float = Field(default=1.0, gt=0)
     delta: float = Field(default=1e-5, gt=0, lt=1)
+
+
+class DpSettings(BaseModel):
+    """``[training.dp]`` of ragfed.toml: the DP a ``ragfed train`` gets by default (``mode``), and the
+    values ``--dp`` uses. ``target_epsilon`` (when set) picks the noise instead of ``noise_multiplier``.
+    A clipping norm of 1.0 suits DP-SGD's per-example gradients; local DP on MiniLM's update needs a far
+    smaller one (about 5e-4, docs/benchmarks.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: DpMode = "none"
+    clipping_norm: float = Field(default=1.0, gt=0)
+    noise_multiplier: float = Field(default=1.0, gt=0)
+    delta: float = Field(default=1e-5, gt=0, lt=1)
+    target_epsilon: float | None = Field(default=None, gt=0)
 
 
 class AdaptiveSettings(BaseModel):
