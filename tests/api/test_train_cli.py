@@ -120,6 +120,9 @@ def test_train_refuses_unsound_combinations_before_mining(world: tuple[typer.Typ
         (["--secagg", "--strategy", "krum"], "needs each site's own update"),
         (["--dp", "--adaptive"], "adaptive uploads leak"),
         (["--secagg", "--adaptive"], "cannot be combined with secure aggregation"),
+        (["--dp-mode", "dp_sgd"], "needs training.loss = 'per_example'"),
+        (["--dp-mode", "dp_sgd", "--strategy", "fedprox"], "needs training.loss = 'per_example'"),
+        (["--dp-mode", "none", "--clip", "0.5"], "DP options were given with --dp-mode none"),
     ]:
         result = CliRunner().invoke(app, ["train", *flags, "--home", str(home)])
         assert result.exit_code == 1 and reason in result.output, result.output

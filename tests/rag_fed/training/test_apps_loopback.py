@@ -69,9 +69,8 @@ def base_weights() -> dict[str, Any]:
 
 
 def make_run(tmp_path: Path, sites: dict[str, Path], base: dict[str, Any], **config: Any) -> Path:
-    settings = TrainingConfig(
-        max_seq_length=64, train_top_layers=1, batch_size=8, learning_rate=5e-4, round_timeout_s=600, **config
-    )
+    tiny = {"max_seq_length": 64, "train_top_layers": 1, "batch_size": 8, "learning_rate": 5e-4, "round_timeout_s": 600}
+    settings = TrainingConfig(**{**tiny, **config})
     manifest = RunManifest(
         run_id="loop",
         base_model="packaged",
@@ -154,6 +153,63 @@ def test_local_dp_run_reports_growing_epsilon_and_tolerates_a_failed_site(
     assert second.epsilon["plant-b"] == first.epsilon["plant-b"]  # no release, no cost
     delta = {n: Ledger.open(run_dir).load_checkpoint(1)[n] - base_weights[n] for n in base_weights}
     assert np.sqrt(sum(float(np.sum(d * d)) for d in delta.values())) > 0.5  # noise std 0.5 per weight
+
+
+def _sites_with_negatives(tmp_path: Path, names: list[str]) -> dict[str, Path]:
+    """Synthetic sites whose pairs each carry two hard negatives (the next pairs' positives)."""
+    sites = {}
+    for offset, site in enumerate(names):
+        split = synthetic_pairs(offset, 30)
+
+        def own(pairs: tuple[TrainingPair, ...]) -> tuple[TrainingPair, ...]:
+            n = len(pairs)
+            return tuple(
+                TrainingPair(p.query, p.positive, (pairs[(i + 1) % n].positive, pairs[(i + 2) % n].positive))
+                for i, p in enumerate(pairs)
+            )
+
+        sites[site] = save_pairs(tmp_path / "pairs" / f"{site}.jsonl", PairSplit(own(split.train), own(split.val)))
+    return sites
+
+
+def test_a_dp_sgd_run_reports_finite_epsilon_per_site_growing_with_rounds(
+    tmp_path: Path, base_weights: dict[str, Any]
+) -> None:
+    from rag_fed.training.dp_sgd import steps_per_epoch
+    from rag_fed.training.privacy import DP_STEPS_METRIC
+
+    sites = _sites_with_negatives(tmp_path, ["plant-a", "plant-b"])
+    privacy = PrivacySettings(mode="dp_sgd", clipping_norm=1.0, noise_multiplier=1.0)
+    run_dir = make_run(tmp_path, sites, base_weights, rounds=2, privacy=privacy, loss="per_example", batch_size=4)
+    run_rounds(LoopbackGrid(sites, None), ServerPlan(run_dir, 1, 2, evaluate_final=False))  # type: ignore[arg-type]
+    first, second = Ledger.open(run_dir).rounds
+    assert first.sites == second.sites == ["plant-a", "plant-b"]
+    for site in sites:
+        assert np.isfinite(first.epsilon[site]) and 0 < first.epsilon[site] < second.epsilon[site]
+        assert first.metrics[site][DP_STEPS_METRIC] == steps_per_epoch(24, 4)  # 30 pairs, 6 for validation
+        assert 0 <= first.metrics[site]["dp-clipped-fraction"] <= 1
+    after = Ledger.open(run_dir).load_checkpoint(2)
+    assert any(not np.array_equal(after[n], base_weights[n]) for n in base_weights)
+
+
+@pytest.mark.slow
+def test_dp_sgd_under_secure_aggregation_is_still_accounted(tmp_path: Path, base_weights: dict[str, Any]) -> None:
+    sites = _sites_with_negatives(tmp_path, ["plant-a", "plant-b", "plant-c"])
+    privacy = PrivacySettings(mode="dp_sgd", clipping_norm=1.0, noise_multiplier=1.0)
+    run_dir = make_run(
+        tmp_path,
+        sites,
+        base_weights,
+        privacy=privacy,
+        loss="per_example",
+        batch_size=4,
+        min_sites=3,
+        secure_aggregation=True,
+    )
+    run_rounds(SpyingGrid(sites), ServerPlan(run_dir, 1, 1, evaluate_final=False))  # type: ignore[arg-type]
+    [record] = Ledger.open(run_dir).rounds
+    assert record.sites == ["plant-a", "plant-b", "plant-c"] and record.aggregated
+    assert all(np.isfinite(record.epsilon[site]) and record.epsilon[site] > 0 for site in sites)
 
 
 def test_a_round_where_every_site_fails_stops_the_run(

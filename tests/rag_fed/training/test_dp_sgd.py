@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 from rag_fed.errors import ConfigError, TrainingError
 from rag_fed.training.dp_sgd import noise_for_target_epsilon, sample_rate, steps_per_epoch, train_dp_sgd
 from rag_fed.training.model import get_weights, load_model, set_weights, train_local
-from rag_fed.training.pairs import PairSplit, TrainingPair, save_pairs
+from rag_fed.training.pairs import TrainingPair
 from rag_fed.training.privacy import DP_SAMPLE_RATE_METRIC, DP_STEPS_METRIC, SitePrivacyAccountant
 from rag_fed.training.settings import PrivacySettings, TrainingConfig
 from rag_fed.training.strategies import check_combination, strategy_from_config
@@ -179,31 +178,3 @@ def test_opacus_hooks_are_gone_after_a_dp_sgd_pass(fresh: Any) -> None:
 def test_pairs_without_their_own_negatives_cannot_train_with_dp_sgd(fresh: Any) -> None:
     with pytest.raises(TrainingError, match="hard negatives"):
         _train(fresh, synthetic_pairs(0, 12).train, clip=1.0)
-
-
-@pytest.mark.integration
-def test_a_federated_dp_sgd_run_reports_finite_epsilon_growing_with_rounds(tmp_path: Path) -> None:
-    from rag_fed.training.run import run_federated_training
-
-    sites = {}
-    for offset, site in enumerate(["plant-a", "plant-b"]):
-        split = synthetic_pairs(offset, 30)
-        split = PairSplit(train=with_negatives(split.train), val=with_negatives(split.val))
-        sites[site] = save_pairs(tmp_path / "pairs" / f"{site}.jsonl", split)
-    config = TrainingConfig(
-        rounds=2,
-        loss="per_example",
-        privacy=PrivacySettings(mode="dp_sgd", clipping_norm=1.0, noise_multiplier=1.0),
-        max_seq_length=48,
-        train_top_layers=1,
-        batch_size=4,
-        learning_rate=1e-4,
-        round_timeout_s=600,
-    )
-    result = run_federated_training(sites, config, tmp_path / "run", num_cpus=2)
-    first, second = result.rounds
-    assert first.sites == second.sites == ["plant-a", "plant-b"]
-    for site in sites:
-        assert math.isfinite(first.epsilon[site]) and 0 < first.epsilon[site] < second.epsilon[site]
-        assert first.metrics[site][DP_STEPS_METRIC] == steps_per_epoch(24, 4)
-        assert 0 <= first.metrics[site]["dp-clipped-fraction"] <= 1
