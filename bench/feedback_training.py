@@ -336,7 +336,7 @@ def main() -> None:
     report["peak_memory_gib"] = memory.stop() / 2**30
     report["wall_seconds"] = time.perf_counter() - wall
     report["load_average_end"] = os.getloadavg()
-    print(json.dumps({k: report[k] for k in (*METRICS, "summary") if k in report}, indent=2))
+    print(json.dumps({k: report[k] for k in (*METRICS, "ndcg@10 binary", "summary") if k in report}, indent=2))
     print(
         f"peak memory {report['peak_memory_gib']:.1f} GiB; wall {report['wall_seconds']:.0f} s; "
         f"load average {report['load_average_start']} -> {report['load_average_end']}"

@@ -107,9 +107,14 @@ class PrefixCachedRetrieval:
         return self.metrics_of(vectors)["ndcg@10"]
 
     def metrics_of(
-        self, vectors: np.ndarray, names: Sequence[str] = ("ndcg@10",), queries: Sequence[int] | None = None
+        self,
+        vectors: np.ndarray,
+        names: Sequence[str] = ("ndcg@10",),
+        queries: Sequence[int] | None = None,
+        binary: bool = False,
     ) -> dict[str, float]:
-        """``names`` (ranx metrics, over the top 100) of the queries at these positions (default: all)."""
+        """``names`` (ranx metrics, over the top 100) of the queries at these positions (default: all);
+        ``binary`` counts every judged document as grade 1 (as sentence-transformers' IR evaluator does)."""
         n_docs = len(self.dataset.corpus)
         chosen = range(len(self.dataset.queries)) if queries is None else queries
         rows = np.asarray([n_docs + i for i in chosen], dtype=np.int64)
@@ -119,7 +124,7 @@ class PrefixCachedRetrieval:
             query = self.dataset.queries[position]
             top = np.argsort(-row)[:100]
             run[query.query_id] = {self.dataset.corpus[i].doc_id: float(row[i]) for i in top}
-            qrels[query.query_id] = dict(query.gold_doc_ids)
+            qrels[query.query_id] = {d: (1 if binary and g > 0 else g) for d, g in query.gold_doc_ids.items()}
         found = retrieval_metrics(run, qrels, list(names))
         return {name: float(found[name]) for name in names}
 
