@@ -164,11 +164,11 @@ def run_systems(
         report["single_sites"], report["best_single_site"] = single, best
         record("best single site", single[best])
     runs: list[tuple[str, TrainingConfig]] = [] if "federated" in skip else [("federated", config)]
-    smallest = min(len(split.train) for split in splits.values())
+    sizes = sorted({len(split.train) for split in splits.values()})
     for name, epsilon in (("dp", args.dp_epsilon), ("dp2", args.dp_epsilon_2)):
         if name not in skip:
             runs.append(
-                (f"federated+{_DP_LABEL[args.dp_mode]} eps {epsilon:g}", _private(config, epsilon, smallest, args))
+                (f"federated+{_DP_LABEL[args.dp_mode]} eps {epsilon:g}", _private(config, epsilon, sizes, args))
             )
     if "adaptive" not in skip:
         adaptive = AdaptiveSettings(
@@ -225,15 +225,16 @@ def k_fold(bench: Bench, scratch: Path, report: dict[str, Any]) -> None:
 _DP_LABEL = {"local": "local DP", "dp_sgd": "DP-SGD"}
 
 
-def _private(config: TrainingConfig, epsilon: float, smallest_site: int, args: argparse.Namespace) -> TrainingConfig:
+def _private(config: TrainingConfig, epsilon: float, sizes: list[int], args: argparse.Namespace) -> TrainingConfig:
     """``config`` with DP at ``epsilon`` (delta 1e-5) for every site: local DP's noise from the rounds,
-    DP-SGD's from Opacus's get_noise_multiplier at the smallest site (the largest sampling rate); DP-SGD
+    DP-SGD's from Opacus's get_noise_multiplier, the largest any site's pair count needs; DP-SGD
     always trains with the per-example loss (the in-batch one is refused with it)."""
     if args.dp_mode == "local":
         return config.model_copy(update={"privacy": noise_for_epsilon(epsilon, config.rounds, args.dp_clip, 1e-5)})
-    multiplier = noise_for_target_epsilon(
-        epsilon, 1e-5, smallest_site, config.batch_size, config.local_epochs, config.rounds
+    multiplier = max(
+        noise_for_target_epsilon(epsilon, 1e-5, n, config.batch_size, config.local_epochs, config.rounds) for n in sizes
     )
+
     privacy = PrivacySettings(mode="dp_sgd", clipping_norm=args.dp_sgd_clip, noise_multiplier=multiplier, delta=1e-5)
     return config.model_copy(update={"privacy": privacy, "loss": "per_example"})
 

@@ -137,7 +137,7 @@ def train(
         pair_table.add_row(site_id, str(mined.train), str(mined.val), escape(str(mined.path)))
     console.print(pair_table)
     if dp_sgd_target is not None and training.privacy is not None:
-        training = _dp_sgd_noise(training, training.privacy, dp_sgd_target, min(counts))
+        training = _dp_sgd_noise(training, training.privacy, dp_sgd_target, counts)
     console.print(_describe(training, len(chosen)))
     quiet_flower(verbose)
     started = time.perf_counter()
@@ -273,12 +273,16 @@ def _privacy(
     return chosen, target
 
 
-def _dp_sgd_noise(training: TrainingConfig, privacy: PrivacySettings, target: float, smallest: int) -> TrainingConfig:
-    """DP-SGD noise for ``target`` epsilon at the smallest site (the largest sampling rate spends most)."""
+def _dp_sgd_noise(
+    training: TrainingConfig, privacy: PrivacySettings, target: float, counts: list[int]
+) -> TrainingConfig:
+    """DP-SGD noise for ``target`` epsilon at every site: the largest any site's pair count needs (sampling
+    rate and step count both depend on it, so it is not always the smallest site's)."""
     from rag_fed.training.dp_sgd import noise_for_target_epsilon
 
-    multiplier = noise_for_target_epsilon(
-        target, privacy.delta, smallest, training.batch_size, training.local_epochs, training.rounds
+    multiplier = max(
+        noise_for_target_epsilon(target, privacy.delta, n, training.batch_size, training.local_epochs, training.rounds)
+        for n in set(counts)
     )
     return training.model_copy(update={"privacy": privacy.model_copy(update={"noise_multiplier": multiplier})})
 

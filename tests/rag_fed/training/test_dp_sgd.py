@@ -178,3 +178,17 @@ def test_opacus_hooks_are_gone_after_a_dp_sgd_pass(fresh: Any) -> None:
 def test_pairs_without_their_own_negatives_cannot_train_with_dp_sgd(fresh: Any) -> None:
     with pytest.raises(TrainingError, match="hard negatives"):
         _train(fresh, synthetic_pairs(0, 12).train, clip=1.0)
+
+
+@pytest.mark.unit
+def test_dp_sgd_noise_keeps_every_site_under_the_target_not_just_the_smallest() -> None:
+    from api.cli.train_commands import _dp_sgd_noise
+
+    # At batch 32, 156 pairs take 5 steps a round at rate 0.205 and 164 take 6 at 0.195: the larger spends more.
+    training = TrainingConfig(privacy=DP_SGD, loss="per_example", batch_size=32, rounds=1)
+    chosen = _dp_sgd_noise(training, DP_SGD, 8.0, [156, 164, 330])
+    assert chosen.privacy is not None
+    for pairs in (156, 164, 330):
+        accountant = SitePrivacyAccountant(chosen.privacy)
+        accountant.record_round(["s"], {"s": _dp_sgd_metrics(steps_per_epoch(pairs, 32), sample_rate(pairs, 32))})
+        assert accountant.epsilon("s") <= 8.0
