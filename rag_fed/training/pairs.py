@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from rag_fed.errors import TrainingError
+from rag_fed.files import PRIVATE_FILE_MODE, private_dir, replace_text
 
 __all__ = [
     "PairMiningSettings",
@@ -173,15 +174,18 @@ def split_pairs(pairs: Sequence[TrainingPair], val_fraction: float, seed: int = 
 
 def save_pairs(path: Path, split: PairSplit) -> Path:
     """Write one JSON object per line: ``{"split": "train"|"val", "query": ..., "positive": ...}``, with
-    ``"negatives": [...]`` when the pair has some (files without it load as pairs without negatives)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as out:
-        for name, pairs in (("train", split.train), ("val", split.val)):
-            for pair in pairs:
-                row: dict[str, object] = {"split": name, "query": pair.query, "positive": pair.positive}
-                if pair.negatives:
-                    row["negatives"] = list(pair.negatives)
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    ``"negatives": [...]`` when the pair has some (files without it load as pairs without negatives).
+    The pairs hold engineers' questions and the site's passages: the file is the site's alone (0600 in a
+    0700 folder, as every site file) and appears whole or not at all."""
+    lines = []
+    for name, pairs in (("train", split.train), ("val", split.val)):
+        for pair in pairs:
+            row: dict[str, object] = {"split": name, "query": pair.query, "positive": pair.positive}
+            if pair.negatives:
+                row["negatives"] = list(pair.negatives)
+            lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    private_dir(path.parent)
+    replace_text(path, "".join(lines), mode=PRIVATE_FILE_MODE)
     return path
 
 

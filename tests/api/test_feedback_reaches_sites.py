@@ -14,6 +14,7 @@ from openai import OpenAI
 from rag_fed.crypto import seal
 from rag_fed.feedback import FEEDBACK_FILE, FeedbackLog
 from rag_fed.feedback.messages import FEEDBACK_PATH, SiteFeedback
+from rag_fed.training.pairs import PairSplit, TrainingPair, save_pairs
 from rag_fed.training.site_pairs import PAIRS_FILE
 from rag_fed.types import Citation
 from tests.api.conftest import Federation
@@ -171,8 +172,7 @@ def test_a_site_admin_imports_lists_and_deletes_judgements(federation: Federatio
     assert httpx.get(f"{site}/v1/admin/feedback", timeout=30).status_code == 401
 
     mined = federation.data_dir / "south" / PAIRS_FILE
-    mined.parent.mkdir(parents=True, exist_ok=True)
-    mined.write_text('{"query": "belt runs off to one side", "positive": "Belt tracking", "split": "train"}\n')
+    save_pairs(mined, PairSplit(train=(TrainingPair("belt runs off to one side", "Belt tracking"),), val=()))
     first = listed.json()[0]["feedback_id"]
     deleted = httpx.delete(f"{site}/v1/admin/feedback/{first}", headers=admin, timeout=30)
     assert deleted.json() == {"deleted": 1, "pairs_discarded": True}, deleted.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -122,8 +123,12 @@ def test_split_keeps_each_query_on_one_side() -> None:
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
     split = PairSplit(train=(TrainingPair("a query", "a passage"),), val=(TrainingPair("b", "c"),))
-    path = save_pairs(tmp_path / "site" / "pairs.jsonl", split)
+    path = save_pairs(tmp_path / "site" / "training" / "pairs.jsonl", split)
     assert load_pairs(path) == split
+    # engineers' questions and the site's passages: readable by the site's user only
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert not [p for p in path.parent.iterdir() if p != path], "no temporary file left beside it"
 
 
 def test_pairs_with_hard_negatives_round_trip_beside_pairs_without(tmp_path: Path) -> None:
