@@ -14,7 +14,7 @@ from rag_fed.answers.evidence import question_codes
 from rag_fed.answers.quantity import asked_kinds, asks_more, gives_kind
 from rag_fed.answers.settings import AnswerSettings
 from rag_fed.answers.text import code_forms, content_terms, fact_values, normalise
-from rag_fed.types import CITATION_TAG, Evidence, SiteAnswer
+from rag_fed.types import CITATION_TAG, Citation, Evidence, SiteAnswer
 
 __all__ = [
     "answering",
@@ -97,9 +97,14 @@ def _log_of(item: Evidence) -> tuple[str, str] | None:
     """The site and log file a record (a work order: ``path/key``, without sections, pages or lines) is
     from; None for a document."""
     citation = item.citation
-    if citation.section or citation.page is not None or citation.lines is not None or "/" not in citation.doc_id:
+    if not _is_record(citation) or "/" not in citation.doc_id:
         return None
     return citation.site_id, citation.doc_id.rsplit("/", 1)[0]
+
+
+def _is_record(citation: Citation) -> bool:
+    """A record (a work order of a log): a document cited without a section, a page or lines."""
+    return not citation.section and citation.page is None and citation.lines is None
 
 
 def answering(question: str, ranked: Sequence[Evidence]) -> list[Evidence]:
@@ -132,8 +137,7 @@ def shown_text(item: Evidence) -> str:
     pages or lines) is led by its title, where its id, asset and date are ("Work order MN-A-00957 ·
     asset MB119 · 2007-03-02: MB119 REPLACE WATER PUMP"): a history question is answered by when."""
     citation = item.citation
-    record = not citation.section and citation.page is None and citation.lines is None
-    if record and citation.title and normalise(citation.title) not in normalise(item.text):
+    if _is_record(citation) and citation.title and normalise(citation.title) not in normalise(item.text):
         return f"{citation.title}: {item.text}"
     return item.text
 
