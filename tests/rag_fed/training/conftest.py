@@ -1,9 +1,12 @@
-"""Helpers for building Flower messages outside a running simulation, and tiny synthetic pair sets."""
+"""Helpers for building Flower messages outside a running simulation, tiny synthetic pair sets, and a
+model fixture restored after each test."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flwr.app import Message, Metadata, RecordDict
@@ -65,3 +68,13 @@ def site_pair_files(tmp_path: Path) -> dict[str, Path]:
         site: save_pairs(tmp_path / "pairs" / f"{site}.jsonl", synthetic_pairs(offset, 40))
         for offset, site in enumerate(["plant-a", "plant-b"])
     }
+
+
+@pytest.fixture()
+def fresh(model: Any) -> Iterator[Any]:
+    """The module's ``model`` fixture, with its weights put back after the test (training changes them)."""
+    from rag_fed.training.model import get_weights, set_weights
+
+    initial = get_weights(model)
+    yield model
+    set_weights(model, initial)

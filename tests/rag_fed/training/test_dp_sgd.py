@@ -10,7 +10,7 @@ import pytest
 
 from rag_fed.errors import ConfigError, TrainingError
 from rag_fed.training.dp_sgd import noise_for_target_epsilon, sample_rate, steps_per_epoch, train_dp_sgd
-from rag_fed.training.model import get_weights, load_model, set_weights, train_local
+from rag_fed.training.model import get_weights, load_model, train_local
 from rag_fed.training.pairs import TrainingPair
 from rag_fed.training.privacy import DP_SAMPLE_RATE_METRIC, DP_STEPS_METRIC, SitePrivacyAccountant
 from rag_fed.training.settings import PrivacySettings, TrainingConfig
@@ -135,13 +135,6 @@ def model() -> Any:
 
     torch.set_num_threads(1)
     return load_model("packaged", max_seq_length=48, top_layers=1)
-
-
-@pytest.fixture()
-def fresh(model: Any) -> Any:
-    initial = get_weights(model)
-    yield model
-    set_weights(model, initial)
 
 
 def _train(model: Any, pairs: tuple[TrainingPair, ...], clip: float, noise: float = 1.0) -> Any:

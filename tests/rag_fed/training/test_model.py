@@ -32,13 +32,6 @@ def model() -> Any:
     return load_model("packaged", max_seq_length=64, top_layers=1)
 
 
-@pytest.fixture()
-def fresh(model: Any) -> Any:
-    initial = get_weights(model)
-    yield model
-    set_weights(model, initial)
-
-
 def test_only_the_top_layer_trains_and_the_pooler_never(fresh: Any) -> None:
     names = list(get_named_weights(fresh))
     assert names and all(".layer.5." in name for name in names)
