@@ -175,8 +175,9 @@ def federation(tmp_path_factory: pytest.TempPathFactory, packaged_embedder: Embe
 
 @dataclass
 class SampleFederation:
-    """The shipped sample federation (rag_fed/samples/federation) served by three site services and a
-    gateway, with one engineer key."""
+    """Site services (one per folder; the shipped sample federation's by default) and a gateway on
+    loopback, with one engineer key. The sites' data is under ``root / "data"``, the gateway's home is
+    ``root / "gateway"``."""
 
     root: Path
     sites: dict[str, Service]
@@ -187,20 +188,26 @@ class SampleFederation:
 @contextmanager
 def sample_federation_services(root: Path, embedder: Embedder, deadline_s: float = 30) -> Iterator[SampleFederation]:
     """Ingest the sample plants under ``root`` and serve them; every process is stopped on exit."""
+    with folder_federation_services(root, {s.id: s.root for s in load_sites()}, embedder, deadline_s) as federation:
+        yield federation
+
+
+@contextmanager
+def folder_federation_services(
+    root: Path, folders: Mapping[str, Path], embedder: Embedder, deadline_s: float = 30
+) -> Iterator[SampleFederation]:
+    """One site per ``folders`` entry (site id -> the folder it ingests) under ``root``, served by a site
+    service each and a gateway; every process is stopped on exit."""
     data_dir = root / "data"
     settings = Settings(data_dir=data_dir)
-    samples = load_sites()
-    for sample in samples:
-        Site.init(sample.id, settings)
-        with Site.open(sample.id, settings, embedder=embedder) as site:
-            report = site.ingest([sample.root])
-            assert not report.failed, report.failed
+    for site_id, folder in folders.items():
+        ingest_site(settings, site_id, embedder, folder)
     home = root / "gateway"
     gateway_settings = GatewaySettings(home=home)
     KeyPair.generate().save(gateway_settings.keys_dir)
     services: list[Service] = []
     try:
-        sites = {s.id: start_site(root, data_dir, s.id, gateway_settings.public_key_file) for s in samples}
+        sites = {site_id: start_site(root, data_dir, site_id, gateway_settings.public_key_file) for site_id in folders}
         services.extend(sites.values())
         registry = SiteRegistry(gateway_settings.registry_path)  # before the gateway starts, as above
         for site_id, service in sites.items():

@@ -28,15 +28,13 @@ from typer.testing import CliRunner
 from api.gateway.keystore import KeyStore, Role
 from api.gateway.settings import GatewaySettings
 from rag_fed.cli.main import app as ragfed
-from rag_fed.config import Settings, get_settings
-from rag_fed.crypto import KeyPair
+from rag_fed.config import get_settings
 from rag_fed.embedders.base import Embedder
-from rag_fed.federation import SiteRegistry
 from rag_fed.federation.models import ModelRegistry
 from rag_fed.feedback import FeedbackLog
 from rag_fed.types import Citation
-from tests.api.conftest import ingest_site, start_gateway, start_site, write_gateway_config
-from tests.api.procs import Service, wait_healthy
+from tests.api.conftest import folder_federation_services
+from tests.api.procs import Service
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -134,7 +132,6 @@ def _write_manuals(folder: Path, site_id: str) -> Path:
 
 @dataclass
 class Loop:
-    root: Path
     data_dir: Path
     home: Path
     gateway: Service
@@ -145,28 +142,11 @@ class Loop:
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory: pytest.TempPathFactory, packaged_embedder: Embedder) -> Iterator[Loop]:
     root = tmp_path_factory.mktemp("feedback-loop")
-    data_dir, home = root / "data", root / "gateway"
-    settings = Settings(data_dir=data_dir)
-    for site_id in MACHINES:
-        ingest_site(settings, site_id, packaged_embedder, _write_manuals(root / "corpus" / site_id, site_id))
-    gateway_settings = GatewaySettings(home=home)
-    KeyPair.generate().save(gateway_settings.keys_dir)
-    services: list[Service] = []
-    try:
-        sites = {sid: start_site(root, data_dir, sid, gateway_settings.public_key_file) for sid in MACHINES}
-        services.extend(sites.values())
-        registry = SiteRegistry(gateway_settings.registry_path)
-        for site_id, service in sites.items():
-            registry.register(site_id, service.url, KeyPair.load(data_dir / site_id / "keys").public_key_text)
-        gateway = start_gateway(root, write_gateway_config(root / "gateway.toml", home, deadline_s=60))
-        services.append(gateway)
-        keystore = KeyStore(gateway_settings.database)
-        engineer, evaluator = (keystore.create(role, None).key for role in (Role.ENGINEER, Role.EVALUATOR))
-        wait_healthy(services)
-        yield Loop(root, data_dir, home, gateway, engineer, evaluator)
-    finally:
-        for service in services:
-            service.stop()
+    manuals = {site_id: _write_manuals(root / "corpus" / site_id, site_id) for site_id in MACHINES}
+    with folder_federation_services(root, manuals, packaged_embedder, deadline_s=60) as federation:
+        home = root / "gateway"
+        evaluator = KeyStore(GatewaySettings(home=home).database).create(Role.EVALUATOR, None).key
+        yield Loop(root / "data", home, federation.gateway, federation.engineer_key, evaluator)
 
 
 def _reciprocal_ranks(loop: Loop, questions: list[Question]) -> list[float]:
