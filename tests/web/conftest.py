@@ -159,3 +159,46 @@ def web_federation(tmp_path_factory: pytest.TempPathFactory, packaged_embedder: 
         finally:
             for service in services:
                 service.stop()
+
+
+class Watched:
+    """A page with what it did that a test must see: dialogs (alert from injected markup), script
+    errors, Content-Security-Policy violations, and the requests it made."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.urls: list[str] = []
+        page.on("dialog", self._dialog)
+        page.on("pageerror", lambda error: self.errors.append(f"script error: {error}"))
+        page.on("console", self._console)
+        page.on("request", lambda request: self.urls.append(request.url))
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _console(self, message: Any) -> None:
+        # A refused key shows in the console as a failed resource (401): expected, not a page fault.
+        if message.type == "error" and "Failed to load resource" not in message.text:
+            self.errors.append(message.text)
+
+    def assert_clean(self) -> None:
+        assert self.dialogs == [], f"a dialog opened: {self.dialogs}"
+        assert self.errors == [], self.errors
+
+
+@pytest.fixture()
+def watched(browser: Any) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield Watched(context.new_page())
+    finally:
+        context.close()
+
+
+def sign_in(page: Any, key: str) -> None:
+    """Sign in on any of the pages with ``key``."""
+    page.fill("#key", key)
+    page.click("#sign-in-form button[type=submit]")

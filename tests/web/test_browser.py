@@ -5,7 +5,6 @@ deletes; an operator sees the sites. A screenshot of each page is saved under th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from api.gateway.keystore import Role
 from api.web.pages import CONTENT_SECURITY_POLICY
 from rag_fed.errors import GatewayBusyError
 from rag_fed.samples import load_questions
-from tests.web.conftest import MARKUP_TEXT, PRIVATE_SITE, WebFederation, why_no_browser
+from tests.web.conftest import MARKUP_TEXT, PRIVATE_SITE, Watched, WebFederation, sign_in, why_no_browser
 
 # Checked before any fixture: without a browser the federation is not started either.
 NO_BROWSER = why_no_browser()
@@ -24,48 +23,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.skipif(NO_BROWSER is not None
 
 WRONG_KEY = "rfk_000000000000_" + "x" * 43
 PHONE = {"width": 390, "height": 844}
-
-
-class Watched:
-    """A page with what it did that a test must see: dialogs (alert from injected markup), script
-    errors, Content-Security-Policy violations, and the requests it made."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        self.urls: list[str] = []
-        page.on("dialog", self._dialog)
-        page.on("pageerror", lambda error: self.errors.append(f"script error: {error}"))
-        page.on("console", self._console)
-        page.on("request", lambda request: self.urls.append(request.url))
-
-    def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def _console(self, message: Any) -> None:
-        # A refused key shows in the console as a failed resource (401): expected, not a page fault.
-        if message.type == "error" and "Failed to load resource" not in message.text:
-            self.errors.append(message.text)
-
-    def assert_clean(self) -> None:
-        assert self.dialogs == [], f"a dialog opened: {self.dialogs}"
-        assert self.errors == [], self.errors
-
-
-@pytest.fixture()
-def watched(browser: Any) -> Iterator[Watched]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        yield Watched(context.new_page())
-    finally:
-        context.close()
-
-
-def _sign_in(page: Any, key: str) -> None:
-    page.fill("#key", key)
-    page.click("#sign-in-form button[type=submit]")
 
 
 def _ask(page: Any, question: str) -> Any:
@@ -91,7 +48,7 @@ def test_a_wrong_key_is_refused_with_a_plain_sentence(web_federation: WebFederat
     page = watched.page
     page.goto(f"{web_federation.gateway.url}/")
     for key in (WRONG_KEY, "not a key at all"):
-        _sign_in(page, key)
+        sign_in(page, key)
         error = page.locator("#sign-in-error")
         error.filter(has_text="was not accepted").wait_for()
         assert error.inner_text().startswith("This API key was not accepted")
@@ -99,7 +56,7 @@ def test_a_wrong_key_is_refused_with_a_plain_sentence(web_federation: WebFederat
     assert page.locator("#chat").is_hidden()
     operator = page.context.new_page()
     operator.goto(f"{web_federation.gateway.url}/")
-    _sign_in(operator, web_federation.api_keys[Role.OPERATOR])  # any valid key signs in; asking needs a role
+    sign_in(operator, web_federation.api_keys[Role.OPERATOR])  # any valid key signs in; asking needs a role
     operator.locator("#chat").wait_for()
     turn = _ask(operator, "What does F-217 mean?")
     assert turn.locator(".status.error").inner_text().startswith("This key's role may not do that.")
@@ -122,7 +79,7 @@ def test_a_busy_gateway_is_shown_as_busy_with_when_to_retry(web_federation: WebF
         "**/v1/chat/completions", lambda route: route.fulfill(status=429, headers={"Retry-After": "3"}, json=body)
     )
     page.goto(f"{web_federation.gateway.url}/")
-    _sign_in(page, web_federation.api_keys[Role.ENGINEER])
+    sign_in(page, web_federation.api_keys[Role.ENGINEER])
     page.locator("#chat").wait_for()
     turn = _ask(page, "What does F-217 mean?")
     status = turn.locator(".status.error").inner_text()
@@ -139,7 +96,7 @@ def test_engineer_asks_reads_the_streamed_cited_answer_and_gives_feedback(
     key = web_federation.api_keys[Role.ENGINEER]
     response = page.goto(f"{web_federation.gateway.url}/")
     assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-    _sign_in(page, key)
+    sign_in(page, key)
     page.locator("#chat").wait_for()
     assert key not in page.url
     assert page.evaluate("() => sessionStorage.getItem('ragfed.key.engineer')") == key
@@ -224,9 +181,9 @@ def test_site_admin_uploads_searches_and_deletes(
     page.locator("#model-version").wait_for()
     assert page.locator("#model-version").inner_text().strip()
     assert page.locator("#egress").count() == 0, "the egress policy is for the site's admins only"
-    _sign_in(page, web_federation.admin_keys["plant-north"])  # another site's key
+    sign_in(page, web_federation.admin_keys["plant-north"])  # another site's key
     page.locator("#sign-in-error").filter(has_text="was not accepted").wait_for()
-    _sign_in(page, web_federation.admin_keys["plant-south"])
+    sign_in(page, web_federation.admin_keys["plant-south"])
     page.locator("#egress").wait_for()
     assert page.locator("#egress").inner_text() == "passages"
     page.locator("#workspace").wait_for()
@@ -272,7 +229,7 @@ def test_site_admin_uploads_searches_and_deletes(
 def test_operator_sees_the_sites_and_the_audit(web_federation: WebFederation, watched: Watched, tmp_path: Path) -> None:
     page = watched.page
     page.goto(f"{web_federation.gateway.url}/ops")
-    _sign_in(page, web_federation.api_keys[Role.OPERATOR])
+    sign_in(page, web_federation.api_keys[Role.OPERATOR])
     page.locator("#board").wait_for()
     page.locator("#audit tbody tr").first.wait_for()
     rows = page.locator("#sites tbody tr")

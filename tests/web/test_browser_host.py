@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -21,24 +20,11 @@ from rag_fed.embedders.base import Embedder
 from tests.api.conftest import ingest_site
 from tests.api.corpus import write_corpus
 from tests.api.procs import Service, free_port, service_env, start_service, wait_healthy
-from tests.web.conftest import why_no_browser
-from tests.web.test_browser import Watched
+from tests.api.test_site_host import HOST_CONFIG, HOSTED
+from tests.web.conftest import Watched, sign_in, why_no_browser
 
 NO_BROWSER = why_no_browser()
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(NO_BROWSER is not None, reason=NO_BROWSER or "")]
-
-HOSTED = ("north", "south")
-HOST_CONFIG = """
-gateway_key_file = "{gateway_key}"
-egress = "passages"
-
-[[sites]]
-site_id = "north"
-
-[[sites]]
-site_id = "south"
-egress = "answer"
-"""
 
 
 @dataclass
@@ -80,20 +66,6 @@ def host(tmp_path_factory: pytest.TempPathFactory, packaged_embedder: Embedder) 
         service.stop()
 
 
-@pytest.fixture()
-def watched(browser: Any) -> Iterator[Watched]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        yield Watched(context.new_page())
-    finally:
-        context.close()
-
-
-def _sign_in(page: Any, key: str) -> None:
-    page.fill("#key", key)
-    page.click("#sign-in-form button[type=submit]")
-
-
 def test_the_admin_page_of_a_hosted_site_lists_and_ingests_at_that_site(
     host: Host, watched: Watched, tmp_path: Path
 ) -> None:
@@ -104,9 +76,9 @@ def test_the_admin_page_of_a_hosted_site_lists_and_ingests_at_that_site(
     assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
     page.locator("#model-version").wait_for()
     assert "Site south" in page.locator("#site-summary").inner_text()
-    _sign_in(page, host.admin_keys["north"])  # the other hosted site's key: not this site's admin
+    sign_in(page, host.admin_keys["north"])  # the other hosted site's key: not this site's admin
     page.locator("#sign-in-error").filter(has_text="was not accepted").wait_for()
-    _sign_in(page, host.admin_keys["south"])
+    sign_in(page, host.admin_keys["south"])
     page.locator("#egress").wait_for()
     assert page.locator("#egress").inner_text() == "answer", "south's own policy, not the host's default"
     page.locator("#documents tbody tr").first.wait_for()
