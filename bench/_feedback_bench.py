@@ -15,11 +15,11 @@ from federated_training import SITES, site_documents, site_splits
 from training_measures import PrefixCachedRetrieval
 
 from eval.datasets import EvalDataset
+from rag_fed.config import TrainingSettings
 from rag_fed.feedback.log import FeedbackLog, NewJudgement
 from rag_fed.training.feedback_pairs import FeedbackChunk, feedback_pairs, question_key
 from rag_fed.training.model import get_weights, load_model, set_weights, train_local
 from rag_fed.training.pairs import PairSplit, TrainingPair, split_pairs
-from rag_fed.training.settings import TrainingConfig
 
 __all__ = ["METRICS", "Bench", "train_rounds"]
 
@@ -115,7 +115,7 @@ class Bench:
 
 
 def train_rounds(
-    model: Any, base: list[Any], pairs: Sequence[TrainingPair], config: TrainingConfig, after: Any = None
+    model: Any, base: list[Any], pairs: Sequence[TrainingPair], config: TrainingSettings, after: Any = None
 ) -> float:
     """Train as a site does in ``config.rounds`` rounds; ``after(round)`` is called after each one."""
     set_weights(model, base)

@@ -42,10 +42,10 @@ import numpy as np
 from training_measures import PrefixCachedRetrieval, command_line, start_measuring
 
 from eval.datasets import EvalDataset, load_beir
+from rag_fed.config import AdaptiveSettings, PairMiningSettings, TrainingSettings
 from rag_fed.training.ledger import RoundRecord
 from rag_fed.training.model import get_weights, load_model, set_weights, train_local
 from rag_fed.training.pairs import (
-    PairMiningSettings,
     PairSplit,
     TrainingChunk,
     TrainingPair,
@@ -55,7 +55,6 @@ from rag_fed.training.pairs import (
 )
 from rag_fed.training.privacy import noise_for_epsilon
 from rag_fed.training.run import TrainingResult, run_federated_training
-from rag_fed.training.settings import AdaptiveSettings, TrainingConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SITES = ("site-1", "site-2", "site-3")
@@ -115,7 +114,7 @@ def site_splits(dataset: EvalDataset, groups: list[list[int]], args: argparse.Na
 def federated(
     name: str,
     splits: dict[str, PairSplit],
-    config: TrainingConfig,
+    config: TrainingSettings,
     scratch: Path,
     evaluate: Callable[[Path], dict[str, float]],
     report: dict[str, Any],
@@ -147,7 +146,7 @@ def federated(
     return result
 
 
-def train_alone(model: Any, base: list[Any], pairs: Sequence[TrainingPair], config: TrainingConfig) -> float:
+def train_alone(model: Any, base: list[Any], pairs: Sequence[TrainingPair], config: TrainingSettings) -> float:
     set_weights(model, base)
     started = time.perf_counter()
     train_local(
@@ -194,7 +193,7 @@ def main() -> None:
     dataset = load_beir(args.datasets / args.dataset / "beir")
     if args.max_docs:
         dataset = shrink(dataset, args.max_docs)
-    config = TrainingConfig(
+    config = TrainingSettings(
         strategy=args.strategy,
         rounds=args.rounds,
         local_epochs=args.local_epochs,
@@ -281,7 +280,12 @@ def main() -> None:
             )
             started = time.perf_counter()
             federated(
-                "adaptive", splits, config.model_copy(update={"adaptive": adaptive}), scratch, evaluate_folder, report
+                "adaptive",
+                splits,
+                config.model_copy(update={"adaptive_uploads": True, "adaptive": adaptive}),
+                scratch,
+                evaluate_folder,
+                report,
             )
             report["seconds"]["adaptive"] = time.perf_counter() - started
 

@@ -44,11 +44,10 @@ from federated_training import REPO, SITES, federated
 from training_measures import command_line, start_measuring
 
 from eval.datasets import load_beir
-from rag_fed.config import TrainingSettings
+from rag_fed.config import AdaptiveSettings, PrivacySettings, TrainingSettings
 from rag_fed.training.dp_sgd import noise_for_target_epsilon
 from rag_fed.training.model import load_model, set_weights
 from rag_fed.training.privacy import noise_for_epsilon
-from rag_fed.training.settings import AdaptiveSettings, PrivacySettings, TrainingConfig
 
 DEFAULTS = TrainingSettings()
 
@@ -163,7 +162,7 @@ def run_systems(
         best = max(single, key=lambda site: single[site]["ndcg@10"])
         report["single_sites"], report["best_single_site"] = single, best
         record("best single site", single[best])
-    runs: list[tuple[str, TrainingConfig]] = [] if "federated" in skip else [("federated", config)]
+    runs: list[tuple[str, TrainingSettings]] = [] if "federated" in skip else [("federated", config)]
     sizes = sorted({len(split.train) for split in splits.values()})
     for name, epsilon in (("dp", args.dp_epsilon), ("dp2", args.dp_epsilon_2)):
         if name not in skip:
@@ -174,7 +173,7 @@ def run_systems(
         adaptive = AdaptiveSettings(
             metric_threshold=args.adaptive_threshold, norm_jump_factor=args.adaptive_norm_jump, min_report_fraction=0.3
         )
-        runs.append(("adaptive", config.model_copy(update={"adaptive": adaptive})))
+        runs.append(("adaptive", config.model_copy(update={"adaptive_uploads": True, "adaptive": adaptive})))
     for name, run_config in runs:
         started = time.perf_counter()
         result = federated(name, splits, run_config, scratch, evaluate_folder, report)
@@ -225,7 +224,7 @@ def k_fold(bench: Bench, scratch: Path, report: dict[str, Any]) -> None:
 _DP_LABEL = {"local": "local DP", "dp_sgd": "DP-SGD"}
 
 
-def _private(config: TrainingConfig, epsilon: float, sizes: list[int], args: argparse.Namespace) -> TrainingConfig:
+def _private(config: TrainingSettings, epsilon: float, sizes: list[int], args: argparse.Namespace) -> TrainingSettings:
     """``config`` with DP at ``epsilon`` (delta 1e-5) for every site: local DP's noise from the rounds,
     DP-SGD's from Opacus's get_noise_multiplier, the largest any site's pair count needs; DP-SGD
     always trains with the per-example loss (the in-batch one is refused with it)."""
@@ -239,8 +238,8 @@ def _private(config: TrainingConfig, epsilon: float, sizes: list[int], args: arg
     return config.model_copy(update={"privacy": privacy, "loss": "per_example"})
 
 
-def _config(values: dict[str, Any], rounds: int) -> TrainingConfig:
-    return TrainingConfig(
+def _config(values: dict[str, Any], rounds: int) -> TrainingSettings:
+    return TrainingSettings(
         rounds=rounds,
         local_epochs=values["local_epochs"],
         learning_rate=values["learning_rate"],

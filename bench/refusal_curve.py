@@ -35,8 +35,7 @@ from eval.datasets import load_beir  # noqa: E402
 from eval.site_systems import build_sites  # noqa: E402
 from eval.splits import split_corpus  # noqa: E402
 from rag_fed.answers.ranking import answering, rank_evidence, select_for_answer  # noqa: E402
-from rag_fed.answers.settings import AnswerSettings  # noqa: E402
-from rag_fed.config import Settings  # noqa: E402
+from rag_fed.config import AnswerSettings, Settings  # noqa: E402
 from rag_fed.embedders import load_embedder, set_embedding_threads  # noqa: E402
 from rag_fed.embedders.base import Embedder  # noqa: E402
 from rag_fed.samples import federation_dir, load_questions, load_unanswerable  # noqa: E402

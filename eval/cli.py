@@ -22,8 +22,7 @@ if TYPE_CHECKING:  # the harness is imported by the command itself: `ragfed --he
     from eval._records import EvalDataset
     from eval.site_systems import SystemSetup
     from eval.systems import RetrievalSystem
-    from rag_fed.answers.settings import AnswerStrategy
-    from rag_fed.config import GeneratorSettings, Settings
+    from rag_fed.config import AnswerStrategy, GeneratorSettings, Settings
     from rag_fed.embedders.base import Embedder
     from rag_fed.generators import Generator
     from rag_fed.types import SearchMode

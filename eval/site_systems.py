@@ -21,8 +21,7 @@ from eval._text import cited_doc_ids
 from eval.systems import SystemAnswer, SystemResult
 from rag_fed.answers.compose import ComposedAnswer
 from rag_fed.answers.ranking import cited_source
-from rag_fed.answers.settings import AnswerStrategy
-from rag_fed.config import Settings
+from rag_fed.config import AnswerStrategy, Settings
 from rag_fed.embedders.base import Embedder
 from rag_fed.generators.base import Generator
 from rag_fed.protocol import MAX_K

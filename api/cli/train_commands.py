@@ -24,11 +24,10 @@ from rag_fed.errors import InputError
 
 if TYPE_CHECKING:  # the rest is imported by the commands that use it: `ragfed --help` must not load it
     from api.gateway.settings import GatewaySettings
-    from rag_fed.config import Settings, TrainingSettings
+    from rag_fed.config import PrivacySettings, Settings, TrainingSettings
     from rag_fed.federation import SiteRegistry
     from rag_fed.training.ledger import RoundRecord
     from rag_fed.training.run import TrainingResult
-    from rag_fed.training.settings import PrivacySettings, TrainingConfig
 
 __all__ = ["register", "train"]
 
@@ -117,7 +116,7 @@ def train(
         min_sites=min_sites if min_sites is not None else len(chosen),
         privacy=privacy,
         secure_aggregation=secagg,
-        adaptive=defaults.adaptive if adaptive else None,
+        adaptive_uploads=adaptive,
     )
     _check_combination(training)
     run_dir = out or runs_dir(defaults, gateway) / time.strftime("run-%Y%m%dT%H%M%S")
@@ -170,7 +169,7 @@ def mine_site_training_pairs(
 
 
 def _train_on_superlink(
-    training: TrainingConfig,
+    training: TrainingSettings,
     run_dir: Path,
     superlink: str,
     root_certificates: Path | None,
@@ -244,8 +243,8 @@ def _privacy(
     """The run's DP settings, and for DP-SGD the target epsilon still to turn into noise (that needs the
     sites' pair counts). Mode: ``--dp-mode``, else ``training.dp.mode``, which ``--dp`` (or any DP
     option) turns to ``local`` when it is ``none``."""
+    from rag_fed.config import PrivacySettings
     from rag_fed.training.privacy import noise_for_epsilon
-    from rag_fed.training.settings import PrivacySettings
 
     settings = defaults.dp
     asked = dp or any(value is not None for value in (clip, noise, delta, target_epsilon))
@@ -274,8 +273,8 @@ def _privacy(
 
 
 def _dp_sgd_noise(
-    training: TrainingConfig, privacy: PrivacySettings, target: float, counts: list[int]
-) -> TrainingConfig:
+    training: TrainingSettings, privacy: PrivacySettings, target: float, counts: list[int]
+) -> TrainingSettings:
     """DP-SGD noise for ``target`` epsilon at every site: the largest any site's pair count needs (sampling
     rate and step count both depend on it, so it is not always the smallest site's)."""
     from rag_fed.training.dp_sgd import noise_for_target_epsilon
@@ -287,27 +286,28 @@ def _dp_sgd_noise(
     return training.model_copy(update={"privacy": privacy.model_copy(update={"noise_multiplier": multiplier})})
 
 
-def _training_config(defaults: TrainingSettings, **overrides: object) -> TrainingConfig:
-    from rag_fed.training.settings import TrainingConfig
+def _training_config(defaults: TrainingSettings, **overrides: object) -> TrainingSettings:
+    """The run's settings: ``[training]`` with the flags that were given (``privacy`` always: it is resolved)."""
+    from rag_fed.config import TrainingSettings
 
-    values = defaults.model_dump(exclude={"runs_dir", "pairs", "dp", "adaptive"})
+    values = defaults.model_dump()
     values.update({key: value for key, value in overrides.items() if value is not None})
-    values["privacy"], values["adaptive"] = overrides["privacy"], overrides["adaptive"]
+    values["privacy"] = overrides["privacy"]
     if values.get("strategy") not in STRATEGIES:
         raise InputError(f"unknown strategy {values.get('strategy')!r}; choose one of {', '.join(STRATEGIES)}")
     try:
-        return TrainingConfig.model_validate(values)
+        return TrainingSettings.model_validate(values)
     except ValueError as error:
         raise InputError(f"invalid training settings: {error}") from None
 
 
-def _check_combination(config: TrainingConfig) -> None:
+def _check_combination(config: TrainingSettings) -> None:
     from rag_fed.training.strategies import strategy_from_config
 
     strategy_from_config(config)  # TrainingError naming the conflict and the fix
 
 
-def _describe(config: TrainingConfig, sites: int) -> str:
+def _describe(config: TrainingSettings, sites: int) -> str:
     parts = [f"{config.strategy}, {config.rounds} rounds, {sites} sites, top {config.train_top_layers} layers"]
     if config.privacy is not None:
         p = config.privacy
@@ -315,7 +315,7 @@ def _describe(config: TrainingConfig, sites: int) -> str:
         parts.append(f"{kind} (clip {p.clipping_norm:g}, noise x{p.noise_multiplier:.3g}, delta {p.delta:g})")
     if config.secure_aggregation:
         parts.append("SecAgg+")
-    if config.adaptive is not None:
+    if config.adaptive_uploads:
         parts.append("adaptive uploads")
     return "training: " + ", ".join(parts)
 

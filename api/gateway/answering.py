@@ -16,8 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.observability import GatewayMetrics
 from rag_fed.answers.compose import AnswerComposer, AnswerStream, LeadHealth
 from rag_fed.answers.ranking import evidence_for_answer
-from rag_fed.answers.settings import AnswerSettings, AnswerStrategy
-from rag_fed.config import GeneratorSettings
+from rag_fed.config import AnswerSettings, AnswerStrategy, GeneratorSettings
 from rag_fed.errors import ModelError, RagFedError
 from rag_fed.generators import load_generator
 from rag_fed.generators.base import ChatMessage, Generator, StreamingGenerator

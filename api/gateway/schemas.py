@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rag_fed.answers.compose import ComposedAnswer
-from rag_fed.answers.settings import AnswerStrategy
+from rag_fed.config import AnswerStrategy
 from rag_fed.protocol import MAX_QUESTION_CHARS
 from rag_fed.router import SiteOutcome
 from rag_fed.types import Citation, Evidence, Passage, SearchMode, SiteAnswer, SiteStatus

@@ -17,8 +17,7 @@ from pydantic import ConfigDict, Field, PositiveInt, model_validator
 from api.observability.settings import ObservabilitySettings
 from api.serving import ServerTlsSettings
 from api.settings_loader import load_service_settings
-from rag_fed.answers.settings import AnswerSettings
-from rag_fed.config import EmbedderSettings, GeneratorSettings, get_settings
+from rag_fed.config import AnswerSettings, EmbedderSettings, GeneratorSettings, get_settings
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.router import RoutingPolicy
 from rag_fed.types import SearchMode

@@ -7,6 +7,6 @@ made standalone), ``prompts``, ``settings``. Only the settings are imported here
 ``rag_fed.config`` can use them without importing the models.
 """
 
-from rag_fed.answers.settings import AnswerSettings, AnswerStrategy, EvidenceSettings
+from rag_fed.config import AnswerSettings, AnswerStrategy, EvidenceSettings
 
 __all__ = ["AnswerSettings", "AnswerStrategy", "EvidenceSettings"]

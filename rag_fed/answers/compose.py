@@ -27,9 +27,9 @@ from pydantic import BaseModel, Field
 
 from rag_fed.answers.prompts import generative_messages, lead_messages
 from rag_fed.answers.ranking import rank_evidence, select_for_answer, shown_text, unmatched_codes
-from rag_fed.answers.settings import AnswerSettings, AnswerStrategy
 from rag_fed.answers.support import SentenceSupport, check_sentence
 from rag_fed.answers.timed import LeadHealth, TimedTokens
+from rag_fed.config import AnswerSettings, AnswerStrategy
 from rag_fed.generators.base import ChatMessage, Generator
 from rag_fed.types import CITATION_TAG, Citation, Evidence
 

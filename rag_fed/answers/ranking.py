@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from rag_fed.answers.evidence import question_codes
 from rag_fed.answers.quantity import asked_kinds, asks_more, gives_kind
-from rag_fed.answers.settings import AnswerSettings
 from rag_fed.answers.text import code_forms, content_terms, fact_values, normalise
+from rag_fed.config import AnswerSettings
 from rag_fed.types import CITATION_TAG, Citation, Evidence, SiteAnswer
 
 __all__ = [

@@ -15,8 +15,7 @@ from indexes import IndexStoreError, SiteStore, StoredDocument, UnknownRecordErr
 from indexes.term_counts import TermCounts
 from rag_fed.answers.compose import AnswerComposer
 from rag_fed.answers.evidence import EvidenceSelector
-from rag_fed.answers.settings import AnswerStrategy
-from rag_fed.config import Settings
+from rag_fed.config import AnswerStrategy, Settings
 from rag_fed.embedders.base import Embedder
 from rag_fed.errors import InputError, from_leaf_error
 from rag_fed.generators import load_generator

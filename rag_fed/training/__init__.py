@@ -5,6 +5,7 @@ Import from the submodules: the site side (``client_app``) and the coordinator s
 ``unlearning``, ``run``) are kept apart, so importing this package loads neither.
 """
 
+from rag_fed.config import AdaptiveSettings, PrivacySettings, TrainingSettings
 from rag_fed.training.pairs import (
     TrainingChunk,
     TrainingPair,
@@ -13,14 +14,13 @@ from rag_fed.training.pairs import (
     save_pairs,
     split_pairs,
 )
-from rag_fed.training.settings import AdaptiveSettings, PrivacySettings, TrainingConfig
 
 __all__ = [
     "AdaptiveSettings",
     "PrivacySettings",
     "TrainingChunk",
-    "TrainingConfig",
     "TrainingPair",
+    "TrainingSettings",
     "load_pairs",
     "mine_pairs",
     "save_pairs",

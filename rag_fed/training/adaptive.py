@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from rag_fed.training.settings import AdaptiveSettings
+from rag_fed.config import AdaptiveSettings
 
 __all__ = [
     "UploadDecision",

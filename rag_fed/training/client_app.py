@@ -1,7 +1,7 @@
 """The site side of federated fine-tuning: a Flower ``ClientApp`` that trains on the site's own pairs.
 
 Each train message brings the global trainable weights (ArrayRecord ``arrays``) and the run's
-:class:`TrainingConfig` as JSON (ConfigRecord ``config``, key ``training-config``). The site trains on
+:class:`TrainingSettings` as JSON (ConfigRecord ``config``, key ``training-config``). The site trains on
 its own pairs file, evaluates on its own validation pairs and replies with its new weights (or, in
 adaptive mode, possibly an empty record), a MetricRecord ``metrics`` (``num-examples``, ``uploaded``,
 ``train-loss``, ``val-mrr@10``, ``val-recall@1``, ``seconds``) and a ConfigRecord ``site``
@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from numpy.typing import NDArray
 
+from rag_fed.config import PrivacySettings, TrainingSettings
 from rag_fed.errors import TrainingError
 from rag_fed.training.adaptive import UploadHistory, decide_upload, layer_update_norms
 from rag_fed.training.dp_sgd import train_dp_sgd
+from rag_fed.training.instruction import INSTRUCTION_CONFIG_KEY
 from rag_fed.training.model import (
     LocalTrainResult,
     evaluate,
@@ -39,7 +41,6 @@ from rag_fed.training.model import (
 )
 from rag_fed.training.pairs import load_pairs
 from rag_fed.training.privacy import DP_SAMPLE_RATE_METRIC, DP_STEPS_METRIC, local_dp_mod
-from rag_fed.training.settings import INSTRUCTION_CONFIG_KEY, PrivacySettings, TrainingConfig
 
 if TYPE_CHECKING:
     from flwr.app import ArrayRecord, Context, Message, RecordDict
@@ -91,7 +92,7 @@ def sites_by_partition(sites: Mapping[str, Path]) -> SiteResolver:
 def build_client_app(resolve_site: SiteResolver, privacy: PrivacySettings | None = None) -> ClientApp:
     """A ClientApp whose train handler fine-tunes locally.
 
-    Local DP and SecAgg+ are chosen per message by the run's :class:`TrainingConfig` (so one site
+    Local DP and SecAgg+ are chosen per message by the run's :class:`TrainingSettings` (so one site
     binary serves every kind of run); ``privacy`` makes the site insist on its own DP settings
     whatever the coordinator asks. Flower's ``LocalDpMod`` runs innermost, so under SecAgg+ the
     site's update is clipped and noised before ``secaggplus_mod`` masks it."""
@@ -171,7 +172,7 @@ def _train(message: Message, context: Context, site: SiteBinding, privacy: Priva
     scores = evaluate(model, split.val[: config.max_val_pairs])
     new_arrays = get_named_weights(model)
     upload, reason = True, "full participation"
-    if config.adaptive is not None:
+    if config.adaptive_uploads:
         stored = context.state.config_records.get(_HISTORY_KEY)
         history = UploadHistory.from_json(str(stored["json"])) if stored else UploadHistory()
         norms = layer_update_norms(new_arrays, new_arrays.values(), global_arrays.values())
@@ -228,7 +229,7 @@ class _Instruction:
     """A train/evaluate message parsed: typed config, named global weights, round options, and
     whether it came in Flower's legacy ``fitins`` shape (the SecAgg+ path)."""
 
-    config: TrainingConfig
+    config: TrainingSettings
     arrays: dict[str, NDArray[Any]]
     options: Mapping[str, float | int]
     legacy: bool
@@ -242,7 +243,7 @@ def _parse_instruction(message: Message) -> _Instruction:
     raw = record_of_config.get(INSTRUCTION_CONFIG_KEY) if record_of_config is not None else None
     if record_of_config is None or not isinstance(raw, str):
         raise TrainingError(f"no '{INSTRUCTION_CONFIG_KEY}' in the instruction; is the coordinator rag-fed?")
-    config = TrainingConfig.model_validate_json(raw)
+    config = TrainingSettings.model_validate_json(raw)
     options = {k: v for k, v in record_of_config.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     record = content.array_records.get(_LEGACY_PARAMETERS if legacy else "arrays")
     if record is None:
@@ -259,7 +260,7 @@ def _parse_instruction(message: Message) -> _Instruction:
     return _Instruction(config, {name: array.numpy() for name, array in record.items()}, options, legacy)
 
 
-def _model_with(config: TrainingConfig, arrays: Mapping[str, Any]) -> SentenceTransformer:
+def _model_with(config: TrainingSettings, arrays: Mapping[str, Any]) -> SentenceTransformer:
     import torch
 
     torch.set_num_threads(config.torch_threads)

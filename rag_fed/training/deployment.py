@@ -17,11 +17,11 @@ import sys
 import threading
 from pathlib import Path
 
+from rag_fed.config import TrainingSettings
 from rag_fed.errors import TrainingError
 from rag_fed.training.flower_app import write_flower_app
 from rag_fed.training.ledger import Ledger
 from rag_fed.training.run import RoundCallback, TrainingResult, export_model, prepare_run
-from rag_fed.training.settings import TrainingConfig
 
 __all__ = ["CONNECTION_NAME", "run_on_superlink", "write_flower_config"]
 
@@ -47,7 +47,7 @@ def write_flower_config(flwr_home: Path, address: str, *, root_certificates: Pat
 
 
 def run_on_superlink(
-    config: TrainingConfig,
+    config: TrainingSettings,
     run_dir: Path,
     superlink: str,
     *,

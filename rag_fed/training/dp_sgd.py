@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rag_fed.config import PrivacySettings
 from rag_fed.errors import TrainingError
 from rag_fed.training.pairs import TrainingPair
-from rag_fed.training.settings import PrivacySettings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -23,11 +23,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from rag_fed.config import PACKAGED
+from rag_fed.config import PACKAGED, TrainingLoss
 from rag_fed.embedders.packaged import packaged_minilm_path
 from rag_fed.errors import ModelError, TrainingError
 from rag_fed.training.pairs import TrainingPair
-from rag_fed.training.settings import TrainingLoss
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -14,16 +14,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field
-
+from rag_fed.config import PairMiningSettings
 from rag_fed.errors import TrainingError
 from rag_fed.files import PRIVATE_FILE_MODE, private_dir, replace_text
 
 __all__ = [
-    "PairMiningSettings",
-    "PairSource",
     "PairSplit",
     "TrainingChunk",
     "TrainingPair",
@@ -74,46 +70,6 @@ class TrainingPair:
 class PairSplit:
     train: tuple[TrainingPair, ...]
     val: tuple[TrainingPair, ...]
-
-
-PairSource = Literal["auto", "feedback", "documents", "both"]
-
-
-class PairMiningSettings(BaseModel):
-    """Where a site's pairs come from, and how documents are mined. Length limits are in characters, after
-    whitespace is collapsed.
-
-    ``source``: ``feedback`` trains on the site's log of engineers' judgements only (an error when it
-    yields none), ``documents`` on pairs mined from its documents only, ``both`` on the two together, and
-    ``auto`` on the log when it yields pairs, else on documents. ``hard_negatives`` is how many of the
-    site's own high-ranked rejects each feedback pair carries (:mod:`rag_fed.training.feedback_pairs`).
-    Both defaults were chosen on the check questions of a split of Cranfield's training half
-    (docs/benchmarks.md, "Learning from engineers' feedback"): 7 negatives beat 0, 1 and 3, and adding the
-    mined document pairs lost what the feedback had gained. The evidence is weak: the held-out half did
-    not confirm a gain at these settings. Each negative is one more passage per pair to
-    embed: 7 make a training step about 4x as long as none.
-    """
-
-    min_query_chars: int = Field(default=8, ge=1)
-    min_positive_chars: int = Field(default=30, ge=1)
-    max_positive_chars: int = Field(default=2000, ge=1)
-    max_pairs: int | None = Field(default=None, ge=1)
-    # A title shared by many chunks is a vague query; a few of its chunks are enough.
-    max_pairs_per_query: int = Field(default=3, ge=1)
-    val_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
-    seed: int = 0
-    # Cut a leading copy of the query from the passage (an abstract that repeats its title), so the
-    # pair cannot be solved by string matching. Off by default: on Cranfield (lr 2e-5, one pass over
-    # 1,240 pairs) keeping the copy gave nDCG@10 0.3808 and cutting it 0.3770 (base 0.3736).
-    strip_query_prefix: bool = False
-    # Inverse cloze pairs: up to this many sentences of each manual chunk, each as a query whose positive
-    # is the chunk without that sentence (Lee et al., 2019). They add query-like pairs where headings are
-    # few or vague; 0 mines headings only. Off by default: on Cranfield two per abstract gave nDCG@10 0.3790
-    # against 0.3808 for titles alone (base 0.3736; docs/benchmarks.md).
-    sentence_pairs: int = Field(default=0, ge=0)
-    min_sentence_words: int = Field(default=6, ge=1)
-    source: PairSource = "auto"
-    hard_negatives: int = Field(default=7, ge=0)
 
 
 def mine_pairs(chunks: Iterable[TrainingChunk], settings: PairMiningSettings | None = None) -> list[TrainingPair]:

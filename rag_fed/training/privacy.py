@@ -20,8 +20,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from rag_fed.config import PrivacySettings
 from rag_fed.errors import TrainingError
-from rag_fed.training.settings import PrivacySettings
 
 __all__ = [
     "DP_SAMPLE_RATE_METRIC",

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag_fed.config import TrainingSettings
 from rag_fed.embedders.sentence_transformer import weights_digest
 from rag_fed.errors import TrainingError
 from rag_fed.training.client_app import build_client_app, sites_by_partition
 from rag_fed.training.ledger import Ledger, RoundRecord, RunManifest
 from rag_fed.training.model import get_named_weights, load_model, resolve_model_path, set_weights
 from rag_fed.training.server_app import ServerPlan, build_server_app
-from rag_fed.training.settings import TrainingConfig
 from rag_fed.training.strategies import strategy_from_config
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class TrainingResult:
 
 def run_federated_training(
     site_pair_paths: Mapping[str, Path],
-    config: TrainingConfig,
+    config: TrainingSettings,
     out_dir: Path,
     *,
     num_cpus: int | None = None,
@@ -73,7 +73,7 @@ def run_federated_training(
     return TrainingResult(out_dir, model_dir, version, tuple(ledger.rounds), ledger.evaluation())
 
 
-def prepare_run(site_pair_paths: Mapping[str, Path], config: TrainingConfig, out_dir: Path) -> SentenceTransformer:
+def prepare_run(site_pair_paths: Mapping[str, Path], config: TrainingSettings, out_dir: Path) -> SentenceTransformer:
     """Check the config, then write the run's manifest and starting checkpoint (round 0).
 
     The deployment engine runs the rounds from here (``flwr run`` with the app of
@@ -109,7 +109,7 @@ def replay_rounds(
     """Simulate rounds ``first_round..last_round`` of the run in ``run_dir`` with these sites."""
     from flwr.simulation import run_simulation
 
-    config = TrainingConfig.model_validate(Ledger.open(run_dir).manifest.config)
+    config = TrainingSettings.model_validate(Ledger.open(run_dir).manifest.config)
     sites = {site_id: Path(path) for site_id, path in site_pair_paths.items()}
     _check_sites(sites, config)
     _offline_environment()
@@ -148,7 +148,7 @@ def export_model(
     ``model`` is the run's base model already loaded (its trainable tensors are overwritten)."""
     ledger = Ledger.open(run_dir)
     manifest = ledger.manifest
-    config = TrainingConfig.model_validate(manifest.config)
+    config = TrainingSettings.model_validate(manifest.config)
     chosen = ledger.final_round() if round_number is None else round_number
     weights = ledger.load_checkpoint(chosen)
     if model is None:
@@ -165,7 +165,7 @@ def export_model(
     return model_dir, f"{model_dir.name}@{weights_digest(model_dir)[:_VERSION_HEX_CHARS]}"
 
 
-def _check_sites(sites: Mapping[str, Path], config: TrainingConfig) -> None:
+def _check_sites(sites: Mapping[str, Path], config: TrainingSettings) -> None:
     if len(sites) < config.min_sites:
         # Flower's sampler would wait forever for nodes that never come.
         raise TrainingError(f"{len(sites)} sites given but min_sites is {config.min_sites}")

@@ -3,7 +3,7 @@
 Flower 1.41 ships SecAgg+ only on its legacy path: ``SecAggPlusWorkflow`` takes a ``LegacyContext``
 whose legacy ``Strategy`` makes the ``FitIns`` and receives the ``FitRes`` list. This module supplies
 that glue for one round: :class:`_OneRoundStrategy` sends our instruction (global weights + the
-run's :class:`TrainingConfig`) to the sites the Message-API strategy sampled, the workflow runs the
+run's :class:`TrainingSettings`) to the sites the Message-API strategy sampled, the workflow runs the
 four SecAgg+ stages (setup, share keys, collect masked vectors, unmask), and what comes back is only
 the *mean* of the sites' weights, never one site's. That mean is then handed to the Message-API
 strategy as a single reply, so FedAvg/FedProx keep it and FedAdam applies its server optimiser to it.
@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from numpy.typing import NDArray
 
+from rag_fed.config import TrainingSettings
 from rag_fed.errors import TrainingError
-from rag_fed.training.settings import INSTRUCTION_CONFIG_KEY, TrainingConfig
+from rag_fed.training.instruction import INSTRUCTION_CONFIG_KEY, instruction_json
 
 if TYPE_CHECKING:
     from flwr.app import Message
@@ -46,7 +47,7 @@ def run_secure_round(
     grid: Grid,
     server_round: int,
     node_ids: Iterable[int],
-    config: TrainingConfig,
+    config: TrainingSettings,
     names: list[str],
     current: Mapping[str, NDArray[Any]],
     options: Mapping[str, float | int],
@@ -67,7 +68,7 @@ def run_secure_round(
     counted = cast("Grid", counting)
     parameters = ndarrays_to_parameters([np.asarray(current[name]) for name in names])
     fit_config: dict[str, Any] = {
-        INSTRUCTION_CONFIG_KEY: config.model_dump_json(),
+        INSTRUCTION_CONFIG_KEY: instruction_json(config),
         "server-round": server_round,
         **options,
     }

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag_fed.config import TrainingSettings
 from rag_fed.errors import TrainingError
 from rag_fed.training.adaptive import quorum_reached
+from rag_fed.training.instruction import INSTRUCTION_CONFIG_KEY, instruction_json
 from rag_fed.training.ledger import Ledger, RoundRecord
 from rag_fed.training.privacy import SitePrivacyAccountant
-from rag_fed.training.settings import INSTRUCTION_CONFIG_KEY, TrainingConfig
 from rag_fed.training.strategies import strategy_from_config
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def run_rounds(grid: Grid, plan: ServerPlan) -> None:
     """Train ``plan``'s rounds, checkpointing and recording each; then evaluate the result at the sites."""
     ledger = Ledger.open(plan.run_dir)
     manifest = ledger.manifest
-    config = TrainingConfig.model_validate(manifest.config)
+    config = TrainingSettings.model_validate(manifest.config)
     names = manifest.trainable_names
     strategy = strategy_from_config(config)
     current = ledger.load_checkpoint(plan.first_round - 1)
@@ -102,14 +103,14 @@ def _run_round(
     grid: Grid,
     server_round: int,
     strategy: Any,
-    config: TrainingConfig,
+    config: TrainingSettings,
     names: list[str],
     current: dict[str, Any],
 ) -> tuple[dict[str, Any], RoundRecord]:
     from flwr.app import ConfigRecord
 
     sent = _to_record(current)
-    instruction = ConfigRecord({INSTRUCTION_CONFIG_KEY: config.model_dump_json()})
+    instruction = ConfigRecord({INSTRUCTION_CONFIG_KEY: instruction_json(config)})
     messages = list(strategy.configure_train(server_round, sent, instruction, grid))
     if config.secure_aggregation:
         return _run_secure_round(grid, server_round, strategy, config, names, current, messages)
@@ -119,7 +120,7 @@ def _run_round(
     if messages and not summary.metrics:
         # Every site failed: going on would only repeat the failure with unchanged weights.
         raise TrainingError(f"round {server_round}: no site finished training: {'; '.join(summary.failed)}")
-    if config.adaptive is not None:
+    if config.adaptive_uploads:
         enough = quorum_reached(len(summary.uploads), len(messages), config.adaptive.min_report_fraction)
     else:
         enough = bool(summary.uploads)
@@ -149,7 +150,7 @@ def _run_secure_round(
     grid: Grid,
     server_round: int,
     strategy: Any,
-    config: TrainingConfig,
+    config: TrainingSettings,
     names: list[str],
     current: dict[str, Any],
     messages: list[Message],
@@ -220,11 +221,11 @@ def _summarise(replies: Iterable[Message]) -> _ReplySummary:
     return summary
 
 
-def _evaluate_at_sites(grid: Grid, config: TrainingConfig, current: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+def _evaluate_at_sites(grid: Grid, config: TrainingSettings, current: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     from flwr.app import ConfigRecord, Message, MessageType, RecordDict
 
     sent = _to_record(current)
-    instruction = ConfigRecord({INSTRUCTION_CONFIG_KEY: config.model_dump_json()})
+    instruction = ConfigRecord({INSTRUCTION_CONFIG_KEY: instruction_json(config)})
     messages = [
         Message(
             RecordDict({"arrays": sent, "config": instruction}),

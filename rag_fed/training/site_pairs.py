@@ -19,13 +19,13 @@ import numpy as np
 from indexes import IndexStoreError, SQLiteDocStore
 from indexes.manifest import read_manifest
 from indexes.site_store import DOCSTORE_FILE_NAME
+from rag_fed.config import PairMiningSettings
 from rag_fed.errors import ModelError, TrainingError, from_leaf_error
 from rag_fed.feedback.log import FeedbackLog
 from rag_fed.site.layout import SiteLayout
 from rag_fed.site.versions import active_store_dir
 from rag_fed.training.feedback_pairs import FeedbackChunk, FeedbackPairs, feedback_pairs
 from rag_fed.training.pairs import (
-    PairMiningSettings,
     TrainingChunk,
     TrainingPair,
     mine_pairs,

@@ -41,13 +41,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rag_fed.config import StrategyName, TrainingLoss, TrainingSettings
 from rag_fed.errors import TrainingError, TrainingOptionsError
-from rag_fed.training.settings import ROBUST_STRATEGIES, StrategyName, TrainingConfig, TrainingLoss
 
 if TYPE_CHECKING:
     from flwr.serverapp.strategy import Strategy
 
 __all__ = ["check_combination", "make_strategy", "strategy_from_config"]
+
+# Rules that need each site's own update (so SecAgg+, which shows only the sum, cannot serve them).
+ROBUST_STRATEGIES: frozenset[str] = frozenset({"fedmedian", "trimmed", "krum"})
 
 
 def check_combination(
@@ -153,7 +156,7 @@ def make_strategy(
     raise TrainingError(f"unknown strategy {name!r}; choose fedavg, fedprox, fedadam, fedmedian, trimmed or krum")
 
 
-def strategy_from_config(config: TrainingConfig) -> Strategy:
+def strategy_from_config(config: TrainingSettings) -> Strategy:
     return make_strategy(
         config.strategy,
         min_sites=config.min_sites,
@@ -164,7 +167,7 @@ def strategy_from_config(config: TrainingConfig) -> Strategy:
         krum_malicious=config.krum_malicious,
         local_dp=config.privacy is not None and config.privacy.mode == "local",
         secure_aggregation=config.secure_aggregation,
-        adaptive=config.adaptive is not None,
+        adaptive=config.adaptive_uploads,
         dp_sgd=config.privacy is not None and config.privacy.mode == "dp_sgd",
         loss=config.loss,
     )

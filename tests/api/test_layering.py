@@ -118,11 +118,6 @@ def test_the_scan_sees_a_planted_violation(tmp_path: Path) -> None:
     assert "indexes" in _imports(planted)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 18 step 3: rag_fed/config.py still imports the answer and training settings (TrainingSettings "
-    "and TrainingConfig are to become one); this flips to a pass when it imports neither",
-)
 def test_the_core_settings_import_no_feature_of_rag_fed() -> None:
     imports = _imports(REPO / "rag_fed" / "config.py")
     features = {name for name in imports if name.startswith("rag_fed.") and name != "rag_fed.errors"}

@@ -18,8 +18,7 @@ from eval.federated_systems import FederatedSystem, stage_timings
 from eval.runner import ANSWER_METRICS, run_eval
 from eval.site_systems import CentralizedSystem, LocalBestSystem, SystemSetup, TopPassageSystem, chunk_depth
 from eval.splits import split_corpus
-from rag_fed.answers.settings import AnswerStrategy
-from rag_fed.config import Settings
+from rag_fed.config import AnswerStrategy, Settings
 from rag_fed.embedders.base import Embedder
 from rag_fed.errors import InputError
 from rag_fed.protocol import MAX_K

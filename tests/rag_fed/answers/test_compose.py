@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from rag_fed.answers.compose import AnswerComposer, AnswerStream, ComposedAnswer, LeadHealth, refusal_text
-from rag_fed.answers.settings import AnswerSettings, AnswerStrategy
+from rag_fed.config import AnswerSettings, AnswerStrategy
 from rag_fed.errors import ModelError
 from rag_fed.generators.base import ChatMessage
 from tests.rag_fed.answers.fakes import ScriptedGenerator, evidence

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rag_fed.answers.evidence import EvidenceSelector, question_codes, support_score
-from rag_fed.answers.settings import EvidenceSettings
+from rag_fed.config import EvidenceSettings
 from rag_fed.embedders.base import Embedder
 from tests.rag_fed.answers.fakes import BagOfWordsEmbedder, passage
 

@@ -12,7 +12,7 @@ import pytest
 
 from eval.answer_metrics import invented_values
 from rag_fed.answers.compose import AnswerComposer
-from rag_fed.answers.settings import AnswerSettings
+from rag_fed.config import AnswerSettings
 from rag_fed.generators import packaged_smollm2_path
 from rag_fed.generators.openai_backend import OpenAICompatibleGenerator
 from rag_fed.types import Citation, Evidence

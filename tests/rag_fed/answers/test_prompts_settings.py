@@ -9,9 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from rag_fed.answers.prompts import generative_messages, lead_messages
-from rag_fed.answers.settings import AnswerSettings
 from rag_fed.answers.timed import TimedTokens
-from rag_fed.config import Settings
+from rag_fed.config import AnswerSettings, Settings
 from rag_fed.generators.base import ChatMessage
 from tests.rag_fed.answers.fakes import ScriptedGenerator, evidence
 

@@ -14,7 +14,7 @@ from rag_fed.answers.ranking import (
     shown_text,
     unmatched_codes,
 )
-from rag_fed.answers.settings import AnswerSettings
+from rag_fed.config import AnswerSettings
 from rag_fed.types import Evidence, SiteAnswer
 from tests.rag_fed.answers.fakes import evidence
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rag_fed.answers.settings import AnswerSettings
-from rag_fed.config import Settings
+from rag_fed.config import AnswerSettings, Settings
 from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
 from rag_fed.embedders.base import Embedder
 from rag_fed.errors import ModelError, SiteBusyError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rag_fed.config import AdaptiveSettings
 from rag_fed.training.adaptive import (
     UploadHistory,
     decide_upload,
@@ -12,7 +13,6 @@ from rag_fed.training.adaptive import (
     payload_bytes,
     quorum_reached,
 )
-from rag_fed.training.settings import AdaptiveSettings
 
 pytestmark = pytest.mark.unit
 

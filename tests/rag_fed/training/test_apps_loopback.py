@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from flwr.app import Context, Error, Message, RecordDict
 
+from rag_fed.config import AdaptiveSettings, PrivacySettings, TrainingSettings
 from rag_fed.training.client_app import build_client_app, sites_by_partition
 from rag_fed.training.ledger import Ledger, RunManifest
 from rag_fed.training.model import get_named_weights, load_model, train_local
 from rag_fed.training.pairs import PairSplit, TrainingPair, save_pairs
 from rag_fed.training.server_app import ServerPlan, run_rounds
-from rag_fed.training.settings import AdaptiveSettings, PrivacySettings, TrainingConfig
 from tests.rag_fed.training.conftest import synthetic_pairs
 
 pytestmark = pytest.mark.integration
@@ -70,7 +70,7 @@ def base_weights() -> dict[str, Any]:
 
 def make_run(tmp_path: Path, sites: dict[str, Path], base: dict[str, Any], **config: Any) -> Path:
     tiny = {"max_seq_length": 64, "train_top_layers": 1, "batch_size": 8, "learning_rate": 5e-4, "round_timeout_s": 600}
-    settings = TrainingConfig(**{**tiny, **config})
+    settings = TrainingSettings(**{**tiny, **config})
     manifest = RunManifest(
         run_id="loop",
         base_model="packaged",
@@ -127,7 +127,7 @@ def test_adaptive_sites_skip_when_nothing_changes_and_bytes_are_saved(
     tmp_path: Path, site_pair_files: dict[str, Path], base_weights: dict[str, Any]
 ) -> None:
     never_again = AdaptiveSettings(metric_threshold=1.0, norm_jump_factor=1e6, min_report_fraction=0.5)
-    run_dir = make_run(tmp_path, site_pair_files, base_weights, rounds=2, adaptive=never_again)
+    run_dir = make_run(tmp_path, site_pair_files, base_weights, rounds=2, adaptive_uploads=True, adaptive=never_again)
     run_rounds(LoopbackGrid(site_pair_files, None), ServerPlan(run_dir, 1, 2, evaluate_final=False))  # type: ignore[arg-type]
     first, second = Ledger.open(run_dir).rounds
     assert first.aggregated and first.sites == ["plant-a", "plant-b"] and first.bytes_saved == 0

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from rag_fed.config import TrainingSettings
 from rag_fed.federation.models import ModelRegistry
 from rag_fed.training.deployment import run_on_superlink
 from rag_fed.training.ledger import Ledger
 from rag_fed.training.pairs import save_pairs
-from rag_fed.training.settings import TrainingConfig
 from tests.rag_fed.training.conftest import synthetic_pairs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -89,7 +89,7 @@ def test_superlink_and_two_supernodes_train_a_new_model_version(
         log = (tmp_path / f"supernode-{site}.log").open("wb")
         processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
 
-    config = TrainingConfig(
+    config = TrainingSettings(
         rounds=1,
         min_sites=2,
         max_seq_length=32,

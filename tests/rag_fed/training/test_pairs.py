@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from rag_fed.config import PairMiningSettings
 from rag_fed.errors import TrainingError
 from rag_fed.training.pairs import (
-    PairMiningSettings,
     PairSplit,
     TrainingChunk,
     TrainingPair,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from flwr.app import Array, ArrayRecord, Context, Message, RecordDict
 
+from rag_fed.config import PrivacySettings
 from rag_fed.training.privacy import SitePrivacyAccountant, local_dp_mod, noise_for_epsilon, noise_std
-from rag_fed.training.settings import PrivacySettings
 from tests.rag_fed.training.conftest import instruction
 
 pytestmark = pytest.mark.unit

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag_fed.config import TrainingSettings
 from rag_fed.training.ledger import Ledger
 from rag_fed.training.run import run_federated_training
-from rag_fed.training.settings import TrainingConfig
 from rag_fed.training.unlearning import UNLEARNING_RECORD, remove_site
 from tests.rag_fed.training.conftest import synthetic_pairs
 
@@ -25,7 +25,7 @@ TINY = {
 
 @pytest.mark.integration
 def test_two_sites_one_round_of_fedavg(tmp_path: Path, site_pair_files: dict[str, Path]) -> None:
-    config = TrainingConfig(rounds=1, strategy="fedavg", **TINY)  # type: ignore[arg-type]
+    config = TrainingSettings(rounds=1, strategy="fedavg", **TINY)  # type: ignore[arg-type]
     result = run_federated_training(site_pair_files, config, tmp_path / "run", num_cpus=2)
     [record] = result.rounds
     assert record.sites == ["plant-a", "plant-b"]
@@ -46,7 +46,7 @@ def test_unlearning_replays_rounds_without_the_removed_site(tmp_path: Path) -> N
         name: save_pairs(tmp_path / f"{name}.jsonl", synthetic_pairs(offset, 24))
         for offset, name in enumerate(["plant-a", "plant-b", "plant-c"])
     }
-    config = TrainingConfig(rounds=2, strategy="fedavg", **TINY)  # type: ignore[arg-type]
+    config = TrainingSettings(rounds=2, strategy="fedavg", **TINY)  # type: ignore[arg-type]
     trained = run_federated_training(sites, config, tmp_path / "run", num_cpus=2)
     assert all(r.sites == ["plant-a", "plant-b", "plant-c"] for r in trained.rounds)
     result = remove_site(trained.run_dir, "plant-c")
@@ -66,7 +66,7 @@ def test_secure_aggregation_round_in_the_simulation_engine(tmp_path: Path) -> No
         name: save_pairs(tmp_path / name / "pairs.jsonl", synthetic_pairs(offset, 16))
         for offset, name in enumerate(["plant-a", "plant-b", "plant-c"])
     }
-    config = TrainingConfig(rounds=1, strategy="fedavg", min_sites=3, secure_aggregation=True, **TINY)  # type: ignore[arg-type]
+    config = TrainingSettings(rounds=1, strategy="fedavg", min_sites=3, secure_aggregation=True, **TINY)  # type: ignore[arg-type]
     result = run_federated_training(sites, config, tmp_path / "run", num_cpus=2)
     [record] = result.rounds
     assert record.sites == ["plant-a", "plant-b", "plant-c"] and record.aggregated

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from rag_fed.config import Settings
+from rag_fed.config import PairMiningSettings, Settings
 from rag_fed.errors import TrainingError
 from rag_fed.feedback.log import FeedbackLog, NewJudgement
 from rag_fed.site import Site
 from rag_fed.site.layout import SiteLayout
-from rag_fed.training.pairs import PairMiningSettings, load_pairs
+from rag_fed.training.pairs import load_pairs
 from rag_fed.training.site_pairs import mine_site_pairs
 from tests.rag_fed.site.fake_embedders import HashEmbedder
 

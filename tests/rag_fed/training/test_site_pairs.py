@@ -11,9 +11,10 @@ import pytest
 
 from indexes import ChunkDraft, DocumentEntry, SQLiteDocStore
 from indexes.site_store import DOCSTORE_FILE_NAME
+from rag_fed.config import PairMiningSettings
 from rag_fed.errors import TrainingError, UnknownSiteError
 from rag_fed.feedback.log import FEEDBACK_FILE, FeedbackLog, NewJudgement
-from rag_fed.training.pairs import PairMiningSettings, load_pairs
+from rag_fed.training.pairs import load_pairs
 from rag_fed.training.site_pairs import mine_site_pairs
 
 pytestmark = pytest.mark.unit

@@ -7,8 +7,8 @@ import pytest
 from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
 from flwr.serverapp import strategy as flower
 
+from rag_fed.config import PrivacySettings, TrainingSettings
 from rag_fed.errors import TrainingError
-from rag_fed.training.settings import PrivacySettings, TrainingConfig
 from rag_fed.training.strategies import make_strategy, strategy_from_config
 from tests.rag_fed.training.conftest import instruction
 
@@ -58,13 +58,13 @@ def test_secure_aggregation_runs_with_averaging_rules_on_three_sites_and_refuses
 def test_local_dp_with_adaptive_uploads_is_refused_from_config_too() -> None:
     with pytest.raises(TrainingError, match="adaptive"):
         make_strategy("fedavg", local_dp=True, adaptive=True)
-    config = TrainingConfig.model_validate({"privacy": {}, "adaptive": {}})
+    config = TrainingSettings.model_validate({"privacy": {}, "adaptive_uploads": True})
     with pytest.raises(TrainingError):
         strategy_from_config(config)
 
 
 def test_local_dp_is_allowed_with_robust_rules_and_fedadam() -> None:
-    config = TrainingConfig(strategy="fedmedian", privacy=PrivacySettings())
+    config = TrainingSettings(strategy="fedmedian", privacy=PrivacySettings())
     assert isinstance(strategy_from_config(config), flower.FedMedian)
     assert isinstance(make_strategy("fedadam", local_dp=True), flower.FedAdam)
 

@@ -37,7 +37,8 @@ def test_a_bad_training_value_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_the_loss_and_the_pair_source_are_typed_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rag_fed.training.settings import TrainingConfig
+    from rag_fed.config import TrainingSettings
+    from rag_fed.training.instruction import instruction_json
 
     defaults = Settings().training
     assert (defaults.loss, defaults.pairs.source, defaults.pairs.hard_negatives) == ("in_batch", "auto", 7)
@@ -47,11 +48,34 @@ def test_the_loss_and_the_pair_source_are_typed_settings(tmp_path: Path, monkeyp
     training = Settings().training
     assert (training.loss, training.pairs.source, training.pairs.hard_negatives) == ("per_example", "both", 2)
     # What `ragfed train` hands the sites: every [training] value but those of the coordinator alone.
-    run = TrainingConfig.model_validate(training.model_dump(exclude={"runs_dir", "pairs", "dp", "adaptive"}))
+    run = TrainingSettings.model_validate_json(instruction_json(training))
     assert run.loss == "per_example"
+    assert run.pairs.hard_negatives == 7, "how sites mine pairs is the coordinator's, not sent with the run"
     config.write_text('[training]\nloss = "triplet"\n')
     with pytest.raises(ValidationError, match="loss"):
         Settings()
     config.write_text('[training.pairs]\nsource = "chat"\n')
     with pytest.raises(ValidationError, match="source"):
         Settings()
+
+
+def test_one_training_type_serves_the_file_and_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 18: [training] and a run's settings were two types whose defaults drifted (batch 32 against 16)
+    from rag_fed.config import PrivacySettings, TrainingSettings
+    from rag_fed.training.instruction import instruction_json
+
+    assert TrainingSettings().batch_size == 32  # what docs/benchmarks.md measured with
+    config = tmp_path / "ragfed.toml"
+    config.write_text('[training]\nruns_dir = "/srv/runs"\n[training.adaptive]\nmetric_threshold = 0.05\n')
+    monkeypatch.setenv("RAGFED_CONFIG", str(config))
+    training = Settings().training
+    # the file's [training.adaptive] gives the values --adaptive uses; it does not switch adaptive uploads on
+    assert training.adaptive.metric_threshold == 0.05 and not training.adaptive_uploads
+    run = training.model_copy(update={"privacy": PrivacySettings(mode="dp_sgd"), "adaptive_uploads": True})
+    received = TrainingSettings.model_validate_json(instruction_json(run))
+    assert received.privacy == PrivacySettings(mode="dp_sgd") and received.adaptive_uploads
+    assert received.adaptive.metric_threshold == 0.05
+    assert received.runs_dir is None, "the coordinator's folders stay with the coordinator"
+    config.write_text("[training]\nbatch = 8\n")
+    with pytest.raises(ValidationError, match="batch"):
+        Settings()  # a misspelt key is refused, not ignored
