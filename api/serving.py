@@ -15,19 +15,17 @@ import os
 import ssl
 import sys
 from pathlib import Path
-from typing import Self
 
 import uvicorn
-from pydantic import BaseModel, Field, model_validator
 from starlette.types import ASGIApp
 
 from rag_fed.errors import ConfigError
 from rag_fed.observability import LogFormat
 from rag_fed.observability import configure_logging as configure_process_logging
+from rag_fed.service_settings import ServerTlsSettings
 
 __all__ = [
     "MALLOC_ARENAS",
-    "ServerTlsSettings",
     "add_server_arguments",
     "check_server_tls",
     "configure_logging",
@@ -39,29 +37,6 @@ __all__ = [
 MALLOC_ARENAS = 2
 """glibc malloc arenas a service may use (glibc's own default: 8 per core)."""
 _M_ARENA_MAX = -8  # mallopt parameter number, <malloc.h>
-
-
-class ServerTlsSettings(BaseModel):
-    """The part of a service's settings that decides HTTPS: both files set, or neither (plain HTTP)."""
-
-    tls_cert_file: Path | None = Field(
-        default=None, description="PEM certificate (chain) to serve HTTPS with; needs tls_key_file."
-    )
-    tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file (not encrypted).")
-
-    @model_validator(mode="after")
-    def _cert_and_key_together(self) -> Self:
-        if (self.tls_cert_file is None) != (self.tls_key_file is None):
-            missing = "tls_key_file (--tls-key)" if self.tls_key_file is None else "tls_cert_file (--tls-cert)"
-            raise ValueError(
-                f"tls_cert_file (--tls-cert) and tls_key_file (--tls-key) go together, but {missing} is not set: "
-                "set both to serve HTTPS, or neither to serve plain HTTP"
-            )
-        return self
-
-    @property
-    def serves_tls(self) -> bool:
-        return self.tls_cert_file is not None
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, *, default_port: int) -> None:

@@ -110,7 +110,7 @@ class Federation:
     def new_key(self, role: str = "engineer") -> str:
         """One more API key (another caller) of ``role``."""
         from api.gateway.keystore import KeyStore, Role
-        from api.gateway.settings import GatewaySettings
+        from rag_fed.coordinator.settings import GatewaySettings
 
         return KeyStore(GatewaySettings(home=self.home).database).create(Role(role), None).key
 
@@ -123,7 +123,7 @@ def federation(
     with a fresh key pair and registry (deadline 30 s) and a ``role`` API key; everything stops after.
     ``config_lines``: top-level TOML settings of the gateway (``answers_in_flight = 64``)."""
     from api.gateway.keystore import KeyStore, Role
-    from api.gateway.settings import GatewaySettings
+    from rag_fed.coordinator.settings import GatewaySettings
     from rag_fed.crypto import KeyPair
     from rag_fed.federation import SiteRegistry
     from rag_fed.site.layout import SiteLayout

@@ -44,7 +44,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from api.gateway.keystore import KeyStore, Role  # noqa: E402
-from api.gateway.settings import GatewaySettings  # noqa: E402
 from api.site_service import SiteResponder, SiteServiceSettings  # noqa: E402
 from bench._chat import stream_chat  # noqa: E402
 from bench._services import services, site_service_spec  # noqa: E402
@@ -53,6 +52,7 @@ from eval.metrics import retrieval_metrics  # noqa: E402
 from eval.site_systems import build_sites, doc_ranking  # noqa: E402
 from eval.splits import split_corpus  # noqa: E402
 from rag_fed.config import Settings  # noqa: E402
+from rag_fed.coordinator.settings import GatewaySettings  # noqa: E402
 from rag_fed.crypto import KeyPair  # noqa: E402
 from rag_fed.embedders import load_embedder  # noqa: E402
 from rag_fed.embedders.base import Embedder  # noqa: E402

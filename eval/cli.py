@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # the harness is imported by the command itself: `ragfed --he
 
 __all__ = ["ANSWER_PASSAGES", "CONFIGS", "eval_app", "register"]
 
-# The gateway's default k (``default_k`` in api/gateway/settings.py): a site composes its evidence from
+# The gateway's default k (``default_k`` in rag_fed/coordinator/settings.py): a site composes its evidence from
 # that many passages, whatever depth the benchmark ranks to; tests/eval/test_cli_defaults.py keeps them equal.
 ANSWER_PASSAGES = 5
 

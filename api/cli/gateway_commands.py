@@ -6,21 +6,14 @@ only), so an operator's first command makes it and says where it is.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
 from rag_fed.cli.common import console, reports_errors
+from rag_fed.cli.gateway_home import ConfigOption, HomeOption, gateway_settings
 
 __all__ = ["gateway_app", "register"]
 
 gateway_app = typer.Typer(help="The gateway's home folder and key pair.", no_args_is_help=True)
-
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Gateway home folder (default: <RAGFED_DATA_DIR>/gateway).")
-]
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
 
 
 @gateway_app.command("init")
@@ -29,9 +22,8 @@ def gateway_init(home: HomeOption = None, config: ConfigOption = None) -> None:
     """Create the gateway's home, key pair and databases (an existing key pair is kept), and print the
     public key file every site service needs (``ragfed serve site --gateway-key PATH``)."""
     from api.gateway.home import init_home  # the gateway package loads FastAPI: only for this command
-    from api.gateway.settings import GatewaySettings
 
-    settings = GatewaySettings.load(config, home=home)
+    settings = gateway_settings(config, home)
     made = init_home(settings)
     root = made.root.resolve()
     key_file = made.public_key_file.resolve()

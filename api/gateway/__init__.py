@@ -6,7 +6,7 @@ Never imports ``api.site_service``: the gateway knows a site only through the wi
 from api.gateway.app import build_service, create_gateway_app, load_or_create_keys
 from api.gateway.keystore import Caller, KeyStore, Role
 from api.gateway.service import GatewayService
-from api.gateway.settings import GatewaySettings
+from rag_fed.coordinator.settings import GatewaySettings
 
 __all__ = [
     "Caller",

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from api.gateway.app import build_service, create_gateway_app
-from api.gateway.settings import GatewaySettings
 from api.serving import add_server_arguments, check_server_tls, configure_logging, fail, serve
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.errors import RagFedError
 from rag_fed.observability import configure_tracing
 

@@ -17,9 +17,9 @@ from api.gateway.routes_metrics import metrics_router
 from api.gateway.routes_ops import ops_router
 from api.gateway.routes_query import query_router
 from api.gateway.service import GatewayService
-from api.gateway.settings import GatewaySettings
 from api.observability import MetricsServer, RequestMetricsMiddleware
 from api.web import install_pages
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.federation import SiteRegistry
 
 __all__ = ["build_service", "create_gateway_app", "load_or_create_keys"]

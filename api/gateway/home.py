@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from api.gateway.keystore import KeyStore
-from api.gateway.settings import GatewaySettings
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.crypto import KeyPair
 from rag_fed.errors import ConfigError
 from rag_fed.federation import SiteRegistry

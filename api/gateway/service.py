@@ -21,12 +21,12 @@ from api.gateway.admin_keys import AdminKeyDistributor
 from api.gateway.admission import AnswerAdmission
 from api.gateway.answering import GatewayAnswers
 from api.gateway.background import push_admin_keys_forever, refresh_sketches_forever, refresh_term_stats_forever
-from api.gateway.embedders import EmbedderPool
 from api.gateway.feedback_forwarding import FeedbackForwarder
 from api.gateway.keystore import Caller, KeyStore, Role
 from api.gateway.schemas import SiteView
-from api.gateway.settings import GatewaySettings
 from api.observability import GatewayMetrics
+from rag_fed.coordinator.embedders import EmbedderPool
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.crypto import KeyPair
 from rag_fed.embedders import set_embedding_threads
 from rag_fed.embedders.base import Embedder

@@ -16,9 +16,9 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.observability.settings import parse_bind
 from rag_fed.errors import ConfigError
 from rag_fed.observability import request_context, span
+from rag_fed.service_settings import parse_bind
 
 __all__ = [
     "LATENCY_BUCKETS",

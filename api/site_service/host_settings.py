@@ -16,12 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from api.observability.settings import ObservabilitySettings
-from api.serving import ServerTlsSettings
-from api.settings_loader import invalid_settings, merged, read_environment
-from api.settings_loader import read_toml as read_toml_file
 from api.site_service.settings import ENV_PREFIX, SiteServiceSettings
 from rag_fed.errors import ConfigError
+from rag_fed.service_settings import ObservabilitySettings, ServerTlsSettings
+from rag_fed.settings_loader import invalid_settings, merged, read_environment
+from rag_fed.settings_loader import read_toml as read_toml_file
 
 __all__ = ["HostedSite", "SiteHostSettings", "read_toml"]
 

@@ -2,7 +2,7 @@
 
 The site's models and data directory come from the usual ``rag_fed.config.Settings``; this adds the
 service's own part, read from a TOML file (``--config``) and ``RAGFED_SITE__*`` variables and overridden by
-command-line flags (api/settings_loader.py).
+command-line flags (rag_fed/settings_loader.py).
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from typing import Any
 from nacl.public import PublicKey
 from pydantic import Field, PositiveInt
 
-from api.observability.settings import ObservabilitySettings
-from api.serving import ServerTlsSettings
-from api.settings_loader import load_service_settings
 from rag_fed.crypto import load_public_key, public_key_from_text
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.errors import ConfigError
+from rag_fed.service_settings import ObservabilitySettings, ServerTlsSettings
+from rag_fed.settings_loader import load_service_settings
 from rag_fed.site.responder import ResponderSettings
 
 __all__ = ["ADMIN_KEYS_FILE", "ENV_PREFIX", "SiteServiceSettings"]
@@ -62,5 +61,5 @@ class SiteServiceSettings(ServerTlsSettings, ObservabilitySettings, ResponderSet
     @classmethod
     def load(cls, path: Path | None, **overrides: Any) -> SiteServiceSettings:
         """Read ``path`` (TOML; ``None``: no file) and the ``RAGFED_SITE__*`` variables, and apply the
-        non-``None`` ``overrides`` on top (api/settings_loader.py)."""
+        non-``None`` ``overrides`` on top (rag_fed/settings_loader.py)."""
         return load_service_settings(cls, path, env_prefix=ENV_PREFIX, what="site service", overrides=overrides)

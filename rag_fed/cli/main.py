@@ -1,5 +1,8 @@
 """Entry point of the ``ragfed`` command: one Typer app with a sub-app per user role.
 
+A site's commands (``site_commands``) and the coordinator's (``federation_commands``, ``model_commands``,
+``train_commands``: the site registry, embedder versions, federated training and unlearning) are here.
+
 The outer layers (``api`` for serving and the demo, ``eval`` for benchmarks) add their commands through
 the ``ragfed.commands`` entry point group, so this core package never imports them.
 """
@@ -10,7 +13,7 @@ from importlib.metadata import entry_points
 
 import typer
 
-from rag_fed.cli import site_commands
+from rag_fed.cli import federation_commands, model_commands, site_commands, train_commands
 from rag_fed.cli.common import set_offline_defaults
 
 __all__ = ["app"]
@@ -21,6 +24,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 site_commands.register(app)
+federation_commands.register(app)
+model_commands.register(app)
+train_commands.register(app)
 for _plugin in sorted(entry_points(group="ragfed.commands"), key=lambda entry: entry.name):
     _plugin.load()(app)
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from api.gateway.routes_chat import split_conversation
 from api.gateway.schemas import ChatMessageIn, RagFedOptions
-from api.gateway.settings import GatewaySettings
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.errors import ConfigError, InputError
 from rag_fed.generators.base import ChatMessage
 

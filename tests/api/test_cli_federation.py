@@ -11,8 +11,9 @@ import typer
 from typer.testing import CliRunner
 
 from api.apikeys import hash_key
-from api.cli import federation_commands, train_commands
+from api.cli import service_commands
 from api.gateway.keystore import KeyStore
+from rag_fed.cli import federation_commands, train_commands
 from rag_fed.config import get_settings
 from rag_fed.crypto import KeyPair
 from rag_fed.federation import SiteRegistry
@@ -26,6 +27,7 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
     # The tests set RAGFED_DATA_DIR; settings read before (the gateway home defaults under it) are stale.
     get_settings.cache_clear()
     app = typer.Typer()
+    service_commands.register(app)  # keys
     federation_commands.register(app)
     train_commands.register(app)  # federation remove-site (with unlearning) lives there
     yield app

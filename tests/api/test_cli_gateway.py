@@ -11,10 +11,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api.cli import federation_commands, gateway_commands
-from api.gateway.settings import GatewaySettings
+from api.cli import gateway_commands, service_commands
 from api.site_service.settings import SiteServiceSettings
 from rag_fed.config import get_settings
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.crypto import KeyPair
 from rag_fed.errors import ConfigError
 
@@ -35,7 +35,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def cli() -> typer.Typer:
     app = typer.Typer()
     gateway_commands.register(app)
-    federation_commands.register(app)
+    service_commands.register(app)
     return app
 
 

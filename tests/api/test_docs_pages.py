@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from api.gateway.app import build_service, create_gateway_app
-from api.gateway.settings import GatewaySettings
+from rag_fed.coordinator.settings import GatewaySettings
 
 pytestmark = pytest.mark.unit
 

@@ -26,9 +26,9 @@ from openai import OpenAI
 from typer.testing import CliRunner
 
 from api.gateway.keystore import KeyStore, Role
-from api.gateway.settings import GatewaySettings
 from rag_fed.cli.main import app as ragfed
 from rag_fed.config import get_settings
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.embedders.base import Embedder
 from rag_fed.federation.models import ModelRegistry
 from rag_fed.feedback import FeedbackLog

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from api.gateway.keystore import KeyStore, Role
-from api.gateway.settings import GatewaySettings
 from rag_fed.config import Settings
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.crypto import KeyPair
 from rag_fed.embedders.base import Embedder
 from rag_fed.federation import SiteRegistry

@@ -10,9 +10,9 @@ import pytest
 
 from api.gateway.keystore import KeyStore
 from api.gateway.service import GatewayService
-from api.gateway.settings import GatewaySettings
 from connectors import Document, Section
 from rag_fed.config import Settings
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.crypto import KeyPair
 from rag_fed.embedders.base import Embedder
 from rag_fed.errors import InputError

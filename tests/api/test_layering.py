@@ -122,3 +122,28 @@ def test_the_core_settings_import_no_feature_of_rag_fed() -> None:
     imports = _imports(REPO / "rag_fed" / "config.py")
     features = {name for name in imports if name.startswith("rag_fed.") and name != "rag_fed.errors"}
     assert not features, features
+
+
+_HTTP = ("api", "fastapi", "starlette", "uvicorn", "httpx")
+
+
+def test_the_coordinator_imports_nothing_of_the_http_layer() -> None:
+    # docs/architecture.md: the coordinator's settings, embedder pool, model controls and training runs are
+    # rag_fed/coordinator, so the commands that use them (rag_fed/cli) need no web service to be read or run
+    imports = _imports(REPO / "rag_fed" / "coordinator")
+    assert "rag_fed.settings_loader" in imports, "the scan found the coordinator's settings"
+    assert not {name for name in imports if name.split(".")[0] in _HTTP}
+
+
+def test_api_holds_the_services_and_a_thin_cli() -> None:
+    # issue 18 step 4: training, model rollout and the site registry's commands are the coordinator's, read
+    # in rag_fed/cli; what is left in api/cli starts or drives the services (demo, gateway init, keys, serve)
+    cli = _imports(REPO / "api" / "cli")
+    assert "rag_fed.cli.common" in cli, "the scan found the service layer's commands"
+    assert not {name for name in cli if name.startswith(("rag_fed.training", "rag_fed.federation.rollout"))}
+    for path in (REPO / "api").rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        classes = {node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
+        assert not classes & {"GatewaySettings", "EmbedderPool"}, path
+    core_commands = {path.stem for path in (REPO / "rag_fed" / "cli").glob("*_commands.py")}
+    assert {"federation_commands", "model_commands", "train_commands"} <= core_commands

@@ -23,9 +23,9 @@ from typer.testing import CliRunner
 
 from api.gateway import GatewayService, create_gateway_app
 from api.gateway.keystore import KeyStore, Role
-from api.gateway.settings import GatewaySettings
 from rag_fed.cli.main import app as ragfed
 from rag_fed.config import EmbedderSettings, Settings
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.crypto import KeyPair
 from rag_fed.embedders import load_embedder
 from rag_fed.embedders.base import Embedder

@@ -37,11 +37,11 @@ from api.errors import install_error_handlers
 from api.gateway.app import create_gateway_app
 from api.gateway.keystore import KeyStore, Role
 from api.gateway.service import GatewayService
-from api.gateway.settings import GatewaySettings
 from api.site_service.app import create_site_app
 from api.site_service.open_site import open_responder
 from api.site_service.settings import ADMIN_KEYS_FILE, SiteServiceSettings
 from rag_fed.config import Settings
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
 from rag_fed.crypto.b64 import encode_b64
 from rag_fed.embedders.base import Embedder

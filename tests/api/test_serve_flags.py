@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api.cli import federation_commands
+from api.cli import service_commands
 
 pytestmark = pytest.mark.unit
 
@@ -26,7 +26,7 @@ def test_serve_help_is_the_service_parsers_help(
     command: str, main_module: str, own_flag: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = typer.Typer()
-    federation_commands.register(app)
+    service_commands.register(app)
     result = CliRunner().invoke(app, ["serve", command, "--help"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"usage: ragfed serve {command}"), result.output
@@ -40,7 +40,7 @@ def test_serve_help_is_the_service_parsers_help(
 
 def test_serve_refuses_a_flag_the_service_does_not_declare() -> None:
     app = typer.Typer()
-    federation_commands.register(app)
+    service_commands.register(app)
     result = CliRunner().invoke(app, ["serve", "site", "--site", "north", "--no-such-flag"])
     assert result.exit_code == 2
     assert "unrecognized arguments: --no-such-flag" in result.output

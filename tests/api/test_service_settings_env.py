@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from api.gateway.settings import GatewaySettings
 from api.site_service.host_settings import SiteHostSettings
 from api.site_service.settings import SiteServiceSettings
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.crypto import KeyPair
 from rag_fed.errors import ConfigError
 

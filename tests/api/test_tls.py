@@ -24,14 +24,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from typer.testing import CliRunner
 
-from api.cli import federation_commands
+from api.cli import service_commands
 from api.gateway.__main__ import main as gateway_main
 from api.gateway.keystore import KeyStore, Role
-from api.gateway.settings import GatewaySettings
 from api.serving import check_server_tls
 from api.site_service.__main__ import main as site_main
 from api.site_service.settings import SiteServiceSettings
 from rag_fed.config import Settings
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.crypto import KeyPair
 from rag_fed.embedders.base import Embedder
 from rag_fed.errors import ConfigError
@@ -175,7 +175,7 @@ def test_the_flags_alone_fail_fast_naming_both(tmp_path: Path, capsys: pytest.Ca
 @pytest.mark.unit
 def test_ragfed_serve_passes_the_tls_flags_on(tmp_path: Path) -> None:
     app = typer.Typer()
-    federation_commands.register(app)
+    service_commands.register(app)
     not_a_folder = tmp_path / "home"
     not_a_folder.write_text("")  # had the flags been dropped, the gateway would stop here instead
     runs = [

@@ -16,7 +16,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api.cli import federation_commands, train_commands
+from rag_fed.cli import federation_commands, train_commands
 from rag_fed.config import Settings, get_settings
 from rag_fed.embedders import load_embedder
 from rag_fed.federation import SiteRegistry

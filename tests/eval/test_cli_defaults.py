@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.gateway.settings import GatewaySettings
 from eval.cli import ANSWER_PASSAGES, CONFIGS, run
 from eval.site_systems import SystemSetup, TopPassageSystem
 from rag_fed.cli.main import app
 from rag_fed.config import Settings
+from rag_fed.coordinator.settings import GatewaySettings
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ import pytest
 from api.gateway.home import init_home
 from api.gateway.keystore import KeyStore
 from api.gateway.service import GatewayService
-from api.gateway.settings import GatewaySettings
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.errors import ConfigError
 from rag_fed.federation import SiteRegistry
 from rag_fed.term_stats import KEY_BYTES, load_or_create_term_key

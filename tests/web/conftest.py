@@ -23,9 +23,9 @@ import pytest
 
 from api.apikeys import issue_key
 from api.gateway.keystore import KeyStore, Role
-from api.gateway.settings import GatewaySettings
 from api.site_service.settings import ADMIN_KEYS_FILE
 from rag_fed.config import Settings
+from rag_fed.coordinator.settings import GatewaySettings
 from rag_fed.crypto import KeyPair
 from rag_fed.embedders.base import Embedder
 from rag_fed.federation import SiteRegistry

@@ -13,8 +13,8 @@ import pytest
 
 from api.gateway.app import build_service, create_gateway_app
 from api.gateway.keystore import KeyStore, Role
-from api.gateway.settings import GatewaySettings
 from api.web.pages import CONTENT_SECURITY_POLICY, STATIC_DIR
+from rag_fed.coordinator.settings import GatewaySettings
 
 pytestmark = pytest.mark.unit
 

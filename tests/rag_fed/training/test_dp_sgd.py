@@ -107,7 +107,7 @@ def test_noise_for_a_target_epsilon_meets_it_over_the_whole_run() -> None:
 
 @pytest.mark.unit
 def test_ragfed_train_chooses_the_dp_mode_from_options_then_settings() -> None:
-    from api.cli.train_commands import _privacy
+    from rag_fed.cli.train_commands import _privacy
     from rag_fed.config import DpSettings, TrainingSettings
     from rag_fed.errors import InputError
 
@@ -173,7 +173,7 @@ def test_pairs_without_their_own_negatives_cannot_train_with_dp_sgd(fresh: Any) 
 
 @pytest.mark.unit
 def test_dp_sgd_noise_keeps_every_site_under_the_target_not_just_the_smallest() -> None:
-    from api.cli.train_commands import _dp_sgd_noise
+    from rag_fed.cli.train_commands import _dp_sgd_noise
 
     # At batch 32, 156 pairs take 5 steps a round at rate 0.205 and 164 take 6 at 0.195: the larger spends more.
     training = TrainingSettings(privacy=DP_SGD, loss="per_example", batch_size=32, rounds=1)

@@ -4,7 +4,7 @@
 folder), runs the rounds in Flower's simulation engine, prints each round's metrics as it ends, and
 registers the result as a new embedder version at the gateway. Across machines the same rounds run
 on Flower's deployment engine instead (docs/training.md). ``ragfed federation remove-site``
-(unlearning) is registered here too, from ``api/cli/unlearning_commands.py``.
+(unlearning) is registered here too, from ``rag_fed/cli/unlearning_commands.py``.
 """
 
 from __future__ import annotations
@@ -18,23 +18,22 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.cli.training_common import quiet_flower, register_model, runs_dir
 from rag_fed.cli.common import console, reports_errors
+from rag_fed.cli.gateway_home import ConfigOption, HomeOption, gateway_settings
+from rag_fed.cli.training_common import quiet_flower
+from rag_fed.coordinator.controls import register_model
+from rag_fed.coordinator.runs import runs_dir
 from rag_fed.errors import InputError
 
 if TYPE_CHECKING:  # the rest is imported by the commands that use it: `ragfed --help` must not load it
-    from api.gateway.settings import GatewaySettings
     from rag_fed.config import PrivacySettings, Settings, TrainingSettings
+    from rag_fed.coordinator.settings import GatewaySettings
     from rag_fed.federation import SiteRegistry
     from rag_fed.training.ledger import RoundRecord
     from rag_fed.training.run import TrainingResult
 
 __all__ = ["register", "train"]
 
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Gateway home folder (default: <RAGFED_DATA_DIR>/gateway).")
-]
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
 STRATEGIES = ("fedavg", "fedprox", "fedadam", "fedmedian", "trimmed", "krum")
 
 
@@ -90,7 +89,6 @@ def train(
 
     Without --superlink every site runs on this machine in Flower's simulation engine; with it the
     rounds run on the SuperNodes that joined that SuperLink (see docs/training.md)."""
-    from api.gateway.settings import GatewaySettings
     from rag_fed.config import get_settings
     from rag_fed.federation import SiteRegistry
     from rag_fed.training.run import run_federated_training
@@ -98,7 +96,7 @@ def train(
 
     settings = get_settings()
     defaults = settings.training
-    gateway = GatewaySettings.load(config, home=home)
+    gateway = gateway_settings(config, home)
     registry = SiteRegistry(gateway.registry_path)
     chosen = _chosen_sites(registry, sites) if superlink else _local_sites(settings, registry, sites)
     privacy, dp_sgd_target = _privacy(
@@ -358,8 +356,8 @@ def _number(value: float | None) -> str:
 def register(app: typer.Typer) -> None:
     """``ragfed train`` and ``ragfed federation remove-site`` (registered after the federation group's
     own commands, this unlearning version replaces its plain "forget the site" one)."""
-    from api.cli.federation_commands import federation_app
-    from api.cli.unlearning_commands import remove_site
+    from rag_fed.cli.federation_commands import federation_app
+    from rag_fed.cli.unlearning_commands import remove_site
 
     app.command("train")(reports_errors(train))
     app.command("mine-pairs")(reports_errors(mine_site_training_pairs))

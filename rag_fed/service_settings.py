@@ -1,12 +1,43 @@
-"""The part of a service's settings that says how it is observed: log format and a metrics address."""
+"""The parts of a service's settings that both services and the coordinator's settings share: whether it
+serves HTTPS (``ServerTlsSettings``) and how it is observed (``ObservabilitySettings``).
+
+Plain data: the services (api/) apply them; ``rag_fed.coordinator`` and ``api.site_service`` build their
+settings from them.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from rag_fed.observability import LogFormat, TracingSettings
 
-__all__ = ["ObservabilitySettings", "parse_bind"]
+__all__ = ["ObservabilitySettings", "ServerTlsSettings", "parse_bind"]
+
+
+class ServerTlsSettings(BaseModel):
+    """The part of a service's settings that decides HTTPS: both files set, or neither (plain HTTP)."""
+
+    tls_cert_file: Path | None = Field(
+        default=None, description="PEM certificate (chain) to serve HTTPS with; needs tls_key_file."
+    )
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file (not encrypted).")
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> Self:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            missing = "tls_key_file (--tls-key)" if self.tls_key_file is None else "tls_cert_file (--tls-cert)"
+            raise ValueError(
+                f"tls_cert_file (--tls-cert) and tls_key_file (--tls-key) go together, but {missing} is not set: "
+                "set both to serve HTTPS, or neither to serve plain HTTP"
+            )
+        return self
+
+    @property
+    def serves_tls(self) -> bool:
+        return self.tls_cert_file is not None
 
 
 def parse_bind(bind: str) -> tuple[str, int]:

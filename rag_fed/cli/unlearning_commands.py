@@ -14,19 +14,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.cli.training_common import quiet_flower, register_model, runs, runs_dir, send_rollout
 from rag_fed.cli.common import console
+from rag_fed.cli.gateway_home import ConfigOption, HomeOption, gateway_settings
+from rag_fed.cli.training_common import quiet_flower, send_rollout
+from rag_fed.coordinator.controls import register_model
+from rag_fed.coordinator.runs import runs, runs_dir
 from rag_fed.errors import TrainingError, UnknownSiteError
 
 if TYPE_CHECKING:  # the rest is imported by the command itself: `ragfed --help` must not load it
     from rag_fed.training.ledger import Ledger
 
 __all__ = ["remove_site"]
-
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Gateway home folder (default: <RAGFED_DATA_DIR>/gateway).")
-]
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
 
 
 def remove_site(
@@ -41,14 +39,13 @@ def remove_site(
     config: ConfigOption = None,
 ) -> None:
     """Remove a site and unlearn it: roll the embedder back before its first round and replay the rest without it."""
-    from api.gateway.settings import GatewaySettings
     from rag_fed.config import get_settings
     from rag_fed.federation import SiteRegistry
     from rag_fed.training.ledger import Ledger
     from rag_fed.training.unlearning import remove_site as unlearn
 
     settings = get_settings()
-    gateway = GatewaySettings.load(config, home=home)
+    gateway = gateway_settings(config, home)
     registry = SiteRegistry(gateway.registry_path)
     folder = runs_dir(settings.training, gateway)
     with_site = [run_dir for run_dir in runs(folder) if Ledger.open(run_dir).rounds_with(site_id)]

@@ -18,21 +18,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from rag_fed.cli.common import console, reports_errors
+from rag_fed.cli.gateway_home import ConfigOption, HomeOption, gateway_settings
+from rag_fed.coordinator.controls import coordinator_of
 
 if TYPE_CHECKING:  # the rest is imported by the commands that use it: `ragfed --help` must not load it
-    from api.gateway.settings import GatewaySettings
+    from rag_fed.coordinator.settings import GatewaySettings
     from rag_fed.federation.rollout import Coordinator, SiteControlResult
 
-__all__ = ["coordinator_of", "model_app", "register"]
+__all__ = ["model_app", "register"]
 
 model_app = typer.Typer(
     help="Embedder versions: register, roll out to the sites, roll back, watch.", no_args_is_help=True
 )
 
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Gateway home folder (default: <RAGFED_DATA_DIR>/gateway).")
-]
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
 SitesOption = Annotated[
     list[str] | None, typer.Option("--site", "-s", help="Only this site (repeat for several; default: all).")
 ]
@@ -40,25 +38,8 @@ TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds each si
 _POLL_S = 1.0
 
 
-def coordinator_of(settings: GatewaySettings) -> Coordinator:
-    """The gateway as the sender of model controls: its registry, key pair, id and CA for https:// sites."""
-    from rag_fed.crypto import KeyPair
-    from rag_fed.federation import SiteRegistry
-    from rag_fed.federation.rollout import Coordinator
-
-    return Coordinator(
-        SiteRegistry(settings.registry_path), KeyPair.load(settings.keys_dir), settings.gateway_id, settings.tls_ca_file
-    )
-
-
-def _settings(config: Path | None, home: Path | None) -> GatewaySettings:
-    from api.gateway.settings import GatewaySettings
-
-    return GatewaySettings.load(config, home=home)
-
-
 def _coordinator(config: Path | None, home: Path | None) -> tuple[GatewaySettings, Coordinator]:
-    settings = _settings(config, home)
+    settings = gateway_settings(config, home)
     return settings, coordinator_of(settings)
 
 
@@ -73,7 +54,9 @@ def model_register(
     """Add a model folder to the registry (copied under <home>/models); prints its version."""
     from rag_fed.federation.models import ModelRegistry
 
-    entry = ModelRegistry(_settings(config, home).models_dir).register(path, source="registered by hand", note=note)
+    entry = ModelRegistry(gateway_settings(config, home).models_dir).register(
+        path, source="registered by hand", note=note
+    )
     console.print(f"registered [bold]{escape(entry.version)}[/] at {escape(str(entry.path))}")
 
 

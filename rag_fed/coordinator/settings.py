@@ -1,5 +1,5 @@
 """Settings of the gateway, read from one TOML file (``--config``) and ``RAGFED_GATEWAY__*`` variables, under
-the flags (api/settings_loader.py); every field has a default.
+the flags (rag_fed/settings_loader.py); every field has a default.
 
 Everything the gateway keeps lives under ``home`` (default: ``<RAGFED_DATA_DIR>/gateway``): its key pair
 (``keys/``; sites need ``keys/public.key``), API keys and the audit log (``gateway.db``), the site registry
@@ -14,12 +14,11 @@ from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field, PositiveInt, model_validator
 
-from api.observability.settings import ObservabilitySettings
-from api.serving import ServerTlsSettings
-from api.settings_loader import load_service_settings
 from rag_fed.config import AnswerSettings, EmbedderSettings, GeneratorSettings, get_settings
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.router import RoutingPolicy
+from rag_fed.service_settings import ObservabilitySettings, ServerTlsSettings
+from rag_fed.settings_loader import load_service_settings
 from rag_fed.types import SearchMode
 
 __all__ = ["ENV_PREFIX", "GatewaySettings", "default_home"]
@@ -134,5 +133,5 @@ class GatewaySettings(ServerTlsSettings, ObservabilitySettings):
     @classmethod
     def load(cls, path: Path | None, **overrides: Any) -> GatewaySettings:
         """Read ``path`` (TOML; ``None``: no file) and the ``RAGFED_GATEWAY__*`` variables, and apply the
-        non-``None`` ``overrides`` on top (api/settings_loader.py)."""
+        non-``None`` ``overrides`` on top (rag_fed/settings_loader.py)."""
         return load_service_settings(cls, path, env_prefix=ENV_PREFIX, what="gateway", overrides=overrides)

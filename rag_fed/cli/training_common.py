@@ -1,41 +1,20 @@
-"""What the training commands share: where runs live, registering a trained model, rolling it out."""
+"""What the training commands share: rolling a trained model out, and Flower's log kept quiet."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 
-from api.cli.model_commands import coordinator_of
 from rag_fed.cli.common import console
+from rag_fed.coordinator.controls import coordinator_of
 
 if TYPE_CHECKING:  # the rest is imported by the functions that use it: `ragfed --help` must not load it
-    from api.gateway.settings import GatewaySettings
-    from rag_fed.config import TrainingSettings
+    from rag_fed.coordinator.settings import GatewaySettings
 
-__all__ = ["quiet_flower", "register_model", "runs", "runs_dir", "send_rollout"]
-
-
-def runs_dir(defaults: TrainingSettings, gateway: GatewaySettings) -> Path:
-    return defaults.runs_dir or gateway.home / "training"
-
-
-def runs(runs_dir: Path) -> list[Path]:
-    """Run folders, oldest first (by the time their ledger was last written)."""
-    if not runs_dir.is_dir():
-        return []
-    found = [path.parent for path in runs_dir.glob("*/ledger.json")]
-    return sorted(found, key=lambda path: (path / "ledger.json").stat().st_mtime)
-
-
-def register_model(gateway: GatewaySettings, model_dir: Path, source: str, note: str) -> str:
-    from rag_fed.federation.models import ModelRegistry
-
-    entry = ModelRegistry(gateway.models_dir).register(model_dir, source=source, note=note)
-    return entry.version
+__all__ = ["quiet_flower", "send_rollout"]
 
 
 def send_rollout(gateway: GatewaySettings, version: str) -> None:

@@ -1,62 +1,30 @@
-"""Operator commands: API keys, the site registry, and serving a site or the gateway.
+"""Operator commands of the service layer: the gateway's API keys (its HTTP credentials, ``api/gateway/
+keystore.py``) and serving a site or the gateway.
 
-The gateway's files (keys, API keys, registry) live in its home folder: ``--home``, or ``home`` in the
-gateway config file given with ``--config``, or ``<RAGFED_DATA_DIR>/gateway``. ``federation remove-site`` unregisters a
-site and unlearns it; it lives with the training commands (``api/cli/unlearning_commands.py``).
+The API keys live in the gateway's home folder (``rag_fed/cli/gateway_home.py``). The site registry's
+commands (``ragfed federation``) are in ``rag_fed/cli/federation_commands.py``.
 """
 
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from rag_fed.cli.common import console, reports_errors
-from rag_fed.errors import ConfigError
+from rag_fed.cli.gateway_home import ConfigOption, HomeOption, gateway_settings, utc_minutes
 
 if TYPE_CHECKING:  # the rest is imported by the commands that use it: `ragfed --help` must not load it
-    from api.gateway.settings import GatewaySettings
-    from rag_fed.federation import SiteRegistry
+    from rag_fed.coordinator.settings import GatewaySettings
 
-__all__ = ["federation_app", "keys_app", "register", "serve_app"]
+__all__ = ["keys_app", "register", "serve_app"]
 
 keys_app = typer.Typer(
     help="Gateway API keys (roles: engineer, evaluator, operator, site-admin).", no_args_is_help=True
 )
-federation_app = typer.Typer(help="Register sites and their keys at the gateway.", no_args_is_help=True)
 serve_app = typer.Typer(help="Run a site service or the gateway.", no_args_is_help=True)
-
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Gateway home folder (default: <RAGFED_DATA_DIR>/gateway).")
-]
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="Gateway TOML config file.")]
-
-
-def _gateway_settings(config: Path | None, home: Path | None) -> GatewaySettings:
-    from api.gateway.settings import GatewaySettings
-
-    return GatewaySettings.load(config, home=home)
-
-
-def _registry(config: Path | None, home: Path | None) -> SiteRegistry:
-    from rag_fed.federation import SiteRegistry
-
-    return SiteRegistry(_gateway_settings(config, home).registry_path)
-
-
-def _public_key_text(value: str) -> str:
-    """A key given inline, or ``@path`` to a ``public.key`` file."""
-    if value.startswith("@"):
-        path = Path(value[1:]).expanduser()
-        try:
-            return path.read_text(encoding="ascii").strip()
-        except OSError as error:
-            raise ConfigError(f"cannot read public key file {path}: {error}") from None
-    return value
 
 
 @keys_app.command("create")
@@ -75,7 +43,7 @@ def keys_create(
     """
     from api.gateway.keystore import KeyStore
 
-    settings = _gateway_settings(config, home)
+    settings = gateway_settings(config, home)
     issued = KeyStore(settings.database).create(role, site, label)
     console.print(f"created {role} key {issued.key_id}" + (f" for site {site}" if site else ""))
     if site:
@@ -91,14 +59,14 @@ def keys_list(home: HomeOption = None, config: ConfigOption = None) -> None:
     from api.gateway.keystore import KeyStore
 
     table = Table("key id", "role", "site", "label", "created (UTC)", "revoked")
-    for key in KeyStore(_gateway_settings(config, home).database).list_keys():
+    for key in KeyStore(gateway_settings(config, home).database).list_keys():
         table.add_row(
             key.key_id,
             key.role.value,
             key.site_id or "",
             key.label,
-            _utc(key.created_at),
-            _utc(key.revoked_at) if key.revoked_at else "",
+            utc_minutes(key.created_at),
+            utc_minutes(key.revoked_at) if key.revoked_at else "",
         )
     console.print(table)
 
@@ -114,7 +82,7 @@ def keys_revoke(
     else within the site's admin_keys_max_age_s (30 s by default; docs/security.md)."""
     from api.gateway.keystore import KeyStore
 
-    settings = _gateway_settings(config, home)
+    settings = gateway_settings(config, home)
     store = KeyStore(settings.database)
     store.revoke(key_id)
     console.print(f"revoked {key_id}")
@@ -154,52 +122,6 @@ def _push_admin_keys(settings: GatewaySettings, site_id: str) -> None:
         )
 
 
-@federation_app.command("register-site")
-@reports_errors
-def register_site(
-    site_id: Annotated[str, typer.Argument(help="The site's id.")],
-    url: Annotated[str, typer.Option("--url", help="Base URL of the site service, e.g. http://10.0.0.5:8101.")],
-    public_key: Annotated[
-        str,
-        typer.Option(
-            "--public-key",
-            help="The site's public key, or @path/to/public.key: `ragfed site init` prints it and writes it to "
-            "<RAGFED_DATA_DIR>/<site>/keys/public.key on the site's machine.",
-        ),
-    ],
-    home: HomeOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """Register a site: from now on the gateway queries it and accepts its replies."""
-    site = _registry(config, home).register(site_id, url, _public_key_text(public_key))
-    console.print(f"registered {site.site_id} at {site.url}, key fingerprint {site.fingerprint}")
-
-
-@federation_app.command("list")
-@reports_errors
-def federation_list(home: HomeOption = None, config: ConfigOption = None) -> None:
-    """List the registered sites with their URLs and key fingerprints."""
-    sites = _registry(config, home).list()
-    table = Table("site", "url", "key fingerprint", "registered (UTC)", "key since (UTC)")
-    for site in sites:
-        table.add_row(site.site_id, site.url, site.fingerprint, _utc(site.registered_at), _utc(site.key_added_at))
-    console.print(table)
-    console.print(f"{len(sites)} sites")
-
-
-@federation_app.command("rotate-key")
-@reports_errors
-def rotate_key(
-    site_id: Annotated[str, typer.Argument(help="The site's id.")],
-    public_key: Annotated[str, typer.Option("--public-key", help="The new public key, or @path/to/public.key.")],
-    home: HomeOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """Replace a site's key: only the new key is accepted from now on."""
-    site = _registry(config, home).rotate_key(site_id, _public_key_text(public_key))
-    console.print(f"{site.site_id} now uses key {site.fingerprint}")
-
-
 _PASSED_ON: dict[str, Any] = {"allow_extra_args": True, "ignore_unknown_options": True}
 """The serve commands hand every argument, ``--help`` included, to the service's own parser (its
 ``__main__``), so each flag is declared once, there."""
@@ -226,11 +148,6 @@ def serve_gateway(ctx: typer.Context) -> None:
     sys.exit(gateway_main(ctx.args, prog="ragfed serve gateway"))
 
 
-def _utc(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M")
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
-    app.add_typer(federation_app, name="federation")
     app.add_typer(serve_app, name="serve")
