@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
+from rag_fed.config import TrainingSettings
 from rag_fed.errors import TrainingError
 from rag_fed.files import replace_text
 
@@ -47,6 +48,17 @@ class RunManifest(BaseModel):
     site_pair_paths: dict[str, str] = Field(default_factory=dict)
     parent_run: str | None = None
     removed_sites: list[str] = Field(default_factory=list)
+
+    def settings(self) -> TrainingSettings:
+        """The run's settings. A run written before issue 18 (by ``TrainingConfig``) has no
+        ``adaptive_uploads``: its ``adaptive`` was ``None`` when off and the values when on."""
+        values = dict(self.config)
+        if "adaptive_uploads" not in values:
+            adaptive = values.pop("adaptive", None)
+            values["adaptive_uploads"] = adaptive is not None
+            if adaptive is not None:
+                values["adaptive"] = adaptive
+        return TrainingSettings.model_validate(values)
 
 
 class RoundRecord(BaseModel):

@@ -109,7 +109,7 @@ def replay_rounds(
     """Simulate rounds ``first_round..last_round`` of the run in ``run_dir`` with these sites."""
     from flwr.simulation import run_simulation
 
-    config = TrainingSettings.model_validate(Ledger.open(run_dir).manifest.config)
+    config = Ledger.open(run_dir).manifest.settings()
     sites = {site_id: Path(path) for site_id, path in site_pair_paths.items()}
     _check_sites(sites, config)
     _offline_environment()
@@ -148,7 +148,7 @@ def export_model(
     ``model`` is the run's base model already loaded (its trainable tensors are overwritten)."""
     ledger = Ledger.open(run_dir)
     manifest = ledger.manifest
-    config = TrainingSettings.model_validate(manifest.config)
+    config = manifest.settings()
     chosen = ledger.final_round() if round_number is None else round_number
     weights = ledger.load_checkpoint(chosen)
     if model is None:

@@ -78,7 +78,7 @@ def run_rounds(grid: Grid, plan: ServerPlan) -> None:
     """Train ``plan``'s rounds, checkpointing and recording each; then evaluate the result at the sites."""
     ledger = Ledger.open(plan.run_dir)
     manifest = ledger.manifest
-    config = TrainingSettings.model_validate(manifest.config)
+    config = manifest.settings()
     names = manifest.trainable_names
     strategy = strategy_from_config(config)
     current = ledger.load_checkpoint(plan.first_round - 1)

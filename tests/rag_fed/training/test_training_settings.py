@@ -79,3 +79,18 @@ def test_one_training_type_serves_the_file_and_the_run(tmp_path: Path, monkeypat
     config.write_text("[training]\nbatch = 8\n")
     with pytest.raises(ValidationError, match="batch"):
         Settings()  # a misspelt key is refused, not ignored
+
+
+def test_a_run_written_before_the_one_type_still_reads() -> None:
+    # run.json of a run made by TrainingConfig: adaptive None when off, its values when on; no runs_dir or dp
+    from rag_fed.training.ledger import RunManifest
+
+    old = {"strategy": "fedavg", "batch_size": 16, "privacy": None, "secure_aggregation": False, "adaptive": None}
+    manifest = RunManifest(run_id="r", base_model="packaged", trainable_names=[], config=old)
+    settings = manifest.settings()
+    assert (settings.batch_size, settings.adaptive_uploads) == (16, False)
+    adaptive = {**old, "adaptive": {"metric_threshold": 0.02}}
+    settings = manifest.model_copy(update={"config": adaptive}).settings()
+    assert settings.adaptive_uploads and settings.adaptive.metric_threshold == 0.02
+    new = settings.model_dump(mode="json")
+    assert manifest.model_copy(update={"config": new}).settings() == settings
