@@ -146,6 +146,11 @@ class GatewayTermStats:
             stats = {site_id: s.model_copy(update={"phrases": counted}) for site_id, s in stats.items()}
         return self._remember(remembered, stats)
 
+    def forget_questions(self) -> None:
+        """Forget what every question got, phrase counts included: the next asking of each is a first one."""
+        self._per_question.clear()
+        self._phrases.clear()
+
     def _remember(self, key: tuple[str, int], stats: Mapping[str, QueryTermStats]) -> Mapping[str, QueryTermStats]:
         if len(self._per_question) >= _PHRASE_CACHE:
             self._per_question.clear()

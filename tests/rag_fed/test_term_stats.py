@@ -314,6 +314,9 @@ def test_the_gateway_remembers_a_question_s_statistics_until_the_sums_change() -
     first = ask()
     assert first["north"].frequencies == {"pump": 10, "seal": 3}
     assert ask() is first  # remembered: not tokenised, hashed nor built again
+    gateway.forget_questions()
+    again = ask()
+    assert again == first and again is not first
     assert asyncio.run(gateway.with_phrases("pump seal", "dense", {}, 1.0)) == {}
     federation.update(_publish("south", _counts({"pump": 5}, chunks=20)))
     second = ask()
