@@ -86,7 +86,7 @@ class _Federated(FederatedSystem):
                 per_site.model_dump()
             terms.append((time.perf_counter() - started) * 1000)
             if any(len(tokens) > 1 for _, tokens in gateway._tokenizer.phrases(question)):
-                gateway._phrases.clear()  # the round trip itself, not the sums remembered from the run
+                gateway.forget_questions()  # the round trip itself, not the sums remembered from the run
                 started = time.perf_counter()
                 self._loop.run_until_complete(gateway.with_phrases(question, "keyword", router.clients, 10.0))
                 phrases.append((time.perf_counter() - started) * 1000)

@@ -102,7 +102,7 @@ async def interleaved(
             for arm in arms[turn % len(arms) :] + arms[: turn % len(arms)]:
                 router.term_stats = None if arm == "without" else gateway
                 if arm == "with, phrases asked":
-                    gateway._phrases.clear()  # as on the question's first asking
+                    gateway.forget_questions()  # as on the question's first asking
                 elif arm == "with":
                     await gateway.with_phrases(question, mode, router.clients, 10.0)  # remembered, as in steady state
                 times[arm].append(await timed_query(router, question, vector, version, k, mode))
@@ -120,7 +120,7 @@ async def phrase_round_trip(
     times = []
     for _ in range(rounds):
         for question in phrased:
-            gateway._phrases.clear()
+            gateway.forget_questions()
             started = time.perf_counter()
             stats = await gateway.with_phrases(question, mode, router.clients, 10.0)
             times.append((time.perf_counter() - started) * 1000)

@@ -68,6 +68,7 @@ class GatewayTermStats:
         self._tokenizer = QueryTerms()
         self._refreshing: set[str] = set()
         self._phrases: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], dict[str, int]] = {}
+        self._per_question: dict[tuple[str, int], Mapping[str, QueryTermStats]] = {}
         self._background: set[asyncio.Task[dict[str, str | None]]] = set()
 
     async def refresh(self, clients: Iterable[object], timeout_s: float = 10.0) -> dict[str, str | None]:
@@ -113,12 +114,22 @@ class GatewayTermStats:
         """``for_query``, and when the question has phrases of several tokens (codes, hyphenated words),
         their counts summed over the sites that published: asked of the sites for this question, one
         short sealed round trip at once to all (remembered while no site's index changes). A site that
-        does not answer in ``timeout_s`` leaves the phrases to the sites' estimate."""
+        does not answer in ``timeout_s`` leaves the phrases to the sites' estimate.
+
+        What a question gets is remembered until the sums change (``FederationTermStats.generation``):
+        questions recur, and tokenising, hashing and building the sites' statistics cost more per query than
+        a look-up."""
+        if mode == "dense":
+            return {}
+        remembered = (question, self.federation.generation)  # read before the sums it keys
+        known = self._per_question.get(remembered)
+        if known is not None:
+            return known
         tokenised = self._tokenizer.phrases(question)  # once per question: the terms and the phrases
         stats = self._for_phrases(tokenised, mode)
         phrases = [phrase for phrase, tokens in tokenised if len(tokens) > 1]
         if not stats or not phrases:
-            return stats
+            return self._remember(remembered, stats)
         versions = self.federation.versions
         key = (tuple(phrases), tuple(sorted(versions.items())))
         counted = self._phrases.get(key)
@@ -129,9 +140,22 @@ class GatewayTermStats:
                 if len(self._phrases) >= _PHRASE_CACHE:
                     self._phrases.clear()
                 self._phrases[key] = counted
-        if not counted:
+        if counted is None:  # a site did not answer: ask again next time
             return stats
-        return {site_id: s.model_copy(update={"phrases": counted}) for site_id, s in stats.items()}
+        if counted:
+            stats = {site_id: s.model_copy(update={"phrases": counted}) for site_id, s in stats.items()}
+        return self._remember(remembered, stats)
+
+    def forget_questions(self) -> None:
+        """Forget what every question got, phrase counts included: the next asking of each is a first one."""
+        self._per_question.clear()
+        self._phrases.clear()
+
+    def _remember(self, key: tuple[str, int], stats: Mapping[str, QueryTermStats]) -> Mapping[str, QueryTermStats]:
+        if len(self._per_question) >= _PHRASE_CACHE:
+            self._per_question.clear()
+        self._per_question[key] = stats
+        return stats
 
     async def _count_phrases(
         self, question: str, phrases: list[str], clients: list[object], timeout_s: float

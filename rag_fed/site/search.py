@@ -157,12 +157,16 @@ def _candidates(
     beat in both rankings, best first, at most ``MAX_CANDIDATES``; absent scores are NaN. The pool's two
     scores go into arrays once, and the candidates stay arrays (no object per chunk)."""
     absent = -np.inf
-    ids = np.array([cid for cid, _ in pool], np.int64)
-    d = np.array([dense.get(cid, absent) for cid, _ in pool], np.float64)
-    s = np.array([keyword.get(cid, absent) for cid, _ in pool], np.float64)
+    pool_ids = [cid for cid, _ in pool]
+    d = np.array([dense.get(cid, absent) for cid in pool_ids], np.float64)
+    s = np.array([keyword.get(cid, absent) for cid in pool_ids], np.float64)
     chosen = (np.flatnonzero(undominated(d, s, k)[k:]) + k)[:MAX_CANDIDATES]
-    d, s = d[chosen], s[chosen]
-    return Candidates.of(ids[chosen], np.where(np.isinf(d), np.nan, d), np.where(np.isinf(s), np.nan, s))
+    ids, d, s = np.array(pool_ids, np.int64)[chosen], d[chosen], s[chosen]  # fancy indexing: copies
+    d[d == absent] = np.nan
+    s[s == absent] = np.nan
+    for array in (ids, d, s):
+        array.setflags(write=False)
+    return Candidates(ids, d, s)  # made here from the site's own scores: what ``Candidates.of`` checks holds
 
 
 def undominated(dense: _Floats, keyword: _Floats, k: int) -> NDArray[np.bool_]:

@@ -36,6 +36,13 @@ class FederationTermStats:
         self._chunks = 0
         self._tokens = 0
         self._hash_of: dict[str, int] = {}
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        """A number that changes whenever the sums do (a publication in or out): what the gateway keys the
+        statistics it remembers per question by."""
+        return self._generation
 
     @property
     def versions(self) -> dict[str, str]:
@@ -66,6 +73,7 @@ class FederationTermStats:
             self._sites[publication.site_id] = publication
             self._chunks += publication.chunks
             self._tokens += publication.tokens
+            self._generation += 1
 
     def remove(self, site_id: str) -> None:
         """Take a site's counts out of the sums (it left the federation)."""
@@ -128,3 +136,5 @@ class FederationTermStats:
         if publication is not None:
             self._chunks -= publication.chunks
             self._tokens -= publication.tokens
+        if old is not None or publication is not None:
+            self._generation += 1

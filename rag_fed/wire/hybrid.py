@@ -60,7 +60,8 @@ class HybridDepth(BaseModel):
 class Candidates:
     """Chunks a site did not send as passages but that may belong to the central top k, as aligned arrays:
     ``ids`` (the site's chunk ids), ``dense`` and ``keyword`` (their component scores, NaN where the chunk
-    is not in that ranking's hybrid depth). Read-only; built by ``of`` (which checks them)."""
+    is not in that ranking's hybrid depth). Read-only; built by ``of`` (which checks them) from anything
+    not made by the caller itself."""
 
     ids: NDArray[np.int64]
     dense: NDArray[np.float64]

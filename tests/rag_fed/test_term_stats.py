@@ -299,3 +299,32 @@ def test_merging_candidates_as_arrays_equals_merging_every_candidate_as_a_passag
     assert [(p.citation.site_id, p.chunk_id, p.score, p.rank) for p in merged] == [
         (p.citation.site_id, p.chunk_id, p.score, p.rank) for p in expected
     ]
+
+
+def test_the_gateway_remembers_a_question_s_statistics_until_the_sums_change() -> None:
+    import asyncio
+
+    from rag_fed.router.term_stats import GatewayTermStats
+
+    gateway = GatewayTermStats(lambda payload, site: payload, lambda data, site: data, FederationTermStats(KEY))
+    federation = gateway.federation
+    ask = lambda: asyncio.run(gateway.with_phrases("pump seal", "hybrid", {}, 1.0))  # noqa: E731
+    assert ask() == {}  # nothing published yet
+    federation.update(_publish("north", _counts({"pump": 10, "seal": 3})))
+    first = ask()
+    assert first["north"].frequencies == {"pump": 10, "seal": 3}
+    assert ask() is first  # remembered: not tokenised, hashed nor built again
+    gateway.forget_questions()
+    again = ask()
+    assert again == first and again is not first
+    assert asyncio.run(gateway.with_phrases("pump seal", "dense", {}, 1.0)) == {}
+    federation.update(_publish("south", _counts({"pump": 5}, chunks=20)))
+    second = ask()
+    assert {site: s.frequencies for site, s in second.items()} == {
+        "north": {"pump": 15, "seal": 3},
+        "south": {"pump": 15, "seal": 3},
+    }
+    federation.remove("south")
+    assert set(ask()) == {"north"} and ask()["north"].frequencies == {"pump": 10, "seal": 3}
+    federation.retain([])
+    assert ask() == {}

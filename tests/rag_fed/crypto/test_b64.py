@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -37,3 +40,23 @@ def test_every_other_spelling_is_refused(text: str, problem: str) -> None:
 def test_size_is_enforced() -> None:
     with pytest.raises(ValueError, match="must be 4 bytes, got 3"):
         decode_b64(encode_b64(b"abc"), what="field", size=4)
+
+
+def _reference_decode(text: str) -> bytes | None:
+    """The decoder as it was before it used ``binascii``'s strict mode: ``b64decode(validate=True)``."""
+    if not text.isascii():
+        return None
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if encode_b64(raw) == text else None
+
+
+@given(st.text(alphabet="AQgwBa09-_+/= .\né", max_size=12))
+def test_it_accepts_and_refuses_exactly_what_the_regular_expression_decoder_did(text: str) -> None:
+    try:
+        decoded: bytes | None = decode_b64(text, what="x")
+    except ValueError:
+        decoded = None
+    assert decoded == _reference_decode(text)
