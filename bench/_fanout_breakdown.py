@@ -8,7 +8,7 @@ import cProfile
 import pstats
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,6 @@ from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
 from rag_fed.protocol import SiteQuery, SiteReply
 from rag_fed.router import HttpSiteClient, Router
 from rag_fed.router.merge import merge_passages
-from rag_fed.router.term_stats import with_candidates
 
 __all__ = ["breakdown", "cpu_by_package"]
 
@@ -34,14 +33,25 @@ async def breakdown(
     version: str,
     queries: Sequence[Query],
     k: int,
+    choose: Callable[[NDArray[np.float32]], set[str]] | None = None,
 ) -> dict[str, float]:
-    """The router's steps for ``clients``, one by one: mean milliseconds per question of each."""
+    """The router's steps for ``clients``, one by one: mean milliseconds per question of each.
+    ``choose``: the sites to ask for a query vector (the router's selection, timed as ``select``); every
+    client when ``None``. Also the mean sites asked, reply bytes per site, and the first reply's wait."""
+    everyone = list(clients)
     opener = EnvelopeOpener(gateway, "gateway", {c.site_id: site_keys[c.site_id].public_key for c in clients})
-    steps: dict[str, list[float]] = {"seal": [], "http": [], "site search": [], "decode": [], "merge": []}
+    steps: dict[str, list[float]] = {
+        "select": [], "seal": [], "http": [], "first reply": [], "site search": [], "decode": [], "merge": [],
+        "sites asked": [], "reply bytes/site": [],
+    }  # fmt: skip
     for index, (_, text, vector) in enumerate([*queries[:WARMUP], *queries]):
         query = SiteQuery(
             question=text, embedding=vector, k=k, embedder_version=version, mode="dense", want_answer=False
         )
+        chose_at = time.perf_counter()
+        if choose is not None:
+            wanted = choose(vector)
+            clients = [client for client in everyone if client.site_id in wanted]
         started = time.perf_counter()
         sealed = [
             seal(
@@ -54,22 +64,34 @@ async def breakdown(
             for client in clients
         ]
         sealed_at = time.perf_counter()
-        raw = await asyncio.gather(*(client.search(body, 60) for client, body in zip(clients, sealed, strict=True)))
+        first: list[float] = []
+
+        raw = await asyncio.gather(*(_timed(client, body, first) for client, body in zip(clients, sealed, strict=True)))
         answered_at = time.perf_counter()
         replies = [SiteReply.from_bytes(opener.open_bytes(data)) for data in raw]
         decoded_at = time.perf_counter()
-        rankings = {reply.site_id: with_candidates(reply.site_id, reply, k) for reply in replies}
+        rankings = {reply.site_id: reply.passages[:k] for reply in replies}
         merged = merge_passages(rankings, k, "dense", {reply.site_id: reply.embedder_version for reply in replies})
         merged_at = time.perf_counter()
         assert len(merged) == k
         if index < WARMUP:
             continue
+        steps["select"].append((started - chose_at) * 1000)
+        steps["first reply"].append((min(first) - sealed_at) * 1000)
+        steps["sites asked"].append(len(clients))
+        steps["reply bytes/site"].append(sum(len(data) for data in raw) / len(raw))
         steps["seal"].append((sealed_at - started) * 1000)
         steps["http"].append((answered_at - sealed_at) * 1000)
         steps["site search"].append(max(reply.timings_ms.get("search", 0.0) for reply in replies))
         steps["decode"].append((decoded_at - answered_at) * 1000)
         steps["merge"].append((merged_at - decoded_at) * 1000)
     return {step: float(np.mean(values)) for step, values in steps.items()}
+
+
+async def _timed(client: HttpSiteClient, body: bytes, arrivals: list[float]) -> bytes:
+    data = await client.search(body, 60)
+    arrivals.append(time.perf_counter())
+    return data
 
 
 async def cpu_by_package(router: Router, version: str, queries: Sequence[Query], k: int) -> dict[str, float]:

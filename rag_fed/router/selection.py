@@ -12,6 +12,7 @@ about six and keeps 0.94, and caps keep less (bench/selection_scale.py; docs/ben
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -19,9 +20,10 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, Field, PositiveInt
 
+from rag_fed.protocol import SiteQuery
 from rag_fed.router.sketch import SiteSketch, centroid_sizes
 
-__all__ = ["RoutingPolicy", "SketchScores", "choose_by_sketch", "score_sites"]
+__all__ = ["RoutingPolicy", "SketchScores", "choose_by_sketch", "score_sites", "with_text_k"]
 
 
 class RoutingPolicy(BaseModel):
@@ -46,6 +48,13 @@ class RoutingPolicy(BaseModel):
     min_score: float | None = Field(default=None, ge=-1.0, le=1.0)
     score_margin: float | None = Field(default=None, ge=0.0, le=2.0)
     cover_chunks: PositiveInt | None = None
+    text_share: float | None = Field(
+        default=None,
+        gt=0,
+        description="Dense search without an answer, several sites asked: each site sends the text of its best "
+        "ceil(text_share * k / sites asked) passages only, the rest of its top k as chunk ids and cosines; the "
+        "router fetches the text of those that make the global top k (same result, fewer bytes). None: all text.",
+    )
     failure_threshold: PositiveInt = 3
     cooldown_s: float = Field(default=30.0, gt=0)
     term_stats: bool = Field(
@@ -130,3 +139,12 @@ def choose_by_sketch(scores: Mapping[str, float], candidates: Sequence[str], pol
     if policy.max_sites is not None:
         ranked = ranked[: policy.max_sites]
     return unscored | set(ranked)
+
+
+def with_text_k(query: SiteQuery, sites_asked: int, text_share: float | None) -> SiteQuery:
+    """``query`` asking each site for the text of its best ``text_share`` of a fair share of the top k
+    (``RoutingPolicy.text_share``; ``SiteQuery.text_k``), when that is fewer than k; else ``query``."""
+    if text_share is None or sites_asked < 2 or query.mode != "dense" or query.want_answer or query.fetch:
+        return query
+    text_k = max(1, math.ceil(text_share * query.k / sites_asked))
+    return query.model_copy(update={"text_k": text_k}) if text_k < query.k else query

@@ -35,7 +35,7 @@ from rag_fed.site.model_control import apply_model_control
 from rag_fed.site.node import Site
 from rag_fed.site.query_checks import require_normalised
 from rag_fed.site.sketch import build_sketch
-from rag_fed.site.stats_search import hybrid_depth
+from rag_fed.site.stats_search import hybrid_depth, text_only_for
 from rag_fed.site.term_stats import TermStatsPublisher
 from rag_fed.term_stats.publication import PublicationPolicy, TermStatsRequest
 from rag_fed.types import Evidence
@@ -279,6 +279,7 @@ class SiteResponder(Generic[SettingsT]):
                 timings[stage] = _ms_since(started) - timings["search"] - timings["evidence"]
         answer, released = apply_egress(answer, passages, self.settings.egress, self._redactor)
         depth = hybrid_depth(searched) if released else None
+        released, beyond = text_only_for(released, query.text_k)  # released first: egress decides what may go
         return SiteReply(
             request_id=query.request_id,
             site_id=self.site.site_id,
@@ -293,7 +294,7 @@ class SiteResponder(Generic[SettingsT]):
             term_stats=searched.term_stats,
             term_stats_version=searched.version if query.term_stats is not None else None,
             hybrid_depth=depth,
-            candidates=searched.candidates if depth is not None else None,
+            candidates=searched.candidates if depth is not None else beyond,
         )
 
     def _fetched(self, query: SiteQuery) -> SiteReply:

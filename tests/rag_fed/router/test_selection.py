@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from rag_fed.protocol import SiteQuery
 from rag_fed.router import RoutingPolicy, SiteSketch
-from rag_fed.router.selection import SketchScores, choose_by_sketch, score_sites
+from rag_fed.router.selection import SketchScores, choose_by_sketch, score_sites, with_text_k
 
 pytestmark = pytest.mark.unit
 
@@ -153,3 +154,19 @@ def test_scores_of_many_sites_match_their_definition_ties_included() -> None:
         assert scores.chunks_ahead[site] == pytest.approx(ahead)
     tied = [site for site in sketches if scores[site] == pytest.approx(1.0, abs=1e-6)]
     assert len(tied) == 10 and all(scores.chunks_ahead[site] == 0.0 for site in tied)
+
+
+def test_text_k_is_a_share_of_a_fair_share_of_the_top_k_and_only_for_several_sites() -> None:
+    query = SiteQuery(question="q", embedding=np.ones(4, np.float32) / 2, k=30, embedder_version="v", mode="dense",
+                      want_answer=False)  # fmt: skip
+    assert with_text_k(query, 6, 1.0).text_k == 5
+    assert with_text_k(query, 6, 2.0).text_k == 10
+    assert with_text_k(query, 7, 1.0).text_k == 5  # rounded up: ceil(30 / 7)
+    assert with_text_k(query, 100, 0.1).text_k == 1  # at least one passage with its text
+    assert with_text_k(query, 1, 1.0) is query  # one site: its top k is the global one
+    assert with_text_k(query, 2, 2.0) is query  # a share of k or more: nothing to leave out
+    assert with_text_k(query, 6, None) is query
+    wanting = query.model_copy(update={"want_answer": True})
+    assert with_text_k(wanting, 6, 1.0) is wanting  # the answer path keeps every passage's text
+    hybrid = query.model_copy(update={"mode": "hybrid"})
+    assert with_text_k(hybrid, 6, 1.0) is hybrid
