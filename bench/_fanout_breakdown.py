@@ -18,8 +18,10 @@ from rag_fed.crypto import EnvelopeOpener, KeyPair, seal
 from rag_fed.protocol import SiteQuery, SiteReply
 from rag_fed.router import HttpSiteClient, Router
 from rag_fed.router.merge import merge_passages
+from rag_fed.router.selection import SketchScores
+from rag_fed.router.sketch import SiteSketch, centroid_sizes
 
-__all__ = ["breakdown", "cpu_by_package"]
+__all__ = ["PerSiteProducts", "breakdown", "cpu_by_package", "top_functions"]
 
 REPO = Path(__file__).resolve().parents[1]
 WARMUP = 3
@@ -108,6 +110,21 @@ async def cpu_by_package(router: Router, version: str, queries: Sequence[Query],
     return dict(totals.most_common(14))
 
 
+async def top_functions(router: Router, version: str, queries: Sequence[Query], k: int, top: int = 15) -> Row:
+    """The router's ``top`` functions by own time under cProfile (ms per question; the shares matter)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _, text, vector in queries:
+        await router.query(text, vector, version, k=k, mode="dense", want_answer=False)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats.items()  # type: ignore[attr-defined]
+    totals = {
+        f"{Path(f).name}:{line}({name})": own * 1000 / len(queries) for (f, line, name), (_, _, own, _, _) in stats
+    }
+    return dict(sorted(totals.items(), key=lambda item: -item[1])[:top])
+
+
+Row = dict[str, float]
 _BUILTIN_OWNERS = (
     ("pydantic_core", "pydantic"),
     ("nacl", "nacl"),
@@ -136,3 +153,38 @@ def _package_of(filename: str, function: str) -> str:
         module = parts[parts.index(library[0]) + 1]
         return module.removesuffix(".py")
     return "other"
+
+
+class PerSiteProducts:
+    """The router's sketch scoring before ``StackedSketches`` (kept as the baseline): one small product
+    per site and question, then the one sort. Same scores; set as a router's ``_scorer``."""
+
+    def scores(
+        self, query: NDArray[np.float32], version: str, sketches: Mapping[str, SiteSketch], candidates: Sequence[str]
+    ) -> SketchScores:
+        vector = np.asarray(query, dtype=np.float32).reshape(-1)
+        vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        scored, parts, sizes = [], [], []
+        for site_id in candidates:
+            sketch = sketches.get(site_id)
+            if sketch is None or sketch.embedder_version != version or sketch.centroids is None:
+                continue
+            if sketch.centroids.shape[1] != vector.shape[0]:
+                continue
+            scored.append(site_id)
+            parts.append(sketch.centroids @ vector)
+            sizes.append(centroid_sizes(sketch))
+        if not scored:
+            return SketchScores({}, {})
+        similarities, all_sizes = np.concatenate(parts), np.concatenate(sizes)
+        best = np.asarray([float(part.max()) for part in parts])
+        order = np.argsort(similarities, kind="stable")
+        cumulative = np.concatenate([[0.0], np.cumsum(all_sizes[order])])
+        ahead = cumulative[-1] - cumulative[np.searchsorted(similarities[order], best, side="right")]
+        return SketchScores(
+            {site_id: float(best[i]) for i, site_id in enumerate(scored)},
+            {site_id: float(ahead[i]) for i, site_id in enumerate(scored)},
+        )
+
+    def clear(self) -> None:
+        pass

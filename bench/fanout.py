@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._fanout_breakdown import breakdown, cpu_by_package  # noqa: E402
+from bench._fanout_breakdown import PerSiteProducts, breakdown, cpu_by_package, top_functions  # noqa: E402
 from bench._services import services, site_host_spec, site_service_spec  # noqa: E402
 from bench.query import CachedEmbedder, Query, bench_central, summary  # noqa: E402
 from eval.datasets import EvalDataset, load_beir  # noqa: E402
@@ -63,7 +63,8 @@ SELECTION = {"selection": "sketch", "cover_chunks": 80}
 WAIT_FOR_ALL: dict[str, object] = {"deadline_s": 120, "straggler_grace_s": None}
 # Selection rows, interleaved: every passage with its text (the path before text_k), and each site
 # sending the text of its best text_share x (k / sites asked) passages only (RoutingPolicy.text_share).
-SELECTED_ROWS: dict[str, dict[str, object]] = {"": {}, **{f" text {x:g}": {"text_share": x} for x in (1.0, 2.0)}}
+SELECTED_ROWS: dict[str, dict[str, object]] = {" before": {}, "": {}, " text 2": {"text_share": 2.0}}
+BEFORE = " before"  # the sketch scored as before StackedSketches: one product per site and question
 UNBATCHED = "1 req/site"  # rows with one HTTP request per site (the path before host batches)
 Row = dict[str, float]
 
@@ -162,6 +163,7 @@ async def measure_split(
         for selector in selecting.values():
             errors = await selector.refresh_sketches(timeout_s=60)
             assert not any(errors.values()), errors
+        selecting[f"selected {label}{BEFORE}"]._scorer = PerSiteProducts()  # type: ignore[assignment]
         rows.update(await sealed_http_ab(selecting, version, queries, dataset))
     if selection:
         rows[f"floor {label}"] = await http_floor(http, list(site_urls.values()), len(queries))
@@ -207,6 +209,13 @@ async def measure_hosts(
         for n_sites, urls in split_urls.items():
             steps = await selected_steps(http, urls, gateway, site_keys, version, queries)
             report[f"steps selected @{n_sites}"] = steps
+        if profile and 100 in split_urls:
+            clients = _clients(split_urls[100], http, True)
+            keys = {client.site_id: site_keys[client.site_id].public_key for client in clients}
+            policy = RoutingPolicy.model_validate({**WAIT_FOR_ALL, **SELECTION})
+            router = Router(keys=gateway, gateway_id="gateway", site_keys=keys, clients=clients, policy=policy)
+            await router.refresh_sketches(timeout_s=60)
+            report["functions selected @100"] = await top_functions(router, version, queries, K)
         if profile and 10 in split_urls:
             clients = _clients(split_urls[10], http, True)
             keys = {client.site_id: site_keys[client.site_id].public_key for client in clients}
@@ -271,6 +280,11 @@ def show(report: Mapping[str, Row]) -> None:
                 continue
             share = f"{value / total:6.1%}" if step not in ("site search", "first reply") else "  (inside HTTP)"
             print(f"  {step:16} {value:7.2f}  {share}")
+    functions = report.get("functions selected @100")
+    if functions:
+        print("\nthe router's top functions, selected @100 (cProfile, own time, ms per question):")
+        for function, value in functions.items():
+            print(f"  {function:60} {value:7.3f}")
     packages = report.get("CPU by package @10")
     if packages:
         whole = sum(packages.values())

@@ -31,7 +31,7 @@ from rag_fed.router.clients import SiteClient, SketchClient
 from rag_fed.router.merge import merge_passages
 from rag_fed.router.replies import SentReply, SiteFailure, check_reply, settle, wait_for_replies, with_fetch
 from rag_fed.router.result import FederatedResult, SiteOutcome
-from rag_fed.router.selection import RoutingPolicy, SketchScores, choose_by_sketch, score_sites, with_text_k
+from rag_fed.router.selection import RoutingPolicy, SketchScorer, SketchScores, choose_by_sketch, with_text_k
 from rag_fed.router.sketch import SiteSketch
 from rag_fed.router.term_stats import (
     GatewayTermStats,
@@ -73,6 +73,7 @@ class Router:
         self.set_clients(clients)
         self.breakers = breakers or CircuitBreakers(self.policy.failure_threshold, self.policy.cooldown_s)
         self._sketches: dict[str, SiteSketch] = {}
+        self._scorer = SketchScorer()
         self._versions: dict[str, str] = {}
         self.term_stats = (
             GatewayTermStats(self._seal_to, self._open_from, FederationTermStats(term_key))
@@ -118,6 +119,7 @@ class Router:
             _log.warning("sketch of site %s not refreshed: %s", client.site_id, error)
             return str(error) or type(error).__name__
         self._sketches[client.site_id] = sketch
+        self._scorer.clear()
         return None
 
     async def refresh_term_stats(self, timeout_s: float = 10.0) -> dict[str, str | None]:
@@ -268,7 +270,7 @@ class Router:
             except RagFedError as error:
                 _log.warning("sketches of version %s not scored (those sites are asked): %s", version, error)
                 continue
-            scored.append(score_sites(vector, version, self._sketches, group))
+            scored.append(self._scorer.scores(vector, version, self._sketches, group))
         if len(scored) == 1:
             return scored[0]
         merged = SketchScores({}, {})

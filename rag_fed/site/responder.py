@@ -277,9 +277,10 @@ class SiteResponder(Generic[SettingsT]):
                 # "answer_skipped": the time spent waiting for a model that was not free before the deadline
                 stage = "answer" if ran else "answer_skipped"
                 timings[stage] = _ms_since(started) - timings["search"] - timings["evidence"]
+        # Beyond text_k only ids and cosines go (no text, no citation): nothing there for egress to redact.
+        passages, beyond = text_only_for(passages, query.text_k)
         answer, released = apply_egress(answer, passages, self.settings.egress, self._redactor)
         depth = hybrid_depth(searched) if released else None
-        released, beyond = text_only_for(released, query.text_k)  # released first: egress decides what may go
         return SiteReply(
             request_id=query.request_id,
             site_id=self.site.site_id,
