@@ -156,7 +156,9 @@ class _Stack:
         self.starts = np.cumsum([0] + [len(part) for part in parts[:-1]])
 
     def scores(self, vector: NDArray[np.float32]) -> SketchScores:
-        similarities = self.centroids @ vector
+        # einsum's own loop, not BLAS: a product this size (1,600 x 384 at 100 sites) makes OpenBLAS start
+        # its threads, and on two busy cores waiting for them measured milliseconds (--cost, load 7).
+        similarities = np.einsum("ij,j->i", self.centroids, vector)
         best = np.maximum.reduceat(similarities, self.starts)
         # The chunks strictly closer than each site's best centroid from one sort (suffix sums of the sizes),
         # not one pass over every centroid per site: at 100 sites that pass was most of the cost of choosing.
