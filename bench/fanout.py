@@ -51,6 +51,7 @@ from rag_fed.crypto import KeyPair  # noqa: E402
 from rag_fed.embedders import load_embedder  # noqa: E402
 from rag_fed.router import HttpSiteClient, Router, RoutingPolicy  # noqa: E402
 from rag_fed.router.clients import http_site_clients, site_http_client  # noqa: E402
+from rag_fed.router.host_batch import host_of  # noqa: E402
 from rag_fed.router.selection import choose_by_sketch, score_sites  # noqa: E402
 from rag_fed.types import Passage  # noqa: E402
 
@@ -144,14 +145,16 @@ async def measure_split(
     dataset: EvalDataset,
     selection: bool = True,
     batched: bool = True,
+    per_host: httpx.AsyncClient | None = None,
 ) -> dict[str, Row]:
     """The rows of one split: every site asked, then (``selection``) the sketch's choice, then the floor.
-    ``batched``: the gateway's clients (one request per site host); else one request per site."""
+    ``batched``: the gateway's clients (one request per site host); else one request per site.
+    ``per_host``: a client with one connection pool per host, for a ``pool/host`` selected row."""
     clients = _clients(site_urls, http, batched)
     keys = {sid: site_keys[sid].public_key for sid in site_urls}
 
-    def router(policy: RoutingPolicy) -> Router:
-        return Router(keys=gateway, gateway_id="gateway", site_keys=keys, clients=clients, policy=policy)
+    def router(policy: RoutingPolicy, over: Sequence[HttpSiteClient] = clients) -> Router:
+        return Router(keys=gateway, gateway_id="gateway", site_keys=keys, clients=over, policy=policy)
 
     asking_all = router(RoutingPolicy.model_validate(WAIT_FOR_ALL))
     rows = {f"all {label}": await sealed_http(asking_all, version, queries, dataset)}
@@ -160,6 +163,11 @@ async def measure_split(
             f"selected {label}{name}": router(RoutingPolicy.model_validate({**WAIT_FOR_ALL, **SELECTION, **fields}))
             for name, fields in SELECTED_ROWS.items()
         }
+        if per_host is not None:
+            pooled = router(
+                RoutingPolicy.model_validate({**WAIT_FOR_ALL, **SELECTION}), _clients(site_urls, per_host, True)
+            )
+            selecting[f"selected {label} pool/host"] = pooled
         for selector in selecting.values():
             errors = await selector.refresh_sketches(timeout_s=60)
             assert not any(errors.values()), errors
@@ -180,11 +188,19 @@ async def measure_hosts(
     dataset: EvalDataset,
     profile: bool,
     unbatched: bool = True,
+    pool_per_host: bool = False,
 ) -> dict[str, Row]:
     report: dict[str, Row] = {}
-    async with site_http_client() as http:
+    origins = {found[0] for urls in split_urls.values() for url in urls.values() if (found := host_of(url))}
+    mounts = {origin: httpx.AsyncHTTPTransport() for origin in sorted(origins)} if pool_per_host else None
+    async with site_http_client() as http, httpx.AsyncClient(mounts=mounts) as per_host:
         for n_sites, urls in split_urls.items():
-            report.update(await measure_split(f"@{n_sites}", http, urls, gateway, site_keys, version, queries, dataset))
+            per_host_http = per_host if pool_per_host else None
+            report.update(
+                await measure_split(
+                    f"@{n_sites}", http, urls, gateway, site_keys, version, queries, dataset, per_host=per_host_http
+                )
+            )
             if unbatched:
                 report.update(
                     await measure_split(
@@ -302,6 +318,7 @@ def main() -> None:
     parser.add_argument("--per-process", action="store_true", help="also the 10-site split, one process per site")
     parser.add_argument("--profile", action="store_true", help="also the router's CPU by package at 10 sites")
     parser.add_argument("--batched-only", action="store_true", help="leave out the one-request-per-site rows")
+    parser.add_argument("--pool-per-host", action="store_true", help="also selected rows, one connection pool per host")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     print("load at start:", os.getloadavg())
@@ -349,7 +366,15 @@ def main() -> None:
             report.update(
                 asyncio.run(
                     measure_hosts(
-                        split_urls, gateway, site_keys, version, queries, dataset, args.profile, not args.batched_only
+                        split_urls,
+                        gateway,
+                        site_keys,
+                        version,
+                        queries,
+                        dataset,
+                        args.profile,
+                        not args.batched_only,
+                        args.pool_per_host,
                     )
                 )
             )
