@@ -13,11 +13,16 @@ the gateway's one pooled client, dense, 30 chunks, ``want_answer=false``, one qu
 - ``floor @N``: ``GET /health`` of the same N sites at once on the same client (no sealing, search, JSON);
 - ``steps @10``, ``steps @100``: the router's steps done one by one and timed (``seal``, ``HTTP``, of
   which the slowest site's own ``site search``, ``decode``, ``merge``);
+- ``selected @N before``, ``selected @N``, ``selected @N text 2`` (and with ``--pool-per-host`` ``pool/host``),
+  interleaved question by question: choosing as before ``StackedSketches`` (one product per site), now,
+  and with ``routing.text_share = 2`` (replies without the losers' text; ``fetched``: the share of
+  questions that needed the second call); ``steps selected @N``: those steps for the sites the selection
+  asks, with ``select``, the wait for the first reply and the reply bytes per site;
 - with ``--per-process``: the 10-site split again, one site service process per site (the layout before
   the site host), for the same rows in the same run.
 
     .venv/bin/python bench/fanout.py [--queries 60] [--hosts 4] [--sizes 3 10 30 100] [--per-process]
-        [--batched-only] [--profile] [--out results.json]
+        [--batched-only] [--profile] [--pool-per-host] [--out results.json]
 """
 
 from __future__ import annotations
