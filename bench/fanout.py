@@ -13,11 +13,16 @@ the gateway's one pooled client, dense, 30 chunks, ``want_answer=false``, one qu
 - ``floor @N``: ``GET /health`` of the same N sites at once on the same client (no sealing, search, JSON);
 - ``steps @10``, ``steps @100``: the router's steps done one by one and timed (``seal``, ``HTTP``, of
   which the slowest site's own ``site search``, ``decode``, ``merge``);
+- ``selected @N before``, ``selected @N``, ``selected @N text 2`` (and with ``--pool-per-host`` ``pool/host``),
+  interleaved question by question: choosing as before ``StackedSketches`` (one product per site), now,
+  and with ``routing.text_share = 2`` (replies without the losers' text; ``fetched``: the share of
+  questions that needed the second call); ``steps selected @N``: those steps for the sites the selection
+  asks, with ``select``, the wait for the first reply and the reply bytes per site;
 - with ``--per-process``: the 10-site split again, one site service process per site (the layout before
   the site host), for the same rows in the same run.
 
     .venv/bin/python bench/fanout.py [--queries 60] [--hosts 4] [--sizes 3 10 30 100] [--per-process]
-        [--batched-only] [--profile] [--out results.json]
+        [--batched-only] [--profile] [--pool-per-host] [--out results.json]
 """
 
 from __future__ import annotations
@@ -35,11 +40,12 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from numpy.typing import NDArray
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._fanout_breakdown import breakdown, cpu_by_package  # noqa: E402
+from bench._fanout_breakdown import PerSiteProducts, breakdown, cpu_by_package, top_functions  # noqa: E402
 from bench._services import services, site_host_spec, site_service_spec  # noqa: E402
 from bench.query import CachedEmbedder, Query, bench_central, summary  # noqa: E402
 from eval.datasets import EvalDataset, load_beir  # noqa: E402
@@ -50,6 +56,9 @@ from rag_fed.crypto import KeyPair  # noqa: E402
 from rag_fed.embedders import load_embedder  # noqa: E402
 from rag_fed.router import HttpSiteClient, Router, RoutingPolicy  # noqa: E402
 from rag_fed.router.clients import http_site_clients, site_http_client  # noqa: E402
+from rag_fed.router.host_batch import host_of  # noqa: E402
+from rag_fed.router.selection import choose_by_sketch, score_sites  # noqa: E402
+from rag_fed.types import Passage  # noqa: E402
 
 K = 30
 SIZES = (3, 10, 30, 100)
@@ -58,6 +67,10 @@ SELECTION = {"selection": "sketch", "cover_chunks": 80}
 # Every site's reply is timed, on a loaded machine too: no straggler grace (at load 20, 100 sites asked at
 # once had sites answer more than the 2 s default after the first).
 WAIT_FOR_ALL: dict[str, object] = {"deadline_s": 120, "straggler_grace_s": None}
+# Selection rows, interleaved: every passage with its text (the path before text_k), and each site
+# sending the text of its best text_share x (k / sites asked) passages only (RoutingPolicy.text_share).
+SELECTED_ROWS: dict[str, dict[str, object]] = {" before": {}, "": {}, " text 2": {"text_share": 2.0}}
+BEFORE = " before"  # the sketch scored as before StackedSketches: one product per site and question
 UNBATCHED = "1 req/site"  # rows with one HTTP request per site (the path before host batches)
 Row = dict[str, float]
 
@@ -68,30 +81,50 @@ def _percentiles(values: Sequence[float]) -> Row:
 
 async def sealed_http(router: Router, version: str, queries: Sequence[Query], dataset: EvalDataset) -> Row:
     """``Router.query`` end to end: latency, nDCG@10, sites asked, CPU of this process, bytes."""
+    return (await sealed_http_ab({"": router}, version, queries, dataset))[""]
+
+
+async def sealed_http_ab(
+    routers: Mapping[str, Router], version: str, queries: Sequence[Query], dataset: EvalDataset
+) -> dict[str, Row]:
+    """``sealed_http`` of several routers on the same questions, interleaved: each question is asked of
+    every router in turn (the first router changing each question), so load that comes and goes falls on
+    all of them. Also the share of questions that needed a second call to fetch candidates' text."""
+    names = list(routers)
     for _, text, vector in queries[:WARMUP]:
-        await router.query(text, vector, version, k=K, mode="dense", want_answer=False)
-    times, sizes, asked, rankings = [], [], [], {}
-    cpu_started = time.process_time()
-    for query_id, text, vector in queries:
-        started = time.perf_counter()
-        result = await router.query(text, vector, version, k=K, mode="dense", want_answer=False)
-        times.append((time.perf_counter() - started) * 1000)
-        sizes.append(result.bytes_total)
-        rankings[query_id] = result.passages
-        sites = [site for site in result.sites if site.status != "skipped"]
-        asked.append(len(sites))
-        assert all(site.status == "answered" for site in sites), [site.error for site in sites if site.error]
-    cpu_ms = (time.process_time() - cpu_started) * 1000 / len(queries)
-    scored = summary(times, rankings, dataset)
-    return {
-        "p50": scored["p50_ms"],
-        "p95": scored["p95_ms"],
-        "ndcg@10": scored["ndcg@10"],
-        "sites_asked": float(np.mean(asked)),
-        "cpu_ms_per_query": cpu_ms,
-        "cpu_ms_per_site": cpu_ms / float(np.mean(asked)),
-        "bytes_per_query": float(np.mean(sizes)),
-    }
+        for router in routers.values():
+            await router.query(text, vector, version, k=K, mode="dense", want_answer=False)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    cpu = dict.fromkeys(names, 0.0)
+    sizes, asked, fetched = ({name: [] for name in names} for _ in range(3))  # type: ignore[var-annotated]
+    rankings: dict[str, dict[str, list[Passage]]] = {name: {} for name in names}
+    for index, (query_id, text, vector) in enumerate(queries):
+        for name in names[index % len(names) :] + names[: index % len(names)]:
+            cpu_started, started = time.process_time(), time.perf_counter()
+            result = await routers[name].query(text, vector, version, k=K, mode="dense", want_answer=False)
+            times[name].append((time.perf_counter() - started) * 1000)
+            cpu[name] += time.process_time() - cpu_started
+            sizes[name].append(result.bytes_total)
+            rankings[name][query_id] = result.passages
+            sites = [site for site in result.sites if site.status != "skipped"]
+            asked[name].append(len(sites))
+            fetched[name].append(float(any(site.fetched for site in sites)))
+            assert all(site.status == "answered" for site in sites), [site.error for site in sites if site.error]
+    rows = {}
+    for name in names:
+        cpu_ms = cpu[name] * 1000 / len(queries)
+        scored = summary(times[name], rankings[name], dataset)
+        rows[name] = {
+            "p50": scored["p50_ms"],
+            "p95": scored["p95_ms"],
+            "ndcg@10": scored["ndcg@10"],
+            "sites_asked": float(np.mean(asked[name])),
+            "cpu_ms_per_query": cpu_ms,
+            "cpu_ms_per_site": cpu_ms / float(np.mean(asked[name])),
+            "bytes_per_query": float(np.mean(sizes[name])),
+            "fetch_share": float(np.mean(fetched[name])),
+        }
+    return rows
 
 
 async def http_floor(http: httpx.AsyncClient, urls: Sequence[str], rounds: int) -> Row:
@@ -117,22 +150,34 @@ async def measure_split(
     dataset: EvalDataset,
     selection: bool = True,
     batched: bool = True,
+    per_host: httpx.AsyncClient | None = None,
 ) -> dict[str, Row]:
     """The rows of one split: every site asked, then (``selection``) the sketch's choice, then the floor.
-    ``batched``: the gateway's clients (one request per site host); else one request per site."""
+    ``batched``: the gateway's clients (one request per site host); else one request per site.
+    ``per_host``: a client with one connection pool per host, for a ``pool/host`` selected row."""
     clients = _clients(site_urls, http, batched)
     keys = {sid: site_keys[sid].public_key for sid in site_urls}
 
-    def router(policy: RoutingPolicy) -> Router:
-        return Router(keys=gateway, gateway_id="gateway", site_keys=keys, clients=clients, policy=policy)
+    def router(policy: RoutingPolicy, over: Sequence[HttpSiteClient] = clients) -> Router:
+        return Router(keys=gateway, gateway_id="gateway", site_keys=keys, clients=over, policy=policy)
 
     asking_all = router(RoutingPolicy.model_validate(WAIT_FOR_ALL))
     rows = {f"all {label}": await sealed_http(asking_all, version, queries, dataset)}
     if selection:
-        selecting = router(RoutingPolicy.model_validate({**WAIT_FOR_ALL, **SELECTION}))
-        errors = await selecting.refresh_sketches(timeout_s=60)
-        assert not any(errors.values()), errors
-        rows[f"selected {label}"] = await sealed_http(selecting, version, queries, dataset)
+        selecting = {
+            f"selected {label}{name}": router(RoutingPolicy.model_validate({**WAIT_FOR_ALL, **SELECTION, **fields}))
+            for name, fields in SELECTED_ROWS.items()
+        }
+        if per_host is not None:
+            pooled = router(
+                RoutingPolicy.model_validate({**WAIT_FOR_ALL, **SELECTION}), _clients(site_urls, per_host, True)
+            )
+            selecting[f"selected {label} pool/host"] = pooled
+        for selector in selecting.values():
+            errors = await selector.refresh_sketches(timeout_s=60)
+            assert not any(errors.values()), errors
+        selecting[f"selected {label}{BEFORE}"]._scorer = PerSiteProducts()  # type: ignore[assignment]
+        rows.update(await sealed_http_ab(selecting, version, queries, dataset))
     if selection:
         rows[f"floor {label}"] = await http_floor(http, list(site_urls.values()), len(queries))
     print(f"  {label} done; load {os.getloadavg()[0]:.1f}", flush=True)
@@ -148,11 +193,19 @@ async def measure_hosts(
     dataset: EvalDataset,
     profile: bool,
     unbatched: bool = True,
+    pool_per_host: bool = False,
 ) -> dict[str, Row]:
     report: dict[str, Row] = {}
-    async with site_http_client() as http:
+    origins = {found[0] for urls in split_urls.values() for url in urls.values() if (found := host_of(url))}
+    mounts = {origin: httpx.AsyncHTTPTransport() for origin in sorted(origins)} if pool_per_host else None
+    async with site_http_client() as http, httpx.AsyncClient(mounts=mounts) as per_host:
         for n_sites, urls in split_urls.items():
-            report.update(await measure_split(f"@{n_sites}", http, urls, gateway, site_keys, version, queries, dataset))
+            per_host_http = per_host if pool_per_host else None
+            report.update(
+                await measure_split(
+                    f"@{n_sites}", http, urls, gateway, site_keys, version, queries, dataset, per_host=per_host_http
+                )
+            )
             if unbatched:
                 report.update(
                     await measure_split(
@@ -174,12 +227,45 @@ async def measure_hosts(
                 clients = _clients(split_urls[n_sites], http, batched)
                 steps = await breakdown(clients, gateway, site_keys, version, queries, K)
                 report[f"steps @{n_sites}{suffix}"] = steps
+        for n_sites, urls in split_urls.items():
+            steps = await selected_steps(http, urls, gateway, site_keys, version, queries)
+            report[f"steps selected @{n_sites}"] = steps
+        if profile and 100 in split_urls:
+            clients = _clients(split_urls[100], http, True)
+            keys = {client.site_id: site_keys[client.site_id].public_key for client in clients}
+            policy = RoutingPolicy.model_validate({**WAIT_FOR_ALL, **SELECTION})
+            router = Router(keys=gateway, gateway_id="gateway", site_keys=keys, clients=clients, policy=policy)
+            await router.refresh_sketches(timeout_s=60)
+            report["functions selected @100"] = await top_functions(router, version, queries, K)
         if profile and 10 in split_urls:
             clients = _clients(split_urls[10], http, True)
             keys = {client.site_id: site_keys[client.site_id].public_key for client in clients}
             router = Router(keys=gateway, gateway_id="gateway", site_keys=keys, clients=clients)
             report["CPU by package @10"] = await cpu_by_package(router, version, queries, K)
     return report
+
+
+async def selected_steps(
+    http: httpx.AsyncClient,
+    urls: Mapping[str, str],
+    gateway: KeyPair,
+    site_keys: Mapping[str, KeyPair],
+    version: str,
+    queries: Sequence[Query],
+) -> Row:
+    """The router's steps one by one for the sites its sketch selection asks (``select`` included)."""
+    clients = _clients(urls, http, True)
+    keys = {sid: site_keys[sid].public_key for sid in urls}
+    policy = RoutingPolicy.model_validate({**WAIT_FOR_ALL, **SELECTION})
+    router = Router(keys=gateway, gateway_id="gateway", site_keys=keys, clients=clients, policy=policy)
+    errors = await router.refresh_sketches(timeout_s=60)
+    assert not any(errors.values()), errors
+    sketches, candidates = router.sketches, sorted(urls)
+
+    def choose(vector: NDArray[np.float32]) -> set[str]:
+        return choose_by_sketch(score_sites(vector, version, sketches, candidates), candidates, policy)
+
+    return await breakdown(clients, gateway, site_keys, version, queries, K, choose)
 
 
 def _clients(urls: Mapping[str, str], http: httpx.AsyncClient, batched: bool) -> list[HttpSiteClient]:
@@ -191,27 +277,35 @@ def _clients(urls: Mapping[str, str], http: httpx.AsyncClient, batched: bool) ->
 def show(report: Mapping[str, Row]) -> None:
     central = report["central"]
     print(
-        f"{'row':22} {'p50 ms':>8} {'p95 ms':>8} {'nDCG@10':>8} {'/central':>8} {'asked':>6} {'CPU ms/q':>9} "
-        f"{'CPU ms/site':>11} {'bytes/q':>9}"
+        f"{'row':28} {'p50 ms':>8} {'p95 ms':>8} {'nDCG@10':>8} {'/central':>8} {'asked':>6} {'CPU ms/q':>9} "
+        f"{'CPU ms/site':>11} {'bytes/q':>9} {'fetched':>7}"
     )
-    print(f"{'central index':22} {central['p50_ms']:8.1f} {central['p95_ms']:8.1f} {central['ndcg@10']:8.4f}")
+    print(f"{'central index':28} {central['p50_ms']:8.1f} {central['p95_ms']:8.1f} {central['ndcg@10']:8.4f}")
     for name, row in report.items():
         if name.startswith(("all", "selected")):
             print(
-                f"{name:22} {row['p50']:8.1f} {row['p95']:8.1f} {row['ndcg@10']:8.4f} "
+                f"{name:28} {row['p50']:8.1f} {row['p95']:8.1f} {row['ndcg@10']:8.4f} "
                 f"{row['ndcg@10'] / central['ndcg@10']:8.3f} {row['sites_asked']:6.1f} {row['cpu_ms_per_query']:9.2f} "
-                f"{row['cpu_ms_per_site']:11.2f} {row['bytes_per_query']:9.0f}"
+                f"{row['cpu_ms_per_site']:11.2f} {row['bytes_per_query']:9.0f} {row.get('fetch_share', 0):7.2f}"
             )
         elif name.startswith("floor"):
-            print(f"{name:22} {row['p50']:8.1f} {row['p95']:8.1f}")
+            print(f"{name:28} {row['p50']:8.1f} {row['p95']:8.1f}")
     for name, steps in report.items():
         if not name.startswith("steps"):
             continue
-        total = steps["seal"] + steps["http"] + steps["decode"] + steps["merge"]
+        total = sum(steps[step] for step in ("select", "seal", "http", "decode", "merge") if step in steps)
         print(f"\n{name}: where the time goes (mean ms per question; sum {total:.1f} ms):")
         for step, value in steps.items():
-            share = f"{value / total:6.1%}" if step != "site search" else "  (inside HTTP)"
-            print(f"  {step:12} {value:7.2f}  {share}")
+            if step in ("sites asked", "reply bytes/site"):
+                print(f"  {step:16} {value:9.1f}")
+                continue
+            share = f"{value / total:6.1%}" if step not in ("site search", "first reply") else "  (inside HTTP)"
+            print(f"  {step:16} {value:7.2f}  {share}")
+    functions = report.get("functions selected @100")
+    if functions:
+        print("\nthe router's top functions, selected @100 (cProfile, own time, ms per question):")
+        for function, value in functions.items():
+            print(f"  {function:60} {value:7.3f}")
     packages = report.get("CPU by package @10")
     if packages:
         whole = sum(packages.values())
@@ -229,6 +323,7 @@ def main() -> None:
     parser.add_argument("--per-process", action="store_true", help="also the 10-site split, one process per site")
     parser.add_argument("--profile", action="store_true", help="also the router's CPU by package at 10 sites")
     parser.add_argument("--batched-only", action="store_true", help="leave out the one-request-per-site rows")
+    parser.add_argument("--pool-per-host", action="store_true", help="also selected rows, one connection pool per host")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     print("load at start:", os.getloadavg())
@@ -276,7 +371,15 @@ def main() -> None:
             report.update(
                 asyncio.run(
                     measure_hosts(
-                        split_urls, gateway, site_keys, version, queries, dataset, args.profile, not args.batched_only
+                        split_urls,
+                        gateway,
+                        site_keys,
+                        version,
+                        queries,
+                        dataset,
+                        args.profile,
+                        not args.batched_only,
+                        args.pool_per_host,
                     )
                 )
             )

@@ -153,15 +153,23 @@ class SiteQuery(SealedMessage):
 
     fetch: list[_ChunkId] | None = Field(default=None, min_length=1, max_length=MAX_K)
     """Instead of searching: these chunks' passages (candidates of an earlier reply that made the top k)."""
+    text_k: int | None = Field(default=None, ge=0, le=MAX_K)
+    """Dense search without an answer: only the best ``text_k`` of the ``k`` passages travel with their text;
+    the rest of the top ``k`` go as ``SiteReply.candidates`` (chunk ids and cosines, no text), and the router
+    fetches those that make the global top k (``fetch``). Sent when several sites are asked, where most of
+    each site's top k cannot be in the global one (docs/architecture.md, "Replies without the text of the
+    losers")."""
     deadline_s: float | None = Field(default=None, gt=0, le=MAX_DEADLINE_S, allow_inf_nan=False)
     """How long the gateway waits for the reply, counted from when it sent the query. Model work the site
     cannot start in time is skipped and a lead is stopped at it (the evidence is sent without a phrased
     answer), so a question the gateway gave up on does not hold the site's model."""
 
-    _omitted_when_unset = frozenset({"term_stats", "fetch", "embedding", "deadline_s"})
+    _omitted_when_unset = frozenset({"term_stats", "fetch", "embedding", "deadline_s", "text_k"})
 
     @model_validator(mode="after")
     def _embedding_when_used(self) -> Self:
+        if self.text_k is not None and (self.mode != "dense" or self.want_answer or self.fetch is not None):
+            raise ValueError("text_k is for a dense search without an answer (not with mode, want_answer or fetch)")
         if self.embedding is None and (self.mode != "keyword" or self.want_answer or self.fetch is not None):
             raise ValueError(
                 f"a {self.mode} query{' that wants an answer' if self.want_answer else ''} needs the question's "
@@ -212,9 +220,11 @@ class SiteReply(SealedMessage):
     a central index scales over, so the router scales the global rankings exactly as it would."""
 
     candidates: CandidateField | None = None
-    """With ``hybrid_depth``: the chunks beyond the top k that fewer than k of the site's chunks beat in both
-    rankings (ids and component scores, no text), so the router's exact fusion sees every chunk that can be
-    in the central top k; it fetches the text of those that are (``SiteQuery.fetch``)."""
+    """To a dense query with ``text_k``: the site's passages beyond its best ``text_k``, down to ``k``, as
+    chunk ids and cosines (``dense``; ``keyword`` NaN) without text. With ``hybrid_depth``: the chunks
+    beyond the top k that fewer than k of the site's chunks beat in both rankings (ids and component
+    scores, no text), so the router's exact fusion sees every chunk that can be in the central top k. The
+    router fetches the text of those that are (``SiteQuery.fetch``)."""
 
     _omitted_when_unset = frozenset({"term_stats", "term_stats_version", "hybrid_depth", "candidates"})
 

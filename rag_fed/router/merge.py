@@ -134,7 +134,7 @@ def _add_stubs(
                 citation=Citation(site_id=site_id, doc_id="", title=""),
                 chunk_id=key[1],
                 text="",
-                score=0.0,
+                score=_present(found.dense[number]) or 0.0,  # a dense ranking's stub ranks by its cosine
                 rank=k + number + 1,
                 dense_score=_present(found.dense[number]),
                 keyword_score=_present(found.keyword[number]),

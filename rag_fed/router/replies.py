@@ -15,7 +15,7 @@ from rag_fed.protocol import SiteQuery, SiteReply
 from rag_fed.router.breaker import CircuitBreaker
 from rag_fed.router.result import SiteOutcome
 
-__all__ = ["SentReply", "SiteFailure", "check_reply", "settle", "wait_for_replies"]
+__all__ = ["SentReply", "SiteFailure", "check_reply", "settle", "wait_for_replies", "with_fetch"]
 
 _log = logging.getLogger("rag_fed.router.router")
 
@@ -59,6 +59,17 @@ async def wait_for_replies(tasks: Mapping[str, asyncio.Task[SentReply]], deadlin
 
 def _answered(task: asyncio.Task[SentReply]) -> bool:
     return not task.cancelled() and task.exception() is None and task.result().reply.status == "answered"
+
+
+def with_fetch(outcome: SiteOutcome, sent: SentReply) -> SiteOutcome:
+    """``outcome`` with the second call that fetched candidates' text counted in (bytes, passages)."""
+    return outcome.model_copy(
+        update={
+            "bytes_sent": outcome.bytes_sent + sent.bytes_sent,
+            "bytes_received": outcome.bytes_received + sent.bytes_received,
+            "fetched": len(sent.reply.passages),
+        }
+    )
 
 
 def check_reply(reply: SiteReply, query: SiteQuery, site_id: str) -> None:

@@ -22,6 +22,8 @@ class SiteOutcome(BaseModel):
     sketch_score: float | None = None
     egress: str | None = None
     passages: int = 0
+    fetched: int = 0
+    """Passages of this site fetched in a second call (candidates that made the top k); its bytes are counted."""
     embedder_version: str | None = None
     term_stats: str | None = None
     """Keyword and hybrid modes: what the site's BM25 used: ``global`` (the federation's statistics, so

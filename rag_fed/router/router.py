@@ -29,9 +29,9 @@ from rag_fed.protocol import QueryTermStats, SiteQuery, SiteReply
 from rag_fed.router.breaker import CircuitBreakers
 from rag_fed.router.clients import SiteClient, SketchClient
 from rag_fed.router.merge import merge_passages
-from rag_fed.router.replies import SentReply, SiteFailure, check_reply, settle, wait_for_replies
+from rag_fed.router.replies import SentReply, SiteFailure, check_reply, settle, wait_for_replies, with_fetch
 from rag_fed.router.result import FederatedResult, SiteOutcome
-from rag_fed.router.selection import RoutingPolicy, SketchScores, choose_by_sketch, score_sites
+from rag_fed.router.selection import RoutingPolicy, SketchScorer, SketchScores, choose_by_sketch, with_text_k
 from rag_fed.router.sketch import SiteSketch
 from rag_fed.router.term_stats import (
     GatewayTermStats,
@@ -73,6 +73,7 @@ class Router:
         self.set_clients(clients)
         self.breakers = breakers or CircuitBreakers(self.policy.failure_threshold, self.policy.cooldown_s)
         self._sketches: dict[str, SiteSketch] = {}
+        self._scorer = SketchScorer()
         self._versions: dict[str, str] = {}
         self.term_stats = (
             GatewayTermStats(self._seal_to, self._open_from, FederationTermStats(term_key))
@@ -118,6 +119,7 @@ class Router:
             _log.warning("sketch of site %s not refreshed: %s", client.site_id, error)
             return str(error) or type(error).__name__
         self._sketches[client.site_id] = sketch
+        self._scorer.clear()
         return None
 
     async def refresh_term_stats(self, timeout_s: float = 10.0) -> dict[str, str | None]:
@@ -164,6 +166,7 @@ class Router:
         )
         vectors = QueryVectors({} if query.embedding is None else {embedder_version: query.embedding}, encode)
         outcomes, chosen, scores = await self._select(query, vectors, site_ids)
+        query = with_text_k(query, len(chosen), self.policy.text_share)
         stats: Mapping[str, QueryTermStats] = {}
         if self.term_stats is not None:
             timeout = min(_PHRASE_TIMEOUT_S, self.policy.deadline_s)
@@ -199,16 +202,21 @@ class Router:
             for site_id, reply in replies.items()
             if reply.answer
         ]
+        fetched: dict[str, SentReply] = {}
+
+        async def fetch(site_id: str, chunk_ids: list[int]) -> list[Passage]:
+            sent = fetched[site_id] = await self._fetch(site_id, chunk_ids, query, vectors, versions[site_id], started)
+            return list(sent.reply.passages)
+
+        passages = await fill_candidates(merge_passages(rankings, k, mode, versions, depths, candidates), fetch, k)
+        for site_id, sent in fetched.items():  # the second call's bytes count as the site's
+            outcomes[site_id] = with_fetch(outcomes[site_id], sent)
         return FederatedResult(
             request_id=query.request_id,
             question=question,
             mode=mode,
             k=k,
-            passages=await fill_candidates(
-                merge_passages(rankings, k, mode, versions, depths, candidates),
-                lambda site_id, ids: self._fetch(site_id, ids, query, vectors, versions[site_id], started),
-                k,
-            ),
+            passages=passages,
             answers=answers,
             evidence=[item for site_id in sorted(replies) for item in replies[site_id].evidence],
             sites=[outcomes[site_id] for site_id in sorted(outcomes)],
@@ -262,7 +270,7 @@ class Router:
             except RagFedError as error:
                 _log.warning("sketches of version %s not scored (those sites are asked): %s", version, error)
                 continue
-            scored.append(score_sites(vector, version, self._sketches, group))
+            scored.append(self._scorer.scores(vector, version, self._sketches, group))
         if len(scored) == 1:
             return scored[0]
         merged = SketchScores({}, {})
@@ -315,11 +323,11 @@ class Router:
 
     async def _fetch(
         self, site_id: str, chunk_ids: list[int], base: SiteQuery, vectors: QueryVectors, version: str, started: float
-    ) -> list[Passage]:
+    ) -> SentReply:
         """The passages of candidates of ``site_id`` that made the top k (a second, short call to it)."""
         query = await self._versioned(base, vectors, version, site_id) or base
-        query = query.model_copy(update={"fetch": chunk_ids, "term_stats": None, "want_answer": False})
-        return list((await self._send(self._clients[site_id], query, started)).reply.passages)
+        update = {"fetch": chunk_ids, "term_stats": None, "want_answer": False, "text_k": None}
+        return await self._send(self._clients[site_id], query.model_copy(update=update), started)
 
     async def _versioned(self, base: SiteQuery, vectors: QueryVectors, version: str, site_id: str) -> SiteQuery | None:
         """``base`` embedded with ``version`` (same request id); ``None`` if the gateway cannot embed it."""
@@ -336,6 +344,7 @@ class Router:
                 phrase=base.phrase,
                 request_id=base.request_id,
                 term_stats=base.term_stats,
+                text_k=base.text_k,
             )
         except (RagFedError, ValueError) as error:
             _log.warning(

@@ -35,7 +35,7 @@ from rag_fed.site.model_control import apply_model_control
 from rag_fed.site.node import Site
 from rag_fed.site.query_checks import require_normalised
 from rag_fed.site.sketch import build_sketch
-from rag_fed.site.stats_search import hybrid_depth
+from rag_fed.site.stats_search import hybrid_depth, text_only_for
 from rag_fed.site.term_stats import TermStatsPublisher
 from rag_fed.term_stats.publication import PublicationPolicy, TermStatsRequest
 from rag_fed.types import Evidence
@@ -277,6 +277,8 @@ class SiteResponder(Generic[SettingsT]):
                 # "answer_skipped": the time spent waiting for a model that was not free before the deadline
                 stage = "answer" if ran else "answer_skipped"
                 timings[stage] = _ms_since(started) - timings["search"] - timings["evidence"]
+        # Beyond text_k only ids and cosines go (no text, no citation): nothing there for egress to redact.
+        passages, beyond = text_only_for(passages, query.text_k)
         answer, released = apply_egress(answer, passages, self.settings.egress, self._redactor)
         depth = hybrid_depth(searched) if released else None
         return SiteReply(
@@ -293,7 +295,7 @@ class SiteResponder(Generic[SettingsT]):
             term_stats=searched.term_stats,
             term_stats_version=searched.version if query.term_stats is not None else None,
             hybrid_depth=depth,
-            candidates=searched.candidates if depth is not None else None,
+            candidates=searched.candidates if depth is not None else beyond,
         )
 
     def _fetched(self, query: SiteQuery) -> SiteReply:

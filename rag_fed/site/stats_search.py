@@ -3,6 +3,7 @@ reports back (docs/term-statistics.md)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,3 +48,14 @@ def hybrid_depth(searched: StatsSearch) -> HybridDepth | None:
     if searched.term_stats != "global" or searched.dense_depth is None or searched.keyword_depth is None:
         return None
     return HybridDepth(dense=searched.dense_depth, keyword=searched.keyword_depth)
+
+
+def text_only_for(passages: list[Passage], text_k: int | None) -> tuple[list[Passage], Candidates | None]:
+    """A dense reply's passages cut to the best ``text_k`` (``SiteQuery.text_k``), the rest as candidates:
+    chunk ids and cosines without text or citation, for the router to fetch if they make the global top k.
+    ``None`` (or no more passages than that): all of them, no candidates."""
+    if text_k is None or len(passages) <= text_k:
+        return passages, None
+    rest = passages[text_k:]
+    scores = [p.score for p in rest]
+    return passages[:text_k], Candidates.of([p.chunk_id for p in rest], scores, [math.nan] * len(rest))

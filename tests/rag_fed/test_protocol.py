@@ -250,3 +250,11 @@ def test_a_citation_heading_names_the_section_only_when_there_is_one() -> None:
         "Pump manual — Seals > Bleeding"
     )
     assert Citation(site_id="s", doc_id="d", title="Pump manual").heading == "Pump manual"
+
+
+def test_text_k_travels_is_omitted_when_unset_and_only_asks_a_dense_search_without_an_answer() -> None:
+    assert SiteQuery.from_bytes(_query(text_k=4).to_bytes()).text_k == 4
+    assert b"text_k" not in _query().to_bytes(), "an older site never sees a field it does not know"
+    for changes in ({"mode": "hybrid"}, {"want_answer": True}, {"fetch": [3]}, {"text_k": -1}, {"text_k": 101}):
+        with pytest.raises(ValidationError):
+            _query(**{"text_k": 4, **changes})

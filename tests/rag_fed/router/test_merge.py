@@ -4,11 +4,13 @@ rankings; RRF over the sites' rankings is the fallback when scores do not compar
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
 
 from rag_fed.fusion import HYBRID_DEPTH, fuse_min_max
+from rag_fed.protocol import Candidates
 from rag_fed.router import merge_passages
 from rag_fed.router.term_stats import fill_candidates
 from rag_fed.types import Citation, Passage
@@ -168,3 +170,38 @@ def test_a_candidate_tied_at_the_cut_keeps_the_whole_tie_for_the_router() -> Non
 
     filled = asyncio.run(fill_candidates(merged, fetch, 3))
     assert [(p.citation.doc_id, p.rank) for p in filled] == [("m", 1), ("q", 2), ("c", 3)]
+
+
+def test_dense_merge_with_the_losers_as_ids_and_cosines_equals_the_merge_with_their_text() -> None:
+    """``SiteQuery.text_k``: each site sends the text of its best few only and the rest of its top k as
+    candidates; the merge ranks those by their cosines, and once the stubs that made the top k are fetched
+    the result is the merge of the full replies, passage for passage."""
+    rng = np.random.default_rng(11)
+    k, text_k = 10, 2
+    stubbed_some = 0
+    for _ in range(20):
+        full: dict[str, list[Passage]] = {}
+        cut: dict[str, list[Passage]] = {}
+        rest: dict[str, Candidates] = {}
+        for site in ("a", "b", "c"):
+            scores = np.sort(rng.uniform(-1, 1, size=k))[::-1]
+            full[site] = [  # as a site's dense search sends them: the cosine is the score and the dense score
+                passage(site, 100 * ord(site) + i, float(s), i + 1).model_copy(update={"dense_score": float(s)})
+                for i, s in enumerate(scores)
+            ]
+            cut[site] = full[site][:text_k]
+            beyond = full[site][text_k:]
+            rest[site] = Candidates.of([p.chunk_id for p in beyond], [p.score for p in beyond], [np.nan] * len(beyond))
+        merged = merge_passages(cut, k, "dense", candidates=rest)
+        stubbed_some += any(not p.text for p in merged)
+        texts = {(p.citation.site_id, p.chunk_id): p for ranking in full.values() for p in ranking}
+        filled = asyncio.run(fill_candidates(merged, _fetcher(texts), k))
+        assert filled == merge_passages(full, k, "dense")
+    assert stubbed_some == 20  # with two texts a site among three, every question needed a fetch
+
+
+def _fetcher(texts: dict[tuple[str, int], Passage]) -> Callable[[str, list[int]], Awaitable[list[Passage]]]:
+    async def fetch(site_id: str, ids: list[int]) -> list[Passage]:
+        return [texts[(site_id, i)] for i in ids]
+
+    return fetch

@@ -231,3 +231,26 @@ def test_a_slow_but_live_site_never_opens_its_breaker(make_router: MakeRouter, t
     assert router.breakers.for_site("south").state == "closed"
     south.delay_s = 0.0
     assert _status(_ask(router))["south"] == "answered"
+
+
+def test_a_refreshed_sketch_changes_the_choice_at_the_next_question(
+    make_router: MakeRouter, three_sites: list[FakeSite]
+) -> None:
+    """The router keeps the sketches stacked between questions; a refresh must replace what it kept."""
+    router = make_router(three_sites, selection="sketch", max_sites=1)
+    axes = {"north": 0, "south": 3, "east": 5}
+
+    def sketch_of(site: FakeSite) -> bytes:
+        return site.seal(
+            build_sketch(site.site_id, VERSION, np.tile(unit_vector(axis=axes[site.site_id]), (10, 1))).to_bytes()
+        )
+
+    router.set_clients(
+        [InProcessSiteClient(s.site_id, s.handle, sketch=lambda s=s: sketch_of(s)) for s in three_sites]  # type: ignore[misc]
+    )
+    asyncio.run(router.refresh_sketches())
+    assert _status(_ask(router))["north"] == "answered"
+    axes.update(north=5, east=0)  # east now holds the chunks along the query's axis
+    assert _status(_ask(router))["north"] == "answered"  # nothing refreshed yet
+    asyncio.run(router.refresh_sketches())
+    assert _status(_ask(router)) == {"north": "skipped", "south": "skipped", "east": "answered"}

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from rag_fed.protocol import SiteQuery
 from rag_fed.router import RoutingPolicy, SiteSketch
-from rag_fed.router.selection import SketchScores, choose_by_sketch, score_sites
+from rag_fed.router.selection import SketchScorer, SketchScores, choose_by_sketch, score_sites, with_text_k
 
 pytestmark = pytest.mark.unit
 
@@ -153,3 +154,45 @@ def test_scores_of_many_sites_match_their_definition_ties_included() -> None:
         assert scores.chunks_ahead[site] == pytest.approx(ahead)
     tied = [site for site in sketches if scores[site] == pytest.approx(1.0, abs=1e-6)]
     assert len(tied) == 10 and all(scores.chunks_ahead[site] == 0.0 for site in tied)
+
+
+def test_text_k_is_a_share_of_a_fair_share_of_the_top_k_and_only_for_several_sites() -> None:
+    query = SiteQuery(question="q", embedding=np.ones(4, np.float32) / 2, k=30, embedder_version="v", mode="dense",
+                      want_answer=False)  # fmt: skip
+    assert with_text_k(query, 6, 1.0).text_k == 5
+    assert with_text_k(query, 6, 2.0).text_k == 10
+    assert with_text_k(query, 7, 1.0).text_k == 5  # rounded up: ceil(30 / 7)
+    assert with_text_k(query, 100, 0.1).text_k == 1  # at least one passage with its text
+    assert with_text_k(query, 1, 1.0) is query  # one site: its top k is the global one
+    assert with_text_k(query, 2, 2.0) is query  # a share of k or more: nothing to leave out
+    assert with_text_k(query, 6, None) is query
+    wanting = query.model_copy(update={"want_answer": True})
+    assert with_text_k(wanting, 6, 1.0) is wanting  # the answer path keeps every passage's text
+    hybrid = query.model_copy(update={"mode": "hybrid"})
+    assert with_text_k(hybrid, 6, 1.0) is hybrid
+
+
+def test_the_kept_stack_scores_as_the_definition_and_skips_what_it_cannot_score() -> None:
+    """``SketchScorer`` stacks the sketches once and keeps them: the same scores question after question as
+    ``score_sites``, without sites of another version or dimension, until it is cleared."""
+    rng = np.random.default_rng(3)
+    sketches = {
+        f"s{n}": _sketch(f"s{n}", [_unit(*rng.normal(size=DIM)) for _ in range(1 + n % 5)], None) for n in range(12)
+    }
+    sketches["old"] = _sketch("old", [_unit(1, 0, 0, 0)], None, version="v0")
+    wide = np.ones((2, DIM + 1), np.float32) / np.sqrt(DIM + 1)
+    sketches["wide"] = SiteSketch(site_id="wide", embedder_version="v1", chunk_count=4, centroids=wide)
+    scorer, candidates = SketchScorer(), sorted(sketches)
+    for _ in range(3):
+        query = _unit(*rng.normal(size=DIM))
+        kept = scorer.scores(query, "v1", sketches, candidates)
+        assert set(kept) == set(candidates) - {"old", "wide"}
+        for site in kept:
+            centroids = sketches[site].centroids
+            assert centroids is not None
+            assert kept[site] == pytest.approx(float((centroids @ query).max()), abs=1e-6)
+        assert kept.chunks_ahead == pytest.approx(score_sites(query, "v1", sketches, candidates).chunks_ahead)
+    changed = {**sketches, "s0": _sketch("s0", [query], None)}
+    assert scorer.scores(query, "v1", changed, candidates)["s0"] != pytest.approx(1.0)  # kept: not rebuilt yet
+    scorer.clear()
+    assert scorer.scores(query, "v1", changed, candidates)["s0"] == pytest.approx(1.0)
