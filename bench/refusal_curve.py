@@ -97,7 +97,8 @@ def best_threshold(rows: Sequence[tuple[bool, float]]) -> tuple[float, float, fl
     return best[1], best[2], best[3]
 
 
-def sample_collection(root: Path, embedder: Embedder) -> list[tuple[bool, dict[str, object]]]:
+def sample_sites(root: Path, embedder: Embedder) -> dict[str, Site]:
+    """The sample federation's three sites under ``root``, ingested, keyword index built."""
     settings = Settings(data_dir=root)
     sites = {}
     for site_id in ("plant-north", "plant-south", "plant-east"):
@@ -106,6 +107,11 @@ def sample_collection(root: Path, embedder: Embedder) -> list[tuple[bool, dict[s
         site.ingest([federation_dir() / site_id])
         site.start_keyword_index(wait=None)
         sites[site_id] = site
+    return sites
+
+
+def sample_collection(root: Path, embedder: Embedder) -> list[tuple[bool, dict[str, object]]]:
+    sites = sample_sites(root, embedder)
     rows = [(True, question_features(sites, embedder, q.question)) for q in load_questions()]
     rows += [(False, question_features(sites, embedder, u.question)) for u in load_unanswerable()]
     for site in sites.values():

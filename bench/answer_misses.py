@@ -1,0 +1,167 @@
+"""Why an answer misses what it should say: each answerable question of the sample federation whose
+shown answer lacks one of its expected strings, put in the first bucket that explains it.
+
+The sites' evidence is cut and ranked as on the query path (in process, 3 sites, hybrid search, 5
+passages a site, the default answer settings), then the composer's choice (``select_for_answer``) is
+compared with where the expected strings are:
+
+- ``refused``: the composer declined (with the rule that declined it: the evidence score under
+  ``answers.min_support``, codes no evidence holds, asked codes no passage names, no item giving the
+  kind of value asked);
+- ``cut from a shown passage``: a passage an item shown was cut from holds every string, the span does not;
+- ``in an item not shown``: another evidence item holds every string (the selection left it out);
+- ``in a passage without an item``: a retrieved passage holds every string, no shown item came from it;
+- ``spread over passages``: every string is in some retrieved passage, no one passage holds them all;
+- ``not retrieved``: some string is in no retrieved passage (search, not the composer, missed it).
+
+Baseline in the same run: the first 60 words of the best-scoring retrieved passage (as ``top-passage``
+in bench/answers.py, without the gateway's fusion). Prints the counts, the answer-contains rate of both
+and their ratio, and one line per miss.
+
+    .venv/bin/python bench/answer_misses.py [--out misses.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from refusal_curve import sample_sites  # noqa: E402
+
+from eval.answer_metrics import contains_all  # noqa: E402
+from rag_fed.answers.evidence import question_codes  # noqa: E402
+from rag_fed.answers.ranking import asked_codes, rank_evidence, select_for_answer, shown_text  # noqa: E402
+from rag_fed.answers.text import normalise  # noqa: E402
+from rag_fed.config import AnswerSettings, Settings  # noqa: E402
+from rag_fed.embedders import load_embedder, set_embedding_threads  # noqa: E402
+from rag_fed.samples import load_questions  # noqa: E402
+from rag_fed.types import Evidence, Passage  # noqa: E402
+
+TOP_PASSAGE_WORDS = 60
+BUCKETS = (
+    "contains",
+    "refused",
+    "cut from a shown passage",
+    "in an item not shown",
+    "in a passage without an item",
+    "spread over passages",
+    "not retrieved",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    bucket: str
+    detail: str = ""
+
+
+def refusal_rule(question: str, ranked: Sequence[Evidence], settings: AnswerSettings) -> str:
+    """Which of the composer's rules declines ``question`` (the order ``select_for_answer`` applies them)."""
+    if not ranked:
+        return "no evidence"
+    if ranked[0].score < settings.min_support:
+        return f"best score {ranked[0].score:.3f} < min_support {settings.min_support}"
+    codes = question_codes(question)
+    if codes and not any(code not in item.missing for item in ranked for code in codes):
+        return f"codes {codes} in no evidence"
+    asked = asked_codes(codes, ranked)
+    if asked and all(code in item.absent for item in ranked for code in asked):
+        return f"asked codes {asked} in no passage"
+    return "no item gives the kind of value asked"
+
+
+def classify(
+    question: str,
+    expected: Sequence[str],
+    ranked: Sequence[Evidence],
+    passages: Sequence[Passage],
+    settings: AnswerSettings,
+) -> Miss:
+    """The first bucket of :data:`BUCKETS` that explains whether the answer shows every expected string."""
+    shown, refused = select_for_answer(question, ranked, settings)
+    if not refused and contains_all(" ".join(shown_text(item) for item in shown), expected):
+        return Miss("contains")
+    if refused:
+        return Miss("refused", refusal_rule(question, ranked, settings))
+
+    def holds(text: str) -> bool:
+        return contains_all(text, expected) > 0
+
+    by_key = {(p.citation.site_id, p.chunk_id): p for p in passages}
+    shown_keys = {(item.citation.site_id, item.chunk_id) for item in shown}
+    if any(holds(by_key[key].text) for key in shown_keys if key in by_key):
+        return Miss("cut from a shown passage")
+    others = [index for index, item in enumerate(ranked) if item not in shown and holds(item.text)]
+    if others:
+        return Miss("in an item not shown", f"rank {others[0]}")
+    holding = [p for p in passages if holds(p.text)]
+    if holding:
+        return Miss("in a passage without an item", holding[0].citation.label)
+    texts = [normalise(p.text) for p in passages]
+    unfound = [value for value in expected if not any(normalise(value) in text for text in texts)]
+    if unfound:
+        return Miss("not retrieved", f"{len(unfound)}/{len(expected)}: {unfound}")
+    return Miss("spread over passages")
+
+
+def top_passage(passages: Sequence[Passage]) -> str:
+    if not passages:
+        return ""
+    best = max(passages, key=lambda p: p.score)
+    return " ".join(best.text.split()[:TOP_PASSAGE_WORDS])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    set_embedding_threads(1)
+    settings = AnswerSettings()
+    embedder = load_embedder(Settings().embedder)
+    rows: list[dict[str, str]] = []
+    baseline = []
+    with tempfile.TemporaryDirectory(prefix="ragfed-misses-") as scratch:
+        sites = sample_sites(Path(scratch), embedder)
+        for case in load_questions():
+            if not case.expected:
+                continue
+            vector = embedder.embed([case.question])[0]
+            passages, evidence = [], []
+            for site in sites.values():
+                found = site.search(case.question, 5, "hybrid", query_vector=vector)
+                passages += found
+                evidence += site.evidence(case.question, found, vector)
+            ranked = rank_evidence(evidence)
+            miss = classify(case.question, case.expected, ranked, passages, settings)
+            baseline.append(contains_all(top_passage(passages), case.expected))
+            rows.append({"id": case.id, "bucket": miss.bucket, "detail": miss.detail, "question": case.question})
+        for site in sites.values():
+            site.close()
+    counts = Counter(row["bucket"] for row in rows)
+    total = len(rows)
+    ours = counts["contains"] / total
+    top = sum(baseline) / total
+    print(f"{total} answerable questions with expected strings")
+    for bucket in BUCKETS:
+        print(f"  {bucket:<30} {counts[bucket]:>3}  ({counts[bucket] / total:.2f})")
+    ratio = ours / top if top else float("nan")
+    print(f"answer-contains: composer {ours:.3f}, top passage {top:.3f}, ratio {ratio:.2f}")
+    for row in rows:
+        if row["bucket"] != "contains":
+            print(f"{row['id']:<6} {row['bucket']:<30} {row['detail'][:60]:<60} {row['question'][:70]}")
+    if args.out is not None:
+        args.out.write_text(json.dumps({"counts": dict(counts), "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
