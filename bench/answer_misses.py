@@ -3,7 +3,8 @@ shown answer lacks one of its expected strings, put in the first bucket that exp
 
 The sites' evidence is cut and ranked as on the query path (in process, 3 sites, hybrid search, 5
 passages a site, the default answer settings), then the composer's choice (``select_for_answer``) is
-compared with where the expected strings are:
+compared with where the expected strings are (in texts with their citations, as an answer shows
+them: a work order's id is in its citation):
 
 - ``refused``: the composer declined (with the rule that declined it: the evidence score under
   ``answers.min_support``, codes no evidence holds, asked codes no passage names, no item giving the
@@ -89,7 +90,7 @@ def classify(
 ) -> Miss:
     """The first bucket of :data:`BUCKETS` that explains whether the answer shows every expected string."""
     shown, refused = select_for_answer(question, ranked, settings)
-    if not refused and contains_all(" ".join(shown_text(item) for item in shown), expected):
+    if not refused and contains_all(" ".join(_as_shown(item) for item in shown), expected):
         return Miss("contains")
     if refused:
         return Miss("refused", refusal_rule(question, ranked, settings))
@@ -99,26 +100,33 @@ def classify(
 
     by_key = {(p.citation.site_id, p.chunk_id): p for p in passages}
     shown_keys = {(item.citation.site_id, item.chunk_id) for item in shown}
-    if any(holds(by_key[key].text) for key in shown_keys if key in by_key):
+    if any(holds(_as_shown(by_key[key])) for key in shown_keys if key in by_key):
         return Miss("cut from a shown passage")
-    others = [index for index, item in enumerate(ranked) if item not in shown and holds(item.text)]
+    others = [index for index, item in enumerate(ranked) if item not in shown and holds(_as_shown(item))]
     if others:
         return Miss("in an item not shown", f"rank {others[0]}")
-    holding = [p for p in passages if holds(p.text)]
+    holding = [p for p in passages if holds(_as_shown(p))]
     if holding:
         return Miss("in a passage without an item", holding[0].citation.label)
-    texts = [normalise(p.text) for p in passages]
+    texts = [normalise(_as_shown(p)) for p in passages]
     unfound = [value for value in expected if not any(normalise(value) in text for text in texts)]
     if unfound:
         return Miss("not retrieved", f"{len(unfound)}/{len(expected)}: {unfound}")
     return Miss("spread over passages")
 
 
+def _as_shown(item: Evidence | Passage) -> str:
+    """What an answer shows of an item or passage: its text and its citation (a work order's id is in
+    its citation, not in its text)."""
+    text = shown_text(item) if isinstance(item, Evidence) else item.text
+    return f"{text} {item.citation.label}"
+
+
 def top_passage(passages: Sequence[Passage]) -> str:
     if not passages:
         return ""
     best = max(passages, key=lambda p: p.score)
-    return " ".join(best.text.split()[:TOP_PASSAGE_WORDS])
+    return " ".join(best.text.split()[:TOP_PASSAGE_WORDS]) + f" {best.citation.label}"
 
 
 def main() -> None:
