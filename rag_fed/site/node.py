@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from connectors import Document
-from indexes import IndexStoreError, SiteStore, StoredDocument, UnknownRecordError
+from indexes import DocStore, IndexStoreError, SiteStore, StoredDocument, UnknownRecordError
 from indexes.term_counts import TermCounts
 from rag_fed.answers.compose import AnswerComposer
 from rag_fed.answers.evidence import EvidenceSelector
@@ -261,14 +261,14 @@ class Site:
             ranking = rank_chunks_with(store, question, vector, k, mode, stats=stats)
             if stats is not None:
                 use = "global" if ranking.global_stats else "unusable"
-            passages = self._passages(store, ranking.chunks)
+            passages = self._passages(store.docstore, ranking.chunks)
             return StatsSearch(passages, use, version, ranking.dense_depth, ranking.keyword_depth, ranking.candidates)
 
     def fetch_passages(self, chunk_ids: Sequence[int]) -> list[Passage]:
         """The passages of these chunks of the serving store (score 0; the asker holds their scores)."""
         with self._stores.use() as serving:
             try:
-                return self._passages(serving.store, [RankedChunk(int(cid), 0.0) for cid in chunk_ids])
+                return self._passages(serving.store.docstore, [RankedChunk(int(cid), 0.0) for cid in chunk_ids])
             except UnknownRecordError as error:
                 raise from_leaf_error(error) from error
 
@@ -289,8 +289,8 @@ class Site:
             counts = serving.store.docstore.term_counts(max_terms=max_terms)
             return f"{serving.record.directory}@{counts.version}", counts
 
-    def _passages(self, store: SiteStore, ranked: Sequence[RankedChunk]) -> list[Passage]:
-        chunks = store.docstore.get_chunks([item.chunk_id for item in ranked])
+    def _passages(self, docstore: DocStore, ranked: Sequence[RankedChunk]) -> list[Passage]:
+        chunks = docstore.get_chunks([item.chunk_id for item in ranked])
         return [
             Passage(
                 citation=Citation(

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from indexes import SiteStore, set_search_threads
+from indexes import DocStore, SiteStore, set_search_threads
 from indexes.keyword_index import CorpusStats, KeywordRanking
 from rag_fed.config import SearchSettings
 from rag_fed.fusion import HYBRID_DEPTH, fuse_min_max
@@ -137,7 +137,7 @@ def rank_chunks_with(
         ranking = _keyword(store, question, depth, stats)
     keyword = ranking.hits
     dense_scores, keyword_scores = dict(dense), dict(keyword)
-    pool = break_ties(store, fuse_min_max([dense, keyword]))
+    pool = break_ties(store.docstore, fuse_min_max([dense, keyword]))
     chunks = [RankedChunk(cid, score, dense_scores.get(cid), keyword_scores.get(cid)) for cid, score in pool[:k]]
     if stats is None:
         return SiteRanking(chunks)
@@ -205,7 +205,7 @@ def _keyword(store: SiteStore, question: str, k: int, stats: CorpusStats | None)
         used_stats.append(ranking.global_stats)
         return ranking.hits
 
-    return KeywordRanking(_top_with_ties(store, search, k), bool(used_stats) and used_stats[-1])
+    return KeywordRanking(_top_with_ties(store.docstore, search, k), bool(used_stats) and used_stats[-1])
 
 
 def _dense(store: SiteStore, query: NDArray[np.float32], k: int) -> list[tuple[int, float]]:
@@ -213,11 +213,11 @@ def _dense(store: SiteStore, query: NDArray[np.float32], k: int) -> list[tuple[i
         scores, ids = store.search(query, depth)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
-    return _top_with_ties(store, search, k)
+    return _top_with_ties(store.docstore, search, k)
 
 
 def _top_with_ties(
-    store: SiteStore, search: Callable[[int], list[tuple[int, float]]], k: int
+    docstore: DocStore, search: Callable[[int], list[tuple[int, float]]], k: int
 ) -> list[tuple[int, float]]:
     """The best ``k`` of a best-first ``search(depth)``, ties broken by ``break_ties``: searched one deeper
     than ``k`` (and deeper while the tie at the ``k``-th score goes on), so that which of several tied
@@ -231,17 +231,17 @@ def _top_with_ties(
     if len(hits) > k:
         last = hits[k - 1][1]
         hits = [hit for hit in hits if hit[1] >= last]
-    return break_ties(store, hits)[:k]
+    return break_ties(docstore, hits)[:k]
 
 
-def break_ties(store: SiteStore, ranking: list[tuple[int, float]]) -> list[tuple[int, float]]:
+def break_ties(docstore: DocStore, ranking: list[tuple[int, float]]) -> list[tuple[int, float]]:
     """``ranking`` (best first) with each run of equal scores ordered by (document id, chunk ordinal).
     Only the tied chunks are looked up."""
     counts = Counter(score for _, score in ranking)
     tied = [cid for cid, score in ranking if counts[score] > 1]
     if not tied:
         return ranking
-    keys = {chunk.chunk_id: (chunk.doc_id, chunk.ordinal) for chunk in store.docstore.get_chunks(tied)}
+    keys = {chunk.chunk_id: (chunk.doc_id, chunk.ordinal) for chunk in docstore.get_chunks(tied)}
     return sorted(ranking, key=lambda hit: (-hit[1], keys.get(hit[0], ("", hit[0]))))
 
 

@@ -162,3 +162,16 @@ def test_dense_and_hybrid_need_the_vector(store: SiteStore) -> None:
     for mode in ("dense", "hybrid"):
         with pytest.raises(ValueError, match="needs the query vector"):
             rank_chunks(store, "pump", None, 5, mode)  # type: ignore[arg-type]
+
+
+def test_ties_break_by_document_then_ordinal_through_the_docstore_protocol(store: SiteStore) -> None:
+    """``break_ties`` reads only the ``DocStore`` protocol: the serving store's docstore orders a run of
+    equal scores by (document id, chunk ordinal), and leaves untied chunks where they are."""
+    ids, _ = next(store.docstore.iter_vectors())
+    chunks = store.docstore.get_chunks([int(cid) for cid in ids[:4]])
+    assert len({chunk.doc_id for chunk in chunks}) > 1 or len({chunk.ordinal for chunk in chunks}) > 1
+    by_key = sorted(chunks, key=lambda chunk: (chunk.doc_id, chunk.ordinal))
+    ranking = [(chunk.chunk_id, 0.5) for chunk in reversed(by_key)] + [(by_key[0].chunk_id + 10_000, 0.1)]
+    ordered = search.break_ties(store.docstore, ranking)
+    assert [cid for cid, _ in ordered[:4]] == [chunk.chunk_id for chunk in by_key]
+    assert ordered[-1] == ranking[-1]
