@@ -27,10 +27,10 @@ from pydantic import (
     model_validator,
 )
 
-from rag_fed.crypto.b64 import decode_b64, encode_b64
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.errors import InputError
 from rag_fed.types import Evidence, Passage, SearchMode, SiteStatus
+from rag_fed.wire.arrays import decode_array, encode_array
 from rag_fed.wire.hybrid import MAX_SCORES, CandidateField, Candidates, HybridDepth
 from rag_fed.wire.message import SealedMessage
 
@@ -60,10 +60,7 @@ MAX_DEADLINE_S = 3600.0
 
 def _to_vector(value: object) -> NDArray[np.float32]:
     if isinstance(value, str):
-        raw = decode_b64(value, what="embedding")
-        if len(raw) % 4:
-            raise ValueError(f"embedding has {len(raw)} bytes, not a whole number of float32 values")
-        vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)  # native order, writable copy
+        vector = decode_array(value, what="embedding", dtype="<f4")
     elif isinstance(value, np.ndarray) and value.dtype.kind == "f":
         vector = value.astype(np.float32)
     elif isinstance(value, list | tuple):
@@ -82,7 +79,7 @@ def _to_vector(value: object) -> NDArray[np.float32]:
 
 
 def _vector_to_text(vector: NDArray[np.float32]) -> str:
-    return encode_b64(vector.astype("<f4").tobytes())
+    return encode_array(vector, "<f4")
 
 
 Embedding = Annotated[

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, WithJsonSchema
 
-from rag_fed.crypto.b64 import decode_b64, encode_b64
+from rag_fed.wire.arrays import decode_array, encode_array
 
 __all__ = ["MAX_SCORES", "CandidateField", "Candidates", "HybridDepth", "Scores"]
 
@@ -25,10 +25,7 @@ MAX_SCORES = 100
 
 def _to_scores(value: object) -> NDArray[np.float64]:
     if isinstance(value, str):
-        raw = decode_b64(value, what="scores")
-        if len(raw) % 8:
-            raise ValueError(f"scores have {len(raw)} bytes, not a whole number of float64 values")
-        scores = np.frombuffer(raw, dtype="<f8").astype(np.float64, copy=False)  # read-only, as below
+        scores = decode_array(value, what="scores", dtype="<f8")  # read-only, as below
     elif isinstance(value, np.ndarray | list | tuple):
         scores = np.asarray(value, dtype=np.float64)
     else:
@@ -42,7 +39,7 @@ def _to_scores(value: object) -> NDArray[np.float64]:
 Scores = Annotated[
     NDArray[np.float64],
     PlainValidator(_to_scores),
-    PlainSerializer(lambda scores: encode_b64(np.asarray(scores, "<f8").tobytes()), return_type=str, when_used="json"),
+    PlainSerializer(lambda scores: encode_array(scores, "<f8"), return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "contentEncoding": "base64url", "description": "little-endian float64"}),
 ]
 
@@ -125,9 +122,9 @@ def _to_candidates(value: object) -> Candidates:
     if isinstance(value, Candidates):
         return value
     if isinstance(value, dict) and {"ids", "dense", "keyword"} == value.keys():
-        ids = np.frombuffer(decode_b64(str(value["ids"]), what="candidate ids"), dtype="<i8")
-        dense = np.frombuffer(decode_b64(str(value["dense"]), what="candidate scores"), dtype="<f8")
-        keyword = np.frombuffer(decode_b64(str(value["keyword"]), what="candidate scores"), dtype="<f8")
+        ids = decode_array(str(value["ids"]), what="candidate ids", dtype="<i8")
+        dense = decode_array(str(value["dense"]), what="candidate scores", dtype="<f8")
+        keyword = decode_array(str(value["keyword"]), what="candidate scores", dtype="<f8")
         return Candidates.of(ids, dense, keyword)
     if isinstance(value, list):  # one object each: what sites sent before the arrays
         try:
@@ -144,9 +141,9 @@ def _to_candidates(value: object) -> Candidates:
 def _candidates_to_json(candidates: Candidates) -> dict[str, str]:
     """Three packed arrays, NaN where a score is absent: a third of the bytes of one object per candidate."""
     return {
-        "ids": encode_b64(np.asarray(candidates.ids, "<i8").tobytes()),
-        "dense": encode_b64(np.asarray(candidates.dense, "<f8").tobytes()),
-        "keyword": encode_b64(np.asarray(candidates.keyword, "<f8").tobytes()),
+        "ids": encode_array(candidates.ids, "<i8"),
+        "dense": encode_array(candidates.dense, "<f8"),
+        "keyword": encode_array(candidates.keyword, "<f8"),
     }
 
 
