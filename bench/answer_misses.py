@@ -37,11 +37,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from refusal_curve import sample_sites  # noqa: E402
+from refusal_curve import sample_sites, searched  # noqa: E402
 
 from eval.answer_metrics import contains_all  # noqa: E402
 from rag_fed.answers.evidence import question_codes  # noqa: E402
-from rag_fed.answers.ranking import asked_codes, rank_evidence, select_for_answer, shown_text  # noqa: E402
+from rag_fed.answers.ranking import asked_codes, select_for_answer, shown_text  # noqa: E402
 from rag_fed.answers.text import normalise  # noqa: E402
 from rag_fed.config import AnswerSettings, Settings  # noqa: E402
 from rag_fed.embedders import load_embedder, set_embedding_threads  # noqa: E402
@@ -143,13 +143,7 @@ def main() -> None:
         for case in load_questions():
             if not case.expected:
                 continue
-            vector = embedder.embed([case.question])[0]
-            passages, evidence = [], []
-            for site in sites.values():
-                found = site.search(case.question, 5, "hybrid", query_vector=vector)
-                passages += found
-                evidence += site.evidence(case.question, found, vector)
-            ranked = rank_evidence(evidence)
+            passages, ranked = searched(sites, embedder, case.question)
             miss = classify(case.question, case.expected, ranked, passages, settings)
             baseline.append(contains_all(top_passage(passages), case.expected))
             rows.append({"id": case.id, "bucket": miss.bucket, "detail": miss.detail, "question": case.question})

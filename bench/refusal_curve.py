@@ -40,6 +40,7 @@ from rag_fed.embedders import load_embedder, set_embedding_threads  # noqa: E402
 from rag_fed.embedders.base import Embedder  # noqa: E402
 from rag_fed.samples import federation_dir, load_questions, load_unanswerable  # noqa: E402
 from rag_fed.site import Site  # noqa: E402
+from rag_fed.types import Evidence, Passage  # noqa: E402
 
 Item = dict[str, float]
 Candidate = Callable[[Item], float]
@@ -57,14 +58,22 @@ CANDIDATES: dict[str, Candidate] = {
 CHOSEN = "(sim+cov+dense)/3"
 
 
-def question_features(sites: Mapping[str, Site], embedder: Embedder, question: str) -> dict[str, object]:
+def searched(sites: Mapping[str, Site], embedder: Embedder, question: str) -> tuple[list[Passage], list[Evidence]]:
+    """Every site's passages for ``question`` (hybrid, 5 a site) and the evidence ranked across sites, as on
+    the query path."""
     vector = embedder.embed([question])[0]
-    evidence, dense = [], {}
+    passages: list[Passage] = []
+    evidence: list[Evidence] = []
     for site in sites.values():
-        passages = site.search(question, 5, "hybrid", query_vector=vector)
-        dense.update({(p.citation.site_id, p.chunk_id): p.dense_score or 0.0 for p in passages})
-        evidence += site.evidence(question, passages, vector)
-    ranked = rank_evidence(evidence)
+        found = site.search(question, 5, "hybrid", query_vector=vector)
+        passages += found
+        evidence += site.evidence(question, found, vector)
+    return passages, rank_evidence(evidence)
+
+
+def question_features(sites: Mapping[str, Site], embedder: Embedder, question: str) -> dict[str, object]:
+    passages, ranked = searched(sites, embedder, question)
+    dense = {(p.citation.site_id, p.chunk_id): p.dense_score or 0.0 for p in passages}
     items = [
         {"sim": e.similarity, "cov": e.coverage, "dense": dense.get((e.citation.site_id, e.chunk_id), 0.0)}
         for e in answering(question, ranked)[:5]  # "what torque ...": only items giving a torque
