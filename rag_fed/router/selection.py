@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, Field, PositiveInt
 
+from rag_fed.memo import BoundedMemo
 from rag_fed.protocol import SiteQuery
 from rag_fed.router.sketch import SiteSketch, centroid_sizes
 
@@ -128,7 +129,7 @@ class SketchScorer:
     _KEPT = 16  # sets of candidates (questions restricted to a few sites make their own)
 
     def __init__(self) -> None:
-        self._stacked: dict[tuple[str, tuple[str, ...]], StackedSketches] = {}
+        self._stacked: BoundedMemo[tuple[str, tuple[str, ...]], StackedSketches] = BoundedMemo(self._KEPT)
 
     def scores(
         self,
@@ -140,9 +141,7 @@ class SketchScorer:
         key = (embedder_version, tuple(candidates))
         stacked = self._stacked.get(key)
         if stacked is None:
-            if len(self._stacked) >= self._KEPT:
-                self._stacked.clear()
-            stacked = self._stacked[key] = StackedSketches(sketches, embedder_version, candidates)
+            stacked = self._stacked.put(key, StackedSketches(sketches, embedder_version, candidates))
         return stacked.scores(query)
 
     def clear(self) -> None:

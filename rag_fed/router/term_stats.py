@@ -17,6 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from indexes.term_counts import QueryTerms
 from rag_fed.errors import InputError, RagFedError
+from rag_fed.memo import BoundedMemo
 from rag_fed.protocol import MAX_QUERY_TERM_STATS, QueryTermStats, SiteQuery, SiteReply
 from rag_fed.router.merge import order_ties
 from rag_fed.term_stats import FederationTermStats, TermStatsPublication, TermStatsRequest
@@ -67,8 +68,10 @@ class GatewayTermStats:
         self._open_from = open_from
         self._tokenizer = QueryTerms()
         self._refreshing: set[str] = set()
-        self._phrases: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], dict[str, int]] = {}
-        self._per_question: dict[tuple[str, int], Mapping[str, QueryTermStats]] = {}
+        self._phrases: BoundedMemo[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], dict[str, int]]
+        self._phrases = BoundedMemo(_PHRASE_CACHE)
+        self._per_question: BoundedMemo[tuple[str, int], Mapping[str, QueryTermStats]]
+        self._per_question = BoundedMemo(_PHRASE_CACHE)
         self._background: set[asyncio.Task[dict[str, str | None]]] = set()
 
     async def refresh(self, clients: Iterable[object], timeout_s: float = 10.0) -> dict[str, str | None]:
@@ -129,7 +132,7 @@ class GatewayTermStats:
         stats = self._for_phrases(tokenised, mode)
         phrases = [phrase for phrase, tokens in tokenised if len(tokens) > 1]
         if not stats or not phrases:
-            return self._remember(remembered, stats)
+            return self._per_question.put(remembered, stats)
         versions = self.federation.versions
         key = (tuple(phrases), tuple(sorted(versions.items())))
         counted = self._phrases.get(key)
@@ -137,25 +140,17 @@ class GatewayTermStats:
             sources = [clients[site_id] for site_id in sorted(versions) if site_id in clients]
             counted = await self._count_phrases(question, phrases, sources, timeout_s)
             if counted is not None:
-                if len(self._phrases) >= _PHRASE_CACHE:
-                    self._phrases.clear()
-                self._phrases[key] = counted
+                self._phrases.put(key, counted)
         if counted is None:  # a site did not answer: ask again next time
             return stats
         if counted:
             stats = {site_id: s.model_copy(update={"phrases": counted}) for site_id, s in stats.items()}
-        return self._remember(remembered, stats)
+        return self._per_question.put(remembered, stats)
 
     def forget_questions(self) -> None:
         """Forget what every question got, phrase counts included: the next asking of each is a first one."""
         self._per_question.clear()
         self._phrases.clear()
-
-    def _remember(self, key: tuple[str, int], stats: Mapping[str, QueryTermStats]) -> Mapping[str, QueryTermStats]:
-        if len(self._per_question) >= _PHRASE_CACHE:
-            self._per_question.clear()
-        self._per_question[key] = stats
-        return stats
 
     async def _count_phrases(
         self, question: str, phrases: list[str], clients: list[object], timeout_s: float

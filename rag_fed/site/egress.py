@@ -23,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from rag_fed.memo import BoundedMemo
 from rag_fed.types import Citation, Evidence, Passage
 
 __all__ = [
@@ -104,7 +105,7 @@ class Redactor:
             )
             if wanted
         ]
-        self._short: dict[str, str] = {}  # ids, titles and sections repeat from passage to passage
+        self._short: BoundedMemo[str, str] = BoundedMemo(_SHORT_CACHE)  # ids, titles and sections repeat
 
     @property
     def active(self) -> bool:
@@ -113,14 +114,13 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not self.active or not text:
             return text
-        if len(text) <= _SHORT and text in self._short:
-            return self._short[text]
+        short = len(text) <= _SHORT
+        if short:
+            known = self._short.get(text)
+            if known is not None:
+                return known
         redacted = self._sub(text, REDACTED)
-        if len(text) <= _SHORT:
-            if len(self._short) >= _SHORT_CACHE:
-                self._short.clear()
-            self._short[text] = redacted
-        return redacted
+        return self._short.put(text, redacted) if short else redacted
 
     def without_redacted(self, text: str) -> str:
         """``text`` with every span that would be redacted left out: what a site searches its keyword index

@@ -12,6 +12,7 @@ import secrets
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 
+from rag_fed.memo import BoundedMemo
 from rag_fed.protocol import QueryTermStats
 from rag_fed.term_stats.publication import KEY_BYTES, TermStatsPublication, key_id, term_hashes
 
@@ -35,7 +36,7 @@ class FederationTermStats:
         self._totals: dict[int, int] = {}
         self._chunks = 0
         self._tokens = 0
-        self._hash_of: dict[str, int] = {}
+        self._hash_of: BoundedMemo[str, int] = BoundedMemo(_HASH_CACHE)
         self._generation = 0
 
     @property
@@ -116,12 +117,12 @@ class FederationTermStats:
         """The terms' keyed hashes, remembered (a question's terms recur; the key never changes)."""
         with self._lock:
             known = self._hash_of
-            new = [term for term in terms if term not in known]
-            if new:
-                if len(known) + len(new) > _HASH_CACHE:
-                    known.clear()
-                known.update(zip(new, term_hashes(self.key, new).tolist(), strict=True))
-            return [known[term] for term in terms]
+            new = list(dict.fromkeys(term for term in terms if term not in known))
+            if not new:
+                return [known[term] for term in terms]
+            fresh = dict(zip(new, term_hashes(self.key, new).tolist(), strict=True))
+            known.put_many(fresh.items())
+            return [fresh[term] if term in fresh else known[term] for term in terms]
 
     def _drop(self, site_id: str) -> None:
         old = self._by_site.pop(site_id, None)
