@@ -232,7 +232,18 @@ PrivacyMode = Literal["local", "dp_sgd"]
 DpMode = Literal["none", "local", "dp_sgd"]
 
 
-class PrivacySettings(BaseModel):
+class _NoiseSettings(BaseModel):
+    """The clipping and noise values the configured DP (``DpSettings``) and a run's resolved DP
+    (``PrivacySettings``) share."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    clipping_norm: float = Field(default=1.0, gt=0)
+    noise_multiplier: float = Field(default=1.0, gt=0)
+    delta: float = Field(default=1e-5, gt=0, lt=1)
+
+
+class PrivacySettings(_NoiseSettings):
     """Differential privacy of a run; one Rényi-DP accountant (Opacus's) reports epsilon at ``delta`` for
     each site after each round it took part in.
 
@@ -241,26 +252,16 @@ class PrivacySettings(BaseModel):
     is clipped to ``clipping_norm`` and every step adds noise of std ``noise_multiplier * clipping_norm``
     to the sum (``rag_fed.training.dp_sgd``); needs ``loss = "per_example"``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     mode: PrivacyMode = "local"
-    clipping_norm: float = Field(default=1.0, gt=0)
-    noise_multiplier: float = Field(default=1.0, gt=0)
-    delta: float = Field(default=1e-5, gt=0, lt=1)
 
 
-class DpSettings(BaseModel):
+class DpSettings(_NoiseSettings):
     """``[training.dp]`` of ragfed.toml: the DP a ``ragfed train`` gets by default (``mode``), and the
     values ``--dp`` uses. ``target_epsilon`` (when set) picks the noise instead of ``noise_multiplier``.
     A clipping norm of 1.0 suits DP-SGD's per-example gradients; local DP on MiniLM's update needs a far
     smaller one (about 5e-4, docs/benchmarks.md)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     mode: DpMode = "none"
-    clipping_norm: float = Field(default=1.0, gt=0)
-    noise_multiplier: float = Field(default=1.0, gt=0)
-    delta: float = Field(default=1e-5, gt=0, lt=1)
     target_epsilon: float | None = Field(default=None, gt=0)
 
 
