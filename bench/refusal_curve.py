@@ -156,7 +156,9 @@ def main() -> None:
     report: dict[str, object] = {}
     print(f"{'score':<20} {'chosen on -> tested on: threshold, answered/declined (chosen set) -> (other set)'}")
     for name, candidate in CANDIDATES.items():
-        cells, entry = [], {}
+        cells: list[str] = []
+        entry: dict[str, object] = {}
+        transfers: dict[str, tuple[float, list[float]]] = {}  # side -> (its threshold, other's rates)
         for chosen_on, tested_on in (("sample", "s10"), ("s10", "sample")):
             own = [(a, value(f, candidate)) for a, f in collections[chosen_on]]
             other = [(a, value(f, candidate)) for a, f in collections[tested_on]]
@@ -167,15 +169,17 @@ def main() -> None:
                 "own": [answered, declined],
                 "other": [other_answered, other_declined],
             }
+            transfers[chosen_on] = (threshold, [other_answered, other_declined])
             cells.append(
                 f"{chosen_on}->{tested_on}: {threshold:.3f}, {answered:.2f}/{declined:.2f} -> "
                 f"{other_answered:.2f}/{other_declined:.2f}"
             )
         # what the threshold chosen on one collection keeps on the other, in the worse direction
-        entry["worst_transfer"] = min(min(entry[side]["other"]) for side in ("sample", "s10"))
-        entry["threshold_move"] = abs(entry["sample"]["threshold"] - entry["s10"]["threshold"])
+        worst = min(min(other) for _, other in transfers.values())
+        entry["worst_transfer"] = worst
+        entry["threshold_move"] = abs(transfers["sample"][0] - transfers["s10"][0])
         report[name] = entry
-        print(f"{name:<20} " + " | ".join(cells) + f" | worst transfer {entry['worst_transfer']:.2f}")
+        print(f"{name:<20} " + " | ".join(cells) + f" | worst transfer {worst:.2f}")
     print(f"\ncurve of {CHOSEN} (threshold: answered/declined on sample | s10)")
     curve = []
     for threshold in np.arange(0.30, 0.71, 0.02):
