@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict
+
 from api.apikeys import IssuedKey, issue_key, key_id_of, keys_match
 from rag_fed.crypto.ids import validate_node_id
 from rag_fed.errors import AuthError, InputError, NotFoundError
@@ -83,8 +85,12 @@ class KeyInfo:
     revoked_at: float | None
 
 
-@dataclass(frozen=True)
-class AuditEntry:
+class AuditEntry(BaseModel):
+    """One request as the audit log holds it (and ``GET /v1/audit`` returns it); ``question`` is a keyed
+    hash (``hmac-sha256:...``) unless the gateway keeps text."""
+
+    model_config = ConfigDict(frozen=True)
+
     at: float
     key_id: str | None
     role: str | None
@@ -93,6 +99,7 @@ class AuditEntry:
     question: str | None
     sites: list[str]
     request_id: str | None = None
+    """The request's ``X-Request-Id``: the id the sites' logs name for the same question."""
 
 
 class KeyStore:
@@ -221,7 +228,19 @@ class KeyStore:
                 "ORDER BY id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], [s for s in r[6].split(",") if s], r[7]) for r in rows]
+        return [
+            AuditEntry(
+                at=r[0],
+                key_id=r[1],
+                role=r[2],
+                endpoint=r[3],
+                outcome=r[4],
+                question=r[5],
+                sites=[s for s in r[6].split(",") if s],
+                request_id=r[7],
+            )
+            for r in rows
+        ]
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
