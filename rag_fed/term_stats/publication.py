@@ -24,6 +24,7 @@ from rag_fed.crypto.b64 import decode_b64, encode_b64
 from rag_fed.crypto.ids import NODE_ID_PATTERN
 from rag_fed.protocol import MAX_QUESTION_CHARS
 from rag_fed.term_stats.privacy import add_noise
+from rag_fed.wire.arrays import decode_array, encode_array
 from rag_fed.wire.message import SealedMessage
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
 KEY_BYTES = 32
 _HASH = np.dtype("<u8")
 _COUNT = np.dtype("<u4")
+_NO_HASHES = np.zeros(0, np.uint64)
+_NO_COUNTS = np.zeros(0, np.uint32)
 _RequestId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
@@ -135,12 +138,9 @@ class TermStatsPublication(SealedMessage):
 
     def arrays(self) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
         """``(hashes, counts)``, aligned."""
-        raw_hashes = decode_b64(self.hashes, what="term hashes") if self.hashes else b""
-        raw_counts = decode_b64(self.counts, what="term counts") if self.counts else b""
-        if len(raw_hashes) % _HASH.itemsize or len(raw_counts) % _COUNT.itemsize:
-            raise ValueError("term hashes or counts are not whole arrays")
-        hashes = np.frombuffer(raw_hashes, dtype=_HASH).astype(np.uint64)
-        return hashes, np.frombuffer(raw_counts, dtype=_COUNT).astype(np.int64)
+        hashes = decode_array(self.hashes, what="term hashes", dtype=_HASH.str) if self.hashes else _NO_HASHES
+        counts = decode_array(self.counts, what="term counts", dtype=_COUNT.str) if self.counts else _NO_COUNTS
+        return hashes.astype(np.uint64), counts.astype(np.int64)
 
 
 def noised(counts: TermCounts, epsilon: float, rng: np.random.Generator | None = None) -> TermCounts:
@@ -168,8 +168,8 @@ def build_publication(
         key_id=key_id(key),
         chunks=counts.chunks,
         column_tokens=tuple(counts.column_tokens),
-        hashes=encode_b64(hashes[order].astype(_HASH).tobytes()),
-        counts=encode_b64(values[order].astype(_COUNT).tobytes()),
+        hashes=encode_array(hashes[order], _HASH.str),
+        counts=encode_array(values[order], _COUNT.str),
         floor=policy.floor,
         epsilon=policy.epsilon,
     )

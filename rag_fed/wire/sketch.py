@@ -16,8 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
 
-from rag_fed.crypto.b64 import decode_b64, encode_b64
 from rag_fed.crypto.ids import NODE_ID_PATTERN
+from rag_fed.wire.arrays import decode_array, encode_array
 
 __all__ = ["SiteSketch"]
 
@@ -29,8 +29,10 @@ def _to_matrix(value: object) -> NDArray[np.float32]:
         matrix = np.asarray(value, dtype=np.float32)
     elif isinstance(value, dict) and isinstance(value.get("data"), str) and isinstance(value.get("shape"), list):
         rows, cols = (int(v) for v in value["shape"])
-        raw = decode_b64(value["data"], what="centroids", size=rows * cols * 4)
-        matrix = np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(rows, cols)
+        values = decode_array(value["data"], what="centroids", dtype="<f4")
+        if values.size != rows * cols:
+            raise ValueError(f"centroids: {values.size} values for shape [{rows}, {cols}]")
+        matrix = values.astype(np.float32).reshape(rows, cols)
     else:
         raise ValueError("centroids must be a float matrix or {data: base64 float32, shape: [rows, cols]}")
     if matrix.ndim != 2 or not 1 <= matrix.shape[0] <= _MAX_CENTROIDS or matrix.shape[1] < 1:
@@ -42,7 +44,7 @@ def _to_matrix(value: object) -> NDArray[np.float32]:
 
 
 def _matrix_to_json(matrix: NDArray[np.float32]) -> dict[str, object]:
-    return {"data": encode_b64(matrix.astype("<f4").tobytes()), "shape": list(matrix.shape)}
+    return {"data": encode_array(matrix, "<f4"), "shape": list(matrix.shape)}
 
 
 Centroids = Annotated[
