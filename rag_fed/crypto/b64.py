@@ -28,6 +28,8 @@ def decode_b64(text: str, *, what: str, size: int | None = None) -> bytes:
     """
     if not text.isascii():
         raise ValueError(f"{what} is not base64 (non-ASCII characters)")
+    if "=" in text or "+" in text or "/" in text:
+        raise ValueError(f"{what} is not canonical URL-safe base64 without padding")
     padded = text.encode("ascii").translate(_URL_SAFE_TO_STANDARD) + b"=" * (-len(text) % 4)
     try:
         # strict_mode: only the alphabet, padding only at the end (what b64decode's validate=True checks
@@ -35,7 +37,10 @@ def decode_b64(text: str, *, what: str, size: int | None = None) -> bytes:
         raw = binascii.a2b_base64(padded, strict_mode=True)
     except (binascii.Error, ValueError) as error:
         raise ValueError(f"{what} is not valid URL-safe base64: {error}") from None
-    if encode_b64(raw) != text:
+    # What is left of canonical: a last group of 2 or 3 characters has unused low bits, which must be 0.
+    # Only that group can differ from encode_b64(raw), so only it is encoded again (not the whole text).
+    tail = len(text) % 4
+    if tail and encode_b64(raw[len(raw) - (tail - 1) :]) != text[-tail:]:
         raise ValueError(f"{what} is not canonical URL-safe base64 without padding")
     if size is not None and len(raw) != size:
         raise ValueError(f"{what} must be {size} bytes, got {len(raw)}")

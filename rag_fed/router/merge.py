@@ -37,6 +37,7 @@ merge keeps the whole tie and the router orders and cuts it once the candidates 
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Mapping, Sequence
 
@@ -104,7 +105,7 @@ def merge_passages(
         scored = None if mixed else _fuse_by_scores(by_key, mode)
     if scored is None:
         scored = fuse_reciprocal_rank(list(ordered.values()))
-    scored = sorted(scored, key=lambda item: (-item[1], tie_key(by_key[item[0]])))
+    scored = sorted(_best(scored, k), key=lambda item: (-item[1], tie_key(by_key[item[0]])))
     if len(scored) > k and any(_is_stub(by_key[key]) for key, score in scored if score == scored[k - 1][1]):
         scored = [item for index, item in enumerate(scored) if index < k or item[1] == scored[k - 1][1]]
     else:
@@ -152,17 +153,17 @@ def _present(score: np.float64) -> float | None:
 def _fuse_by_scores(by_key: Mapping[PassageKey, Passage], mode: SearchMode) -> list[tuple[PassageKey, float]] | None:
     """The global ranking from the component scores, or ``None`` when a passage lacks the ones needed."""
     passages = by_key.values()
-    if mode == "dense":
-        return _by_score(by_key, lambda p: p.score)
+    if mode == "dense":  # unordered: the caller orders the best k
+        return [(key, passage.score) for key, passage in by_key.items()]
     if mode == "keyword":
         if any(p.keyword_score is None for p in passages):
             return None
-        return _by_score(by_key, lambda p: p.keyword_score)
+        return _scores(by_key, lambda p: p.keyword_score)
     if any(p.dense_score is None and p.keyword_score is None for p in passages):
         return None
     # Each global ranking cut where a central index cuts its own, so that both scale over the same depth.
-    dense = _by_score(by_key, lambda p: p.dense_score)[:HYBRID_DEPTH]
-    keyword = _by_score(by_key, lambda p: p.keyword_score)[:HYBRID_DEPTH]
+    dense = _by_score(by_key, lambda p: p.dense_score, HYBRID_DEPTH)
+    keyword = _by_score(by_key, lambda p: p.keyword_score, HYBRID_DEPTH)
     return fuse_min_max([dense, keyword])
 
 
@@ -231,10 +232,28 @@ def _bounds(scores: NDArray[np.float64]) -> tuple[float, float]:
     return float(best[-1]), float(best[0])
 
 
+def _scores(
+    by_key: Mapping[PassageKey, Passage], score_of: Callable[[Passage], float | None]
+) -> list[tuple[PassageKey, float]]:
+    """Keys whose passage has a score, with it, in no order."""
+    return [(key, score) for key, passage in by_key.items() if (score := score_of(passage)) is not None]
+
+
 def _by_score(
     by_key: Mapping[PassageKey, Passage],
     score_of: Callable[[Passage], float | None],
+    depth: int,
 ) -> list[tuple[PassageKey, float]]:
-    """Keys whose passage has a score, best first; ties broken by ``tie_key``."""
-    scored = [(key, score) for key in by_key if (score := score_of(by_key[key])) is not None]
-    return sorted(scored, key=lambda item: (-item[1], tie_key(by_key[item[0]])))
+    """The best ``depth`` keys whose passage has a score, best first; ties broken by ``tie_key``."""
+    best = _best(_scores(by_key, score_of), depth)
+    return sorted(best, key=lambda item: (-item[1], tie_key(by_key[item[0]])))[:depth]
+
+
+def _best(scored: list[tuple[PassageKey, float]], n: int) -> list[tuple[PassageKey, float]]:
+    """The items scoring at least the ``n``-th best score, in no order: all that a cut after the ``n``-th of
+    the sorted list keeps, and every item tied with it. Sorting (with its tie keys) then touches about ``n``
+    items instead of every site's passages: at 100 sites of 30 passages, 30 of 3,000."""
+    if len(scored) <= n:
+        return scored
+    nth = heapq.nlargest(n, [score for _, score in scored])[-1]
+    return [item for item in scored if item[1] >= nth]

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rag_fed.fusion import HYBRID_DEPTH, fuse_min_max
 from rag_fed.protocol import Candidates
@@ -205,3 +207,31 @@ def _fetcher(texts: dict[tuple[str, int], Passage]) -> Callable[[str, list[int]]
         return [texts[(site_id, i)] for i in ids]
 
     return fetch
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from([0.1, 0.2, 0.3, 0.5]), max_size=12), min_size=1, max_size=8),
+    st.integers(min_value=1, max_value=15),
+    st.sampled_from(["dense", "keyword"]),
+)
+def test_the_merge_is_the_sorted_union_cut_at_k_whatever_the_ties(
+    site_scores: list[list[float]], k: int, mode: str
+) -> None:
+    """The merge orders only the passages that can make the top k; the list is still every site's passages
+    sorted by score, ties by document id, cut at k (few distinct scores: ties at the cut in most cases)."""
+    rankings: dict[str, list[Passage]] = {}
+    for number, scores in enumerate(site_scores):
+        name = f"s{number}"
+        ranked = sorted(scores, reverse=True)
+        rankings[name] = [
+            _named(name, f"doc-{(number * 7 + rank) % 5}", rank, score, rank).model_copy(
+                update={"dense_score": score, "keyword_score": score}
+            )
+            for rank, score in enumerate(ranked, start=1)
+        ]
+    everything = [p for ranking in rankings.values() for p in ranking]
+    expected = sorted(everything, key=lambda p: (-p.score, p.citation.doc_id, p.citation.site_id, p.chunk_id))[:k]
+    merged = merge_passages(rankings, k, mode)  # type: ignore[arg-type]
+    assert [(p.citation.site_id, p.chunk_id) for p in merged] == [(p.citation.site_id, p.chunk_id) for p in expected]
+    assert [p.rank for p in merged] == list(range(1, len(expected) + 1))
