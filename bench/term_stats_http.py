@@ -132,7 +132,7 @@ async def phrase_round_trip(
             request = TermStatsRequest.for_key(gateway.federation.key, "bench").model_copy(
                 update={"question": question}
             )
-            sealed = router._seal_to(request.to_bytes(), client.site_id)
+            sealed = router.channel.seal_to(request.to_bytes(), client.site_id)
             assert isinstance(client, HttpSiteClient)
             total += len(sealed) + len(await client.fetch_term_stats(sealed, 10.0))
         sizes.append(total)

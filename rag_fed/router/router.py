@@ -23,14 +23,15 @@ import numpy as np
 from nacl.public import PublicKey
 from numpy.typing import NDArray
 
-from rag_fed.crypto import EnvelopeOpener, KeyPair, SealedEnvelope, seal
+from rag_fed.crypto import KeyPair
 from rag_fed.errors import InputError, RagFedError
 from rag_fed.protocol import QueryTermStats, SiteQuery, SiteReply
 from rag_fed.router.breaker import CircuitBreakers
 from rag_fed.router.clients import SiteClient, SketchClient
 from rag_fed.router.merge import merge_passages
-from rag_fed.router.replies import SentReply, SiteFailure, check_reply, settle, wait_for_replies, with_fetch
+from rag_fed.router.replies import SentReply, SiteFailure, settle, wait_for_replies, with_fetch
 from rag_fed.router.result import FederatedResult, SiteOutcome
+from rag_fed.router.sealed import SealedChannel
 from rag_fed.router.selection import RoutingPolicy, SketchScorer, SketchScores, choose_by_sketch, with_text_k
 from rag_fed.router.sketch import SiteSketch
 from rag_fed.router.term_stats import (
@@ -65,10 +66,7 @@ class Router:
         term_key: bytes | None = None,
     ) -> None:
         self.policy = policy or RoutingPolicy()
-        self._keys = keys
-        self._gateway_id = gateway_id
-        self._site_keys = site_keys
-        self._opener = EnvelopeOpener(keys, gateway_id, site_keys)
+        self._channel = SealedChannel(keys, gateway_id, site_keys)
         self._clients: dict[str, SiteClient] = {}
         self.set_clients(clients)
         self.breakers = breakers or CircuitBreakers(self.policy.failure_threshold, self.policy.cooldown_s)
@@ -76,7 +74,7 @@ class Router:
         self._scorer = SketchScorer()
         self._versions: dict[str, str] = {}
         self.term_stats = (
-            GatewayTermStats(self._seal_to, self._open_from, FederationTermStats(term_key))
+            GatewayTermStats(self._channel.seal_to, self._channel.open_from, FederationTermStats(term_key))
             if self.policy.term_stats
             else None
         )
@@ -84,6 +82,11 @@ class Router:
     @property
     def clients(self) -> dict[str, SiteClient]:
         return dict(self._clients)
+
+    @property
+    def channel(self) -> SealedChannel:
+        """Seals to and opens from the registered sites (for calls beside the query: counts, sketches)."""
+        return self._channel
 
     @property
     def sketches(self) -> dict[str, SiteSketch]:
@@ -112,7 +115,7 @@ class Router:
     async def _fetch_sketch(self, client: SketchClient, timeout_s: float) -> str | None:
         try:
             data = await client.fetch_sketch(timeout_s)
-            sketch = SiteSketch.from_bytes(self._open_from(data, client.site_id))
+            sketch = SiteSketch.from_bytes(self._channel.open_from(data, client.site_id))
             if sketch.site_id != client.site_id:
                 raise InputError(f"sketch names site {sketch.site_id!r}")
         except (RagFedError, TimeoutError, ValueError) as error:
@@ -353,48 +356,10 @@ class Router:
             return None
 
     async def _send(self, client: SiteClient, query: SiteQuery, started: float) -> SentReply:
-        site_id = client.site_id
-        sent_at = time.perf_counter()
-        timeout = max(0.001, self.policy.deadline_s - (sent_at - started))
+        timeout = max(0.001, self.policy.deadline_s - (time.perf_counter() - started))
         if query.want_answer:  # the site skips model work it could not finish before the gateway gives up
             query = query.model_copy(update={"deadline_s": round(timeout, 3)})
-        try:
-            sealed = seal(
-                query.to_bytes(),
-                sender=self._keys,
-                sender_id=self._gateway_id,
-                recipient_id=site_id,
-                recipient_key=self._site_keys[site_id],
-            ).to_bytes()
-        except KeyError:
-            raise SiteFailure(f"site {site_id!r} has no registered public key", 0.0, 0) from None
-        try:
-            data = await client.search(sealed, timeout)
-        except (RagFedError, OSError) as error:
-            raise SiteFailure(str(error), _ms_since(sent_at), len(sealed)) from None
-        try:
-            reply = SiteReply.from_bytes(self._open_from(data, site_id))
-            check_reply(reply, query, site_id)
-        except RagFedError as error:
-            message = f"reply rejected ({type(error).__name__}): {error}"
-            raise SiteFailure(message, _ms_since(sent_at), len(sealed), len(data)) from None
-        return SentReply(reply, _ms_since(sent_at), len(sealed), len(data))
-
-    def _seal_to(self, payload: bytes, site_id: str) -> bytes:
-        try:
-            key = self._site_keys[site_id]
-        except KeyError:
-            raise InputError(f"site {site_id!r} has no registered public key") from None
-        return seal(
-            payload, sender=self._keys, sender_id=self._gateway_id, recipient_id=site_id, recipient_key=key
-        ).to_bytes()
-
-    def _open_from(self, data: bytes, site_id: str) -> bytes:
-        envelope = SealedEnvelope.from_bytes(data)
-        payload = self._opener.open(envelope)
-        if envelope.sender_id != site_id:
-            raise InputError(f"reply was sealed by {envelope.sender_id!r}, not by {site_id!r}")
-        return payload
+        return await self._channel.call(client, query, timeout)
 
 
 def _ms_since(start: float) -> float:
