@@ -135,21 +135,21 @@ class Redactor:
         redacted = unicodedata.normalize("NFKC", text)
         lowered = redacted.casefold()
         for pattern, markers in self._marked:
-            if any(marker in lowered for marker in markers):
-                redacted = pattern.sub(replacement, redacted)
+            for marker in markers:
+                if marker in lowered:
+                    redacted = pattern.sub(replacement, redacted)
+                    break
         if self._patterns and (self._any is None or self._any.search(redacted)):
             for pattern in self._patterns:
                 redacted = pattern.sub(replacement, redacted)
         return redacted
 
     def citation(self, citation: Citation) -> Citation:
-        return citation.model_copy(
-            update={
-                "doc_id": self(citation.doc_id),
-                "title": self(citation.title),
-                "section": self(citation.section),
-            }
-        )
+        """``citation`` with its document id, title and section redacted (the same object when none changes)."""
+        doc_id, title, section = self(citation.doc_id), self(citation.title), self(citation.section)
+        if doc_id == citation.doc_id and title == citation.title and section == citation.section:
+            return citation  # frozen: safe to share, and most citations hold nothing to redact
+        return citation.model_copy(update={"doc_id": doc_id, "title": title, "section": section})
 
 
 _EMAIL_MARKERS = ("@",)

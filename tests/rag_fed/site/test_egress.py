@@ -161,3 +161,13 @@ def test_a_keyword_query_for_a_redacted_value_skips_it_and_keeps_the_rest() -> N
     assert "4471" not in stripped and "anna" not in stripped.lower()
     assert stripped.split() == ["which", "pump", "has", "and", "who", "is"]
     assert redactor.without_redacted("gland bolt torque") == "gland bolt torque"
+
+
+def test_a_citation_with_nothing_to_redact_leaves_as_it_is_and_one_with_something_is_redacted() -> None:
+    redactor = Redactor(RedactionSettings(names=["Anna Berg"]))
+    clean = Citation(site_id="plant-a", doc_id="manuals/gx400.md", title="GX-400 gearbox", section="Oil")
+    assert redactor.citation(clean) is clean
+    named = clean.model_copy(update={"section": "Oil change (ask Anna Berg)"})
+    released = redactor.citation(named)
+    assert released.section == f"Oil change (ask {REDACTED})"
+    assert (released.doc_id, released.title) == (clean.doc_id, clean.title)
