@@ -4,6 +4,7 @@ the corpus), each site's feedback log built from judged queries, its pairs, and 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -11,15 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from federated_training import SITES, site_documents, site_splits
-from training_measures import PrefixCachedRetrieval
 
-from eval.datasets import EvalDataset
-from rag_fed.config import TrainingSettings
-from rag_fed.feedback.log import FeedbackLog, NewJudgement
-from rag_fed.training.feedback_pairs import FeedbackChunk, feedback_pairs, question_key
-from rag_fed.training.model import get_weights, load_model, set_weights, train_local
-from rag_fed.training.pairs import PairSplit, TrainingPair, split_pairs
+_REPO = Path(__file__).resolve().parents[1]
+if str(_REPO) not in sys.path:  # run as a script: its siblings are imported as bench.*
+    sys.path.insert(0, str(_REPO))
+
+from bench.federated_training import SITES, site_documents, site_splits  # noqa: E402
+from bench.training_measures import PrefixCachedRetrieval  # noqa: E402
+from eval.datasets import EvalDataset  # noqa: E402
+from rag_fed.config import TrainingSettings  # noqa: E402
+from rag_fed.feedback.log import FeedbackLog, NewJudgement  # noqa: E402
+from rag_fed.training.feedback_pairs import FeedbackChunk, feedback_pairs, question_key  # noqa: E402
+from rag_fed.training.model import get_weights, load_model, set_weights, train_local  # noqa: E402
+from rag_fed.training.pairs import PairSplit, TrainingPair, split_pairs  # noqa: E402
 
 __all__ = ["METRICS", "Bench", "train_rounds"]
 
@@ -85,11 +90,11 @@ class Bench:
                 for d, useful in verdicts
             ]
         logs = {}
-        for site, judgements in judged.items():
-            (scratch / site).mkdir(parents=True, exist_ok=True)
-            log = FeedbackLog.at_site(scratch / site)
+        for name, judgements in judged.items():
+            (scratch / name).mkdir(parents=True, exist_ok=True)
+            log = FeedbackLog.at_site(scratch / name)
             log.record_many(judgements)
-            logs[site] = list(log.all())
+            logs[name] = list(log.all())
         return logs
 
     def splits(self, logs: dict[str, list[Any]], hard_negatives: int, source: str) -> dict[str, PairSplit]:

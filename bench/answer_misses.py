@@ -35,10 +35,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-from refusal_curve import sample_sites, searched  # noqa: E402
-
+from bench.refusal_curve import sample_sites, searched  # noqa: E402
 from eval.answer_metrics import contains_all  # noqa: E402
 from rag_fed.answers.evidence import question_codes  # noqa: E402
 from rag_fed.answers.ranking import asked_codes, select_for_answer, shown_text  # noqa: E402

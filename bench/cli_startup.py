@@ -109,8 +109,8 @@ def main() -> None:
     results = []
     for name, times in rows.items():
         median = statistics.median(times)
-        command = next((c for c in chosen if c.name == name), None)
-        bound = "" if command is None else verdict(command, median)
+        measured = next((c for c in chosen if c.name == name), None)
+        bound = "" if measured is None else verdict(measured, median)
         print(f"{name:<18} {median:>9.3f} {min(times):>7.3f} {median / baseline:>9.1f}  {bound}")
         results.append({"command": name, "median_s": median, "min_s": min(times), "ratio": median / baseline})
     machine = f"{sys.platform}, {os.cpu_count()} cores, python {sys.version.split()[0]}"

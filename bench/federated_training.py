@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -39,13 +40,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from training_measures import PrefixCachedRetrieval, command_line, start_measuring
 
-from eval.datasets import EvalDataset, load_beir
-from rag_fed.config import AdaptiveSettings, PairMiningSettings, TrainingSettings
-from rag_fed.training.ledger import RoundRecord
-from rag_fed.training.model import get_weights, load_model, set_weights, train_local
-from rag_fed.training.pairs import (
+_REPO = Path(__file__).resolve().parents[1]
+if str(_REPO) not in sys.path:  # run as a script: its siblings are imported as bench.*
+    sys.path.insert(0, str(_REPO))
+
+from bench.training_measures import PrefixCachedRetrieval, command_line, start_measuring  # noqa: E402
+from eval.datasets import EvalDataset, load_beir  # noqa: E402
+from rag_fed.config import AdaptiveSettings, PairMiningSettings, TrainingSettings  # noqa: E402
+from rag_fed.training.ledger import RoundRecord  # noqa: E402
+from rag_fed.training.model import get_weights, load_model, set_weights, train_local  # noqa: E402
+from rag_fed.training.pairs import (  # noqa: E402
     PairSplit,
     TrainingChunk,
     TrainingPair,
@@ -53,8 +58,8 @@ from rag_fed.training.pairs import (
     save_pairs,
     split_pairs,
 )
-from rag_fed.training.privacy import noise_for_epsilon
-from rag_fed.training.run import TrainingResult, run_federated_training
+from rag_fed.training.privacy import noise_for_epsilon  # noqa: E402
+from rag_fed.training.run import TrainingResult, run_federated_training  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SITES = ("site-1", "site-2", "site-3")

@@ -15,18 +15,24 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from federated_training import REPO
 
-from eval.datasets import EvalDataset, load_beir
-from eval.metrics import retrieval_metrics
-from rag_fed.training.model import load_model
+_REPO = Path(__file__).resolve().parents[1]
+if str(_REPO) not in sys.path:  # run as a script: its siblings are imported as bench.*
+    sys.path.insert(0, str(_REPO))
 
-TEXTS = {
+from bench.federated_training import REPO  # noqa: E402
+from eval.datasets import EvalDataset, load_beir  # noqa: E402
+from eval.metrics import retrieval_metrics  # noqa: E402
+from rag_fed.training.model import load_model  # noqa: E402
+
+TEXTS: dict[str, Callable[[str, str], str]] = {
     "title. text": lambda title, text: f"{title}. {text}" if title else text,
     "title text": lambda title, text: f"{title} {text}" if title else text,
     "text only": lambda title, text: text,
@@ -34,7 +40,7 @@ TEXTS = {
 
 
 def scores(dataset: EvalDataset, seq_length: int, text: str) -> tuple[np.ndarray, float]:
-    model = load_model("packaged", seq_length, None)
+    model: Any = load_model("packaged", seq_length, None)  # a SentenceTransformer (untyped)
     started = time.perf_counter()
     join = TEXTS[text]
     docs = model.encode([join(d.title, d.text) for d in dataset.corpus], batch_size=32, normalize_embeddings=True)

@@ -33,21 +33,26 @@ import argparse
 import json
 import os
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _feedback_bench import METRICS, Bench, train_rounds
-from federated_training import REPO, SITES, federated
-from training_measures import command_line, start_measuring
 
-from eval.datasets import load_beir
-from rag_fed.config import AdaptiveSettings, PrivacySettings, TrainingSettings
-from rag_fed.training.dp_sgd import noise_for_target_epsilon
-from rag_fed.training.model import load_model, set_weights
-from rag_fed.training.privacy import noise_for_epsilon
+_REPO = Path(__file__).resolve().parents[1]
+if str(_REPO) not in sys.path:  # run as a script: its siblings are imported as bench.*
+    sys.path.insert(0, str(_REPO))
+
+from bench._feedback_bench import METRICS, Bench, train_rounds  # noqa: E402
+from bench.federated_training import REPO, SITES, federated  # noqa: E402
+from bench.training_measures import command_line, start_measuring  # noqa: E402
+from eval.datasets import load_beir  # noqa: E402
+from rag_fed.config import AdaptiveSettings, PrivacySettings, TrainingSettings  # noqa: E402
+from rag_fed.training.dp_sgd import noise_for_target_epsilon  # noqa: E402
+from rag_fed.training.model import load_model, set_weights  # noqa: E402
+from rag_fed.training.privacy import noise_for_epsilon  # noqa: E402
 
 DEFAULTS = TrainingSettings()
 

@@ -107,13 +107,19 @@ def study_split(
     return rows
 
 
+def _centroids_of(sketch: SiteSketch) -> NDArray[np.float32]:
+    if sketch.centroids is None:  # every site of this bench has chunks, hence centroids
+        raise ValueError(f"site {sketch.site_id} sent a sketch without centroids")
+    return sketch.centroids
+
+
 def per_site_loop(
     query: NDArray[np.float32], version: str, sketches: Mapping[str, SiteSketch], candidates: Sequence[str]
 ) -> SketchScores:
     """The baseline: ``score_sites`` before it counted the chunks ahead with one sort (it made one pass over
     every centroid per site)."""
     vector = query / max(float(np.linalg.norm(query)), 1e-12)
-    similarities = {site_id: sketches[site_id].centroids @ vector for site_id in candidates}
+    similarities = {site_id: _centroids_of(sketches[site_id]) @ vector for site_id in candidates}
     sizes = [centroid_sizes(sketches[site_id]) for site_id in candidates]
     all_similarities, all_sizes = np.concatenate(list(similarities.values())), np.concatenate(sizes)
     scores = {site_id: float(np.max(values)) for site_id, values in similarities.items()}

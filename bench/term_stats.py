@@ -140,7 +140,7 @@ class _Federated(FederatedSystem):
             request = TermStatsRequest.for_key(gateway.federation.key, "bench").model_copy(
                 update={"question": question}
             )
-            sealed = router._seal_to(request.to_bytes(), client.site_id)
+            sealed = router.channel.seal_to(request.to_bytes(), client.site_id)
             reply = self._loop.run_until_complete(client.fetch_term_stats(sealed, 10.0))  # type: ignore[attr-defined]
             total += len(sealed) + len(reply)
         return total

@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -169,7 +170,7 @@ async def measure(
         assert not any(errors.values()), errors
         for mode in args.modes:
             times = await interleaved(router, questions, vectors, version, args.k, mode, args.rounds)
-            row = {arm: {"p50 ms": _p50(values), "n": len(values)} for arm, values in times.items()}
+            row: dict[str, Any] = {arm: {"p50 ms": _p50(values), "n": len(values)} for arm, values in times.items()}
             row["added p50 ms"] = row["with"]["p50 ms"] - row["without"]["p50 ms"]
             report[mode] = row
             print(
