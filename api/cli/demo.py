@@ -251,6 +251,8 @@ def demo(
     except (KeyboardInterrupt, _Stop):
         console.print("\nstopping ...")
     finally:
+        # A second SIGTERM (a supervisor signals the whole process group, say) must not cut the clean-up short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _stop(processes)
         signal.signal(signal.SIGTERM, previous)
         if temp:

@@ -183,6 +183,8 @@ class EvidenceSelector:
         seed holds a code of the question, a neighbour naming another code (the next row of a fault
         table) ends the span."""
         budget = self.settings.span_words
+        if rows[seed].unit.table_row:
+            return _table_entry(rows, seed, budget)
         floor = self.settings.neighbour_floor * scores[seed]
         fenced = rows[seed].has_code
 
@@ -226,6 +228,20 @@ class EvidenceSelector:
 
 
 _PROCEDURE_ROOM = 2
+
+
+def _table_entry(rows: list[_Row], seed: int, budget: int) -> tuple[int, int]:
+    """A table row's span: its entry, that is the row that opens it and the rows continuing it (their first
+    cell blank: more causes of the same symptom), within the budget; never the next entry, which answers
+    another symptom however alike its words."""
+    first = last = seed
+    while first > 0 and rows[first].unit.continues_row and rows[first - 1].unit.table_row:
+        first -= 1
+    words = sum(_words(row.unit) for row in rows[first : seed + 1])
+    while last + 1 < len(rows) and rows[last + 1].unit.continues_row and words + _words(rows[last + 1].unit) <= budget:
+        words += _words(rows[last + 1].unit)
+        last += 1
+    return first, last
 
 
 def _introduction(rows: list[_Row], first: int, reach: int = 12) -> int | None:

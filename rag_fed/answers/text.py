@@ -90,6 +90,11 @@ class Unit:
     text: str
     step: bool = False
     line_start: bool = True
+    table_row: bool = False
+    """A row of a fixed-width table (its cells joined by "; "): a troubleshooting or limits table."""
+    continues_row: bool = False
+    """A table row whose first cell is blank: it continues the entry of the row above (another cause of
+    the same symptom)."""
 
     @property
     def heading_like(self) -> bool:
@@ -103,31 +108,76 @@ def split_units(text: str) -> list[Unit]:
     other lines are split into sentences (abbreviations and decimals do not end a sentence)."""
     units: list[Unit] = []
     for line in _logical_lines(text):
-        if line.startswith("|") or _LIST_ITEM.match(line):
-            units.append(Unit(_clip(line.strip("| ").replace(" | ", "; ")), step=not line.startswith("|")))
+        if line.cells is not None:
+            units.append(Unit(_clip("; ".join(line.cells)), table_row=True, continues_row=line.continued))
             continue
-        for index, sentence in enumerate(_sentences(line)):
+        if line.text.startswith("|") or _LIST_ITEM.match(line.text):
+            units.append(Unit(_clip(line.text.strip("| ").replace(" | ", "; ")), step=not line.text.startswith("|")))
+            continue
+        for index, sentence in enumerate(_sentences(line.text)):
             units.append(Unit(_clip(sentence), line_start=index == 0))
     return units
 
 
-def _logical_lines(text: str) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class _Line:
+    text: str
+    cells: list[str] | None = None  # the cells of a fixed-width table row
+    continued: bool = False  # a table row whose first cell is blank
+
+
+# Cells of a fixed-width table are apart by two or more spaces (or a tab); prose with two spaces after a
+# full stop is not a table: its pieces end on a full stop, cells (but perhaps the last) do not.
+_CELL_GAP = re.compile(r" {2,}|\t+")
+_INDENTED_CELL = 8  # a row whose text starts this far in has a blank first cell
+
+
+def _table_row(raw_line: str) -> _Line | None:
+    """``raw_line`` as a row of a fixed-width table: three or more cells (two or more when the first is
+    blank), none but the last ending a sentence; else ``None``."""
+    stripped = raw_line.strip()
+    cells = [cell for cell in _CELL_GAP.split(stripped) if cell]
+    continued = _indent(raw_line) >= _INDENTED_CELL
+    if len(cells) < (2 if continued else 3) or any(cell.endswith((".", "!", "?")) for cell in cells[:-1]):
+        return None
+    return _Line(stripped, cells, continued)
+
+
+def _indent(raw_line: str) -> int:
+    expanded = raw_line.expandtabs(8)
+    return len(expanded) - len(expanded.lstrip())
+
+
+def _logical_lines(text: str) -> list[_Line]:
     """The lines of ``text`` with wrapped lines joined: a line that starts with a lower-case letter and
     follows a line without closing punctuation continues it, and so does any line after one ending on a
     word no sentence ends on (PDF text and hard-wrapped prose break sentences and list items at the page
-    width, a value's number often first on its line). Blank lines, underlines and table rules drop out."""
-    lines: list[str] = []
+    width, a value's number often first on its line). Rows of a fixed-width table stay rows (never
+    joined). Blank lines, underlines and table rules drop out."""
+    lines: list[_Line] = []
     joinable = False
     for raw_line in text.splitlines():
         line = raw_line.strip()
         if not line or set(line) <= set("-=_|:+ "):
             joinable = False
             continue  # blank, underline or table rule
-        if joinable and not _LIST_ITEM.match(line) and (line[0].islower() or _CONTINUED.search(lines[-1])):
-            lines[-1] = f"{lines[-1]} {line}"
+        row = None if line.startswith("|") else _table_row(raw_line)
+        cells = lines[-1].cells if lines else None
+        if row is None and cells and line[0].islower() and _indent(raw_line) >= _INDENTED_CELL:
+            # the last cell wrapped onto the next line ("... for 5 min before" / "every planned stop")
+            wrapped = [*cells[:-1], f"{cells[-1]} {line}"]
+            lines[-1] = _Line(f"{lines[-1].text} {line}", wrapped, lines[-1].continued)
+            continue
+        if row is not None:
+            lines.append(row)
+            joinable = False
+            continue
+        previous = lines[-1].text if lines else ""
+        if joinable and not _LIST_ITEM.match(line) and (line[0].islower() or _CONTINUED.search(previous)):
+            lines[-1] = _Line(f"{previous} {line}")
         else:
-            lines.append(line)
-        joinable = not lines[-1].startswith("|") and not lines[-1].endswith(_CLOSING)
+            lines.append(_Line(line))
+        joinable = not lines[-1].text.startswith("|") and not lines[-1].text.endswith(_CLOSING)
     return lines
 
 

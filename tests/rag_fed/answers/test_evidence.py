@@ -243,3 +243,31 @@ def test_an_option_is_shown_with_the_line_that_introduces_its_list() -> None:
     alone = passage("Clear credentials: Erase credential contents from the device.", doc="m.md", dense=0.5)
     [plain] = EvidenceSelector(None, BagOfWordsEmbedder()).select("How do I clear credentials?", [alone])
     assert plain.text == "Clear credentials: Erase credential contents from the device.", "no list, no introduction"
+
+
+TROUBLESHOOTING = passage(
+    "8. TROUBLESHOOTING\n\n"
+    "Symptom                      Probable cause                  Action\n"
+    "---------------------------  ------------------------------  ------------------------------\n"
+    "Packing burns, gland hot     Seal water off or too low       Restore to discharge + 70 kPa\n"
+    "                             Gland nuts over-tightened       Slacken until drips return\n"
+    "Slurry leaks from gland      Seal water pressure too low     Raise pressure, check flow\n"
+    "Bearing housing hot          Too much grease in the gland    Grease to Section 5 quantities\n",
+    doc="pump.txt",
+    section="8. TROUBLESHOOTING",
+    chunk=14,
+    rank=1,
+    dense=0.5,
+)
+
+
+@pytest.mark.unit
+def test_a_fixed_width_table_row_is_shown_with_its_entry_and_never_the_next_entry() -> None:
+    selector = EvidenceSelector(None, BagOfWordsEmbedder())
+    (leak,) = selector.select("The slurry is leaking from the gland, what do I do?", [TROUBLESHOOTING])
+    assert leak.text == "Slurry leaks from gland; Seal water pressure too low; Raise pressure, check flow"
+    (hot,) = selector.select("Why does the packing burn and the gland run hot?", [TROUBLESHOOTING])
+    assert hot.text == (
+        "Packing burns, gland hot; Seal water off or too low; Restore to discharge + 70 kPa "
+        "Gland nuts over-tightened; Slacken until drips return"
+    ), "the row continuing the entry (its first cell blank) is another cause of the same symptom"

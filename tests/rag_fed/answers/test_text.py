@@ -205,3 +205,26 @@ def test_inflections_meet_and_question_words_are_not_terms() -> None:
     assert stem("tripped") == stem("trip") and stem("setting") == stem("set") and stem("logged") == stem("log")
     assert stem("fill") == stem("filled") and stem("guarantee") == "guarantee"
     assert question_terms("How often is the oil changed, and what does F-217 mean?") == ["oil", "chang", "f", "217"]
+
+
+@pytest.mark.unit
+def test_rows_of_a_fixed_width_table_are_units_of_cells_and_prose_with_wide_spaces_is_not() -> None:
+    table = (
+        "Symptom              Probable cause           Action\n"
+        "Low flow             Worn impeller            Replace IMP-HC\n"
+        "                     Air drawn in at suction  Check the joints\n"
+        "Line blocks          Solids settled           Flush the line for 5 min before\n"
+        "                                              every planned stop\n"
+    )
+    units = split_units(table)
+    assert [u.text for u in units] == [
+        "Symptom; Probable cause; Action",
+        "Low flow; Worn impeller; Replace IMP-HC",
+        "Air drawn in at suction; Check the joints",
+        "Line blocks; Solids settled; Flush the line for 5 min before every planned stop",
+    ]
+    assert [u.continues_row for u in units] == [False, False, True, False]
+    assert all(u.table_row for u in units)
+    prose = split_units("Drain the oil.  Refill to the mark.  Run for five minutes.")
+    assert [u.text for u in prose] == ["Drain the oil.", "Refill to the mark.", "Run for five minutes."]
+    assert not any(u.table_row for u in prose)
