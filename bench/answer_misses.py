@@ -38,8 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.refusal_curve import sample_sites, searched  # noqa: E402
 from eval.answer_metrics import contains_all  # noqa: E402
-from rag_fed.answers.evidence import question_codes  # noqa: E402
-from rag_fed.answers.ranking import asked_codes, select_for_answer, shown_text  # noqa: E402
+from rag_fed.answers.ranking import Selection, select_for_answer, shown_text  # noqa: E402
 from rag_fed.answers.text import normalise  # noqa: E402
 from rag_fed.config import AnswerSettings, Settings  # noqa: E402
 from rag_fed.embedders import load_embedder, set_embedding_threads  # noqa: E402
@@ -64,19 +63,12 @@ class Miss:
     detail: str = ""
 
 
-def refusal_rule(question: str, ranked: Sequence[Evidence], settings: AnswerSettings) -> str:
-    """Which of the composer's rules declines ``question`` (the order ``select_for_answer`` applies them)."""
-    if not ranked:
-        return "no evidence"
-    if ranked[0].score < settings.min_support:
+def refusal_detail(selection: Selection, ranked: Sequence[Evidence], settings: AnswerSettings) -> str:
+    """The composer's rule that declined (:data:`~rag_fed.answers.ranking.RefusalReason`), with the best
+    score when it is the score that declined."""
+    if selection.refusal == "below min_support":
         return f"best score {ranked[0].score:.3f} < min_support {settings.min_support}"
-    codes = question_codes(question)
-    if codes and not any(code not in item.missing for item in ranked for code in codes):
-        return f"codes {codes} in no evidence"
-    asked = asked_codes(codes, ranked)
-    if asked and all(code in item.absent for item in ranked for code in asked):
-        return f"asked codes {asked} in no passage"
-    return "no item gives the kind of value asked"
+    return str(selection.refusal)
 
 
 def classify(
@@ -87,11 +79,12 @@ def classify(
     settings: AnswerSettings,
 ) -> Miss:
     """The first bucket of :data:`BUCKETS` that explains whether the answer shows every expected string."""
-    shown, refused = select_for_answer(question, ranked, settings)
-    if not refused and contains_all(" ".join(_as_shown(item) for item in shown), expected):
+    selection = select_for_answer(question, ranked, settings)
+    shown = selection.items
+    if selection.refused:
+        return Miss("refused", refusal_detail(selection, ranked, settings))
+    if contains_all(" ".join(_as_shown(item) for item in shown), expected):
         return Miss("contains")
-    if refused:
-        return Miss("refused", refusal_rule(question, ranked, settings))
 
     def holds(text: str) -> bool:
         return contains_all(text, expected) > 0

@@ -79,8 +79,8 @@ def question_features(sites: Mapping[str, Site], embedder: Embedder, question: s
         for e in answering(question, ranked)[:5]  # "what torque ...": only items giving a torque
     ]
     # the composer's own code rules (a question about codes no passage names), whatever the score
-    _, refused = select_for_answer(question, ranked, AnswerSettings(min_support=0.0))
-    return {"items": items, "codes_found": not refused}
+    selection = select_for_answer(question, ranked, AnswerSettings(min_support=0.0))
+    return {"items": items, "codes_found": not selection.refused}
 
 
 def value(features: Mapping[str, object], candidate: Candidate) -> float:

@@ -143,6 +143,16 @@ class EvidenceSettings(BaseModel):
     code_bonus: float = Field(
         default=0.25, ge=0.0, le=1.0, description="Added to a unit that holds a code or part number of the question."
     )
+    list_opening: bool = Field(
+        default=True,
+        description=(
+            "A span that starts at a list item is shown after its passage's opening (what the section says "
+            "before its list), when both fit in span_words; else after the line introducing the list. Chosen "
+            "by in-process replay on both answer sets (bench/answer_replay.py, docs/answers.md): S10 token F1 "
+            "0.630 -> 0.665, the maintenance set unchanged; showing whole short passages, the passage opening "
+            "for seeds among its first sentences, or the sentence before the span each lost on one set."
+        ),
+    )
 
 
 class AnswerSettings(BaseModel):

@@ -22,11 +22,12 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from rag_fed.answers.prompts import generative_messages, lead_messages
-from rag_fed.answers.ranking import rank_evidence, select_for_answer, shown_text, unmatched_codes
+from rag_fed.answers.ranking import RefusalReason, rank_evidence, select_for_answer, shown_text, unmatched_codes
 from rag_fed.answers.support import SentenceSupport, check_sentence
 from rag_fed.answers.timed import LeadHealth, TimedTokens
 from rag_fed.config import AnswerSettings, AnswerStrategy
@@ -47,7 +48,9 @@ class ComposedAnswer(BaseModel):
 
     ``citations``: the sources the answer uses, in order; ``more``: further evidence that was found but
     not used (the "more results" of a user interface); ``support``: the verdict on every sentence a
-    model wrote (kept or dropped); ``refused``: the documents do not cover the question.
+    model wrote (kept or dropped); ``refused``: the documents do not cover the question, or no site
+    replied; ``refusal``: which (the rule of :func:`~rag_fed.answers.ranking.select_for_answer`, or
+    ``"no reply"``).
     """
 
     text: str
@@ -57,6 +60,7 @@ class ComposedAnswer(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     more: list[Citation] = Field(default_factory=list)
     refused: bool = False
+    refusal: RefusalReason | Literal["no reply"] | None = None
     not_found: list[str] = Field(
         default_factory=list, description="Codes of the question that no evidence shown mentions (compact form)."
     )
@@ -151,14 +155,17 @@ class AnswerComposer:
                 else "No site could be asked (none is registered, or every site's circuit is open), so there is "
                 "no evidence to answer from."
             )
-            return _fixed(text, ComposedAnswer(text=text, strategy=chosen, refused=True))
+            return _fixed(text, ComposedAnswer(text=text, strategy=chosen, refused=True, refusal="no reply"))
         ranked = rank_evidence(evidence)
-        selected, refused = select_for_answer(question, ranked, self.settings)
+        selection = select_for_answer(question, ranked, self.settings)
+        selected = selection.items
         note = unmatched_codes(question, selected)
         more = [item.citation for item in ranked if item not in selected]
-        if refused:
+        if selection.refusal is not None:
             text = refusal_text(sites, _nearest(ranked))
-            result = ComposedAnswer(text=text, strategy=chosen, evidence=[], more=more, refused=True)
+            result = ComposedAnswer(
+                text=text, strategy=chosen, evidence=[], more=more, refused=True, refusal=selection.refusal
+            )
             return _fixed(text, result)
         if chosen == "extractive" or self._generator is None:
             body = _body(selected)

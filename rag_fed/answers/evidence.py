@@ -159,7 +159,11 @@ class EvidenceSelector:
         coverage = _coverage(set(content_terms(text)) | set(content_terms(passage.citation.heading)), weights)
         similarity = max(row.similarity for row in span)
         intro = _introduction(rows, first)
-        if intro is not None:  # shown for context; the span alone is scored
+        opening = self._opening(rows, first, last, codes) if self.settings.list_opening else None
+        if opening is not None:  # shown for context; the span alone is scored
+            lead = " ".join(row.unit.text for row in rows[opening[0] : opening[1]])
+            text = f"{lead} {'' if opening[1] == first else '... '}{text}"
+        elif intro is not None:  # shown for context; the span alone is scored
             text = f"{rows[intro].unit.text} {'' if intro == first - 1 else '... '}{text}"
         in_span = code_forms(f"{passage.citation.heading} {text}")
         missing = [code for code in codes if code not in in_span]
@@ -176,6 +180,30 @@ class EvidenceSelector:
             missing=missing[:20],
             absent=absent[:20],
         )
+
+    def _opening(self, rows: list[_Row], first: int, last: int, codes: list[str]) -> tuple[int, int] | None:
+        """The passage's opening (``start``, ``end``: units ``start..end-1``) before the list that the span
+        starting at ``first`` belongs to: what the section says the list is for and where it is. Shown
+        when it fits beside the span within the word budget, starts a sentence (a chunk cut mid-sentence
+        has no opening), is more than a running title or a heading, and names no code the question does
+        not (another machine's or fault's lines are not this list's introduction); None otherwise."""
+        if not _listed(rows[first].unit):
+            return None
+        end = first
+        while end > 0 and _listed(rows[end - 1].unit):
+            end -= 1
+        intro = _introduction(rows, first)  # an introduction run into the list's first item is listed too
+        end = end if intro is None else max(end, intro + 1)
+        start = 0
+        while start < end and (rows[start].repeats_heading or rows[start].unit.heading_like):
+            start += 1
+        if start == end or not rows[start].unit.text[:1].isupper():
+            return None
+        opening = rows[start:end]
+        if any(code_forms(row.unit.text, whole_only=True) - set(codes) for row in opening):
+            return None
+        words = sum(_words(row.unit) for row in opening) + sum(_words(row.unit) for row in rows[first : last + 1])
+        return (start, end) if words <= self.settings.span_words else None
 
     def _grow(self, rows: list[_Row], scores: list[float], seed: int, codes: list[str]) -> tuple[int, int]:
         """The span around ``seed``: forward over relevant units and the rest of a procedure, then back

@@ -9,6 +9,8 @@ documents) are shown once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
 from rag_fed.answers.evidence import question_codes
 from rag_fed.answers.quantity import asked_kinds, asks_more, gives_kind
@@ -17,6 +19,8 @@ from rag_fed.config import AnswerSettings
 from rag_fed.types import CITATION_TAG, Citation, Evidence, SiteAnswer
 
 __all__ = [
+    "RefusalReason",
+    "Selection",
     "answering",
     "asked_codes",
     "cited_source",
@@ -45,27 +49,50 @@ def rank_evidence(evidence: Sequence[Evidence]) -> list[Evidence]:
     return kept
 
 
-def select_for_answer(
-    question: str, ranked: Sequence[Evidence], settings: AnswerSettings
-) -> tuple[list[Evidence], bool]:
-    """``(items to show, refused)``. Refused when there is no evidence, the best scores under
-    ``settings.min_support``, none of the question's codes and part numbers is in any item, none of
-    the codes it asks about (:func:`asked_codes`) is in any passage the evidence was cut from, or it
-    asks for a kind of value no item scoring ``min_support`` gives (:func:`answering`). Shown: the
-    best, and the next items that score at least ``secondary_ratio`` of it and add to it (:func:`_adds_to`),
-    up to ``max_items``."""
-    if not ranked or ranked[0].score < settings.min_support:
-        return [], True
+RefusalReason = Literal[
+    "no evidence",
+    "below min_support",
+    "codes in no evidence",
+    "asked codes in no passage",
+    "no value of the kind asked",
+]
+"""Why :func:`select_for_answer` declines, in the order its rules apply."""
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What an answer shows (``items``, best first), or why it refuses (``refusal``; then no items)."""
+
+    items: list[Evidence] = field(default_factory=list)
+    refusal: RefusalReason | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.refusal is not None
+
+
+def select_for_answer(question: str, ranked: Sequence[Evidence], settings: AnswerSettings) -> Selection:
+    """The items to show, or the rule that refuses (:data:`RefusalReason`, in this order): there is no
+    evidence, the best scores under ``settings.min_support``, none of the question's codes and part
+    numbers is in any item, none of the codes it asks about (:func:`asked_codes`) is in any passage the
+    evidence was cut from, or it asks for a kind of value no item scoring ``min_support`` gives
+    (:func:`answering`). Shown: the best, and the next items that score at least ``secondary_ratio`` of
+    it and add to it (:func:`_adds_to`), up to ``max_items``."""
+    if not ranked:
+        return Selection(refusal="no evidence")
+    if ranked[0].score < settings.min_support:
+        return Selection(refusal="below min_support")
     codes = question_codes(question)
     if codes and not any(code not in item.missing for item in ranked for code in codes):
-        return [], True  # the question is about codes no document mentions
+        return Selection(refusal="codes in no evidence")  # the question is about codes no document mentions
     asked = asked_codes(codes, ranked)
     if asked and all(code in item.absent for item in ranked for code in asked):
-        return [], True  # "CV-3 shows C-118": no passage found names C-118, only the CV-3 it happens on
+        # "CV-3 shows C-118": no passage found names C-118, only the CV-3 it happens on
+        return Selection(refusal="asked codes in no passage")
     candidates = answering(question, ranked)
     ranked = [item for item in candidates if item.score >= settings.min_support]
     if not ranked:
-        return [], True
+        return Selection(refusal="no value of the kind asked")
     floor = ranked[0].score * settings.secondary_ratio
     selected = ranked[:1]
     for item in ranked[1:]:
@@ -77,7 +104,7 @@ def select_for_answer(
         value = _giving(question, candidates)[0]
         if value not in selected:
             selected = [*selected[: settings.max_items - 1], value]
-    return selected, False
+    return Selection(selected)
 
 
 def _adds_to(shown: Sequence[Evidence], item: Evidence, codes: Sequence[str]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.answer_misses import classify
+from bench.answer_misses import Miss, classify
 from rag_fed.config import AnswerSettings
 from tests.rag_fed.answers.fakes import evidence, passage
 
@@ -26,7 +26,13 @@ def test_a_refusal_names_the_rule_that_declined() -> None:
     ranked = [evidence(SEAL, 0.2, chunk=1)]
     miss = classify(QUESTION, ["45 N.m"], ranked, [CASING], SETTINGS)
     assert miss.bucket == "refused"
-    assert "min_support" in miss.detail
+    assert miss.detail == "best score 0.200 < min_support 0.49"
+
+
+def test_a_refusal_by_a_code_rule_is_named_by_the_composer_s_reason() -> None:
+    ranked = [evidence(SEAL, 0.8, chunk=1, missing=["f217"])]
+    miss = classify("What torque after fault F-217?", ["45 N.m"], ranked, [CASING], SETTINGS)
+    assert miss == Miss("refused", "codes in no evidence")
 
 
 def test_a_string_cut_from_the_shown_passage() -> None:

@@ -167,7 +167,8 @@ def test_refusal_names_the_sites_and_the_nearest_documents_and_runs_no_model(str
     ]
     deltas, result, generator = _stream(["never read"], strategy, items=weak)
     assert generator.calls == []
-    assert result.refused and result.evidence == [] and result.citations == []
+    assert result.refused and result.refusal == "below min_support"
+    assert result.evidence == [] and result.citations == []
     assert result.strategy == strategy and deltas == [result.text]
     assert result.text.startswith("The documents of the sites asked (north, south, east) do not cover this question.")
     assert "Nearest documents: Paint — Paint [east:paint.md#Paint]; Belt — Belt [south:belt.md#Belt]." in result.text
@@ -181,7 +182,7 @@ def test_refusal_text_without_sites_or_documents() -> None:
 def test_a_question_code_that_no_evidence_holds_is_refused() -> None:
     items = [evidence("Fault F-218 is overspeed of the drive.", 0.9, missing=["f217"])]
     _, result, _ = _stream(["never read"], "grounded", items=items, question="What does fault F-217 mean?")
-    assert result.refused and "do not cover" in result.text
+    assert result.refused and result.refusal == "codes in no evidence" and "do not cover" in result.text
 
 
 def test_an_answer_names_the_question_codes_its_evidence_does_not_mention() -> None:

@@ -234,7 +234,7 @@ def test_an_option_is_shown_with_the_line_that_introduces_its_list() -> None:
         section="Credential storage",
         dense=0.5,
     )
-    [item] = EvidenceSelector(None, BagOfWordsEmbedder()).select(
+    [item] = EvidenceSelector(EvidenceSettings(list_opening=False), BagOfWordsEmbedder()).select(
         "How do I clear credentials and reset the password?", [settings_page]
     )
     assert item.text.startswith("From Settings, tap Biometrics and security > Other security settings"), item.text
@@ -271,3 +271,46 @@ def test_a_fixed_width_table_row_is_shown_with_its_entry_and_never_the_next_entr
         "Packing burns, gland hot; Seal water off or too low; Restore to discharge + 70 kPa "
         "Gland nuts over-tightened; Slacken until drips return"
     ), "the row continuing the entry (its first cell blank) is another cause of the same symptom"
+
+
+FACE = (
+    "Face recognition management Customize how face recognition works. From Settings, tap Biometrics and "
+    "security > Face recognition. Remove face data: Delete existing faces. Face unlock: Enable or disable face "
+    "recognition security. Faster recognition: Turn on for faster face recognition."
+)
+FASTER = "Faster recognition: Turn on for faster face recognition."
+
+
+def _faster(text: str, settings: EvidenceSettings | None = None) -> str:
+    page = passage(text, doc="manual.md", section="Face recognition management", dense=0.5)
+    [item] = EvidenceSelector(settings, BagOfWordsEmbedder()).select("What does faster recognition do?", [page])
+    return str(item.text)
+
+
+@pytest.mark.unit
+def test_an_option_is_shown_after_its_passage_s_opening_when_both_fit_the_budget() -> None:
+    # the opening says what the options are for and where they are: the line before them does not
+    # introduce a list ("...Face recognition."), so before this rule the option was shown alone
+    assert _faster(FACE, EvidenceSettings(list_opening=False)) == FASTER
+    assert _faster(FACE) == (
+        "Face recognition management Customize how face recognition works. From Settings, tap Biometrics and "
+        f"security > Face recognition. ... {FASTER}"
+    ), "the options between are left out, and marked"
+    # the opening is context: the span alone is scored
+    page = passage(FACE, doc="manual.md", section="Face recognition management", dense=0.5)
+    scores = [
+        EvidenceSelector(EvidenceSettings(list_opening=flag), BagOfWordsEmbedder())
+        .select("What does faster recognition do?", [page])[0]
+        .score
+        for flag in (True, False)
+    ]
+    assert scores[0] == scores[1]
+
+
+@pytest.mark.unit
+def test_no_opening_for_a_chunk_cut_mid_sentence_another_code_a_running_title_or_past_the_budget() -> None:
+    options = "Remove face data: Delete existing faces. Face unlock: Enable it. " + FASTER
+    assert _faster("works with the front camera only. " + options) == FASTER, "a chunk cut mid-sentence"
+    assert _faster("Model SM-G973 face recognition settings. " + options) == FASTER, "another code"
+    assert _faster("Face recognition management\n" + options) == FASTER, "a heading alone"
+    assert _faster(FACE, EvidenceSettings(span_words=20)) == FASTER, "opening and span over the budget"

@@ -12,7 +12,11 @@ pytestmark = pytest.mark.unit
 
 def test_no_site_replied_is_said_as_such() -> None:
     answer = AnswerComposer().compose("What does F-217 mean?", [], sites=["north", "south"], answered=[])
-    assert answer.refused and "None of the sites asked (north, south) replied" in answer.text
+    assert (
+        answer.refused
+        and answer.refusal == "no reply"
+        and "None of the sites asked (north, south) replied" in answer.text
+    )
     assert "do not cover" not in answer.text
 
 

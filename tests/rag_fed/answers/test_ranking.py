@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rag_fed.answers.ranking import (
+    Selection,
     asked_codes,
     evidence_for_answer,
     mentions,
@@ -59,23 +60,28 @@ def test_near_duplicates_of_a_better_item_are_dropped() -> None:
     assert rank_evidence([best, partial]) == [best, partial], "a shorter span says less: not a duplicate"
 
 
+def _shown(selection: Selection) -> tuple[list[Evidence], bool]:
+    return selection.items, selection.refused
+
+
 def test_no_evidence_or_a_best_score_under_min_support_is_refused() -> None:
-    assert select_for_answer("q", [], SETTINGS) == ([], True)
-    assert select_for_answer("q", [evidence("Torque the gland bolts.", 0.49)], SETTINGS) == ([], True)
-    shown, refused = select_for_answer("q", [evidence("Torque the gland bolts.", 0.5)], SETTINGS)
-    assert not refused and len(shown) == 1
+    assert select_for_answer("q", [], SETTINGS) == Selection(refusal="no evidence")
+    low = select_for_answer("q", [evidence("Torque the gland bolts.", 0.49)], SETTINGS)
+    assert low == Selection(refusal="below min_support") and low.refused and low.items == []
+    shown = select_for_answer("q", [evidence("Torque the gland bolts.", 0.5)], SETTINGS)
+    assert not shown.refused and shown.refusal is None and len(shown.items) == 1
 
 
 def test_a_question_whose_codes_no_item_holds_is_refused() -> None:
     strong = evidence("Fault F-218 is overspeed.", 0.95, missing=["f217"])
-    assert select_for_answer("What does fault F-217 mean?", [strong], SETTINGS) == ([], True)
+    assert select_for_answer("What does fault F-217 mean?", [strong], SETTINGS).refusal == "codes in no evidence"
     holds = evidence("F-217: high bearing temperature.", 0.55, doc="faults.md", chunk=2)
-    shown, refused = select_for_answer("What does fault F-217 mean?", rank_evidence([strong, holds]), SETTINGS)
+    shown, refused = _shown(select_for_answer("What does fault F-217 mean?", rank_evidence([strong, holds]), SETTINGS))
     assert not refused and shown == [strong], "one item with the code is enough; the best is still shown first"
     # Of two codes, one found is enough to answer; the other is named by unmatched_codes.
     both = "Do F-217 and ALM 452 mean the same?"
     partly = evidence("F-217: high bearing temperature.", 0.8, missing=["alm452"])
-    assert select_for_answer(both, [partly], SETTINGS) == ([partly], False)
+    assert select_for_answer(both, [partly], SETTINGS) == Selection([partly])
     assert unmatched_codes(both, [partly]) == ["alm452"]
 
 
@@ -83,15 +89,17 @@ def test_a_question_asking_for_a_kind_of_value_is_answered_only_by_evidence_givi
     question = "What torque do the SC-75 motor foot bolts get?"
     table = evidence("SC-75 torque table: see the motor foot bolt section for each joint.", 0.8, chunk=1)
     value = evidence("Motor foot bolts M16: 210 Nm, cross pattern.", 0.6, chunk=2)
-    shown, refused = select_for_answer(question, rank_evidence([table, value]), SETTINGS)
+    shown, refused = _shown(select_for_answer(question, rank_evidence([table, value]), SETTINGS))
     assert not refused and shown == [value], "the item that gives a torque is the answer, though it scores lower"
-    assert select_for_answer(question, [table], SETTINGS) == ([], True), "words of the question but no torque"
+    assert select_for_answer(question, [table], SETTINGS).refusal == "no value of the kind asked", "words, no torque"
     weak = evidence("Coupling bolts: 95 Nm.", 0.45, chunk=3)
-    assert select_for_answer(question, [table, weak], SETTINGS) == ([], True), "a torque under min_support"
+    assert select_for_answer(question, [table, weak], SETTINGS).refusal == "no value of the kind asked", (
+        "under min_support"
+    )
     other = evidence("GX-400 motor to drive base: M20, 410 N.m.", 0.7, doc="gx400.pdf", chunk=4, missing=["sc75"])
-    assert select_for_answer(question, [other], SETTINGS) == ([], True), "a torque of other equipment"
+    assert select_for_answer(question, [other], SETTINGS).refused, "a torque of other equipment"
     # a question that asks for no kind keeps the best-scored item
-    assert select_for_answer("Which joints are in the SC-75 torque table?", [table, value], SETTINGS)[0][0] == table
+    assert select_for_answer("Which joints are in the SC-75 torque table?", [table, value], SETTINGS).items[0] == table
 
 
 def test_a_compound_question_shows_the_answer_to_its_other_part_and_the_value_asked_for() -> None:
@@ -99,14 +107,14 @@ def test_a_compound_question_shows_the_answer_to_its_other_part_and_the_value_as
     meaning = evidence("F-217: gearbox bearing overtemperature, raised by the condition monitor.", 0.8, chunk=1)
     trips = evidence("Gearbox trips with F-217: follow the fault code section.", 0.75, chunk=2)
     value = evidence("F-217 alarm at 90 degrees C, trip at 100 degrees C.", 0.45, chunk=3)
-    shown, refused = select_for_answer(question, rank_evidence([meaning, trips, value]), SETTINGS)
+    shown, refused = _shown(select_for_answer(question, rank_evidence([meaning, trips, value]), SETTINGS))
     # the value is shown though it scores under the rest; ``trips`` names the same code at the same site
     assert not refused and shown == [meaning, value]
     settings = AnswerSettings(min_support=0.5, secondary_ratio=0.9, max_items=2)
-    assert select_for_answer(question, [meaning, trips, value], settings)[0] == [meaning, value], "within max_items"
-    assert select_for_answer(question, [meaning, trips], SETTINGS) == ([], True), "no item gives a temperature"
+    assert select_for_answer(question, [meaning, trips, value], settings).items == [meaning, value], "within max_items"
+    assert select_for_answer(question, [meaning, trips], SETTINGS).refused, "no item gives a temperature"
     low = evidence("F-217: bearing overtemperature.", 0.45, chunk=4)
-    assert select_for_answer(question, [low, value], SETTINGS) == ([], True), "the other part under min_support"
+    assert select_for_answer(question, [low, value], SETTINGS).refusal == "below min_support", "the other part"
 
 
 def test_a_further_item_is_shown_when_it_adds_to_the_best_and_scores_near_it() -> None:
@@ -117,16 +125,16 @@ def test_a_further_item_is_shown_when_it_adds_to_the_best_and_scores_near_it() -
     without_code = evidence("Gland leaks: check the water.", 0.75, site="east", missing=["p12"])
     too_low = evidence("P-12 gland water is 70 kPa.", 0.70, site="west")  # under 0.9 * 0.8 = 0.72
     ranked = rank_evidence([best, same_site, other_site, without_code, too_low])
-    shown, refused = select_for_answer(question, ranked, SETTINGS)
+    shown, refused = _shown(select_for_answer(question, ranked, SETTINGS))
     # another site's item naming the pump: the same code may mean another machine there; the rest only
     # share the question's words (or score too far under the best) and stay among the other results
     assert not refused and shown == [best, other_site]
     alone = AnswerSettings(min_support=0.5, secondary_ratio=1.0)
-    assert select_for_answer(question, ranked, alone)[0] == [best]
+    assert select_for_answer(question, ranked, alone).items == [best]
     one = AnswerSettings(min_support=0.5, max_items=1)
-    assert select_for_answer(question, ranked, one)[0] == [best]
+    assert select_for_answer(question, ranked, one).items == [best]
     words_only = rank_evidence([evidence("Torque the gland bolts.", 0.8), evidence("Drain the casing.", 0.79, chunk=2)])
-    assert [e.score for e in select_for_answer("gland leak", words_only, SETTINGS)[0]] == [0.8]
+    assert [e.score for e in select_for_answer("gland leak", words_only, SETTINGS).items] == [0.8]
 
 
 def test_a_history_question_is_answered_by_every_matching_record_of_the_log() -> None:
@@ -138,11 +146,11 @@ def test_a_history_question_is_answered_by_every_matching_record_of_the_log() ->
     first, second, third = record("MN-A-00383", 0.58), record("MN-A-00150", 0.56), record("MN-A-00077", 0.54)
     manual = evidence("Starter motor: check the solenoid first.", 0.57, doc="manuals/engine.md", section="Starting")
     other_log = record("X-1", 0.55, log="logs/other.csv")
-    shown, _ = select_for_answer(question, rank_evidence([first, second, third, manual, other_log]), SETTINGS)
+    shown = select_for_answer(question, rank_evidence([first, second, third, manual, other_log]), SETTINGS).items
     assert shown == [first, second, third]
     # records under a manual section are further places to look, not more of its answer
     section = evidence("Starter motor: check the solenoid first.", 0.6, doc="manuals/engine.md", section="Starting")
-    assert select_for_answer(question, rank_evidence([section, first, second]), SETTINGS)[0] == [section]
+    assert select_for_answer(question, rank_evidence([section, first, second]), SETTINGS).items == [section]
 
 
 def test_a_site_without_evidence_text_is_quoted_by_its_phrased_answer_or_named_private() -> None:
@@ -184,13 +192,13 @@ def test_a_fault_code_no_passage_names_is_refused_even_where_the_equipment_is_fo
     ]
     question = "CV-3 is showing fault C-118, what is it?"
     assert asked_codes(["c118", "cv3"], found) == ["c118"], "CV-3 is named by the heading: where, not what"
-    assert select_for_answer(question, found, SETTINGS) == ([], True)
+    assert select_for_answer(question, found, SETTINGS) == Selection(refusal="asked codes in no passage")
     # the passage names C-118 though the span shown does not: answered
     near = [evidence("C-104: belt misalignment switch tripped.", 0.8, title=conveyor, missing=["c118"])]
-    assert select_for_answer(question, near, SETTINGS)[1] is False
+    assert not select_for_answer(question, near, SETTINGS).refused
     # one asked code found is enough (the answer names the other as not found)
     two = [evidence("ALM 452: drive fault.", 0.8, title="FL-24 Filler", missing=["vf07"], absent=["vf07"])]
-    assert select_for_answer("FL-24 stopped with ALM 452 and VF-07", two, SETTINGS)[1] is False
+    assert not select_for_answer("FL-24 stopped with ALM 452 and VF-07", two, SETTINGS).refused
 
 
 def test_a_record_is_shown_with_its_title_where_its_id_asset_and_date_are() -> None:
