@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
@@ -29,18 +28,14 @@ from pydantic import BaseModel, Field
 from rag_fed.answers.prompts import generative_messages, lead_messages
 from rag_fed.answers.ranking import RefusalReason, rank_evidence, select_for_answer, shown_text, unmatched_codes
 from rag_fed.answers.support import SentenceSupport, check_sentence
-from rag_fed.answers.timed import LeadHealth, TimedTokens
+from rag_fed.answers.timed import LeadHealth, TimedTokens, cited_sentences
 from rag_fed.config import AnswerSettings, AnswerStrategy
 from rag_fed.generators.base import ChatMessage, Generator
-from rag_fed.types import CITATION_TAG, Citation, Evidence
+from rag_fed.types import Citation, Evidence
 
 __all__ = ["AnswerComposer", "AnswerStream", "ComposedAnswer", "LeadHealth", "refusal_text"]
 
 _log = logging.getLogger(__name__)
-
-_NUMBERED = re.compile(r"\[(\d{1,2})\]")
-_ENUMERATION = re.compile(r"^(?:\d{1,2}[.)]|[-*\u2022])\s*")
-_SENTENCE_END = re.compile(r"(?<=[^\d\s][.!?])\s+|\n+")
 
 
 class ComposedAnswer(BaseModel):
@@ -215,7 +210,7 @@ class AnswerComposer:
             with TimedTokens(
                 self._generator, lead_messages(question, selected), self.settings.lead_max_tokens
             ) as tokens:
-                for sentence, cited in _sentences(tokens, lambda: deadline[0]):
+                for sentence, cited in cited_sentences(tokens, lambda: deadline[0]):
                     verdict = self._check(sentence, texts, cited)
                     verdicts.append(verdict)
                     if not verdict.supported or any(_same(sentence, kept) for kept in lead):
@@ -305,7 +300,7 @@ class AnswerComposer:
             with TimedTokens(self._generator, messages, self.settings.generative_max_tokens) as tokens:
                 until = time.monotonic() + self.settings.generative_timeout_s  # for the whole answer
                 until = until if ends_at is None else min(until, ends_at)
-                sentences = list(_sentences(tokens, lambda: until))
+                sentences = list(cited_sentences(tokens, lambda: until))
                 if tokens.error is not None:
                     raise tokens.error
             for sentence, cited in sentences:
@@ -335,36 +330,6 @@ class AnswerComposer:
             model=self._generator.name,
             error=error,
         )
-
-
-def _sentences(tokens: TimedTokens, deadline: Callable[[], float]) -> Iterator[tuple[str, list[int]]]:
-    """The model's sentences as they complete before ``deadline()`` (asked again after each sentence),
-    each with the evidence numbers it cites (0-based); a sentence cut off by the deadline is dropped."""
-    pending = ""
-    while True:
-        arrived = False
-        for token in tokens.until(deadline()):
-            arrived = True
-            pending += token
-            if _SENTENCE_END.search(pending):
-                break
-        while (end := _SENTENCE_END.search(pending)) is not None:
-            sentence, pending = pending[: end.start()], pending[end.end() :]
-            if (parsed := _parse_sentence(sentence)) is not None:
-                yield parsed
-        if tokens.exhausted:
-            if (parsed := _parse_sentence(pending)) is not None:
-                yield parsed
-            return
-        if not arrived:
-            return  # the deadline passed
-
-
-def _parse_sentence(raw: str) -> tuple[str, list[int]] | None:
-    cited = [int(number) - 1 for number in _NUMBERED.findall(raw)]
-    text = CITATION_TAG.sub("", _NUMBERED.sub("", raw))
-    text = _ENUMERATION.sub("", " ".join(text.replace(" .", ".").split())).strip(" -*:")
-    return (text, list(dict.fromkeys(n for n in cited if n >= 0))) if text else None
 
 
 def _body(items: Sequence[Evidence]) -> str:

@@ -3,19 +3,22 @@ until a deadline, and an abandoned generation stops at its next token.
 
 Why: the first word an engineer reads must not wait on a slow model (a 135M model on a CPU needs a
 second or more for its prompt alone). The answer's evidence is ready; the model gets a budget to
-phrase a lead before it, and what it has not written by then is not waited for.
+phrase a lead before it, and what it has not written by then is not waited for. ``cited_sentences``
+cuts those tokens into sentences as each completes, with the evidence numbers each cites.
 """
 
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from rag_fed.generators.base import ChatMessage, Generator
+from rag_fed.types import CITATION_TAG
 
-__all__ = ["LeadHealth", "TimedTokens"]
+__all__ = ["LeadHealth", "TimedTokens", "cited_sentences"]
 
 _DONE = object()
 
@@ -107,3 +110,40 @@ class LeadHealth:
     @property
     def late_in_row(self) -> int:
         return self._late_in_row
+
+
+# -- the model's sentences, as they complete ------------------------------------------------------
+
+_NUMBERED = re.compile(r"\[(\d{1,2})\]")
+_ENUMERATION = re.compile(r"^(?:\d{1,2}[.)]|[-*\u2022])\s*")
+_SENTENCE_END = re.compile(r"(?<=[^\d\s][.!?])\s+|\n+")
+
+
+def cited_sentences(tokens: TimedTokens, deadline: Callable[[], float]) -> Iterator[tuple[str, list[int]]]:
+    """The model's sentences as they complete before ``deadline()`` (asked again after each sentence),
+    each with the evidence numbers it cites (0-based); a sentence cut off by the deadline is dropped."""
+    pending = ""
+    while True:
+        arrived = False
+        for token in tokens.until(deadline()):
+            arrived = True
+            pending += token
+            if _SENTENCE_END.search(pending):
+                break
+        while (end := _SENTENCE_END.search(pending)) is not None:
+            sentence, pending = pending[: end.start()], pending[end.end() :]
+            if (parsed := _parse_sentence(sentence)) is not None:
+                yield parsed
+        if tokens.exhausted:
+            if (parsed := _parse_sentence(pending)) is not None:
+                yield parsed
+            return
+        if not arrived:
+            return  # the deadline passed
+
+
+def _parse_sentence(raw: str) -> tuple[str, list[int]] | None:
+    cited = [int(number) - 1 for number in _NUMBERED.findall(raw)]
+    text = CITATION_TAG.sub("", _NUMBERED.sub("", raw))
+    text = _ENUMERATION.sub("", " ".join(text.replace(" .", ".").split())).strip(" -*:")
+    return (text, list(dict.fromkeys(n for n in cited if n >= 0))) if text else None
