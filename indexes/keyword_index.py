@@ -156,7 +156,10 @@ class KeywordIndex:
         """``[(chunk_id, score)]``, best first, ties by chunk id. A phrase is a term of this index, or a
         phrase scored elsewhere: its chunk ids and its BM25 contribution in each (``Scored``; FTS5 scores
         phrases of several tokens, which need token positions). Scores are FTS5's ``-bm25()``, computed
-        with ``stats`` when given (every term must be in its ``frequencies``), else with the index's own."""
+        with ``stats`` when given (every term must be in its ``frequencies``), else with the index's own.
+        A term's count in ``stats`` is first raised to at least this index's own (the chunks its postings
+        hold): a federation's count includes this index's, so it is lower only where a floor or noise
+        lowered it (docs/term-statistics.md). ``stats.rows`` is taken as it is."""
         if self._rows == 0 or k <= 0:
             return []
         avgdl = stats.avgdl if stats is not None else self._tokens / self._rows
@@ -174,7 +177,8 @@ class KeywordIndex:
             if stats is None:
                 idf = bm25_idf(self._rows, slots.size)
             else:
-                idf = bm25_idf(stats.rows, stats.frequencies[phrase])
+                # raised here, where the postings are at hand: counting them again costs a pass per term
+                idf = bm25_idf(stats.rows, max(float(stats.frequencies[phrase]), slots.size))
             norm = K1 * (1 - B + B * self._lengths[slots] / avgdl)
             scores[slots] += idf * freqs * (K1 + 1) / (freqs + norm)  # a term's slots are distinct
         matched = np.flatnonzero(scores > 0)
