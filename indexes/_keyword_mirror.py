@@ -100,9 +100,13 @@ class KeywordMirror:
                 if not self._catch_up():
                     return None
                 index = self._index
-                # single terms are raised to this index's own counts by ``index.search`` itself
-                tokens = {token for _, words in phrases if len(words) > 1 for token in words}
-                used = _with_own_counts(index, stats, tokens) if stats is not None else None
+                used = None
+                if stats is not None:
+                    # Single terms are raised to this index's own counts by ``index.search`` itself; the
+                    # tokens of a phrase whose count the query lacks are read by ``_phrase_hits``.
+                    known = stats.phrase_frequencies
+                    estimated = [words for phrase, words in phrases if len(words) > 1 and phrase not in known]
+                    used = _with_own_counts(index, stats, {token for words in estimated for token in words})
                 query: list[str | Scored] = []
                 for phrase, words in phrases:
                     if len(words) == 1:
@@ -221,8 +225,8 @@ class KeywordMirror:
 
 
 def _with_own_counts(index: KeywordIndex, stats: CorpusStats, tokens: set[str]) -> CorpusStats:
-    """``stats`` with ``N`` and the counts of ``tokens`` (those of phrases of several tokens, which
-    ``_phrase_hits`` reads) raised to at least this store's own: a federation's count of a term includes
+    """``stats`` with ``N`` and the counts of ``tokens`` (those of phrases of several tokens that
+    ``_phrase_hits`` estimates) raised to at least this store's own: a federation's count of a term includes
     this site's, so it is never lower unless a floor or noise lowered it (docs/term-statistics.md). Single
     terms are raised where they are scored (``KeywordIndex.search``), which holds their postings anyway."""
     if tokens:
