@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -100,8 +100,13 @@ class KeywordMirror:
                 if not self._catch_up():
                     return None
                 index = self._index
-                tokens = {token for _, words in phrases for token in words}
-                used = _with_own_counts(index, stats, tokens) if stats is not None else None
+                used = None
+                if stats is not None:
+                    # Single terms are raised to this index's own counts by ``index.search`` itself; the
+                    # tokens of a phrase whose count the query lacks are read by ``_phrase_hits``.
+                    known = stats.phrase_frequencies
+                    estimated = [words for phrase, words in phrases if len(words) > 1 and phrase not in known]
+                    used = _with_own_counts(index, stats, {token for words in estimated for token in words})
                 query: list[str | Scored] = []
                 for phrase, words in phrases:
                     if len(words) == 1:
@@ -220,9 +225,17 @@ class KeywordMirror:
 
 
 def _with_own_counts(index: KeywordIndex, stats: CorpusStats, tokens: set[str]) -> CorpusStats:
-    """``stats`` for ``tokens``, each count raised to at least this store's own: a federation's count of a
-    term includes this site's, so it is never lower unless a floor or noise lowered it (docs/term-statistics.md)."""
-    frequencies = {token: max(float(stats.frequencies[token]), index.frequency(token)) for token in tokens}
+    """``stats`` with ``N`` and the counts of ``tokens`` (those of phrases of several tokens that
+    ``_phrase_hits`` estimates) raised to at least this store's own: a federation's count of a term includes
+    this site's, so it is never lower unless a floor or noise lowered it (docs/term-statistics.md). Single
+    terms are raised where they are scored (``KeywordIndex.search``), which holds their postings anyway."""
+    if tokens:
+        frequencies: Mapping[str, float] = {
+            **stats.frequencies,
+            **{token: max(float(stats.frequencies[token]), index.frequency(token)) for token in tokens},
+        }
+    else:
+        frequencies = stats.frequencies
     rows = max(stats.rows, index.rows)
     tokens_total = stats.tokens if stats.rows >= index.rows else index.total_tokens
     return CorpusStats(rows, tokens_total, frequencies, stats.phrase_frequencies)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 from numpy.typing import NDArray
@@ -156,7 +157,10 @@ class KeywordIndex:
         """``[(chunk_id, score)]``, best first, ties by chunk id. A phrase is a term of this index, or a
         phrase scored elsewhere: its chunk ids and its BM25 contribution in each (``Scored``; FTS5 scores
         phrases of several tokens, which need token positions). Scores are FTS5's ``-bm25()``, computed
-        with ``stats`` when given (every term must be in its ``frequencies``), else with the index's own."""
+        with ``stats`` when given (every term must be in its ``frequencies``), else with the index's own.
+        A term's count in ``stats`` is first raised to at least this index's own (the chunks its postings
+        hold): a federation's count includes this index's, so it is lower only where a floor or noise
+        lowered it (docs/term-statistics.md). ``stats.rows`` is taken as it is."""
         if self._rows == 0 or k <= 0:
             return []
         avgdl = stats.avgdl if stats is not None else self._tokens / self._rows
@@ -164,7 +168,7 @@ class KeywordIndex:
         for phrase in phrases:
             if not isinstance(phrase, str):
                 ids, contributions = phrase
-                slots = np.fromiter((self._slot_of.get(int(i), -1) for i in ids), np.int64, count=len(ids))
+                slots = self._slots_of(ids)
                 held = slots >= 0
                 scores[slots[held]] += np.asarray(contributions, np.float64)[held]
                 continue
@@ -174,7 +178,8 @@ class KeywordIndex:
             if stats is None:
                 idf = bm25_idf(self._rows, slots.size)
             else:
-                idf = bm25_idf(stats.rows, stats.frequencies[phrase])
+                # raised here, where the postings are at hand: counting them again costs a pass per term
+                idf = bm25_idf(stats.rows, max(float(stats.frequencies[phrase]), slots.size))
             norm = K1 * (1 - B + B * self._lengths[slots] / avgdl)
             scores[slots] += idf * freqs * (K1 + 1) / (freqs + norm)  # a term's slots are distinct
         matched = np.flatnonzero(scores > 0)
@@ -192,7 +197,7 @@ class KeywordIndex:
         and its idf follows from the rows it matched, so the weighted frequency ``f`` of the phrase in
         each chunk is recovered exactly (up to rounding) from it, and scored again."""
         ids, contributions = scored
-        slots = np.fromiter((self._slot_of.get(int(i), -1) for i in ids), np.int64, count=len(ids))
+        slots = self._slots_of(ids)
         held = slots >= 0
         ids, slots = np.asarray(ids, np.int64)[held], slots[held]
         saturation = np.asarray(contributions, np.float64)[held] / bm25_idf(self._rows, len(ids))
@@ -201,6 +206,11 @@ class KeywordIndex:
         freqs = saturation * local_norm / np.maximum(K1 + 1 - saturation, 1e-12)
         norm = K1 * (1 - B + B * lengths / stats.avgdl)
         return ids, bm25_idf(stats.rows, hits) * freqs * (K1 + 1) / (freqs + norm)
+
+    def _slots_of(self, ids: IdArray) -> NDArray[np.int64]:
+        """The slot of each chunk id, -1 where the chunk is not held."""
+        chunk_ids = np.asarray(ids, np.int64).tolist()
+        return np.fromiter(map(self._slot_of.get, chunk_ids, repeat(-1)), np.int64, count=len(chunk_ids))
 
     def _slot_postings(self, term: str) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         parts = self._terms.get(term)

@@ -23,6 +23,8 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,7 +44,7 @@ __all__ = [
     "break_ties",
     "rank_chunks",
     "rank_chunks_with",
-    "undominated",
+    "undominated_beyond",
 ]
 
 
@@ -144,10 +146,17 @@ def rank_chunks_with(
     return SiteRanking(
         chunks,
         ranking.global_stats,
-        np.array([score for _, score in dense[:HYBRID_DEPTH]], np.float64),
-        np.array([score for _, score in keyword[:HYBRID_DEPTH]], np.float64),
+        _scores_of(dense[:HYBRID_DEPTH]),
+        _scores_of(keyword[:HYBRID_DEPTH]),
         _candidates(pool, dense_scores, keyword_scores, k),
     )
+
+
+def _scores_of(hits: list[tuple[int, float]]) -> _Floats:
+    """The scores of ``hits`` as a read-only array (a reply's ``hybrid_depth``)."""
+    scores = np.fromiter(map(itemgetter(1), hits), np.float64, len(hits))
+    scores.setflags(write=False)
+    return scores
 
 
 def _candidates(
@@ -156,35 +165,35 @@ def _candidates(
     """The chunks of ``pool`` (best first) beyond its first ``k`` that fewer than ``k`` chunks of the pool
     beat in both rankings, best first, at most ``MAX_CANDIDATES``; absent scores are NaN. The pool's two
     scores go into arrays once, and the candidates stay arrays (no object per chunk)."""
-    absent = -np.inf
-    pool_ids = [cid for cid, _ in pool]
-    d = np.array([dense.get(cid, absent) for cid in pool_ids], np.float64)
-    s = np.array([keyword.get(cid, absent) for cid in pool_ids], np.float64)
-    chosen = (np.flatnonzero(undominated(d, s, k)[k:]) + k)[:MAX_CANDIDATES]
+    size = len(pool)
+    pool_ids = list(map(itemgetter(0), pool))
+    d = np.fromiter(map(dense.get, pool_ids, repeat(-np.inf)), np.float64, size)  # -inf: absent
+    s = np.fromiter(map(keyword.get, pool_ids, repeat(-np.inf)), np.float64, size)
+    chosen = undominated_beyond(d, s, k)[:MAX_CANDIDATES]
     ids, d, s = np.array(pool_ids, np.int64)[chosen], d[chosen], s[chosen]  # fancy indexing: copies
-    d[d == absent] = np.nan
-    s[s == absent] = np.nan
+    d[np.isneginf(d)] = np.nan
+    s[np.isneginf(s)] = np.nan
     for array in (ids, d, s):
         array.setflags(write=False)
     return Candidates(ids, d, s)  # made here from the site's own scores: what ``Candidates.of`` checks holds
 
 
-def undominated(dense: _Floats, keyword: _Floats, k: int) -> NDArray[np.bool_]:
-    """Which chunks fewer than ``k`` others beat in both rankings (at least as good in both, better in one;
-    an absent score is -inf), given the two scores of each chunk, aligned and best first by fusion.
+def undominated_beyond(dense: _Floats, keyword: _Floats, k: int) -> NDArray[np.intp]:
+    """The positions from ``k`` on of the chunks that fewer than ``k`` others beat in both rankings (at
+    least as good in both, better in one; an absent score is -inf), in order, given the two scores of
+    each chunk, aligned and best first by fusion. The first ``k`` are not counted: they are passages.
 
-    Exact, without comparing every pair when ``k`` is small beside the pool: the fusion's best ``2k``
-    chunks are compared with all first, and a chunk that ``k`` of them beat is out; only the chunks left
+    Exact, without comparing every pair when ``k`` is small beside the pool: each chunk is compared with
+    the fusion's best ``2k`` first, and a chunk that ``k`` of them beat is out; only the chunks left
     (about ten at k = 5 on the S10 manual's sites) are compared with every chunk."""
-    size = len(dense)
-    head = min(size, 2 * k)
-    if 2 * head >= size:  # the head is most of the pool: one comparison of every pair
-        return _beaten_by(dense, keyword, dense, keyword) < k
-    beaten = _beaten_by(dense[:head], keyword[:head], dense, keyword)  # a lower bound of each count
-    left = np.flatnonzero(beaten < k)
-    kept = np.zeros(size, np.bool_)
-    kept[left] = _beaten_by(dense, keyword, dense[left], keyword[left]) < k
-    return kept
+    if len(dense) <= k:
+        return np.empty(0, np.intp)
+    head = min(len(dense), 2 * k)
+    left = np.flatnonzero(_beaten_by(dense[:head], keyword[:head], dense[k:], keyword[k:]) < k)
+    if not left.size:
+        return left
+    left += k
+    return left[_beaten_by(dense, keyword, dense[left], keyword[left]) < k]
 
 
 def _beaten_by(by_dense: _Floats, by_keyword: _Floats, dense: _Floats, keyword: _Floats) -> NDArray[np.int64]:

@@ -47,7 +47,8 @@ def hybrid_depth(searched: StatsSearch) -> HybridDepth | None:
     """The reply's ``hybrid_depth`` for a hybrid search with the federation's statistics, else ``None``."""
     if searched.term_stats != "global" or searched.dense_depth is None or searched.keyword_depth is None:
         return None
-    return HybridDepth(dense=searched.dense_depth, keyword=searched.keyword_depth)
+    # The site's own arrays (read-only, finite, at most HYBRID_DEPTH): not validated again, as from a peer.
+    return HybridDepth.model_construct(dense=searched.dense_depth, keyword=searched.keyword_depth)
 
 
 def text_only_for(passages: list[Passage], text_k: int | None) -> tuple[list[Passage], Candidates | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -19,10 +20,21 @@ def decode_array(text: str, *, what: str, dtype: str) -> NDArray[Any]:
     order; ``ValueError`` naming ``what`` when the text is not canonical base64 or its bytes are not a
     whole number of values."""
     raw = decode_b64(text, what=what)
-    width = np.dtype(dtype).itemsize
-    if len(raw) % width:
+    wire, native = _dtypes(dtype)
+    if len(raw) % wire.itemsize:
         raise ValueError(f"{what}: {len(raw)} bytes, not a whole number of {_NAMES.get(dtype, dtype)} values")
-    return np.frombuffer(raw, dtype=dtype).astype(np.dtype(dtype).newbyteorder("="), copy=False)
+    values = np.frombuffer(raw, dtype=wire)  # a view of bytes: read-only
+    if wire != native:  # a big-endian machine
+        values = values.astype(native)
+        values.setflags(write=False)
+    return values
+
+
+@cache
+def _dtypes(dtype: str) -> tuple[np.dtype[Any], np.dtype[Any]]:
+    """``dtype`` as on the wire and in native byte order (the same on a little-endian machine)."""
+    wire = np.dtype(dtype)
+    return wire, wire.newbyteorder("=")
 
 
 def encode_array(values: object, dtype: str) -> str:

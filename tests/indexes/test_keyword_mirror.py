@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from indexes import ChunkDraft, DocumentEntry, SQLiteDocStore, _keyword_mirror
-from indexes.keyword_index import KeywordIndex
+from indexes.keyword_index import CorpusStats, KeywordIndex
 
 pytestmark = pytest.mark.unit
 
@@ -158,6 +158,26 @@ def test_bm25_by_hand() -> None:
     assert index.rows == 2 and index.total_tokens == 10.0
     assert index.search(["seal"], 5) == []
     assert index.postings("pump")[0].tolist() == [10, 30]
+
+
+def test_a_federation_count_below_the_index_s_own_is_raised_to_it() -> None:
+    """A federation's count of a term includes this index's, so one lower (a floor or noise lowered it)
+    scores as the index's own count would: exactly, not approximately."""
+    index = KeywordIndex()
+    index.add(
+        np.array([1, 2, 3]),
+        np.array([4.0, 2.0, 6.0]),
+        {"pump": (np.array([1, 3]), np.array([2.0, 1.0])), "seal": (np.array([2]), np.array([1.0]))},
+    )
+    stats = CorpusStats(rows=40, tokens=160.0, frequencies={"pump": 7, "seal": 3})
+    lowered = CorpusStats(rows=40, tokens=160.0, frequencies={"pump": 1, "seal": 0})  # own: 2 and 1
+    raised = CorpusStats(rows=40, tokens=160.0, frequencies={"pump": 2, "seal": 1})
+    assert index.search(["pump", "seal"], 5, lowered) == index.search(["pump", "seal"], 5, raised)
+    assert index.search(["pump", "seal"], 5, lowered) != index.search(["pump", "seal"], 5, stats)
+    idf = math.log((40 - 2 + 0.5) / (2 + 0.5))
+    assert dict(index.search(["pump"], 5, lowered))[3] == pytest.approx(
+        idf * 1.0 * 2.2 / (1.0 + 1.2 * (0.25 + 0.75 * 6.0 / 4.0))
+    )
 
 
 def test_adding_a_held_chunk_replaces_it() -> None:

@@ -183,22 +183,23 @@ def test_the_exact_hybrid_merge_scales_over_the_sites_depths_and_copes_with_no_s
 
 
 def test_candidates_are_the_chunks_fewer_than_k_others_beat_in_both_rankings() -> None:
-    from rag_fed.site.search import undominated
+    from rag_fed.site.search import undominated_beyond
 
     absent = -np.inf
     dense = np.array([0.9, 0.8, 0.7, 0.6, 0.1, absent])  # chunks 1..6
     keyword = np.array([9.0, 8.0, 1.0, absent, 7.5, 9.5])
     # Beaten in both by: 1 none; 2 by 1; 3 by 1, 2; 4 by 1, 2, 3 (absent keyword is lowest); 5 by 1, 2;
-    # 6 by none (best keyword; absent dense).
-    assert np.flatnonzero(undominated(dense, keyword, 2)).tolist() == [0, 1, 5]
-    assert np.flatnonzero(undominated(dense, keyword, 3)).tolist() == [0, 1, 2, 4, 5]
+    # 6 by none (best keyword; absent dense). The first k are passages, not candidates.
+    assert undominated_beyond(dense, keyword, 2).tolist() == [5]
+    assert undominated_beyond(dense, keyword, 3).tolist() == [4, 5]
+    assert undominated_beyond(dense, keyword, 6).tolist() == []
 
 
-@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("seed", range(40))
 def test_the_pruned_dominance_count_equals_comparing_every_pair(seed: int) -> None:
-    """``undominated`` compares the fusion's best k with all first and only the rest with all: it must
+    """``undominated_beyond`` compares with the fusion's best 2k first and only the rest with all: it must
     keep exactly the chunks a comparison of every pair keeps, ties and absent scores included."""
-    from rag_fed.site.search import undominated
+    from rag_fed.site.search import undominated_beyond
 
     rng = np.random.default_rng(seed)
     size, k = int(rng.integers(1, 220)), int(rng.integers(1, 45))
@@ -210,7 +211,8 @@ def test_the_pruned_dominance_count_equals_comparing_every_pair(seed: int) -> No
     dense, keyword = dense[order], keyword[order]  # best first by a fusion, as the site's pool is
     d_row, s_row, d_col, s_col = dense[:, None], keyword[:, None], dense[None, :], keyword[None, :]
     beats = (d_row >= d_col) & (s_row >= s_col) & ((d_row > d_col) | (s_row > s_col))
-    assert undominated(dense, keyword, k).tolist() == (beats.sum(axis=0) < k).tolist()
+    kept = np.flatnonzero(beats.sum(axis=0) < k)
+    assert undominated_beyond(dense, keyword, k).tolist() == kept[kept >= k].tolist()
 
 
 def test_candidates_that_make_the_top_k_are_fetched_and_the_rest_never_leave_the_site() -> None:
