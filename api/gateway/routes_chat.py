@@ -109,6 +109,7 @@ def _extra(result: FederatedResult, answer: ComposedAnswer | None, question: str
         question=question,
         strategy=answer.strategy if answer is not None else "grounded",
         refused=answer.refused if answer is not None else False,
+        refusal=answer.refusal if answer is not None else None,
         evidence=answer.evidence if answer is not None else [],
         more=answer.more if answer is not None else [],
         not_found=answer.not_found if answer is not None else [],

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rag_fed.answers.compose import ComposedAnswer
+from rag_fed.answers.ranking import RefusalReason
 from rag_fed.config import AnswerStrategy
 from rag_fed.protocol import MAX_QUESTION_CHARS
 from rag_fed.router import SiteOutcome
@@ -127,6 +128,10 @@ class RagFedExtra(BaseModel):
     question: str = Field(default="", description="The standalone question retrieval used.")
     strategy: AnswerStrategy = "grounded"
     refused: bool = Field(default=False, description="The documents of the sites asked do not cover the question.")
+    refusal: RefusalReason | Literal["no reply"] | None = Field(
+        default=None,
+        description="Why the answer was declined (the composer's rule, or no site replied); null when answered.",
+    )
     evidence: list[Evidence] = Field(default_factory=list, description="The evidence the answer quotes.")
     more: list[Citation] = Field(default_factory=list, description="Further sources found but not used.")
     not_found: list[str] = Field(

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from openai import OpenAI
 
+from rag_fed.answers.ranking import RefusalReason
 from rag_fed.answers.text import normalise
 from rag_fed.embedders.base import Embedder
 from rag_fed.generators.packaged import packaged_smollm2_path
@@ -91,6 +93,7 @@ def test_a_question_about_other_equipment_is_refused_and_names_the_nearest_docum
     assert "other-equipment" in question.tags
     text, extras = _ask(samples, question.question)  # the gateway's default strategy
     assert extras["refused"] is True
+    assert extras["refusal"] in get_args(RefusalReason), "the response says which rule declined"
     assert text.startswith(
         "The documents of the sites asked (plant-east, plant-north, plant-south) do not cover this question."
     )
@@ -103,7 +106,7 @@ def test_a_follow_up_is_rewritten_and_answered_from_its_standalone_form(samples:
     first = "What gland seal water pressure should the SP-150 slurry pump have?"
     text, extras = _ask(samples, first, "and the flow?", strategy="extractive")
     assert extras["question"] == "What gland seal water pressure should the SP-150 slurry pump have; and the flow?"
-    assert extras["refused"] is False
+    assert extras["refused"] is False and extras["refusal"] is None
     assert "8 to 12 L/min" in text, "the rewritten question keeps the pump the flow belongs to"
 
 
