@@ -148,3 +148,14 @@ def federation(
         ):
             key = KeyStore(gateway_settings.database).create(Role(role), None).key
             yield Federation(gateway_url, key, [*gateway_pids, *site_pids], home)
+
+
+def pin_apart(host_pids: Sequence[int]) -> None:
+    """Every thread of this process on CPU 0, every thread of the site hosts on the other CPUs."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs at least two CPUs")
+    for pid, wanted in [(os.getpid(), {cpus[0]}), *((pid, set(cpus[1:])) for pid in host_pids)]:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            os.sched_setaffinity(int(task.name), wanted)
+    print(f"pinned: gateway on CPU {cpus[0]}, {len(host_pids)} site hosts on CPUs {cpus[1:]}", flush=True)

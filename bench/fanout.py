@@ -22,7 +22,11 @@ the gateway's one pooled client, dense, 30 chunks, ``want_answer=false``, one qu
   the site host), for the same rows in the same run.
 
     .venv/bin/python bench/fanout.py [--queries 60] [--hosts 4] [--sizes 3 10 30 100] [--per-process]
-        [--batched-only] [--profile] [--pool-per-host] [--out results.json]
+        [--batched-only] [--profile] [--pool-per-host] [--pin] [--out results.json]
+
+``--pin`` puts this process on CPU 0 and the site hosts on the other CPUs: on two cores the hosts then
+share one, so latencies grow, but the gateway's CPU per site is read without the hosts' contention on its
+core (process CPU time rises by a quarter or more when other processes share the core).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ sys.path.insert(0, str(REPO))
 
 from bench._fanout_breakdown import PerSiteProducts, breakdown, cpu_by_package, top_functions  # noqa: E402
 from bench._fanout_report import show  # noqa: E402
-from bench._services import services, site_host_spec, site_service_spec  # noqa: E402
+from bench._services import pin_apart, services, site_host_spec, site_service_spec  # noqa: E402
 from bench.query import CachedEmbedder, Query, bench_central, summary  # noqa: E402
 from eval.datasets import EvalDataset, load_beir  # noqa: E402
 from eval.site_systems import build_sites  # noqa: E402
@@ -285,6 +289,12 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="also the router's CPU by package at 10 sites")
     parser.add_argument("--batched-only", action="store_true", help="leave out the one-request-per-site rows")
     parser.add_argument("--pool-per-host", action="store_true", help="also selected rows, one connection pool per host")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="this process (the gateway) on CPU 0, the site hosts on the others: its CPU per site without "
+        "the hosts' contention on its core",
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     print("load at start:", os.getloadavg())
@@ -325,7 +335,10 @@ def main() -> None:
                 where[sid] = index % args.hosts
         specs = [site_host_spec(f"host-{i}", sites, gateway_key, tmp) for i, sites in enumerate(hosted)]
         version = embedder.model_version
-        with services(specs, tmp) as host_urls:
+        host_pids: list[int] = []
+        with services(specs, tmp, pids=host_pids) as host_urls:
+            if args.pin:
+                pin_apart(host_pids)
             split_urls = {
                 n: {sid: f"{host_urls[where[sid]]}/sites/{sid}" for sid in dirs} for n, dirs in site_dirs.items()
             }
