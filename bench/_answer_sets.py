@@ -22,7 +22,7 @@ from rag_fed.samples import GoldPassage, federation_dir, load_questions, load_un
 from rag_fed.site import Site
 from rag_fed.types import Citation
 
-__all__ = ["AnswerCase", "Topologies", "s10_cases", "sample_cases"]
+__all__ = ["AnswerCase", "Topologies", "mean_or_nan", "s10_cases", "sample_cases"]
 
 REPO = Path(__file__).resolve().parents[1]
 Topologies = dict[str, dict[str, Path]]
@@ -46,6 +46,11 @@ class AnswerCase:
         if not self.golds:
             return float("nan")
         return sum(any(gold(c) for c in citations) for gold in self.golds) / len(self.golds)
+
+
+def mean_or_nan(values: Sequence[float]) -> float:
+    """The mean, NaN for no values (a metric no question of the set measures)."""
+    return sum(values) / len(values) if values else float("nan")
 
 
 def _sample_gold(gold: GoldPassage) -> Callable[[Citation], bool]:

@@ -31,12 +31,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._answer_sets import AnswerCase, s10_cases, sample_cases  # noqa: E402
+from bench._answer_sets import AnswerCase, mean_or_nan, s10_cases, sample_cases  # noqa: E402
 from eval._text import strip_citations  # noqa: E402
 from eval.answer_metrics import RefusalCounts, contains_all  # noqa: E402
 from eval.metrics import token_f1  # noqa: E402
@@ -71,13 +69,10 @@ class Tally:
             self.precision.append(sum(cited) / len(cited) if cited else 0.0)
 
     def row(self) -> dict[str, float]:
-        def mean(values: Sequence[float]) -> float:
-            return float(np.mean(values)) if values else float("nan")
-
         return {
-            "token_f1": mean(self.f1),
-            "answer_contains": mean(self.contains),
-            "citation_precision": mean(self.precision),
+            "token_f1": mean_or_nan(self.f1),
+            "answer_contains": mean_or_nan(self.contains),
+            "citation_precision": mean_or_nan(self.precision),
             "declined": self.refusals.recall,
             "answered": self.refusals.answered_rate,
         }

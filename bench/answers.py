@@ -38,7 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._answer_sets import AnswerCase, s10_cases, sample_cases  # noqa: E402
+from bench._answer_sets import AnswerCase, mean_or_nan, s10_cases, sample_cases  # noqa: E402
 from bench._chat import stream_chat  # noqa: E402
 from bench._services import federation  # noqa: E402
 from eval._text import strip_citations  # noqa: E402
@@ -95,15 +95,12 @@ class Tally:
         self.invented.extend(invented_values(outcome.text, outcome.cited_texts))
 
     def row(self) -> dict[str, float]:
-        def mean(values: Sequence[float]) -> float:
-            return float(np.mean(values)) if values else float("nan")
-
         return {
-            "token_f1": mean(self.f1),
-            "answer_contains": mean(self.contains),
-            "citation_precision": mean(self.precision),
-            "citation_recall": mean(self.recall),
-            "supported_share": mean(self.supported),
+            "token_f1": mean_or_nan(self.f1),
+            "answer_contains": mean_or_nan(self.contains),
+            "citation_precision": mean_or_nan(self.precision),
+            "citation_recall": mean_or_nan(self.recall),
+            "supported_share": mean_or_nan(self.supported),
             "invented_values": float(len(self.invented)),
             "refusal_precision": self.refusals.precision,
             "refusal_recall": self.refusals.recall,
