@@ -14,7 +14,7 @@ from fpdf import FPDF
 from api.gateway.keystore import Role
 from api.web.pages import CONTENT_SECURITY_POLICY
 from rag_fed.errors import GatewayBusyError
-from rag_fed.samples import load_questions
+from rag_fed.samples import load_questions, load_unanswerable
 from tests.web.conftest import MARKUP_TEXT, PRIVATE_SITE, Watched, WebFederation, sign_in, why_no_browser
 
 # Checked before any fixture: without a browser the federation is not started either.
@@ -158,6 +158,11 @@ def test_engineer_asks_reads_the_streamed_cited_answer_and_gives_feedback(
     markup.locator(".passage .passage-body h4").filter(has_text="Passage").wait_for()
     assert MARKUP_TEXT in markup.locator(".passage").inner_text()
     assert page.locator("#turns script, #turns img").count() == 0
+    # A question about equipment no site documents: declined, and the page says which check declined it.
+    other = next(q for q in load_unanswerable() if "other-equipment" in q.tags)
+    declined = _ask(page, other.question)
+    status = declined.locator(".status").inner_text()
+    assert status.startswith("The documents of the sites asked do not answer this question: "), status
     assert page.locator("#conversations li").count() == 1
     page.click("#new-chat")
     assert page.locator("#turns > li").count() == 0

@@ -22,6 +22,15 @@ const HISTORY_LIMIT = 10;
 const CITATION_TAG = /\[[a-z0-9][a-z0-9-]{0,62}:[^[\]\n]+\]/g;
 const $ = (id) => document.getElementById(id);
 const STRATEGIES = { extractive: "evidence only", grounded: "grounded", generative: "generative" };
+// Why an answer was declined (rag_fed.refusal), in words an engineer reads.
+const REFUSALS = {
+  "no evidence": "no site found anything to quote",
+  "below min_support": "the nearest passages do not support an answer",
+  "codes in no evidence": "no evidence found names the codes asked about",
+  "asked codes in no passage": "no document found names the codes asked about",
+  "no value of the kind asked": "no evidence found gives the kind of value asked for",
+  "no reply": "no site replied",
+};
 
 const state = {
   key: null,
@@ -347,7 +356,10 @@ function finishView(view, turn) {
   view.status.className = "status hint";
   const extras = turn.extras;
   if (!extras) return;
-  if (extras.refused) fill(view.status, "The documents of the sites asked do not answer this question.");
+  if (extras.refused) {
+    const why = REFUSALS[extras.refusal];
+    fill(view.status, `The documents of the sites asked do not answer this question${why ? `: ${why}` : ""}.`);
+  }
   else if (turn.seconds) fill(view.status, `Answered in ${turn.seconds.toFixed(1)} s (${STRATEGIES[extras.strategy] || extras.strategy}).`);
   const sections = [];
   if (extras.citations?.length) {
