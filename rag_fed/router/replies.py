@@ -15,7 +15,7 @@ from rag_fed.protocol import SiteQuery, SiteReply
 from rag_fed.router.breaker import CircuitBreaker
 from rag_fed.router.result import SiteOutcome
 
-__all__ = ["SentReply", "SiteFailure", "check_reply", "settle", "wait_for_replies", "with_fetch"]
+__all__ = ["SentReply", "SiteFailure", "check_reply", "ms_since", "settle", "wait_for_replies", "with_fetch"]
 
 _log = logging.getLogger("rag_fed.router.router")
 
@@ -100,7 +100,7 @@ async def settle(
         outcome = SiteOutcome(
             site_id=site_id,
             status="timed_out",
-            latency_ms=_ms_since(started),
+            latency_ms=ms_since(started),
             error=unanswered,
         )
         return outcome, None
@@ -121,7 +121,7 @@ async def settle(
         return SiteOutcome(
             site_id=site_id,
             status="timed_out" if slow else "failed",
-            latency_ms=_ms_since(started),
+            latency_ms=ms_since(started),
             error=(str(error) or "timed out") if slow else f"{type(error).__name__}: {error}",
         ), None
     result = task.result()
@@ -142,5 +142,6 @@ async def settle(
     return outcome, reply if reply.status == "answered" else None
 
 
-def _ms_since(start: float) -> float:
+def ms_since(start: float) -> float:
+    """Milliseconds since ``start`` (a ``time.perf_counter()`` reading)."""
     return (time.perf_counter() - start) * 1000

@@ -29,7 +29,7 @@ from rag_fed.protocol import QueryTermStats, SiteQuery, SiteReply
 from rag_fed.router.breaker import CircuitBreakers
 from rag_fed.router.clients import SiteClient, SketchClient
 from rag_fed.router.merge import merge_passages
-from rag_fed.router.replies import SentReply, SiteFailure, settle, wait_for_replies, with_fetch
+from rag_fed.router.replies import SentReply, SiteFailure, ms_since, settle, wait_for_replies, with_fetch
 from rag_fed.router.result import FederatedResult, SiteOutcome
 from rag_fed.router.sealed import SealedChannel
 from rag_fed.router.selection import RoutingPolicy, SketchScorer, SketchScores, choose_by_sketch, with_text_k
@@ -312,14 +312,14 @@ class Router:
         except SiteFailure as failure:
             raise SiteFailure(
                 str(failure),
-                _ms_since(first_sent),
+                ms_since(first_sent),
                 first.bytes_sent + failure.bytes_sent,
                 first.bytes_received + failure.bytes_received,
             ) from None
         self._versions[site_id] = second.reply.embedder_version
         return SentReply(
             second.reply,
-            _ms_since(first_sent),
+            ms_since(first_sent),
             first.bytes_sent + second.bytes_sent,
             first.bytes_received + second.bytes_received,
         )
@@ -360,7 +360,3 @@ class Router:
         if query.want_answer:  # the site skips model work it could not finish before the gateway gives up
             query = query.model_copy(update={"deadline_s": round(timeout, 3)})
         return await self._channel.call(client, query, timeout)
-
-
-def _ms_since(start: float) -> float:
-    return (time.perf_counter() - start) * 1000

@@ -12,7 +12,7 @@ from rag_fed.crypto import EnvelopeOpener, KeyPair, SealedEnvelope, seal
 from rag_fed.errors import InputError, RagFedError
 from rag_fed.protocol import SiteQuery, SiteReply
 from rag_fed.router.clients import SiteClient
-from rag_fed.router.replies import SentReply, SiteFailure, check_reply
+from rag_fed.router.replies import SentReply, SiteFailure, check_reply, ms_since
 
 __all__ = ["SealedChannel"]
 
@@ -57,15 +57,11 @@ class SealedChannel:
         try:
             data = await client.search(sealed, timeout_s)
         except (RagFedError, OSError) as error:
-            raise SiteFailure(str(error), _ms_since(sent_at), len(sealed)) from None
+            raise SiteFailure(str(error), ms_since(sent_at), len(sealed)) from None
         try:
             reply = SiteReply.from_bytes(self.open_from(data, site_id))
             check_reply(reply, query, site_id)
         except RagFedError as error:
             message = f"reply rejected ({type(error).__name__}): {error}"
-            raise SiteFailure(message, _ms_since(sent_at), len(sealed), len(data)) from None
-        return SentReply(reply, _ms_since(sent_at), len(sealed), len(data))
-
-
-def _ms_since(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
+            raise SiteFailure(message, ms_since(sent_at), len(sealed), len(data)) from None
+        return SentReply(reply, ms_since(sent_at), len(sealed), len(data))
