@@ -200,8 +200,7 @@ def _fuse_at_depth(
         site_id: [_fused(d, s, bounds) for d, s in zip(found.dense.tolist(), found.keyword.tolist(), strict=True)]
         for site_id, found in candidates.items()
     }
-    everything = sorted([*scores.values(), *(score for fused in reach.values() for score in fused)], reverse=True)
-    kth = everything[k - 1] if len(everything) >= k else -math.inf
+    kth = _nth_best([*scores.values(), *(score for fused in reach.values() for score in fused)], k)
     for site_id, fused in reach.items():
         wanted = [number for number, score in enumerate(fused) if score >= kth]
         added = _add_stubs(by_key, ordered[site_id], site_id, candidates[site_id], k, wanted)
@@ -255,5 +254,10 @@ def _best(scored: list[tuple[PassageKey, float]], n: int) -> list[tuple[PassageK
     items instead of every site's passages: at 100 sites of 30 passages, 30 of 3,000."""
     if len(scored) <= n:
         return scored
-    nth = heapq.nlargest(n, [score for _, score in scored])[-1]
+    nth = _nth_best([score for _, score in scored], n)
     return [item for item in scored if item[1] >= nth]
+
+
+def _nth_best(scores: list[float], n: int) -> float:
+    """The ``n``-th best of ``scores``; -inf when there are fewer (every score reaches it)."""
+    return heapq.nlargest(n, scores)[-1] if len(scores) >= n else -math.inf
