@@ -158,13 +158,13 @@ class EvidenceSelector:
         text = " ".join(row.unit.text for row in span)
         coverage = _coverage(set(content_terms(text)) | set(content_terms(passage.citation.heading)), weights)
         similarity = max(row.similarity for row in span)
-        intro = _introduction(rows, first)
-        opening = self._opening(rows, first, last, codes) if self.settings.list_opening else None
-        if opening is not None:  # shown for context; the span alone is scored
-            lead = " ".join(row.unit.text for row in rows[opening[0] : opening[1]])
-            text = f"{lead} {'' if opening[1] == first else '... '}{text}"
-        elif intro is not None:  # shown for context; the span alone is scored
-            text = f"{rows[intro].unit.text} {'' if intro == first - 1 else '... '}{text}"
+        # shown for context (the span alone is scored): the passage's opening, else the list's introduction
+        context = self._opening(rows, first, last, codes) if self.settings.list_opening else None
+        if context is None and (intro := _introduction(rows, first)) is not None:
+            context = (intro, intro + 1)
+        if context is not None:
+            lead = " ".join(row.unit.text for row in rows[context[0] : context[1]])
+            text = f"{lead} {'' if context[1] == first else '... '}{text}"
         in_span = code_forms(f"{passage.citation.heading} {text}")
         missing = [code for code in codes if code not in in_span]
         in_passage = code_forms(f"{passage.citation.heading} {passage.text}") if missing else in_span
