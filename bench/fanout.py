@@ -242,6 +242,9 @@ async def measure_hosts(
             router = Router(keys=gateway, gateway_id="gateway", site_keys=keys, clients=clients, policy=policy)
             await router.refresh_sketches(timeout_s=60)
             report["functions selected @100"] = await top_functions(router, version, queries, K)
+            policy = RoutingPolicy.model_validate(WAIT_FOR_ALL)
+            router = Router(keys=gateway, gateway_id="gateway", site_keys=keys, clients=clients, policy=policy)
+            report["functions all @100"] = await top_functions(router, version, queries, K, top=25)
         if profile and 10 in split_urls:
             clients = _clients(split_urls[10], http, True)
             keys = {client.site_id: site_keys[client.site_id].public_key for client in clients}
@@ -286,7 +289,11 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=4, help="site host processes serving all the splits' sites")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="split sizes (steps at 10 and 100)")
     parser.add_argument("--per-process", action="store_true", help="also the 10-site split, one process per site")
-    parser.add_argument("--profile", action="store_true", help="also the router's CPU by package at 10 sites")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also the router's CPU by package at 10 sites, its top functions at 100 (selected, asking all)",
+    )
     parser.add_argument("--batched-only", action="store_true", help="leave out the one-request-per-site rows")
     parser.add_argument("--pool-per-host", action="store_true", help="also selected rows, one connection pool per host")
     parser.add_argument(
