@@ -36,8 +36,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.refusal_curve import sample_sites, searched  # noqa: E402
+from bench.refusal_curve import FederationStats, sample_sites, searched  # noqa: E402
 from eval.answer_metrics import contains_all  # noqa: E402
+from rag_fed.answers.evidence import answerability  # noqa: E402
 from rag_fed.answers.ranking import Selection, select_for_answer, shown_text  # noqa: E402
 from rag_fed.answers.text import normalise  # noqa: E402
 from rag_fed.config import AnswerSettings, Settings  # noqa: E402
@@ -67,7 +68,7 @@ def refusal_detail(selection: Selection, ranked: Sequence[Evidence], settings: A
     """The composer's rule that declined (:data:`~rag_fed.answers.ranking.RefusalReason`), with the best
     score when it is the score that declined."""
     if selection.refusal == "below min_support":
-        return f"best score {ranked[0].score:.3f} < min_support {settings.min_support}"
+        return f"best answerability {answerability(ranked[0]):.3f} < min_support {settings.min_support:.2f}"
     return str(selection.refusal)
 
 
@@ -131,10 +132,11 @@ def main() -> None:
     baseline = []
     with tempfile.TemporaryDirectory(prefix="ragfed-misses-") as scratch:
         sites = sample_sites(Path(scratch), embedder)
+        stats = FederationStats(sites)
         for case in load_questions():
             if not case.expected:
                 continue
-            passages, ranked = searched(sites, embedder, case.question)
+            passages, ranked = searched(sites, embedder, case.question, stats)
             miss = classify(case.question, case.expected, ranked, passages, settings)
             baseline.append(contains_all(top_passage(passages), case.expected))
             rows.append({"id": case.id, "bucket": miss.bucket, "detail": miss.detail, "question": case.question})

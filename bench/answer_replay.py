@@ -8,9 +8,10 @@ Each site is searched (hybrid, 5 passages) once per question; each variant then 
 those passages with its own :class:`~rag_fed.config.EvidenceSettings` and the answer is composed by
 :class:`~rag_fed.answers.compose.AnswerComposer` without a generator: the text the default (grounded)
 path shows when the model writes no lead, which the packaged model never does within its budget.
-Unlike over HTTP, BM25 is scored with each site's own term statistics, and the top passage is the
-first of the router's merge of the sites' hybrid rankings (``merge_passages``) without the federation's
-statistics, so the federated baseline differs a little from the gateway's. Metrics as in
+BM25 and the evidence's term weights use the federation's term statistics, summed in process as a
+gateway sums the sites' publications; the top passage is the first of the router's merge of the sites'
+hybrid rankings (``merge_passages``) without the exact fusion over their depth lists, so the federated
+baseline differs a little from the gateway's. Metrics as in
 ``bench/answers.py``: a refused answerable question scores 0 in token F1 and contains; citation
 precision is over the answers given.
 
@@ -35,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench._answer_sets import AnswerCase, mean_or_nan, s10_cases, sample_cases  # noqa: E402
+from bench.refusal_curve import FederationStats  # noqa: E402
 from eval._text import strip_citations  # noqa: E402
 from eval.answer_metrics import RefusalCounts, contains_all  # noqa: E402
 from eval.metrics import token_f1  # noqa: E402
@@ -113,17 +115,25 @@ def replay(
     variants: Mapping[str, EvidenceSettings],
 ) -> dict[str, dict[str, float]]:
     tallies = {name: Tally() for name in ["top-passage", *variants]}
+    federation = FederationStats(sites)
     for case in cases:
         vector = embedder.embed([case.question])[0]
+        stats = federation.for_question(case.question)
         found = {
-            site_id: site.search(case.question, 5, "hybrid", query_vector=vector) for site_id, site in sites.items()
+            site_id: site.search_with_stats(
+                case.question, 5, "hybrid", query_vector=vector, term_stats=stats.get(site_id)
+            ).passages
+            for site_id, site in sites.items()
         }
+        rarity = {site_id: site.term_rarity(case.question, stats.get(site_id)) for site_id, site in sites.items()}
         text, best = top_passage(found)
         tallies["top-passage"].add(case, text, [case.cites_gold(p.citation) for p in best], not best)
         for name, evidence_settings in variants.items():
             selector = EvidenceSelector(evidence_settings, embedder)
             evidence = [
-                e for site_passages in found.values() for e in selector.select(case.question, site_passages, vector)
+                e
+                for site_id, site_passages in found.items()
+                for e in selector.select(case.question, site_passages, vector, rarity[site_id])
             ]
             settings = AnswerSettings(evidence=evidence_settings)
             answer = AnswerComposer(settings).compose(case.question, evidence, sites=list(sites))

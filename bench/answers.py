@@ -18,7 +18,10 @@ cited evidence supports, values in answers that no cited text holds, refusal pre
 answered rate, time to first token and to the full answer.
 
     .venv/bin/python bench/answers.py [--sets sample s10] [--configs top-passage extractive grounded]
-        [--max-questions N] [--out results.json]
+        [--max-questions N] [--out results.json] [--answers answers.json]
+
+``--answers`` writes every question's answer text per set, topology and config (to read what a
+config showed, not only its scores).
 """
 
 from __future__ import annotations
@@ -74,8 +77,13 @@ class Tally:
     first: list[float] = field(default_factory=list)
     total: list[float] = field(default_factory=list)
     refusals: RefusalCounts = field(default_factory=RefusalCounts)
+    answers: list[dict[str, object]] = field(default_factory=list)
+    """Each question's answer as shown, for ``--answers``."""
 
     def add(self, case: AnswerCase, outcome: Outcome) -> None:
+        self.answers.append(
+            {"question": case.question, "answerable": case.answerable, "refused": outcome.refused, "text": outcome.text}
+        )
         self.first.append(outcome.first_s)
         self.total.append(outcome.total_s)
         self.refusals.add(case.answerable, outcome.refused)
@@ -137,7 +145,7 @@ def ask_top_passage(http: httpx.Client, question: str) -> Outcome:
 
 def run_topology(
     name: str, site_dirs: dict[str, Path], cases: Sequence[AnswerCase], configs: Sequence[str], tmp: Path
-) -> dict[str, dict[str, float]]:
+) -> dict[str, Tally]:
     """Serve ``site_dirs`` (site id -> its data dir, already ingested) behind a gateway and ask."""
     from openai import OpenAI
 
@@ -154,7 +162,7 @@ def run_topology(
                     else:
                         outcome = ask_chat(client, case.question, config_name)
                     tallies[config_name].add(case, outcome)
-    return {config_name: tally.row() for config_name, tally in tallies.items()}
+    return tallies
 
 
 def main() -> None:
@@ -165,8 +173,10 @@ def main() -> None:
     parser.add_argument("--max-questions", type=int, default=None, help="per set and kind (answerable/not)")
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--answers", type=Path, default=None, help="write every answer's text here (JSON)")
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
+    answers: dict[str, list[dict[str, object]]] = {}
     with tempfile.TemporaryDirectory(prefix="ragfed-answers-") as scratch:
         tmp = Path(scratch)
         for set_name in args.sets:
@@ -174,9 +184,10 @@ def main() -> None:
             cases, topologies = build(tmp / set_name, args.datasets, args.max_questions)
             for topology in args.topologies:
                 started = time.perf_counter()
-                rows = run_topology(f"{set_name}-{topology}", topologies[topology], cases, args.configs, tmp)
-                for config_name, row in rows.items():
-                    results[f"{set_name} {topology} {config_name}"] = row
+                tallies = run_topology(f"{set_name}-{topology}", topologies[topology], cases, args.configs, tmp)
+                for config_name, tally in tallies.items():
+                    results[f"{set_name} {topology} {config_name}"] = tally.row()
+                    answers[f"{set_name} {topology} {config_name}"] = tally.answers
                 print(f"{set_name} {topology}: {len(cases)} questions in {time.perf_counter() - started:.0f} s")
     print(f"\n{'set topology config':<34}" + "".join(f"{k[:12]:>13}" for k in next(iter(results.values()))))
     for label, row in results.items():
@@ -189,6 +200,8 @@ def main() -> None:
             print(f"{label}: token F1 ratio to top-passage {row['token_f1'] / base['token_f1']:.3f}")
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=2))
+    if args.answers is not None:
+        args.answers.write_text(json.dumps(answers, indent=2))
 
 
 if __name__ == "__main__":

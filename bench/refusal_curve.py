@@ -1,13 +1,15 @@
 """Where to refuse: the curve the answer composer's refusal threshold (``answers.min_support``) and
-its evidence score were chosen from.
+its answerability score (``rag_fed.answers.evidence.answerability``) were chosen from.
 
 For every question of two unrelated collections (the sample federation's maintenance manuals and
 logs, 3 sites; the Galaxy S10 manual split ``cluster:3``), answerable and unanswerable, the sites'
-evidence is cut and ranked as on the query path (in process, hybrid search, 5 passages a site), and
-each candidate score of the best item is recorded. A question refused by the composer's code rules
-(codes no evidence holds, or asked codes no passage names) is refused whatever its score; a question
-that asks for a kind of value (a torque, an interval: ``rag_fed.answers.quantity``) is scored by the
-items that give one (``rag_fed.answers.ranking.answering``). For each
+evidence is cut and ranked as on the query path (in process, hybrid search, 5 passages a site, with the
+federation's term statistics as a gateway sends them: ``FederationStats``), and each candidate score of
+the best-ranked item is recorded (the item an answer would show; evidence ranks by ``Evidence.score``).
+A question refused by the composer's code rules (codes no evidence holds, or asked codes no passage
+names) is refused whatever its score; a question that asks for a kind of value (a torque, an interval:
+``rag_fed.answers.quantity``) is scored by the best item that gives one
+(``rag_fed.answers.ranking.answering``). For each
 candidate the script prints:
 
 - the threshold that maximises min(answered rate, declined rate) on one collection, and the rates it
@@ -34,12 +36,16 @@ sys.path.insert(0, str(REPO))
 from eval.datasets import load_beir  # noqa: E402
 from eval.site_systems import build_sites  # noqa: E402
 from eval.splits import split_corpus  # noqa: E402
+from indexes.term_counts import QueryTerms  # noqa: E402
 from rag_fed.answers.ranking import answering, rank_evidence, select_for_answer  # noqa: E402
 from rag_fed.config import AnswerSettings, Settings  # noqa: E402
 from rag_fed.embedders import load_embedder, set_embedding_threads  # noqa: E402
 from rag_fed.embedders.base import Embedder  # noqa: E402
+from rag_fed.protocol import QueryTermStats  # noqa: E402
 from rag_fed.samples import federation_dir, load_questions, load_unanswerable  # noqa: E402
 from rag_fed.site import Site  # noqa: E402
+from rag_fed.term_stats import FederationTermStats  # noqa: E402
+from rag_fed.term_stats.publication import PublicationPolicy, build_publication  # noqa: E402
 from rag_fed.types import Evidence, Passage  # noqa: E402
 
 Item = dict[str, float]
@@ -55,24 +61,51 @@ CANDIDATES: dict[str, Candidate] = {
     "(sim+dense)/2": lambda i: (max(0.0, i["sim"]) + max(0.0, i["dense"])) / 2,
     "sqrt(sim*cov)": lambda i: float(np.sqrt(max(0.0, i["sim"]) * i["cov"])),
 }
-CHOSEN = "(sim+cov+dense)/3"
+CHOSEN = "(sim+2cov)/3"
 
 
-def searched(sites: Mapping[str, Site], embedder: Embedder, question: str) -> tuple[list[Passage], list[Evidence]]:
-    """Every site's passages for ``question`` (hybrid, 5 a site) and the evidence ranked across sites, as on
-    the query path."""
+class FederationStats:
+    """The federation's term statistics over ``sites``, in process, as a gateway sums them from the sites'
+    publications (no floor, no noise: the default policy) and sends them with each hybrid query."""
+
+    def __init__(self, sites: Mapping[str, Site]) -> None:
+        self._federation = FederationTermStats()
+        for site_id, site in sites.items():
+            version, counts = site.term_counts()
+            self._federation.update(
+                build_publication(
+                    site_id, version, counts, self._federation.key, PublicationPolicy(), request_id="0" * 32
+                )
+            )
+        self._terms = QueryTerms()
+
+    def for_question(self, question: str) -> Mapping[str, QueryTermStats]:
+        """What each site gets with ``question`` (without the counts of phrases of several tokens)."""
+        terms = list(dict.fromkeys(token for _, tokens in self._terms.phrases(question) for token in tokens))
+        return self._federation.query_stats(terms)
+
+
+def searched(
+    sites: Mapping[str, Site], embedder: Embedder, question: str, stats: FederationStats | None = None
+) -> tuple[list[Passage], list[Evidence]]:
+    """Every site's passages for ``question`` (hybrid, 5 a site, with the federation's term statistics
+    when given) and the evidence ranked across sites, as on the query path."""
     vector = embedder.embed([question])[0]
+    per_site = stats.for_question(question) if stats is not None else {}
     passages: list[Passage] = []
     evidence: list[Evidence] = []
-    for site in sites.values():
-        found = site.search(question, 5, "hybrid", query_vector=vector)
+    for site_id, site in sites.items():
+        site_stats = per_site.get(site_id)
+        found = site.search_with_stats(question, 5, "hybrid", query_vector=vector, term_stats=site_stats).passages
         passages += found
-        evidence += site.evidence(question, found, vector)
+        evidence += site.evidence(question, found, vector, site_stats)
     return passages, rank_evidence(evidence)
 
 
-def question_features(sites: Mapping[str, Site], embedder: Embedder, question: str) -> dict[str, object]:
-    passages, ranked = searched(sites, embedder, question)
+def question_features(
+    sites: Mapping[str, Site], embedder: Embedder, question: str, stats: FederationStats
+) -> dict[str, object]:
+    passages, ranked = searched(sites, embedder, question, stats)
     dense = {(p.citation.site_id, p.chunk_id): p.dense_score or 0.0 for p in passages}
     items = [
         {"sim": e.similarity, "cov": e.coverage, "dense": dense.get((e.citation.site_id, e.chunk_id), 0.0)}
@@ -88,7 +121,7 @@ def value(features: Mapping[str, object], candidate: Candidate) -> float:
     assert isinstance(items, list)
     if not features["codes_found"] or not items:
         return -1.0
-    return max(candidate(item) for item in items)
+    return candidate(items[0])  # the best-ranked item that can answer: what the composer shows or refuses
 
 
 def rates(rows: Sequence[tuple[bool, float]], threshold: float) -> tuple[float, float]:
@@ -121,8 +154,9 @@ def sample_sites(root: Path, embedder: Embedder) -> dict[str, Site]:
 
 def sample_collection(root: Path, embedder: Embedder) -> list[tuple[bool, dict[str, object]]]:
     sites = sample_sites(root, embedder)
-    rows = [(True, question_features(sites, embedder, q.question)) for q in load_questions()]
-    rows += [(False, question_features(sites, embedder, u.question)) for u in load_unanswerable()]
+    stats = FederationStats(sites)
+    rows = [(True, question_features(sites, embedder, q.question, stats)) for q in load_questions()]
+    rows += [(False, question_features(sites, embedder, u.question, stats)) for u in load_unanswerable()]
     for site in sites.values():
         site.close()
     return rows
@@ -133,9 +167,10 @@ def s10_collection(root: Path, datasets: Path, embedder: Embedder) -> list[tuple
     docs = {doc.doc_id: doc for doc in dataset.corpus}
     split = split_corpus(dataset, "cluster:3", seed=0)
     sites = build_sites({s: [docs[d] for d in ids] for s, ids in split.items()}, Settings(data_dir=root), embedder)
-    rows = [(True, question_features(sites, embedder, q.text)) for q in dataset.queries if q.answer]
+    stats = FederationStats(sites)
+    rows = [(True, question_features(sites, embedder, q.text, stats)) for q in dataset.queries if q.answer]
     unanswerable = load_unanswerable(REPO / "eval_sets" / "s10_unanswerable.jsonl")
-    rows += [(False, question_features(sites, embedder, u.question)) for u in unanswerable]
+    rows += [(False, question_features(sites, embedder, u.question, stats)) for u in unanswerable]
     for site in sites.values():
         site.close()
     return rows

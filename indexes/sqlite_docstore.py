@@ -236,6 +236,13 @@ class SQLiteDocStore:
             tokens = self._fts.tokens_of(conn, phrases)
             return {phrase: self._fts.phrase_count(conn, phrase) for phrase in phrases if len(tokens[phrase]) > 1}
 
+    def word_tokens(self, words: Sequence[str]) -> list[tuple[str, ...]]:
+        """Each word's tokens as the keyword index holds them (its own stemmer's), in order."""
+        phrases = ['"' + word.replace('"', '""') + '"' for word in words]
+        with self._guard() as conn:
+            tokens = self._fts.tokens_of(conn, phrases)
+        return [tokens[phrase] for phrase in phrases]
+
     def term_counts(self, *, max_terms: bool = False) -> TermCounts:
         """The keyword index's counts (``TermCounts``) as of one committed state; cached per ``keyword_seq``.
         ``max_terms`` also finds how many distinct terms the largest chunk holds (a walk of every token)."""

@@ -174,7 +174,7 @@ class AnswerSettings(BaseModel):
 
     strategy: AnswerStrategy = "grounded"
     min_support: float = Field(
-        default=0.49,
+        default=0.55,
         ge=0.0,
         le=1.0,
         description="Refuse below this best evidence score (chosen from the curve of bench/refusal_curve.py).",

@@ -90,8 +90,10 @@ class Evidence(BaseModel):
     ``score`` (0..1) is how well the span answers the question, from ``similarity`` (the best cosine
     between the question and one of its sentences, by the embedder version of the query, so it compares
     across the sites of a federation), ``coverage`` (the share of the question's content terms, weighted
-    by rarity, that the span and its heading contain) and the cosine of the passage it is cut from:
-    ``(similarity + coverage + passage cosine) / 3``.
+    by their rarity in the collection, with the federation's counts where the query carries them, that the
+    span and its heading contain) and the cosine of the passage it is cut from:
+    ``(similarity + coverage + passage cosine) / 3``; it ranks the evidence. Whether the best item answers
+    at all is ``(similarity + 2 coverage) / 3`` (``rag_fed.answers.evidence.answerability``).
     ``missing`` lists the question's codes and part numbers that the span does not contain, ``absent``
     those that the whole passage (with its heading) does not contain either.
     """

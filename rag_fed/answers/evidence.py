@@ -5,7 +5,8 @@ Every unit (sentence, step, table row) of the top passages is scored by its cosi
 rarity among the candidate units, it and its passage heading contain; a code or part number of the
 question found in a unit lifts it. The best unit of each passage seeds a span, grown over its
 neighbours while they stay relevant (steps of a procedure always stay together and in order) up to a
-word budget. Each span is one :class:`~rag_fed.types.Evidence`, scored as a whole.
+word budget. Each span is one :class:`~rag_fed.types.Evidence`, scored as a whole, its coverage by
+the terms' rarity in the collection (``rag_fed.site.rarity``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ from rag_fed.types import Evidence, Passage
 if TYPE_CHECKING:
     from rag_fed.embedders.base import Embedder
 
-__all__ = ["EvidenceSelector", "question_codes", "support_score"]
+__all__ = ["EvidenceSelector", "answerability", "question_codes", "support_score"]
 
 # "Clear credentials: Erase credential contents ..." (a short label, a colon, its description)
 _OPTION = re.compile(r"^[^\s:][^:.]{0,48}:\s+\S")
@@ -49,13 +50,21 @@ class _Row:
 
 
 def support_score(similarity: float, coverage: float, passage_similarity: float | None = None) -> float:
-    """How well a span answers the question, 0..1: the mean of the best sentence's cosine, the coverage
-    of the question's terms and the cosine of the whole passage the span is cut from (the span's own
-    when the passage has none, as in keyword search). Chosen among nine combinations
-    (bench/refusal_curve.py) as the one whose refusal threshold carries best from one collection to an
-    unrelated one (docs/answers.md)."""
+    """How well a span answers the question, 0..1, as evidence is ranked (``Evidence.score``): the mean
+    of the best sentence's cosine, the coverage of the question's terms and the cosine of the whole
+    passage the span is cut from (the span's own when the passage has none, as in keyword search).
+    Whether the best span answers at all is :func:`answerability` (docs/answers.md)."""
     passage = similarity if passage_similarity is None else passage_similarity
     return min(1.0, (max(0.0, similarity) + max(0.0, coverage) + max(0.0, passage)) / 3.0)
+
+
+def answerability(item: Evidence) -> float:
+    """Whether ``item`` answers the question at all, 0..1, what ``answers.min_support`` is compared with:
+    its best sentence's cosine and, counted twice, its coverage of the question's terms (weighted by
+    their rarity in the collection). Chosen among nine combinations (bench/refusal_curve.py) as the one
+    whose refusal threshold carries best from one collection to an unrelated one; the passage's cosine,
+    which ranks the right section first, does not tell whether the section answers (docs/answers.md)."""
+    return min(1.0, (max(0.0, item.similarity) + 2.0 * max(0.0, item.coverage)) / 3.0)
 
 
 def question_codes(question: str) -> list[str]:
@@ -78,8 +87,13 @@ class EvidenceSelector:
         question: str,
         passages: Sequence[Passage],
         question_vector: NDArray[np.float32] | None = None,
+        rarity: Mapping[str, float] | None = None,
     ) -> list[Evidence]:
-        """One span per passage (of the top ``settings.passages`` with text), best first.
+        """One span per passage (of the top ``settings.passages`` with text), best first. Units are chosen
+        by the question's terms weighted by their rarity among the candidate units (what tells them
+        apart); a span's coverage, in its score and answerability, by ``rarity``: each term's weight by
+        how rare it is in the collection (``question_terms`` -> weight; ``rag_fed.site.rarity``), so
+        the same span covers a question alike at any site (without it, the units' weights again).
 
         Units are first scored by their terms and their passage's cosine with the question; only the
         ``settings.embed_units`` best are embedded (a unit costs about 9 ms on one CPU thread), and
@@ -90,7 +104,8 @@ class EvidenceSelector:
         flat = [unit.text for passage_units in units for unit in passage_units]
         if not flat:
             return []
-        weights = _term_weights(question, flat)
+        among_units = _term_weights(question, flat)
+        weights = dict(rarity) if rarity is not None else among_units
         codes = question_codes(question)
         rows: list[list[_Row]] = []
         for passage, passage_units in zip(candidates, units, strict=True):
@@ -100,7 +115,7 @@ class EvidenceSelector:
             # what is asked: only the question's other codes mark a unit
             named = code_forms(passage.citation.heading)
             asked = [code for code in codes if code not in named]
-            rows.append([_row(unit, heading_terms, weights, asked, prior) for unit in passage_units])
+            rows.append([_row(unit, heading_terms, among_units, asked, prior) for unit in passage_units])
         self._refine(question, rows, question_vector, codes)
         evidence = [
             self._span(passage, passage_rows, weights, codes)

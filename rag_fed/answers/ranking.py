@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rag_fed.answers.evidence import question_codes
+from rag_fed.answers.evidence import answerability, question_codes
 from rag_fed.answers.quantity import asked_kinds, asks_more, gives_kind
 from rag_fed.answers.text import code_forms, content_terms, fact_values, normalise
 from rag_fed.config import AnswerSettings
@@ -73,14 +73,15 @@ class Selection:
 
 def select_for_answer(question: str, ranked: Sequence[Evidence], settings: AnswerSettings) -> Selection:
     """The items to show, or the rule that refuses (:data:`RefusalReason`, in this order): there is no
-    evidence, the best scores under ``settings.min_support``, none of the question's codes and part
+    evidence, the best item's :func:`~rag_fed.answers.evidence.answerability` is under
+    ``settings.min_support``, none of the question's codes and part
     numbers is in any item, none of the codes it asks about (:func:`asked_codes`) is in any passage the
-    evidence was cut from, or it asks for a kind of value no item scoring ``min_support`` gives
+    evidence was cut from, or it asks for a kind of value no item answering to ``min_support`` gives
     (:func:`answering`). Shown: the best, and the next items that score at least ``secondary_ratio`` of
     it and add to it (:func:`_adds_to`), up to ``max_items``."""
     if not ranked:
         return Selection(refusal="no evidence")
-    if ranked[0].score < settings.min_support:
+    if answerability(ranked[0]) < settings.min_support:
         return Selection(refusal="below min_support")
     codes = question_codes(question)
     if codes and not any(code not in item.missing for item in ranked for code in codes):
@@ -90,7 +91,7 @@ def select_for_answer(question: str, ranked: Sequence[Evidence], settings: Answe
         # "CV-3 shows C-118": no passage found names C-118, only the CV-3 it happens on
         return Selection(refusal="asked codes in no passage")
     candidates = answering(question, ranked)
-    ranked = [item for item in candidates if item.score >= settings.min_support]
+    ranked = [item for item in candidates if answerability(item) >= settings.min_support]
     if not ranked:
         return Selection(refusal="no value of the kind asked")
     floor = ranked[0].score * settings.secondary_ratio

@@ -23,6 +23,7 @@ __all__ = [
     "normalise",
     "quantities",
     "question_terms",
+    "question_words",
     "split_units",
     "stem",
 ]
@@ -268,6 +269,16 @@ def content_terms(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]
 def question_terms(question: str) -> list[str]:
     """The content terms of a question without the words it asks with (:data:`QUESTION_WORDS`)."""
     return content_terms(question, _QUESTION_STOPWORDS)
+
+
+def question_words(question: str) -> dict[str, list[str]]:
+    """Each of :func:`question_terms` with the words of the question it stems from, in order: what a
+    keyword index is asked about the term (its tokenizer stems the words in its own way)."""
+    words: dict[str, list[str]] = {}
+    for word in _WORD.findall(normalise(question)):
+        if word not in _QUESTION_STOPWORDS:
+            words.setdefault(stem(word), []).append(word)
+    return words
 
 
 # -- facts -----------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from rag_fed.protocol import QueryTermStats, ReembedProgress
 from rag_fed.site.ingest import FileResult, IngestPipeline, IngestReport
 from rag_fed.site.layout import SiteLayout
 from rag_fed.site.opening import init_site, open_store
+from rag_fed.site.rarity import term_rarity
 from rag_fed.site.reembed import ReembedJob
 from rag_fed.site.search import HYBRID_DEPTH, RankedChunk, rank_chunks_with
 from rag_fed.site.serving import Serving, StoreVersions, VectorSnapshot
@@ -322,12 +323,19 @@ class Site:
         question: str,
         passages: Sequence[Passage],
         query_vector: NDArray[np.float32] | None = None,
+        term_stats: QueryTermStats | None = None,
     ) -> list[Evidence]:
         """The sentences and steps of ``passages`` that answer ``question``, best first (no model runs;
-        the embedder of the serving store scores them, so ``query_vector`` must be of its version)."""
+        the embedder of the serving store scores them, so ``query_vector`` must be of its version; terms
+        weigh by their rarity in the federation's ``term_stats`` where they apply: ``term_rarity``)."""
         with self._stores.use() as serving:
             selector = EvidenceSelector(self.settings.answers.evidence, serving.embedder)
-            return selector.select(question, passages, query_vector)
+            return selector.select(question, passages, query_vector, self.term_rarity(question, term_stats))
+
+    def term_rarity(self, question: str, term_stats: QueryTermStats | None = None) -> dict[str, float]:
+        """How rare each of ``question``'s terms is here, or in the federation (``rag_fed.site.rarity``)."""
+        with self._stores.use() as serving:
+            return term_rarity(serving.store.docstore, question, term_stats, _term_stats_version(serving))
 
     def answer(
         self,

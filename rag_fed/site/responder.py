@@ -267,7 +267,7 @@ class SiteResponder(Generic[SettingsT]):
         evidence: list[Evidence] = []
         if query.want_answer and passages:
             with span("site.evidence"):
-                evidence = self.site.evidence(query.question, passages, query.embedding)
+                evidence = self.site.evidence(query.question, passages, query.embedding, query.term_stats)
             timings["evidence"] = _ms_since(started) - timings["search"]
             # Under 'answer' egress no passage text leaves, evidence included: the site's own model
             # phrases what its evidence supports, and that checked text is what it sends.

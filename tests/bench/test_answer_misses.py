@@ -26,7 +26,7 @@ def test_a_refusal_names_the_rule_that_declined() -> None:
     ranked = [evidence(SEAL, 0.2, chunk=1)]
     miss = classify(QUESTION, ["45 N.m"], ranked, [CASING], SETTINGS)
     assert miss.bucket == "refused"
-    assert miss.detail == "best score 0.200 < min_support 0.49"
+    assert miss.detail == f"best answerability 0.200 < min_support {SETTINGS.min_support:.2f}"
 
 
 def test_a_refusal_by_a_code_rule_is_named_by_the_composer_s_reason() -> None:

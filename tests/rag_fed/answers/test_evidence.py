@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag_fed.answers.evidence import EvidenceSelector, question_codes, support_score
+from rag_fed.answers.evidence import EvidenceSelector, answerability, question_codes, support_score
 from rag_fed.config import EvidenceSettings
 from rag_fed.embedders.base import Embedder
 from tests.rag_fed.answers.fakes import BagOfWordsEmbedder, passage
@@ -65,6 +65,17 @@ def test_support_score_is_the_mean_of_span_terms_and_passage_and_stays_in_bounds
     assert support_score(-0.4, 0.3, 0.6) == pytest.approx(0.3), "a negative cosine counts as none"
     assert support_score(0.6, 0.3) == pytest.approx(0.5), "without a passage cosine the span's stands in"
     assert support_score(1.0, 1.0, 1.0) == 1.0 and support_score(0.0, 0.0, 0.0) == 0.0
+
+
+@pytest.mark.unit
+def test_answerability_weighs_coverage_twice_beside_the_cosine() -> None:
+    item = _select("What torque for the gland bolts?")[0]
+    assert answerability(item) == pytest.approx((item.similarity + 2 * item.coverage) / 3)
+    assert answerability(item.model_copy(update={"similarity": 0.6, "coverage": 0.3})) == pytest.approx(0.4)
+    assert answerability(item.model_copy(update={"similarity": -0.3, "coverage": 0.6})) == pytest.approx(0.4), (
+        "a negative cosine counts as none"
+    )
+    assert answerability(item.model_copy(update={"similarity": 1.0, "coverage": 1.0})) == 1.0
 
 
 @pytest.mark.unit
@@ -314,3 +325,16 @@ def test_no_opening_for_a_chunk_cut_mid_sentence_another_code_a_running_title_or
     assert _faster("Model SM-G973 face recognition settings. " + options) == FASTER, "another code"
     assert _faster("Face recognition management\n" + options) == FASTER, "a heading alone"
     assert _faster(FACE, EvidenceSettings(span_words=20)) == FASTER, "opening and span over the budget"
+
+
+@pytest.mark.unit
+def test_given_rarity_weighs_the_question_terms_instead_of_their_rarity_among_the_units() -> None:
+    question = "Which seal kit for the pump?"
+    selector = EvidenceSelector(None, BagOfWordsEmbedder())
+    by_units = {item.citation.doc_id: item.coverage for item in selector.select(question, PASSAGES)}
+    # a collection where "pump" is everywhere and "kit" is rare: only the span naming the kit covers much
+    rarity = {"seal": 1.0, "kit": 3.0, "pump": 0.0}
+    weighed = {item.citation.doc_id: item.coverage for item in selector.select(question, PASSAGES, rarity=rarity)}
+    assert weighed["procedures.md"] == pytest.approx(1.0), "its span holds seal and kit MS-4471, under a seal heading"
+    assert weighed["pump.md"] == pytest.approx(0.25), "seal only (its heading): 1 of 4"
+    assert weighed != by_units
