@@ -210,7 +210,8 @@ class AnswerComposer:
             with TimedTokens(
                 self._generator, lead_messages(question, selected), self.settings.lead_max_tokens
             ) as tokens:
-                for sentence, cited in cited_sentences(tokens, lambda: deadline[0]):
+                for sentence, numbers in cited_sentences(tokens, lambda: deadline[0]):
+                    cited = _known(numbers, selected)
                     verdict = self._check(sentence, texts, cited)
                     verdicts.append(verdict)
                     if not verdict.supported or any(_same(sentence, kept) for kept in lead):
@@ -303,7 +304,8 @@ class AnswerComposer:
                 sentences = list(cited_sentences(tokens, lambda: until))
                 if tokens.error is not None:
                     raise tokens.error
-            for sentence, cited in sentences:
+            for sentence, numbers in sentences:
+                cited = _known(numbers, selected)
                 verdicts.append(self._check(sentence, texts, cited))
                 used.extend(selected[index].citation for index in cited)
                 labels = " ".join(selected[index].citation.label for index in cited)
@@ -355,6 +357,11 @@ def _nearest(ranked: Sequence[Evidence], count: int = 3) -> list[Evidence]:
         if len(nearest) == count:
             break
     return nearest
+
+
+def _known(numbers: Sequence[int], selected: Sequence[Evidence]) -> list[int]:
+    """The evidence numbers a sentence cites that name an item (a model may cite [7] of three)."""
+    return [number for number in numbers if number < len(selected)]
 
 
 def _same(a: str, b: str) -> bool:

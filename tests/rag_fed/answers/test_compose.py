@@ -140,6 +140,16 @@ def test_generative_keeps_every_sentence_and_records_the_verdicts() -> None:
     assert generator.max_tokens == [AnswerSettings().generative_max_tokens]
 
 
+def test_a_sentence_citing_an_item_that_does_not_exist_is_checked_against_all_and_cited_by_what_backs_it() -> None:
+    # two items are shown; a model citing [7] must neither break the answer nor lend it a citation
+    deltas, result, _ = _stream(["Torque the gland bolts to 35 Nm [7]. "], "grounded")
+    assert result.error is None and result.lead == f"Torque the gland bolts to 35 Nm. {GLAND.citation.label}"
+    assert deltas[0] == result.lead and result.support[0].supported
+    _, generative, _ = _stream(["Torque the gland bolts to 35 Nm [7]."], "generative")
+    assert generative.error is None and generative.support[0].supported
+    assert generative.citations == [GLAND.citation, SEAL.citation], "cites no shown item: the evidence is its source"
+
+
 def test_generative_text_that_cites_nothing_lists_the_evidence_as_sources() -> None:
     _, result, _ = _stream(["Torque the gland bolts to 35 Nm."], "generative")
     assert result.text == (f"Torque the gland bolts to 35 Nm.\n\nSources: {GLAND.citation.label} {SEAL.citation.label}")
