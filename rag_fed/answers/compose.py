@@ -193,7 +193,6 @@ class AnswerComposer:
         ends_at: float | None,
     ) -> Iterator[str]:
         assert self._generator is not None
-        texts = [item.text for item in selected]
         verdicts: list[SentenceSupport] = []
         lead: list[str] = []
         shown: list[str] = []
@@ -212,7 +211,7 @@ class AnswerComposer:
             ) as tokens:
                 for sentence, numbers in cited_sentences(tokens, lambda: deadline[0]):
                     cited = _known(numbers, selected)
-                    verdict = self._check(sentence, texts, cited)
+                    verdict = self._check(sentence, selected, cited)
                     verdicts.append(verdict)
                     if not verdict.supported or any(_same(sentence, kept) for kept in lead):
                         continue
@@ -269,13 +268,14 @@ class AnswerComposer:
         )
         yield body
 
-    def _check(self, sentence: str, texts: Sequence[str], cited: Sequence[int]) -> SentenceSupport:
+    def _check(self, sentence: str, selected: Sequence[Evidence], cited: Sequence[int]) -> SentenceSupport:
         return check_sentence(
             sentence,
-            texts,
+            [item.text for item in selected],
             cited,
             min_overlap=self.settings.min_overlap,
             min_bigram_overlap=self.settings.min_bigram_overlap,
+            headings=[item.citation.heading for item in selected],
         )
 
     # -- generative ----------------------------------------------------------------------------
@@ -291,7 +291,6 @@ class AnswerComposer:
         ends_at: float | None,
     ) -> Iterator[str]:
         assert self._generator is not None
-        texts = [item.text for item in selected]
         verdicts: list[SentenceSupport] = []
         shown: list[str] = []
         used: list[Citation] = []
@@ -306,7 +305,7 @@ class AnswerComposer:
                     raise tokens.error
             for sentence, numbers in sentences:
                 cited = _known(numbers, selected)
-                verdicts.append(self._check(sentence, texts, cited))
+                verdicts.append(self._check(sentence, selected, cited))
                 used.extend(selected[index].citation for index in cited)
                 labels = " ".join(selected[index].citation.label for index in cited)
                 piece = (" " if shown else "") + f"{sentence} {labels}".strip()

@@ -26,6 +26,7 @@ __all__ = [
     "question_words",
     "split_units",
     "stem",
+    "unfinished",
 ]
 
 _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
@@ -180,6 +181,12 @@ def _logical_lines(text: str) -> list[_Line]:
             lines.append(_Line(line))
         joinable = not lines[-1].text.startswith("|") and not lines[-1].text.endswith(_CLOSING)
     return lines
+
+
+def unfinished(sentence: str) -> bool:
+    """Whether ``sentence`` stops on a word no sentence ends on ("Download the themes from.", "... reset
+    the password with"): a fragment, not a claim."""
+    return bool(_CONTINUED.search(sentence.rstrip().rstrip(".!?:;,").rstrip()))
 
 
 def _sentences(line: str) -> list[str]:

@@ -60,6 +60,21 @@ def test_a_sentence_with_under_two_content_terms_says_nothing_checkable() -> Non
     assert not check_sentence("Relay.", TRIP).supported
 
 
+def test_a_fragment_is_not_a_claim() -> None:
+    assert check_sentence("The motor protection relay will trip at 100 C winding temperature.", TRIP).supported
+    assert not check_sentence("The motor protection relay will trip at the", TRIP).supported
+    assert not check_sentence("The motor protection relay will trip with.", TRIP).supported
+
+
+def test_a_sentence_that_only_repeats_an_items_heading_is_not_kept() -> None:
+    evidence = ["Add the app button to your home screen. Touch and hold the screen, then tap Settings."]
+    heading = "Add the app button"
+    assert check_sentence("Add the app button to your home screen.", evidence).supported, "a copy passes alone"
+    assert not check_sentence("Add the app button.", evidence, headings=[heading]).supported
+    more = "Touch and hold the screen, then tap Settings to add the app button."
+    assert check_sentence(more, evidence, headings=[heading]).supported, "saying more than the heading passes"
+
+
 def test_min_overlap_is_the_share_of_terms_required() -> None:
     sentence = "The relay trips at 100 C winding temperature on pump P2 startup."
     assert not check_sentence(sentence, TRIP).supported
