@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from connectors import Document
-from indexes import DocStore, IndexStoreError, SiteStore, StoredDocument, UnknownRecordError
+from indexes import IndexStoreError, SiteStore, StoredDocument, UnknownRecordError
 from indexes.term_counts import TermCounts
 from rag_fed.answers.compose import AnswerComposer
 from rag_fed.answers.evidence import EvidenceSelector
@@ -28,9 +28,9 @@ from rag_fed.site.rarity import term_rarity
 from rag_fed.site.reembed import ReembedJob
 from rag_fed.site.search import HYBRID_DEPTH, RankedChunk, rank_chunks_with
 from rag_fed.site.serving import Serving, StoreVersions, VectorSnapshot
-from rag_fed.site.stats_search import StatsSearch, corpus_stats
+from rag_fed.site.stats_search import StatsSearch, corpus_stats, passages_of
 from rag_fed.site.versions import LEGACY_STORE, StoreRecord
-from rag_fed.types import Citation, Evidence, Passage, SearchMode, SiteAnswer
+from rag_fed.types import Evidence, Passage, SearchMode, SiteAnswer
 
 __all__ = ["HYBRID_DEPTH", "Site", "VectorSnapshot"]
 
@@ -262,14 +262,16 @@ class Site:
             ranking = rank_chunks_with(store, question, vector, k, mode, stats=stats)
             if stats is not None:
                 use = "global" if ranking.global_stats else "unusable"
-            passages = self._passages(store.docstore, ranking.chunks)
+            passages = passages_of(self.site_id, store.docstore, ranking.chunks)
             return StatsSearch(passages, use, version, ranking.dense_depth, ranking.keyword_depth, ranking.candidates)
 
     def fetch_passages(self, chunk_ids: Sequence[int]) -> list[Passage]:
         """The passages of these chunks of the serving store (score 0; the asker holds their scores)."""
         with self._stores.use() as serving:
             try:
-                return self._passages(serving.store.docstore, [RankedChunk(int(cid), 0.0) for cid in chunk_ids])
+                return passages_of(
+                    self.site_id, serving.store.docstore, [RankedChunk(int(cid), 0.0) for cid in chunk_ids]
+                )
             except UnknownRecordError as error:
                 raise from_leaf_error(error) from error
 
@@ -289,28 +291,6 @@ class Site:
         with self._stores.use() as serving:
             counts = serving.store.docstore.term_counts(max_terms=max_terms)
             return f"{serving.record.directory}@{counts.version}", counts
-
-    def _passages(self, docstore: DocStore, ranked: Sequence[RankedChunk]) -> list[Passage]:
-        chunks = docstore.get_chunks([item.chunk_id for item in ranked])
-        return [
-            Passage(
-                citation=Citation(
-                    site_id=self.site_id,
-                    doc_id=chunk.doc_id,
-                    title=chunk.title,
-                    section=chunk.section,
-                    page=chunk.page,
-                    lines=chunk.lines,
-                ),
-                chunk_id=chunk.chunk_id,
-                text=chunk.text,
-                score=item.score,
-                rank=rank,
-                dense_score=item.dense_score,
-                keyword_score=item.keyword_score,
-            )
-            for rank, (chunk, item) in enumerate(zip(chunks, ranked, strict=True), start=1)
-        ]
 
     @property
     def generator(self) -> Generator:

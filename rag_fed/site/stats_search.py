@@ -4,16 +4,19 @@ reports back (docs/term-statistics.md)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from indexes import DocStore
 from indexes.keyword_index import CorpusStats
 from rag_fed.protocol import Candidates, HybridDepth, QueryTermStats, TermStatsUse
-from rag_fed.types import Passage, SearchMode
+from rag_fed.site.search import RankedChunk
+from rag_fed.types import Citation, Passage, SearchMode
 
-__all__ = ["StatsSearch", "corpus_stats", "hybrid_depth"]
+__all__ = ["StatsSearch", "corpus_stats", "hybrid_depth", "passages_of"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +63,27 @@ def text_only_for(passages: list[Passage], text_k: int | None) -> tuple[list[Pas
     rest = passages[text_k:]
     scores = [p.score for p in rest]
     return passages[:text_k], Candidates.of([p.chunk_id for p in rest], scores, [math.nan] * len(rest))
+
+
+def passages_of(site_id: str, docstore: DocStore, ranked: Sequence[RankedChunk]) -> list[Passage]:
+    """The passages of ``ranked`` chunks of ``site_id``'s store, cited, in their order (rank 1 first)."""
+    chunks = docstore.get_chunks([item.chunk_id for item in ranked])
+    return [
+        Passage(
+            citation=Citation(
+                site_id=site_id,
+                doc_id=chunk.doc_id,
+                title=chunk.title,
+                section=chunk.section,
+                page=chunk.page,
+                lines=chunk.lines,
+            ),
+            chunk_id=chunk.chunk_id,
+            text=chunk.text,
+            score=item.score,
+            rank=rank,
+            dense_score=item.dense_score,
+            keyword_score=item.keyword_score,
+        )
+        for rank, (chunk, item) in enumerate(zip(chunks, ranked, strict=True), start=1)
+    ]
