@@ -28,7 +28,7 @@ from rag_fed.types import Evidence, Passage
 if TYPE_CHECKING:
     from rag_fed.embedders.base import Embedder
 
-__all__ = ["EvidenceSelector", "answerability", "question_codes", "support_score"]
+__all__ = ["CollectionRarity", "EvidenceSelector", "answerability", "question_codes", "support_score"]
 
 # "Clear credentials: Erase credential contents ..." (a short label, a colon, its description)
 _OPTION = re.compile(r"^[^\s:][^:.]{0,48}:\s+\S")
@@ -47,6 +47,15 @@ class _Row:
     similarity: float
     repeats_heading: bool = False
     measured: bool = False  # its own cosine, not its passage's
+
+
+@dataclass(frozen=True)
+class CollectionRarity:
+    """Each of a question's terms (``question_terms``) weighted by its rarity among the ``chunks``
+    chunks of a collection (``rag_fed.site.rarity``)."""
+
+    weights: Mapping[str, float]
+    chunks: int
 
 
 def support_score(similarity: float, coverage: float, passage_similarity: float | None = None) -> float:
@@ -87,13 +96,15 @@ class EvidenceSelector:
         question: str,
         passages: Sequence[Passage],
         question_vector: NDArray[np.float32] | None = None,
-        rarity: Mapping[str, float] | None = None,
+        rarity: CollectionRarity | None = None,
     ) -> list[Evidence]:
         """One span per passage (of the top ``settings.passages`` with text), best first. Units are chosen
         by the question's terms weighted by their rarity among the candidate units (what tells them
         apart); a span's coverage, in its score and answerability, by ``rarity``: each term's weight by
-        how rare it is in the collection (``question_terms`` -> weight; ``rag_fed.site.rarity``), so
-        the same span covers a question alike at any site (without it, the units' weights again).
+        how rare it is in the collection (``rag_fed.site.rarity``), so the same span covers a question
+        alike at any site. Without it, or when it counts fewer chunks than there are candidate units
+        (a tiny collection, where a term every chunk holds weighs next to nothing), the units' weights
+        again: rarity is read from the larger of the two samples.
 
         Units are first scored by their terms and their passage's cosine with the question; only the
         ``settings.embed_units`` best are embedded (a unit costs about 9 ms on one CPU thread), and
@@ -105,7 +116,7 @@ class EvidenceSelector:
         if not flat:
             return []
         among_units = _term_weights(question, flat)
-        weights = dict(rarity) if rarity is not None else among_units
+        weights = dict(rarity.weights) if rarity is not None and rarity.chunks >= len(flat) else among_units
         codes = question_codes(question)
         rows: list[list[_Row]] = []
         for passage, passage_units in zip(candidates, units, strict=True):

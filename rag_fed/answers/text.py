@@ -274,18 +274,28 @@ def content_terms(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]
 
 
 def question_terms(question: str) -> list[str]:
-    """The content terms of a question without the words it asks with (:data:`QUESTION_WORDS`)."""
-    return content_terms(question, _QUESTION_STOPWORDS)
+    """The content terms of a question without the words it asks with (:data:`QUESTION_WORDS`, and the
+    word after "how": "how high", "how hot", "how tight" ask for a value that the answer gives, not for
+    the word)."""
+    return [stem(word) for word in _asked_about(question)]
 
 
 def question_words(question: str) -> dict[str, list[str]]:
     """Each of :func:`question_terms` with the words of the question it stems from, in order: what a
     keyword index is asked about the term (its tokenizer stems the words in its own way)."""
     words: dict[str, list[str]] = {}
-    for word in _WORD.findall(normalise(question)):
-        if word not in _QUESTION_STOPWORDS:
-            words.setdefault(stem(word), []).append(word)
+    for word in _asked_about(question):
+        words.setdefault(stem(word), []).append(word)
     return words
+
+
+def _asked_about(question: str) -> list[str]:
+    words = _WORD.findall(normalise(question))
+    return [
+        word
+        for index, word in enumerate(words)
+        if word not in _QUESTION_STOPWORDS and (index == 0 or words[index - 1] != "how")
+    ]
 
 
 # -- facts -----------------------------------------------------------------------------------------

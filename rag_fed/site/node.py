@@ -14,7 +14,7 @@ from connectors import Document
 from indexes import IndexStoreError, SiteStore, StoredDocument, UnknownRecordError
 from indexes.term_counts import TermCounts
 from rag_fed.answers.compose import AnswerComposer
-from rag_fed.answers.evidence import EvidenceSelector
+from rag_fed.answers.evidence import CollectionRarity, EvidenceSelector
 from rag_fed.config import AnswerStrategy, Settings
 from rag_fed.embedders.base import Embedder
 from rag_fed.errors import InputError, from_leaf_error
@@ -312,7 +312,7 @@ class Site:
             selector = EvidenceSelector(self.settings.answers.evidence, serving.embedder)
             return selector.select(question, passages, query_vector, self.term_rarity(question, term_stats))
 
-    def term_rarity(self, question: str, term_stats: QueryTermStats | None = None) -> dict[str, float]:
+    def term_rarity(self, question: str, term_stats: QueryTermStats | None = None) -> CollectionRarity:
         """How rare each of ``question``'s terms is here, or in the federation (``rag_fed.site.rarity``)."""
         with self._stores.use() as serving:
             return term_rarity(serving.store.docstore, question, term_stats, _term_stats_version(serving))

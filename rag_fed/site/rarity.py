@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 
 from indexes.sqlite_docstore import SQLiteDocStore
+from rag_fed.answers.evidence import CollectionRarity
 from rag_fed.answers.text import question_words
 from rag_fed.protocol import QueryTermStats
 
@@ -27,14 +28,12 @@ def rarity(chunks: int, holding: int) -> float:
 
 def term_rarity(
     docstore: SQLiteDocStore, question: str, term_stats: QueryTermStats | None, version: str
-) -> dict[str, float]:
+) -> CollectionRarity:
     """Each content term of ``question`` (``question_terms``) with its :func:`rarity`; ``version`` is the
     version of the site's keyword index now (``Site.term_stats_version``)."""
     words = question_words(question)
-    if not words:
-        return {}
     flat = [word for term_words in words.values() for word in term_words]
-    tokens = dict(zip(flat, docstore.word_tokens(flat), strict=True))
+    tokens = dict(zip(flat, docstore.word_tokens(flat), strict=True)) if flat else {}
     own = docstore.term_counts()
     chunks: int = own.chunks
     frequencies: Mapping[str, int] = own.frequencies
@@ -43,7 +42,8 @@ def term_rarity(
         if wanted <= term_stats.frequencies.keys():
             chunks, frequencies = term_stats.chunks, term_stats.frequencies
     # A word of several tokens is held at most as often as its rarest; a term, as often as its commonest word.
-    return {
+    weights = {
         term: rarity(chunks, max(min((frequencies.get(t, 0) for t in tokens[word]), default=0) for word in term_words))
         for term, term_words in words.items()
     }
+    return CollectionRarity(weights, chunks)

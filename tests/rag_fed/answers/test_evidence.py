@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag_fed.answers.evidence import EvidenceSelector, answerability, question_codes, support_score
+from rag_fed.answers.evidence import (
+    CollectionRarity,
+    EvidenceSelector,
+    answerability,
+    question_codes,
+    support_score,
+)
 from rag_fed.config import EvidenceSettings
 from rag_fed.embedders.base import Embedder
 from tests.rag_fed.answers.fakes import BagOfWordsEmbedder, passage
@@ -333,8 +339,12 @@ def test_given_rarity_weighs_the_question_terms_instead_of_their_rarity_among_th
     selector = EvidenceSelector(None, BagOfWordsEmbedder())
     by_units = {item.citation.doc_id: item.coverage for item in selector.select(question, PASSAGES)}
     # a collection where "pump" is everywhere and "kit" is rare: only the span naming the kit covers much
-    rarity = {"seal": 1.0, "kit": 3.0, "pump": 0.0}
+    rarity = CollectionRarity({"seal": 1.0, "kit": 3.0, "pump": 0.0}, chunks=1000)
     weighed = {item.citation.doc_id: item.coverage for item in selector.select(question, PASSAGES, rarity=rarity)}
     assert weighed["procedures.md"] == pytest.approx(1.0), "its span holds seal and kit MS-4471, under a seal heading"
     assert weighed["pump.md"] == pytest.approx(0.25), "seal only (its heading): 1 of 4"
     assert weighed != by_units
+    tiny = CollectionRarity(rarity.weights, chunks=2)  # fewer chunks than candidate units: theirs weigh
+    assert {
+        item.citation.doc_id: item.coverage for item in selector.select(question, PASSAGES, rarity=tiny)
+    } == by_units

@@ -205,6 +205,9 @@ def test_inflections_meet_and_question_words_are_not_terms() -> None:
     assert stem("tripped") == stem("trip") and stem("setting") == stem("set") and stem("logged") == stem("log")
     assert stem("fill") == stem("filled") and stem("guarantee") == "guarantee"
     assert question_terms("How often is the oil changed, and what does F-217 mean?") == ["oil", "chang", "f", "217"]
+    # the word after "how" asks for a value; "how do I" leaves the action a term
+    assert question_terms("How high must the water pressure be?") == [stem(w) for w in ("water", "pressure")]
+    assert question_terms("How do I bleed the oil pressure?") == [stem(w) for w in ("bleed", "oil", "pressure")]
 
 
 @pytest.mark.unit
