@@ -310,7 +310,8 @@ class Site:
         weigh by their rarity in the federation's ``term_stats`` where they apply: ``term_rarity``)."""
         with self._stores.use() as serving:
             selector = EvidenceSelector(self.settings.answers.evidence, serving.embedder)
-            return selector.select(question, passages, query_vector, self.term_rarity(question, term_stats))
+            rarity = term_rarity(serving.store.docstore, question, term_stats, _term_stats_version(serving))
+            return selector.select(question, passages, query_vector, rarity)
 
     def term_rarity(self, question: str, term_stats: QueryTermStats | None = None) -> CollectionRarity:
         """How rare each of ``question``'s terms is here, or in the federation (``rag_fed.site.rarity``)."""
