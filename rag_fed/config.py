@@ -177,7 +177,8 @@ class AnswerSettings(BaseModel):
         default=0.55,
         ge=0.0,
         le=1.0,
-        description="Refuse below this best evidence score (chosen from the curve of bench/refusal_curve.py).",
+        description="Refuse when the best evidence item's answerability, (cosine + 2 x coverage) / 3, is below this "
+        "(chosen from the curve of bench/refusal_curve.py).",
     )
     secondary_ratio: float = Field(
         default=0.9, ge=0.0, le=1.0, description="Further evidence is shown when it scores this share of the best."
