@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from eval._text import strip_citations
+from rag_fed.answers.facts import fact_values, facts
 from rag_fed.answers.support import check_sentence
-from rag_fed.answers.text import fact_values, facts, normalise, split_units
+from rag_fed.answers.text import normalise, split_units
 
 __all__ = [
     "RefusalCounts",

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from rag_fed.answers.text import Unit, code_forms, content_terms, facts, question_terms, split_units
+from rag_fed.answers.facts import code_forms, facts
+from rag_fed.answers.text import Unit, content_terms, question_terms, split_units
 from rag_fed.config import EvidenceSettings
 from rag_fed.types import Evidence, Passage
 

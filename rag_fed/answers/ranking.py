@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rag_fed.answers.evidence import answerability, question_codes
+from rag_fed.answers.facts import code_forms, fact_values
 from rag_fed.answers.quantity import asked_kinds, asks_more, gives_kind
-from rag_fed.answers.text import code_forms, content_terms, fact_values, normalise
+from rag_fed.answers.text import content_terms, normalise
 from rag_fed.config import AnswerSettings
 from rag_fed.types import CITATION_TAG, Citation, Evidence, SiteAnswer
 

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from rag_fed.answers.text import content_terms, fact_values, facts, quantities, unfinished
+from rag_fed.answers.facts import fact_values, facts, quantities
+from rag_fed.answers.text import content_terms, unfinished
 
 __all__ = ["SentenceSupport", "check_sentence"]
 

@@ -1,22 +1,11 @@
-"""Text analysis of answers (rag_fed/answers/text.py): answer units, content terms, facts and codes."""
+"""Text analysis of answers (rag_fed/answers/text.py, facts.py): answer units, content terms, facts and codes."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag_fed.answers.text import (
-    Fact,
-    Unit,
-    code_forms,
-    content_terms,
-    fact_values,
-    facts,
-    normalise,
-    quantities,
-    question_terms,
-    split_units,
-    stem,
-)
+from rag_fed.answers.facts import Fact, code_forms, fact_values, facts, quantities
+from rag_fed.answers.text import Unit, content_terms, normalise, question_terms, split_units, stem
 
 pytestmark = pytest.mark.unit
 
